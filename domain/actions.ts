@@ -1,0 +1,52 @@
+import { z } from "zod";
+import { MAX_TEXT_LENGTH } from "./sets.ts";
+
+/**
+ * The actions a member sends to a conversation room, parsed at the edge.
+ * Each message is `{ requestId, type, ...payload }`; `requestId` makes a retry apply once.
+ */
+const requestId = z.string().min(1).max(100);
+const memberId = z.string().min(1).max(100);
+const text = z.string().trim().min(1);
+
+export const ActionType = {
+  reply: "reply",
+  add_collaborators: "add_collaborators",
+  remove_collaborators: "remove_collaborators",
+  join: "join",
+  leave: "leave",
+  take_over: "take_over",
+  transfer: "transfer",
+  close: "close",
+  reopen: "reopen",
+  pin: "pin",
+  unpin: "unpin",
+  mark_read: "mark_read",
+} as const;
+export type ActionType = (typeof ActionType)[keyof typeof ActionType];
+export const ACTION_TYPES = Object.values(ActionType) as readonly ActionType[];
+
+export const MemberActionSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("reply"), requestId, text }),
+  z.object({ type: z.literal("add_collaborators"), requestId, memberIds: z.array(memberId).min(1).max(10) }),
+  z.object({ type: z.literal("remove_collaborators"), requestId, memberIds: z.array(memberId).min(1).max(10) }),
+  z.object({ type: z.literal("join"), requestId }),
+  z.object({ type: z.literal("leave"), requestId }),
+  z.object({ type: z.literal("take_over"), requestId }),
+  z.object({ type: z.literal("transfer"), requestId, memberId }),
+  z.object({ type: z.literal("close"), requestId }),
+  z.object({ type: z.literal("reopen"), requestId }),
+  z.object({ type: z.literal("pin"), requestId }),
+  z.object({ type: z.literal("unpin"), requestId }),
+  z.object({ type: z.literal("mark_read"), requestId }),
+]);
+export type MemberAction = z.infer<typeof MemberActionSchema>;
+
+/** Actions that reach a room from the server side (webhooks, administration), never from a client. */
+export type ServerAction =
+  | { type: "customer_message"; requestId: string; text: string }
+  | { type: "member_departed"; requestId: string; memberId: string };
+
+export type Action = MemberAction | ServerAction;
+
+export { MAX_TEXT_LENGTH };

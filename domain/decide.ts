@@ -1,0 +1,369 @@
+import type { Action } from "./actions.ts";
+import { DomainError, ErrorCode } from "./errors.ts";
+import type { Effect, Eviction, LogEvent, MemberStateChange, Notice, SystemMessage } from "./events.ts";
+import { EvictReason, LogKind, NoticeKind, SystemKind } from "./events.ts";
+import { type Conversation, type DecideContext, isCollaborative, isParticipant, participantIds } from "./model.ts";
+import { MANAGERS, MAX_COLLABORATORS, MemberStatus, type Role, Status, TEAM_VIEWERS, View, assertNever } from "./sets.ts";
+
+/** What an accepted action does. Nothing here has happened yet: the room commits it first. */
+export interface Decision {
+  readonly next: Conversation;
+  /** True when the conversation row (status, follower, collaborators) changes and its version must move. */
+  readonly conversationChanged: boolean;
+  /** A human message added to the timeline (a staff reply or a customer message). */
+  readonly message: { readonly sender: "staff" | "customer"; readonly senderId: string; readonly text: string } | null;
+  readonly log: readonly LogEvent[];
+  readonly system: readonly SystemMessage[];
+  readonly notices: readonly Notice[];
+  readonly evictions: readonly Eviction[];
+  readonly memberState: readonly MemberStateChange[];
+  readonly effects: readonly Effect[];
+}
+
+type MemberActor = Extract<DecideContext["actor"], { type: "member" }>;
+
+function empty(c: Conversation): Decision {
+  return {
+    next: c,
+    conversationChanged: false,
+    message: null,
+    log: [],
+    system: [],
+    notices: [],
+    evictions: [],
+    memberState: [],
+    effects: [],
+  };
+}
+
+function refuse(code: ErrorCode, detail?: Record<string, unknown>): never {
+  throw new DomainError(code, detail);
+}
+
+function memberActor(ctx: DecideContext): MemberActor {
+  if (ctx.actor.type !== "member") refuse(ErrorCode.UNAUTHENTICATED);
+  return ctx.actor;
+}
+
+function isManagerCollaborator(c: Conversation, a: MemberActor): boolean {
+  return c.collaboratorIds.includes(a.id) && MANAGERS.has(a.role);
+}
+
+function requireOpen(c: Conversation): void {
+  if (c.status === Status.closed) refuse(ErrorCode.CONVERSATION_CLOSED);
+}
+
+/** A collaborative conversation is in progress (R2.4); a 1-on-1 keeps its status unless it had no follower. */
+function statusWith(c: Conversation, followerId: string | null, collaboratorIds: readonly string[]): Status {
+  if (c.status === Status.closed) return Status.closed;
+  if (collaboratorIds.length > 0) return Status.in_progress;
+  return followerId ? (c.status === Status.pending ? Status.in_progress : c.status) : Status.pending;
+}
+
+function reshape(c: Conversation, followerId: string | null, collaboratorIds: readonly string[]): Conversation {
+  return { ...c, followerId, collaboratorIds, status: statusWith(c, followerId, collaboratorIds) };
+}
+
+/** Distinct ids, in the order given; a repeated id is refused rather than silently merged. */
+function distinct(ids: readonly string[]): string[] {
+  if (new Set(ids).size !== ids.length) refuse(ErrorCode.INVALID_PAYLOAD, { reason: "duplicate member id" });
+  return [...ids];
+}
+
+function requireActiveMembers(ids: readonly string[], ctx: DecideContext): void {
+  for (const id of ids) {
+    const m = ctx.members.get(id);
+    if (!m) refuse(ErrorCode.TARGET_NOT_FOUND, { memberId: id });
+    if (m.status !== MemberStatus.active) refuse(ErrorCode.TARGET_INACTIVE, { memberId: id });
+  }
+}
+
+function actorRole(a: MemberActor): Role {
+  return a.role;
+}
+
+/**
+ * The rules of SPEC.md as one pure function: given a conversation, an action and its context,
+ * return what happens, or throw a `DomainError` whose code says why not. No I/O, no clock.
+ */
+export function decide(c: Conversation, action: Action, ctx: DecideContext): Decision {
+  switch (action.type) {
+    case "reply":
+      return reply(c, action.text, ctx);
+    case "add_collaborators":
+      return addCollaborators(c, action.memberIds, ctx);
+    case "remove_collaborators":
+      return removeCollaborators(c, action.memberIds, ctx);
+    case "join":
+      return join(c, ctx);
+    case "leave":
+      return leave(c, ctx);
+    case "take_over":
+      return takeOver(c, ctx);
+    case "transfer":
+      return transfer(c, action.memberId, ctx);
+    case "close":
+      return close(c, ctx);
+    case "reopen":
+      return reopen(c, ctx);
+    case "pin":
+    case "unpin":
+      return pin(c, action.type === "pin", ctx);
+    case "mark_read":
+      return markRead(c, ctx);
+    case "customer_message":
+      return customerMessage(c, action.text, ctx);
+    case "member_departed":
+      return memberDeparted(c, action.memberId, ctx);
+    default:
+      return assertNever(action);
+  }
+}
+
+/** R1.3, R1.4, R11.3–R11.5. */
+function reply(c: Conversation, text: string, ctx: DecideContext): Decision {
+  const a = memberActor(ctx);
+  requireOpen(c);
+  const participant = isParticipant(c, a.id);
+  let unread: MemberStateChange;
+  if (isCollaborative(c)) {
+    if (!participant) refuse(ErrorCode.REPLY_NOT_ALLOWED); // R1.3: join first
+    unread = { kind: "unread_clear", memberIds: [a.id] }; // R11.3
+  } else if (c.followerId === a.id && a.view === View.mine) {
+    unread = { kind: "unread_clear", memberIds: [a.id] }; // R11.4
+  } else if (a.view === View.team && TEAM_VIEWERS.has(a.role)) {
+    unread = { kind: "unread_clear_all" }; // R11.5
+  } else if (c.followerId === a.id) {
+    unread = { kind: "unread_clear", memberIds: [a.id] };
+  } else {
+    refuse(ErrorCode.REPLY_NOT_ALLOWED); // R1.4
+  }
+  return {
+    ...empty(c),
+    message: { sender: "staff", senderId: a.id, text },
+    memberState: [unread],
+    effects: [{ kind: "deliver_reply" }],
+  };
+}
+
+/** R2.1, R2.2, R1.1, R1.2, R2.5–R2.7. */
+function addCollaborators(c: Conversation, memberIds: readonly string[], ctx: DecideContext): Decision {
+  const a = memberActor(ctx);
+  if (!(c.followerId === a.id || isManagerCollaborator(c, a))) refuse(ErrorCode.MANAGE_NOT_ALLOWED);
+  requireOpen(c);
+  const ids = distinct(memberIds);
+  requireActiveMembers(ids, ctx);
+  for (const id of ids) if (isParticipant(c, id)) refuse(ErrorCode.ALREADY_PARTICIPANT, { memberId: id });
+  if (c.collaboratorIds.length + ids.length > MAX_COLLABORATORS) {
+    refuse(ErrorCode.COLLABORATOR_LIMIT, { max: MAX_COLLABORATORS, current: c.collaboratorIds.length });
+  }
+  const next = reshape(c, c.followerId, [...c.collaboratorIds, ...ids]);
+  return {
+    ...empty(next),
+    conversationChanged: true,
+    log: [{ kind: LogKind.collaborators_added, actorId: a.id, targetIds: ids }],
+    system: [{ kind: SystemKind.members_joined, subjectIds: ids }],
+    notices: ids.map((id) => ({ kind: NoticeKind.added_you, recipientId: id, actorId: a.id, actorRole: actorRole(a) })),
+  };
+}
+
+/** R3.1–R3.6. */
+function removeCollaborators(c: Conversation, memberIds: readonly string[], ctx: DecideContext): Decision {
+  const a = memberActor(ctx);
+  if (!(c.followerId === a.id || isManagerCollaborator(c, a))) refuse(ErrorCode.MANAGE_NOT_ALLOWED);
+  requireOpen(c);
+  const ids = distinct(memberIds);
+  for (const id of ids) if (!c.collaboratorIds.includes(id)) refuse(ErrorCode.NOT_A_COLLABORATOR, { memberId: id });
+  const next = reshape(
+    c,
+    c.followerId,
+    c.collaboratorIds.filter((id) => !ids.includes(id)),
+  );
+  return {
+    ...empty(next),
+    conversationChanged: true,
+    log: [{ kind: LogKind.collaborators_removed, actorId: a.id, targetIds: ids }],
+    system: [{ kind: SystemKind.members_left, subjectIds: ids }],
+    notices: ids.map((id) => ({ kind: NoticeKind.removed_you, recipientId: id, actorId: a.id, actorRole: actorRole(a) })),
+    evictions: ids.map((id) => ({ memberId: id, reason: EvictReason.removed })),
+  };
+}
+
+/** R4.1–R4.3. */
+function join(c: Conversation, ctx: DecideContext): Decision {
+  const a = memberActor(ctx);
+  if (!TEAM_VIEWERS.has(a.role)) refuse(ErrorCode.JOIN_NOT_ALLOWED);
+  if (isParticipant(c, a.id)) refuse(ErrorCode.ALREADY_PARTICIPANT, { memberId: a.id });
+  requireOpen(c);
+  if (!c.followerId) refuse(ErrorCode.NO_FOLLOWER); // R4.2
+  if (c.collaboratorIds.length >= MAX_COLLABORATORS) refuse(ErrorCode.COLLABORATOR_LIMIT, { max: MAX_COLLABORATORS });
+  const next = reshape(c, c.followerId, [...c.collaboratorIds, a.id]);
+  return {
+    ...empty(next),
+    conversationChanged: true,
+    log: [{ kind: LogKind.joined, actorId: a.id, targetIds: [] }],
+    system: [{ kind: SystemKind.members_joined, subjectIds: [a.id] }],
+  };
+}
+
+/** R5.1–R5.3, R3.6. */
+function leave(c: Conversation, ctx: DecideContext): Decision {
+  const a = memberActor(ctx);
+  if (c.followerId === a.id) refuse(ErrorCode.FOLLOWER_CANNOT_LEAVE);
+  if (!c.collaboratorIds.includes(a.id)) refuse(ErrorCode.NOT_A_COLLABORATOR, { memberId: a.id });
+  const next = reshape(
+    c,
+    c.followerId,
+    c.collaboratorIds.filter((id) => id !== a.id),
+  );
+  return {
+    ...empty(next),
+    conversationChanged: true,
+    log: [{ kind: LogKind.left, actorId: a.id, targetIds: [] }],
+    system: [{ kind: SystemKind.members_left, subjectIds: [a.id] }],
+    notices: [{ kind: NoticeKind.you_left, recipientId: a.id, actorId: a.id, actorRole: actorRole(a) }],
+    evictions: [{ memberId: a.id, reason: EvictReason.left }],
+  };
+}
+
+/** R6.1–R6.4, R14.5. */
+function takeOver(c: Conversation, ctx: DecideContext): Decision {
+  const a = memberActor(ctx);
+  if (!isManagerCollaborator(c, a)) refuse(ErrorCode.TAKE_OVER_NOT_ALLOWED);
+  requireOpen(c);
+  const previous = c.followerId;
+  const rest = c.collaboratorIds.filter((id) => id !== a.id);
+  const next = reshape(c, a.id, previous ? [previous, ...rest] : rest);
+  return {
+    ...empty(next),
+    conversationChanged: true,
+    log: [{ kind: LogKind.took_over, actorId: a.id, targetIds: previous ? [previous] : [] }],
+    system: [{ kind: SystemKind.followed, subjectIds: [a.id] }],
+    notices: previous
+      ? [{ kind: NoticeKind.took_over_yours, recipientId: previous, actorId: a.id, actorRole: actorRole(a) }]
+      : [],
+  };
+}
+
+/** R7.1–R7.4, R14.5. A 1-on-1 conversation transfers to any active member, as before collaboration. */
+function transfer(c: Conversation, targetId: string, ctx: DecideContext): Decision {
+  const a = memberActor(ctx);
+  requireOpen(c);
+  let next: Conversation;
+  if (isCollaborative(c)) {
+    if (c.followerId !== a.id) refuse(ErrorCode.TRANSFER_NOT_ALLOWED); // R7.1: collaborators may not
+    if (!c.collaboratorIds.includes(targetId)) refuse(ErrorCode.TRANSFER_TARGET_NOT_COLLABORATOR);
+    requireActiveMembers([targetId], ctx);
+    next = reshape(c, targetId, [a.id, ...c.collaboratorIds.filter((id) => id !== targetId)]); // R7.2
+  } else {
+    const mayAssign = c.followerId === a.id || (a.view === View.team && TEAM_VIEWERS.has(a.role));
+    if (!mayAssign) refuse(ErrorCode.TRANSFER_NOT_ALLOWED);
+    if (targetId === c.followerId) refuse(ErrorCode.ALREADY_PARTICIPANT, { memberId: targetId });
+    requireActiveMembers([targetId], ctx);
+    next = reshape(c, targetId, []);
+  }
+  return {
+    ...empty(next),
+    conversationChanged: true,
+    log: [{ kind: LogKind.transferred, actorId: a.id, targetIds: [targetId] }],
+    system: [{ kind: SystemKind.followed, subjectIds: [targetId] }],
+    notices: [{ kind: NoticeKind.transferred_to_you, recipientId: targetId, actorId: a.id, actorRole: actorRole(a) }],
+  };
+}
+
+/** R8.1–R8.3, R12.4. */
+function close(c: Conversation, ctx: DecideContext): Decision {
+  const a = memberActor(ctx);
+  if (c.collaboratorIds.includes(a.id)) refuse(ErrorCode.COLLABORATOR_CANNOT_CLOSE);
+  if (c.followerId !== a.id) refuse(ErrorCode.CLOSE_NOT_ALLOWED);
+  if (c.status === Status.closed) refuse(ErrorCode.ALREADY_CLOSED);
+  const next: Conversation = { ...c, status: Status.closed };
+  return {
+    ...empty(next),
+    conversationChanged: true,
+    log: [{ kind: LogKind.closed, actorId: a.id, targetIds: [] }],
+    notices: c.collaboratorIds.map((id) => ({
+      kind: NoticeKind.closed_by,
+      recipientId: id,
+      actorId: a.id,
+      actorRole: actorRole(a),
+    })),
+    evictions: c.collaboratorIds.map((id) => ({ memberId: id, reason: EvictReason.closed })),
+    memberState: [{ kind: "unpin_all" }],
+    effects: ctx.settings.csatOnClose ? [{ kind: "send_csat" }] : [],
+  };
+}
+
+/** R9.1–R9.4. */
+function reopen(c: Conversation, ctx: DecideContext): Decision {
+  const a = memberActor(ctx);
+  const allowed = isParticipant(c, a.id) || (a.view === View.team && TEAM_VIEWERS.has(a.role));
+  if (!allowed) refuse(ErrorCode.REOPEN_NOT_ALLOWED);
+  if (c.status !== Status.closed) refuse(ErrorCode.NOT_CLOSED);
+  const next: Conversation = { ...c, status: c.followerId ? Status.in_progress : Status.pending };
+  return {
+    ...empty(next),
+    conversationChanged: true,
+    log: [{ kind: LogKind.reopened, actorId: a.id, targetIds: [] }],
+  };
+}
+
+/** R12.2: pins are the member's own. A closed conversation carries no pins (R12.4). */
+function pin(c: Conversation, pinned: boolean, ctx: DecideContext): Decision {
+  const a = memberActor(ctx);
+  if (!isParticipant(c, a.id) && !TEAM_VIEWERS.has(a.role)) refuse(ErrorCode.PIN_NOT_ALLOWED);
+  if (pinned) requireOpen(c);
+  return { ...empty(c), memberState: [{ kind: "pin", memberId: a.id, pinned }] };
+}
+
+/** R11.2–R11.5: who reading clears. */
+function markRead(c: Conversation, ctx: DecideContext): Decision {
+  const a = memberActor(ctx);
+  if (a.view === View.team || !isParticipant(c, a.id)) return empty(c); // R11.2, R11.5: viewing from team clears nothing
+  return { ...empty(c), memberState: [{ kind: "unread_clear", memberIds: [a.id] }] }; // R11.3, R11.4
+}
+
+/** R11.1, R2.4, R8.4, R12.1. A closed 1-on-1 conversation goes back to `pending` without a follower. */
+function customerMessage(c: Conversation, text: string, ctx: DecideContext): Decision {
+  if (ctx.actor.type !== "customer") refuse(ErrorCode.UNAUTHENTICATED);
+  let next = c;
+  if (c.status === Status.closed) {
+    next = isCollaborative(c)
+      ? { ...c, status: Status.in_progress } // R2.4, R8.4
+      : { ...c, status: Status.pending, followerId: null };
+  }
+  const recipients = participantIds(next);
+  const push = isCollaborative(next) && next.status === Status.in_progress; // R12.1
+  return {
+    ...empty(next),
+    conversationChanged: next !== c,
+    message: { sender: "customer", senderId: ctx.actor.id, text },
+    memberState: recipients.length ? [{ kind: "unread_increment", memberIds: recipients }] : [],
+    effects: push ? [{ kind: "push", memberIds: recipients }] : [],
+  };
+}
+
+/** R14.1–R14.5: a deactivated or deleted member leaves every conversation they are part of. */
+function memberDeparted(c: Conversation, memberId: string, ctx: DecideContext): Decision {
+  const actorId = ctx.actor.type === "customer" ? null : ctx.actor.id;
+  if (!isParticipant(c, memberId)) return empty(c);
+  const wasCollaborative = isCollaborative(c);
+  let next: Conversation;
+  if (c.followerId === memberId) {
+    const [first, ...rest] = c.collaboratorIds; // R14.4: the first in order, not the earliest to join
+    next = first ? reshape(c, first, rest) : reshape(c, null, []);
+  } else {
+    next = reshape(
+      c,
+      c.followerId,
+      c.collaboratorIds.filter((id) => id !== memberId),
+    );
+  }
+  return {
+    ...empty(next),
+    conversationChanged: true,
+    log: wasCollaborative ? [{ kind: LogKind.member_departed, actorId, targetIds: [memberId] }] : [],
+    evictions: [{ memberId, reason: EvictReason.deactivated }],
+    memberState: [{ kind: "pin", memberId, pinned: false }],
+  };
+}

@@ -1,0 +1,70 @@
+import type { Channel, ConversationKind, Locale, MemberStatus, Role, Status, View } from "./sets.ts";
+
+/** A conversation as the rules see it. `version` is the optimistic-lock counter of its row. */
+export interface Conversation {
+  readonly id: string;
+  readonly workspaceId: string;
+  readonly customerId: string;
+  readonly channel: Channel;
+  readonly kind: ConversationKind;
+  readonly status: Status;
+  readonly followerId: string | null;
+  /** In list order (R14.5): new ones appended, a follower who steps down put first. */
+  readonly collaboratorIds: readonly string[];
+  readonly version: number;
+}
+
+/** What the rules need to know of a member. */
+export interface MemberInfo {
+  readonly id: string;
+  readonly role: Role;
+  readonly status: MemberStatus;
+}
+
+/** Who acts. A customer writes in; the system acts for scheduled or administrative work. */
+export type Actor =
+  | { readonly type: "member"; readonly id: string; readonly role: Role; readonly view: View }
+  | { readonly type: "customer"; readonly id: string }
+  | { readonly type: "system"; readonly id: string | null };
+
+export interface WorkspaceSettings {
+  /** Send a satisfaction survey when a conversation is closed (R8.2). */
+  readonly csatOnClose: boolean;
+  /** Minutes a customer may wait unanswered before the conversation is overdue (R13.3). */
+  readonly overdueAfterMinutes: number;
+  /** Minutes after the last staff reply before auto-close (R13.4); 0 = off. */
+  readonly autoCloseAfterMinutes: number;
+}
+
+export const DEFAULT_SETTINGS: WorkspaceSettings = {
+  csatOnClose: false,
+  overdueAfterMinutes: 30,
+  autoCloseAfterMinutes: 0,
+};
+
+export interface DecideContext {
+  readonly actor: Actor;
+  readonly now: Date;
+  /** Every member the action names (targets), by id; unknown ids are refused. */
+  readonly members: ReadonlyMap<string, MemberInfo>;
+  readonly settings: WorkspaceSettings;
+}
+
+export interface MemberDisplay {
+  readonly id: string;
+  readonly name: string;
+  readonly role: Role;
+  readonly locale: Locale;
+}
+
+export function isCollaborative(c: Pick<Conversation, "collaboratorIds">): boolean {
+  return c.collaboratorIds.length > 0;
+}
+
+export function participantIds(c: Pick<Conversation, "followerId" | "collaboratorIds">): string[] {
+  return c.followerId ? [c.followerId, ...c.collaboratorIds] : [...c.collaboratorIds];
+}
+
+export function isParticipant(c: Pick<Conversation, "followerId" | "collaboratorIds">, memberId: string): boolean {
+  return c.followerId === memberId || c.collaboratorIds.includes(memberId);
+}
