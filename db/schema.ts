@@ -1,0 +1,242 @@
+import { sql } from "drizzle-orm";
+import {
+  bigserial,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from "drizzle-orm/pg-core";
+import type { Effect, LogKind, NoticeKind, SystemKind } from "../domain/events.ts";
+import type { WorkspaceSettings } from "../domain/model.ts";
+import type { Channel, ConversationKind, Locale, MemberStatus, Role, Status } from "../domain/sets.ts";
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+
+export const workspaces = pgTable("workspaces", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  settings: jsonb("settings").$type<WorkspaceSettings>().notNull(),
+  createdAt: ts("created_at").notNull().defaultNow(),
+});
+
+export const members = pgTable(
+  "members",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    name: text("name").notNull(),
+    email: text("email").notNull(),
+    phone: text("phone"),
+    role: text("role").$type<Role>().notNull(),
+    status: text("status").$type<MemberStatus>().notNull().default("active"),
+    locale: text("locale").$type<Locale>().notNull().default("zh-TW"),
+    passwordHash: text("password_hash").notNull(),
+    /** Bumped to revoke every token issued before (deactivation, password change). */
+    tokenVersion: integer("token_version").notNull().default(0),
+    createdAt: ts("created_at").notNull().defaultNow(),
+    updatedAt: ts("updated_at").notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("members_email_uq").on(sql`lower(${t.email})`), index("members_workspace_idx").on(t.workspaceId, t.status)],
+);
+
+export const refreshTokens = pgTable(
+  "refresh_tokens",
+  {
+    id: text("id").primaryKey(),
+    memberId: text("member_id")
+      .notNull()
+      .references(() => members.id),
+    tokenHash: text("token_hash").notNull(),
+    expiresAt: ts("expires_at").notNull(),
+    revokedAt: ts("revoked_at"),
+    createdAt: ts("created_at").notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("refresh_tokens_hash_uq").on(t.tokenHash), index("refresh_tokens_member_idx").on(t.memberId)],
+);
+
+/** A connected channel account of a workspace; Webchat's carries the secret its server endpoint checks. */
+export const channels = pgTable("channels", {
+  id: text("id").primaryKey(),
+  workspaceId: text("workspace_id")
+    .notNull()
+    .references(() => workspaces.id),
+  type: text("type").$type<Channel>().notNull(),
+  name: text("name").notNull(),
+  secretHash: text("secret_hash").notNull(),
+  createdAt: ts("created_at").notNull().defaultNow(),
+});
+
+export const customers = pgTable(
+  "customers",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    displayName: text("display_name").notNull(),
+    channel: text("channel").$type<Channel>().notNull(),
+    channelUserId: text("channel_user_id").notNull(),
+    createdAt: ts("created_at").notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("customers_channel_user_uq").on(t.workspaceId, t.channel, t.channelUserId)],
+);
+
+export const conversations = pgTable(
+  "conversations",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    customerId: text("customer_id")
+      .notNull()
+      .references(() => customers.id),
+    channelId: text("channel_id").references(() => channels.id),
+    channel: text("channel").$type<Channel>().notNull(),
+    kind: text("kind").$type<ConversationKind>().notNull().default("direct"),
+    status: text("status").$type<Status>().notNull(),
+    followerId: text("follower_id").references(() => members.id),
+    /** In list order (R14.5). */
+    collaboratorIds: text("collaborator_ids").array().notNull().default(sql`'{}'::text[]`),
+    /** Optimistic lock: a writer holding a stale version cannot commit. */
+    version: integer("version").notNull().default(0),
+    /** The last `seq` handed out to a message or a status-log event of this conversation. */
+    lastSeq: integer("last_seq").notNull().default(0),
+    lastMessageAt: ts("last_message_at"),
+    lastMessagePreview: text("last_message_preview"),
+    lastCustomerMessageAt: ts("last_customer_message_at"),
+    lastStaffReplyAt: ts("last_staff_reply_at"),
+    /** The oldest customer message not yet answered by staff (R13.3); null when answered. */
+    waitingSince: ts("waiting_since"),
+    closedAt: ts("closed_at"),
+    createdAt: ts("created_at").notNull().defaultNow(),
+    updatedAt: ts("updated_at").notNull().defaultNow(),
+  },
+  (t) => [
+    index("conversations_team_list_idx").on(t.workspaceId, t.status, t.lastMessageAt.desc(), t.id),
+    index("conversations_waiting_idx").on(t.workspaceId, t.status, t.waitingSince, t.id),
+    index("conversations_follower_idx").on(t.followerId, t.status, t.lastMessageAt.desc()),
+    index("conversations_collaborators_gin").using("gin", t.collaboratorIds),
+    index("conversations_customer_idx").on(t.customerId, t.createdAt.desc()),
+  ],
+);
+
+export const messages = pgTable(
+  "messages",
+  {
+    conversationId: text("conversation_id")
+      .notNull()
+      .references(() => conversations.id),
+    seq: integer("seq").notNull(),
+    sender: text("sender").$type<"customer" | "staff" | "system">().notNull(),
+    senderId: text("sender_id"),
+    body: text("body"),
+    /** For system messages: what happened, rendered on read (R16.2). */
+    systemKind: text("system_kind").$type<SystemKind>(),
+    subjectIds: text("subject_ids").array(),
+    /** The client's request id (staff) or the channel's message id (customer): a retry applies once. */
+    requestId: text("request_id"),
+    createdAt: ts("created_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.conversationId, t.seq] }),
+    uniqueIndex("messages_request_uq").on(t.conversationId, t.sender, t.requestId),
+  ],
+);
+
+/** The status log (對話狀態紀錄), structured (R16.2). */
+export const conversationEvents = pgTable(
+  "conversation_events",
+  {
+    conversationId: text("conversation_id")
+      .notNull()
+      .references(() => conversations.id),
+    seq: integer("seq").notNull(),
+    kind: text("kind").$type<LogKind>().notNull(),
+    actorId: text("actor_id"),
+    targetIds: text("target_ids").array().notNull(),
+    createdAt: ts("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.conversationId, t.seq] })],
+);
+
+/** Each member's own unread count and pin on a conversation (R11, R12). */
+export const memberConversationState = pgTable(
+  "member_conversation_state",
+  {
+    memberId: text("member_id")
+      .notNull()
+      .references(() => members.id),
+    conversationId: text("conversation_id")
+      .notNull()
+      .references(() => conversations.id),
+    unreadCount: integer("unread_count").notNull().default(0),
+    lastReadSeq: integer("last_read_seq").notNull().default(0),
+    pinned: boolean("pinned").notNull().default(false),
+    pinnedAt: ts("pinned_at"),
+    updatedAt: ts("updated_at").notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.memberId, t.conversationId] }),
+    index("mcs_conversation_idx").on(t.conversationId),
+    index("mcs_pinned_idx").on(t.memberId, t.pinned),
+  ],
+);
+
+/** Accepted client requests and their answers, so a retried request id applies once. */
+export const processedRequests = pgTable(
+  "processed_requests",
+  {
+    conversationId: text("conversation_id").notNull(),
+    memberId: text("member_id").notNull(),
+    requestId: text("request_id").notNull(),
+    createdAt: ts("created_at").notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.conversationId, t.memberId, t.requestId] })],
+);
+
+/** Stored real-time notifications, structured; rendered in the recipient's locale on read. */
+export const notifications = pgTable(
+  "notifications",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    workspaceId: text("workspace_id").notNull(),
+    memberId: text("member_id")
+      .notNull()
+      .references(() => members.id),
+    kind: text("kind").$type<NoticeKind>().notNull(),
+    conversationId: text("conversation_id").references(() => conversations.id),
+    actorId: text("actor_id"),
+    actorRole: text("actor_role").$type<Role>(),
+    createdAt: ts("created_at").notNull(),
+    readAt: ts("read_at"),
+  },
+  (t) => [index("notifications_member_idx").on(t.memberId, t.id.desc())],
+);
+
+export type OutboxPayload =
+  | { kind: "notice"; notificationId: number; memberId: string }
+  | { kind: "effect"; conversationId: string; seq: number; effect: Effect };
+
+/** Side effects that leave after commit (ARCHITECTURE invariant 1). */
+export const outbox = pgTable(
+  "outbox",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    topic: text("topic").notNull(),
+    payload: jsonb("payload").$type<OutboxPayload>().notNull(),
+    createdAt: ts("created_at").notNull().defaultNow(),
+    availableAt: ts("available_at").notNull().defaultNow(),
+    attempts: integer("attempts").notNull().default(0),
+    lastError: text("last_error"),
+    doneAt: ts("done_at"),
+  },
+  (t) => [index("outbox_pending_idx").on(t.topic, t.availableAt).where(sql`${t.doneAt} is null`)],
+);

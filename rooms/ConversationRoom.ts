@@ -1,0 +1,337 @@
+import { type AuthContext, type Client, Room, ServerError } from "@colyseus/core";
+import { StateView } from "@colyseus/schema";
+import {
+  type CommitResult,
+  Duplicate,
+  type LoadedConversation,
+  type MemberRow,
+  VersionConflict,
+  commit,
+  loadConversation,
+  loadEvents,
+  loadMemberStates,
+  loadMembers,
+  loadMessages,
+  wasProcessed,
+} from "../db/repository.ts";
+import { mayOpen } from "../domain/access.ts";
+import type { Action } from "../domain/actions.ts";
+import { type Decision, decide } from "../domain/decide.ts";
+import { DomainError, ErrorCode } from "../domain/errors.ts";
+import type { EvictReason } from "../domain/events.ts";
+import { type Actor, type Conversation, isCollaborative, isParticipant, participantIds } from "../domain/model.ts";
+import { type Locale, View } from "../domain/sets.ts";
+import { renderError } from "../domain/texts.ts";
+import { SerialLane } from "./lane.ts";
+import { type Answer, ConversationJoinOptions, PageRequest, QueryType, parseAction, requestIdOf } from "./protocol.ts";
+import { type Names, eventJson, idsOfMessage, messageJson, toMessageItem } from "./render.ts";
+import { CloseCode, Topic, services } from "./services.ts";
+import { ConversationState, MemberRef, MemberView } from "./state.ts";
+
+/** How many of the newest messages the synchronized state keeps; older ones come by request. */
+export const STATE_MESSAGES = 50;
+
+export interface ConversationClientData {
+  member: MemberRow;
+  view: View;
+}
+
+/** Server-side writers (webhooks, administration) reach the room through `serverAction`. */
+export type ServerInput =
+  | { type: "customer_message"; requestId: string; text: string; customerId: string }
+  | { type: "member_departed"; requestId: string; memberId: string; actorId: string | null };
+
+const EVICT_CODES: Record<EvictReason, number> = {
+  removed: CloseCode.removed,
+  left: CloseCode.left,
+  closed: CloseCode.closed,
+  deactivated: CloseCode.deactivated,
+};
+
+/** Join refusals: a numeric code for the SDK and the stable code first in the message. */
+function joinError(status: number, code: ErrorCode, locale: Locale = "en"): ServerError {
+  return new ServerError(status, `${code}: ${renderError(code, locale)}`);
+}
+
+async function authorize(token: string, rawOptions: unknown): Promise<ConversationClientData> {
+  const options = ConversationJoinOptions.safeParse(rawOptions ?? {});
+  if (!options.success) throw joinError(4400, ErrorCode.INVALID_PAYLOAD);
+  const { auth, db } = services();
+  let member: MemberRow;
+  try {
+    member = await auth.verifyAccess(token);
+  } catch (e) {
+    throw joinError(4401, e instanceof DomainError ? e.code : ErrorCode.UNAUTHENTICATED);
+  }
+  const loaded = await loadConversation(db, options.data.conversationId);
+  if (!loaded || loaded.conversation.workspaceId !== member.workspaceId) throw joinError(4404, ErrorCode.NOT_FOUND, member.locale);
+  if (!mayOpen(loaded.conversation, member, options.data.view)) throw joinError(4403, ErrorCode.VIEW_NOT_ALLOWED, member.locale);
+  return { member, view: options.data.view };
+}
+
+/**
+ * One conversation, authoritative: room id = conversation id. Every action runs in the serial
+ * lane: parse → decide → commit → apply to state → answer → effects. Nothing is told before commit.
+ */
+export class ConversationRoom extends Room<{ state: ConversationState; client: Client<{ userData: ConversationClientData; auth: ConversationClientData }> }> {
+  override state = new ConversationState();
+  private readonly lane = new SerialLane();
+  private loaded!: LoadedConversation;
+  private readonly names = new Map<string, { name: string; role: string }>();
+  private readonly onRevoked = (data: { memberId: string }) => this.evictMember(data.memberId, CloseCode.deactivated, "deactivated");
+
+  static override async onAuth(token: string, options: unknown, _context: AuthContext): Promise<ConversationClientData> {
+    return authorize(token, options);
+  }
+
+  override async onCreate(options: { conversationId: string }): Promise<void> {
+    this.roomId = options.conversationId;
+    await this.restore();
+    await this.presence.subscribe(Topic.revoked, this.onRevoked);
+    this.onMessage("*", (client, type, payload) => {
+      void this.onClientMessage(client as ConversationRoom["~client"], type, payload);
+    });
+  }
+
+  override async onJoin(client: ConversationRoom["~client"], _options: unknown, auth: ConversationClientData): Promise<void> {
+    // Membership may have changed between onAuth and now: check again against the live model.
+    if (!mayOpen(this.model, auth.member, auth.view)) throw joinError(4403, ErrorCode.VIEW_NOT_ALLOWED, auth.member.locale);
+    client.userData = auth;
+    let mine = this.state.me.get(auth.member.id);
+    if (!mine) {
+      const stored = (await loadMemberStates(services().db, this.roomId, [auth.member.id])).get(auth.member.id);
+      mine = new MemberView();
+      mine.memberId = auth.member.id;
+      mine.unreadCount = stored?.unreadCount ?? 0;
+      mine.lastReadSeq = stored?.lastReadSeq ?? 0;
+      mine.pinned = stored?.pinned ?? false;
+      this.state.me.set(auth.member.id, mine);
+    }
+    client.view = new StateView();
+    client.view.add(mine);
+  }
+
+  override onLeave(client: ConversationRoom["~client"]): void {
+    const id = client.userData?.member.id;
+    if (id && !this.clients.some((c) => c !== client && c.userData?.member.id === id)) this.state.me.delete(id);
+  }
+
+  override async onDispose(): Promise<void> {
+    await this.presence.unsubscribe(Topic.revoked, this.onRevoked);
+    await this.lane.idle();
+  }
+
+  private get model(): Conversation {
+    return this.loaded.conversation;
+  }
+
+  // ---- input ---------------------------------------------------------------------------------
+
+  private async onClientMessage(client: ConversationRoom["~client"], type: string | number, payload: unknown): Promise<void> {
+    const data = client.userData;
+    if (!data) return;
+    const locale = data.member.locale;
+    if (type === QueryType.history || type === QueryType.log) {
+      client.send("result", await this.query(type, payload, locale));
+      return;
+    }
+    const parsed = parseAction(type, payload);
+    if (!parsed.ok) {
+      client.send("result", this.refusal(parsed.requestId, parsed.code, locale, parsed.issues));
+      return;
+    }
+    const actor: Actor = { type: "member", id: data.member.id, role: data.member.role, view: data.view };
+    await this.execute(actor, parsed.action, locale, (answer) => client.send("result", answer));
+  }
+
+  /** Entry point for server-side writers; the answer comes back once committed and applied. */
+  async serverAction(input: ServerInput): Promise<Answer> {
+    return new Promise<Answer>((resolve) => {
+      if (input.type === "customer_message") {
+        const action: Action = { type: "customer_message", requestId: input.requestId, text: input.text };
+        void this.execute({ type: "customer", id: input.customerId }, action, "en", resolve, input.requestId);
+      } else {
+        const action: Action = { type: "member_departed", requestId: input.requestId, memberId: input.memberId };
+        void this.execute({ type: "system", id: input.actorId }, action, "en", resolve);
+      }
+    });
+  }
+
+  private refusal(requestId: string | null, code: ErrorCode, locale: Locale, issues?: string[]): Answer {
+    return { requestId, ok: false, code, message: renderError(code, locale), ...(issues ? { issues } : {}) };
+  }
+
+  // ---- the lane ------------------------------------------------------------------------------
+
+  private execute(actor: Actor, action: Action, locale: Locale, answer: (a: Answer) => void, externalId?: string): Promise<void> {
+    return this.lane.run(async () => {
+      const { db, log } = services();
+      const memberId = actor.type === "member" ? actor.id : null;
+      try {
+        if (memberId && (await wasProcessed(db, this.roomId, memberId, action.requestId))) {
+          answer({ requestId: action.requestId, ok: true, duplicate: true });
+          return;
+        }
+        for (let attempt = 0; attempt < 2; attempt++) {
+          const now = services().now();
+          const targets = await loadMembers(db, this.model.workspaceId, targetIdsOf(action));
+          let decision: Decision;
+          try {
+            decision = decide(this.model, action, { actor, now, members: targets, settings: this.loaded.settings });
+          } catch (e) {
+            if (e instanceof DomainError) {
+              answer(this.refusal(action.requestId, e.code, locale));
+              return;
+            }
+            throw e;
+          }
+          let result: CommitResult;
+          try {
+            result = await commit(db, { before: this.model, decision, memberId, requestId: action.requestId, now, externalId });
+          } catch (e) {
+            if (e instanceof VersionConflict) {
+              await this.restore(); // someone else wrote: reload and decide again once
+              continue;
+            }
+            if (e instanceof Duplicate) {
+              answer({ requestId: action.requestId, ok: true, duplicate: true });
+              return;
+            }
+            throw e;
+          }
+          await this.apply(result);
+          this.broadcastPatch();
+          answer({ requestId: action.requestId, ok: true, seq: result.lastSeq });
+          this.afterCommit(decision);
+          return;
+        }
+        answer(this.refusal(action.requestId, ErrorCode.VERSION_CONFLICT, locale));
+      } catch (e) {
+        log.error({ err: e, conversationId: this.roomId, action: action.type }, "action failed");
+        answer(this.refusal(action.requestId, ErrorCode.STORAGE_UNAVAILABLE, locale));
+      }
+    });
+  }
+
+  // ---- state ---------------------------------------------------------------------------------
+
+  /** Loads the conversation from the database and rebuilds the synchronized state. */
+  private async restore(): Promise<void> {
+    const { db } = services();
+    const loaded = await loadConversation(db, this.roomId);
+    if (!loaded) throw new ServerError(4404, `${ErrorCode.NOT_FOUND}: conversation ${this.roomId}`);
+    this.loaded = loaded;
+    const messages = await loadMessages(db, this.roomId, STATE_MESSAGES);
+    await this.ensureNames([...participantIds(loaded.conversation), ...messages.flatMap(idsOfMessage)]);
+    const s = this.state;
+    s.id = loaded.conversation.id;
+    s.channel = loaded.conversation.channel;
+    s.kind = loaded.conversation.kind;
+    s.customer.id = loaded.customer.id;
+    s.customer.name = loaded.customer.displayName;
+    s.lastSeq = loaded.lastSeq;
+    s.messages.clear();
+    for (const m of messages) s.messages.push(toMessageItem(m, this.names, loaded.customer.displayName));
+    this.syncConversation();
+  }
+
+  private async ensureNames(ids: readonly string[]): Promise<void> {
+    const missing = [...new Set(ids)].filter((id) => !this.names.has(id));
+    if (!missing.length) return;
+    const rows = await loadMembers(services().db, this.loaded.conversation.workspaceId, missing);
+    for (const r of rows.values()) this.names.set(r.id, { name: r.name, role: r.role });
+  }
+
+  private memberRef(id: string): MemberRef {
+    const ref = new MemberRef();
+    ref.id = id;
+    ref.name = this.names.get(id)?.name ?? "?";
+    ref.role = this.names.get(id)?.role ?? "";
+    return ref;
+  }
+
+  private syncConversation(): void {
+    const c = this.model;
+    const s = this.state;
+    s.status = c.status;
+    s.version = c.version;
+    s.collaborative = isCollaborative(c);
+    if (s.follower?.id !== c.followerId) s.follower = c.followerId ? this.memberRef(c.followerId) : undefined;
+    const current = s.collaborators.map((m) => m.id).join(",");
+    if (current !== c.collaboratorIds.join(",")) {
+      s.collaborators.clear();
+      for (const id of c.collaboratorIds) s.collaborators.push(this.memberRef(id));
+    }
+  }
+
+  private async apply(result: CommitResult): Promise<void> {
+    this.loaded = { ...this.loaded, conversation: result.conversation, lastSeq: result.lastSeq };
+    await this.ensureNames([...participantIds(result.conversation), ...result.messages.flatMap(idsOfMessage)]);
+    this.syncConversation();
+    this.state.lastSeq = result.lastSeq;
+    for (const m of result.messages) this.state.messages.push(toMessageItem(m, this.names, this.loaded.customer.displayName));
+    while (this.state.messages.length > STATE_MESSAGES) this.state.messages.shift();
+    for (const ms of result.memberStates) {
+      const view = this.state.me.get(ms.memberId);
+      if (!view) continue;
+      view.unreadCount = ms.unreadCount;
+      view.lastReadSeq = ms.lastReadSeq;
+      view.pinned = ms.pinned;
+    }
+  }
+
+  /** After commit and answer: close the views the rules close, and let the outbox run. */
+  private afterCommit(decision: Decision): void {
+    const evicted = new Set<string>();
+    for (const e of decision.evictions) {
+      this.evictMember(e.memberId, EVICT_CODES[e.reason], e.reason);
+      evicted.add(e.memberId);
+    }
+    for (const client of this.clients) {
+      const d = client.userData;
+      if (d && !evicted.has(d.member.id) && !mayOpen(this.model, d.member, d.view)) {
+        client.leave(CloseCode.noLongerParticipant, "no_longer_participant");
+      }
+    }
+    if (decision.notices.length || decision.effects.length) services().kickOutbox();
+  }
+
+  private evictMember(memberId: string, code: number, reason: string): void {
+    for (const client of this.clients) {
+      if (client.userData?.member.id === memberId) client.leave(code, reason);
+    }
+  }
+
+  // ---- reads ---------------------------------------------------------------------------------
+
+  private async query(type: "history" | "log", payload: unknown, locale: Locale): Promise<Answer> {
+    const parsed = PageRequest.safeParse(payload);
+    if (!parsed.success) return this.refusal(requestIdOf(payload), ErrorCode.INVALID_PAYLOAD, locale);
+    const { requestId, beforeSeq, limit } = parsed.data;
+    const { db } = services();
+    const names: Names = this.names;
+    if (type === "history") {
+      const rows = await loadMessages(db, this.roomId, limit, beforeSeq);
+      await this.ensureNames(rows.flatMap(idsOfMessage));
+      return { requestId, ok: true, messages: rows.map((m) => messageJson(m, names, this.loaded.customer.displayName, locale)) };
+    }
+    const rows = await loadEvents(db, this.roomId, limit, beforeSeq);
+    await this.ensureNames(rows.flatMap((e) => [...(e.actorId ? [e.actorId] : []), ...e.targetIds]));
+    return { requestId, ok: true, events: rows.map((e) => eventJson(e, names, locale)) };
+  }
+}
+
+function targetIdsOf(action: Action): string[] {
+  switch (action.type) {
+    case "add_collaborators":
+    case "remove_collaborators":
+      return action.memberIds;
+    case "transfer":
+    case "member_departed":
+      return [action.memberId];
+    default:
+      return [];
+  }
+}
+
+export { isParticipant };

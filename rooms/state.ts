@@ -1,0 +1,60 @@
+import { ArraySchema, MapSchema, Schema, type, view } from "@colyseus/schema";
+
+/** A member as the conversation shows them. */
+export class MemberRef extends Schema {
+  @type("string") id = "";
+  @type("string") name = "";
+  @type("string") role = "";
+}
+
+export class CustomerRef extends Schema {
+  @type("string") id = "";
+  @type("string") name = "";
+}
+
+/** One timeline entry: a customer message, a staff reply or a system message. */
+export class MessageItem extends Schema {
+  @type("number") seq = 0;
+  /** "customer" | "staff" | "system" */
+  @type("string") sender = "";
+  @type("string") senderId = "";
+  @type("string") senderName = "";
+  /** The text of a customer or staff message; empty for system messages. */
+  @type("string") body = "";
+  /** For system messages: "members_joined" | "members_left" | "followed". */
+  @type("string") systemKind = "";
+  /** For system messages: the rendered text by locale ("zh-TW", "en"). */
+  @type({ map: "string" }) texts = new MapSchema<string>();
+  /** Milliseconds since the epoch. */
+  @type("number") createdAt = 0;
+}
+
+/** What only one member sees: their own unread count and pin (R11.6). */
+export class MemberView extends Schema {
+  @type("string") memberId = "";
+  @type("number") unreadCount = 0;
+  @type("number") lastReadSeq = 0;
+  @type("boolean") pinned = false;
+}
+
+export class ConversationState extends Schema {
+  @type("string") id = "";
+  /** "pending" | "in_progress" | "closed" */
+  @type("string") status = "";
+  /** "direct" | "group" */
+  @type("string") kind = "";
+  @type("string") channel = "";
+  /** True when the conversation has at least one collaborator. */
+  @type("boolean") collaborative = false;
+  @type(CustomerRef) customer = new CustomerRef();
+  /** Absent when the conversation has no follower. */
+  @type(MemberRef) follower?: MemberRef;
+  /** In list order (R14.5). */
+  @type([MemberRef]) collaborators = new ArraySchema<MemberRef>();
+  /** The newest messages, oldest first; older pages by request. */
+  @type([MessageItem]) messages = new ArraySchema<MessageItem>();
+  @type("number") lastSeq = 0;
+  @type("number") version = 0;
+  /** Keyed by member id; each client's view holds its own entry only. */
+  @view() @type({ map: MemberView }) me = new MapSchema<MemberView>();
+}

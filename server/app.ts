@@ -1,0 +1,114 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { LocalPresence, type Presence, defineRoom, defineServer } from "@colyseus/core";
+import { RedisDriver } from "@colyseus/redis-driver";
+import { RedisPresence } from "@colyseus/redis-presence";
+import { WebSocketTransport } from "@colyseus/ws-transport";
+import { getRequestListener } from "@hono/node-server";
+import pino, { type Logger } from "pino";
+import { type Database, openDatabase } from "../db/client.ts";
+import { ConversationRoom } from "../rooms/ConversationRoom.ts";
+import { InboxRoom } from "../rooms/InboxRoom.ts";
+import { Topic, setServices } from "../rooms/services.ts";
+import { Auth } from "./auth.ts";
+import type { Config } from "./config.ts";
+import { createHttpApp } from "./http/app.ts";
+import { OutboxDispatcher } from "./outbox.ts";
+import { seedDemo } from "./seed.ts";
+
+export interface App {
+  readonly port: number;
+  readonly url: string;
+  readonly database: Database;
+  readonly auth: Auth;
+  readonly outbox: OutboxDispatcher;
+  readonly presence: Presence;
+  readonly seeded: boolean;
+  readonly log: Logger;
+  stop(): Promise<void>;
+}
+
+/** The JWT secret: configured, or (embedded) kept in the data folder so tokens survive a restart. */
+function jwtSecret(config: Config, log: Logger): string {
+  if (config.jwtSecret) return config.jwtSecret;
+  if (!config.databaseUrl && config.dataDir !== "memory://") {
+    const file = join(config.dataDir, "jwt-secret");
+    try {
+      return readFileSync(file, "utf8").trim();
+    } catch {
+      mkdirSync(config.dataDir, { recursive: true });
+      const secret = randomBytes(32).toString("base64url");
+      writeFileSync(file, secret, { mode: 0o600 });
+      return secret;
+    }
+  }
+  log.warn("JWT_SECRET is not set: using a random secret; tokens will not survive a restart or work across processes");
+  return randomBytes(32).toString("base64url");
+}
+
+/** Starts the whole server: database (migrated), rooms, HTTP API, outbox. The composition root. */
+export async function startApp(config: Config, opts: { log?: Logger } = {}): Promise<App> {
+  const log = opts.log ?? pino({ level: config.logLevel });
+  if (!config.databaseUrl && config.dataDir !== "memory://") mkdirSync(config.dataDir, { recursive: true });
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const shouldSeed = config.seedDemo === "true" || (config.seedDemo === "auto" && !config.databaseUrl);
+  const seeded = shouldSeed ? await seedDemo(database.db) : false;
+
+  const presence: Presence = config.redisUrl ? new RedisPresence(config.redisUrl) : new LocalPresence();
+  const driver = config.redisUrl ? new RedisDriver(config.redisUrl) : undefined;
+  const auth = new Auth(database.db, jwtSecret(config, log), config.accessTokenTtlSeconds, config.refreshTokenTtlDays);
+  const now = () => new Date();
+  const outbox = new OutboxDispatcher(database.db, presence, log, now);
+  setServices({ db: database.db, auth, log, presence, kickOutbox: () => outbox.kick(), now });
+
+  const http = createHttpApp({
+    database,
+    auth,
+    log,
+    now,
+    publishInbox: (memberId, event) => void presence.publish(Topic.inbox(memberId), event),
+  });
+  const listener = getRequestListener(http.fetch);
+  const transport = new WebSocketTransport({ pingInterval: 10_000, pingMaxRetries: 3 });
+  const server = defineServer({
+    transport,
+    presence,
+    driver,
+    greet: false,
+    logger: log,
+    rooms: {
+      conversation: defineRoom(ConversationRoom).filterBy(["conversationId"]),
+      inbox: defineRoom(InboxRoom).filterBy(["memberId"]),
+    },
+    express: (app) => {
+      app.use((req: IncomingMessage, res: ServerResponse) => void listener(req, res));
+    },
+  });
+  await server.listen(config.port, config.host);
+  const address = transport.server?.address();
+  const port = typeof address === "object" && address ? address.port : config.port;
+  outbox.start();
+  log.info({ port, database: database.kind, presence: config.redisUrl ? "redis" : "local" }, "server started");
+
+  let stopped = false;
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    database,
+    auth,
+    outbox,
+    presence,
+    seeded,
+    log,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await server.gracefullyShutdown(false);
+      await outbox.stop();
+      setServices(null);
+      await database.close();
+    },
+  };
+}

@@ -1,0 +1,72 @@
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { z } from "zod";
+import { DomainError, ErrorCode } from "../../domain/errors.ts";
+import type { Locale } from "../../domain/sets.ts";
+import { renderError } from "../../domain/texts.ts";
+import type { AppEnv } from "./env.ts";
+
+/** One mapping from domain codes to HTTP statuses; any rule refusal not listed is 409. */
+const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
+  INVALID_PAYLOAD: 400,
+  UNKNOWN_ACTION: 400,
+  TEXT_TOO_LONG: 413,
+  UNAUTHENTICATED: 401,
+  TOKEN_EXPIRED: 401,
+  INVALID_CREDENTIALS: 401,
+  MEMBER_INACTIVE: 403,
+  VIEW_NOT_ALLOWED: 403,
+  NOT_FOUND: 404,
+  VERSION_CONFLICT: 409,
+  RATE_LIMITED: 429,
+  STORAGE_UNAVAILABLE: 503,
+  INTERNAL: 500,
+};
+
+export function statusOf(code: ErrorCode): ContentfulStatusCode {
+  return STATUS[code] ?? 409;
+}
+
+export function localeOf(c: Context<AppEnv>): Locale {
+  const member = c.get("member");
+  if (member) return member.locale;
+  return (c.req.header("accept-language") ?? "").toLowerCase().startsWith("zh") ? "zh-TW" : "en";
+}
+
+export function errorBody(code: ErrorCode, locale: Locale, extra?: Record<string, unknown>) {
+  return { code, message: renderError(code, locale), ...extra };
+}
+
+export function onError(err: Error, c: Context<AppEnv>) {
+  if (err instanceof DomainError) {
+    return c.json(errorBody(err.code, localeOf(c), err.detail ? { detail: err.detail } : undefined), statusOf(err.code));
+  }
+  if (err instanceof HTTPException && err.status < 500) {
+    const code = err.status === 401 ? ErrorCode.UNAUTHENTICATED : err.status === 404 ? ErrorCode.NOT_FOUND : ErrorCode.INVALID_PAYLOAD;
+    return c.json(errorBody(code, localeOf(c)), statusOf(code));
+  }
+  c.get("log")?.error({ err }, "unhandled HTTP error");
+  return c.json(errorBody(ErrorCode.INTERNAL, localeOf(c)), 500);
+}
+
+/** Parses a JSON body with a zod schema; a bad body is INVALID_PAYLOAD with the issues listed. */
+export async function parseJson<T extends z.ZodType>(c: Context<AppEnv>, schema: T): Promise<z.infer<T>> {
+  let raw: unknown;
+  try {
+    raw = await c.req.json();
+  } catch {
+    throw new DomainError(ErrorCode.INVALID_PAYLOAD, { issues: ["body must be JSON"] });
+  }
+  return parseWith(schema, raw);
+}
+
+export function parseWith<T extends z.ZodType>(schema: T, raw: unknown): z.infer<T> {
+  const r = schema.safeParse(raw);
+  if (!r.success) {
+    throw new DomainError(ErrorCode.INVALID_PAYLOAD, {
+      issues: r.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`),
+    });
+  }
+  return r.data;
+}

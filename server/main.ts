@@ -1,0 +1,43 @@
+import { ConfigError, parseConfig } from "./config.ts";
+import { startApp } from "./app.ts";
+import { DEMO_MEMBERS, DEMO_PASSWORD, DEMO_WEBCHAT } from "./seed.ts";
+
+let config: ReturnType<typeof parseConfig>;
+try {
+  config = parseConfig(process.env);
+} catch (e) {
+  if (e instanceof ConfigError) {
+    console.error(e.message);
+    process.exit(1);
+  }
+  throw e;
+}
+
+const app = await startApp(config);
+const host = config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
+const lines = [
+  "",
+  `Collaborative inbox backend listening on http://${host}:${app.port}  (ws://${host}:${app.port} for the Colyseus SDK)`,
+  `Database: ${app.database.kind === "pglite" ? `embedded PGlite in ${config.dataDir}` : "PostgreSQL"}; presence: ${config.redisUrl ? "Redis" : "in-process"}`,
+];
+if (app.database.kind === "pglite" || app.seeded) {
+  lines.push(`Demo logins (password "${DEMO_PASSWORD}"):`);
+  for (const m of DEMO_MEMBERS) lines.push(`  ${m.email.padEnd(22)} ${m.role.padEnd(13)} ${m.name}`);
+  lines.push(`Webchat channel "${DEMO_WEBCHAT.channelId}", secret "${DEMO_WEBCHAT.secret}"`);
+}
+console.log(lines.join("\n"));
+
+let stopping = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    app
+      .stop()
+      .then(() => process.exit(0))
+      .catch((err) => {
+        console.error(err);
+        process.exit(1);
+      });
+  });
+}

@@ -1,0 +1,104 @@
+import type { Presence } from "@colyseus/core";
+import { and, asc, eq, inArray, isNull, lte } from "drizzle-orm";
+import type { Logger } from "pino";
+import type { Db } from "../db/client.ts";
+import { listNotifications } from "../db/notifications.ts";
+import * as s from "../db/schema.ts";
+import { Topic } from "../rooms/services.ts";
+
+/** Retry delay after `attempts` failures: 1 s, 2 s, 4 s … capped at 5 minutes. Pure. */
+export function retryDelayMs(attempts: number): number {
+  return Math.min(300_000, 1000 * 2 ** Math.max(0, attempts - 1));
+}
+
+/** Topics this process delivers. Others (push, deliver_reply, send_csat) wait for their workers. */
+export const DELIVERED_TOPICS = ["notice"] as const;
+
+/**
+ * Delivers committed side effects. Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several
+ * processes can run it; delivery is at least once (a notice carries its id for de-duplication).
+ */
+export class OutboxDispatcher {
+  private running: Promise<void> | null = null;
+  private again = false;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly db: Db,
+    private readonly presence: Presence,
+    private readonly log: Logger,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  start(intervalMs = 1000): void {
+    this.timer = setInterval(() => this.kick(), intervalMs);
+    this.timer.unref();
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+
+  /** Runs a drain now, or right after the one under way. */
+  kick(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.drainAll()
+      .then(() => undefined)
+      .catch((err) => this.log.error({ err }, "outbox drain failed"))
+      .finally(() => {
+        this.running = null;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  /** Drains until nothing is due. Resolves with the number of rows delivered. */
+  async drainAll(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.drainBatch(100);
+      total += n;
+      if (n < 100) return total;
+    }
+  }
+
+  private async drainBatch(limit: number): Promise<number> {
+    return this.db.transaction(async (tx) => {
+      const o = s.outbox;
+      const rows = await tx
+        .select()
+        .from(o)
+        .where(and(isNull(o.doneAt), inArray(o.topic, [...DELIVERED_TOPICS]), lte(o.availableAt, this.now())))
+        .orderBy(asc(o.id))
+        .limit(limit)
+        .for("update", { skipLocked: true });
+      for (const row of rows) {
+        try {
+          if (row.payload.kind !== "notice") throw new Error(`unexpected payload on ${row.topic}`);
+          const [notice] = await listNotifications(tx as unknown as Db, row.payload.memberId, { limit: 1, ids: [row.payload.notificationId] });
+          if (notice) await this.presence.publish(Topic.inbox(row.payload.memberId), { type: "notice", notice });
+          await tx.update(o).set({ doneAt: this.now(), attempts: row.attempts + 1 }).where(eq(o.id, row.id));
+        } catch (err) {
+          this.log.warn({ err, outboxId: row.id }, "outbox delivery failed; will retry");
+          await tx
+            .update(o)
+            .set({
+              attempts: row.attempts + 1,
+              lastError: String(err),
+              availableAt: new Date(this.now().getTime() + retryDelayMs(row.attempts + 1)),
+            })
+            .where(eq(o.id, row.id));
+        }
+      }
+      return rows.length;
+    });
+  }
+}
