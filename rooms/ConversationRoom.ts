@@ -19,8 +19,8 @@ import type { Action } from "../domain/actions.ts";
 import { type Decision, decide } from "../domain/decide.ts";
 import { DomainError, ErrorCode } from "../domain/errors.ts";
 import type { EvictReason } from "../domain/events.ts";
-import { type Actor, type Conversation, isCollaborative, isParticipant, participantIds } from "../domain/model.ts";
-import { type Locale, View } from "../domain/sets.ts";
+import { type Actor, type Conversation, isCollaborative, participantIds } from "../domain/model.ts";
+import type { Locale, View } from "../domain/sets.ts";
 import { renderError } from "../domain/texts.ts";
 import { SerialLane } from "./lane.ts";
 import { type Answer, ConversationJoinOptions, PageRequest, QueryType, parseAction, requestIdOf } from "./protocol.ts";
@@ -334,4 +334,4 @@ function targetIdsOf(action: Action): string[] {
   }
 }
 
-export { isParticipant };
+

@@ -57,7 +57,7 @@ export class Auth {
     const row = rows[0];
     if (!row) throw new DomainError(ErrorCode.UNAUTHENTICATED);
     const m = (await this.db.select().from(s.members).where(eq(s.members.id, row.memberId)))[0];
-    if (!m || m.status !== "active") throw new DomainError(ErrorCode.MEMBER_INACTIVE);
+    if (m?.status !== "active") throw new DomainError(ErrorCode.MEMBER_INACTIVE);
     return this.issue(m);
   }
 
