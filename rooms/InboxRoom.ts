@@ -19,7 +19,7 @@ type InboxEvent = { type: "notice"; notice: { id: number } } | { type: "read"; u
 
 /**
  * A member's own room: all their devices join it and receive their notices live
- * (`notice` messages) and the count of unread ones (state). Room id = `inbox:<memberId>`.
+ * (`notice` messages) and the count of unread ones (state). Room id = `inbox-<memberId>`.
  */
 export class InboxRoom extends Room<{ state: InboxState; client: Client<{ userData: MemberRow; auth: MemberRow }> }> {
   override state = new InboxState();
@@ -54,7 +54,7 @@ export class InboxRoom extends Room<{ state: InboxState; client: Client<{ userDa
 
   override async onCreate(options: { memberId: string }): Promise<void> {
     this.memberId = options.memberId;
-    this.roomId = `inbox:${options.memberId}`;
+    this.roomId = `inbox-${options.memberId}`;
     this.state.memberId = options.memberId;
     this.state.unreadNotices = await countUnreadNotifications(services().db, options.memberId);
     await this.presence.subscribe(Topic.inbox(options.memberId), this.onEvent);
