@@ -48,7 +48,7 @@ describe("deactivating a member", () => {
     expect(full.collaboratorIds).not.toContain(ID.agent);
     expect(full.collaboratorIds).toHaveLength(4);
     const events = await loadEvents(app.database.db, "demo-collab-full", 10);
-    const names = new Map([
+    const names = new Map<string, string>([
       [ID.admin, "Jess"],
       [ID.agent, "Dan"],
     ]);

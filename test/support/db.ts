@@ -24,3 +24,19 @@ export async function freshDatabaseUrl(): Promise<string | undefined> {
 export function storageKinds(): ("pglite" | "postgres")[] {
   return process.env.DATABASE_URL ? ["pglite", "postgres"] : ["pglite"];
 }
+
+/** Drops a database made by `freshDatabaseUrl` (best effort: leftovers are only disk). */
+export async function dropDatabase(url: string | undefined): Promise<void> {
+  const base = process.env.DATABASE_URL;
+  if (!url || !base) return;
+  const name = new URL(url).pathname.slice(1);
+  if (!/^t_[a-z0-9_]+$/.test(name)) return;
+  const admin = postgres(base, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`drop database if exists ${name} with (force)`);
+  } catch {
+    // ignore: a leftover test database does no harm
+  } finally {
+    await admin.end();
+  }
+}

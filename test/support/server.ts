@@ -2,7 +2,7 @@ import { Client, type Room } from "@colyseus/sdk";
 import pino from "pino";
 import { type App, startApp } from "../../server/app.ts";
 import { parseConfig } from "../../server/config.ts";
-import { freshDatabaseUrl } from "./db.ts";
+import { dropDatabase, freshDatabaseUrl } from "./db.ts";
 
 export type { App };
 
@@ -18,7 +18,14 @@ export async function startTestServer(opts: { storage?: "pglite" | "postgres" } 
     JWT_SECRET: "test-secret-test-secret-test-secret-42",
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
   });
-  return startApp(config, { log: pino({ level: process.env.TEST_LOG ?? "silent" }) });
+  const app = await startApp(config, { log: pino({ level: process.env.TEST_LOG ?? "silent" }) });
+  const stop = app.stop.bind(app);
+  return Object.assign(app, {
+    async stop() {
+      await stop();
+      await dropDatabase(databaseUrl);
+    },
+  });
 }
 
 export async function login(app: App, email: string, password = "demo-password"): Promise<string> {
