@@ -147,7 +147,7 @@ export const messages = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.conversationId, t.seq] }),
-    uniqueIndex("messages_request_uq").on(t.conversationId, t.sender, t.requestId),
+    uniqueIndex("messages_request_uq").on(t.conversationId, t.sender, t.senderId, t.requestId),
   ],
 );
 

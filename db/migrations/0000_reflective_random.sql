@@ -158,7 +158,7 @@ CREATE INDEX "mcs_conversation_idx" ON "member_conversation_state" USING btree (
 CREATE INDEX "mcs_pinned_idx" ON "member_conversation_state" USING btree ("member_id","pinned");--> statement-breakpoint
 CREATE UNIQUE INDEX "members_email_uq" ON "members" USING btree (lower("email"));--> statement-breakpoint
 CREATE INDEX "members_workspace_idx" ON "members" USING btree ("workspace_id","status");--> statement-breakpoint
-CREATE UNIQUE INDEX "messages_request_uq" ON "messages" USING btree ("conversation_id","sender","request_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "messages_request_uq" ON "messages" USING btree ("conversation_id","sender","sender_id","request_id");--> statement-breakpoint
 CREATE INDEX "notifications_member_idx" ON "notifications" USING btree ("member_id","id" DESC NULLS LAST);--> statement-breakpoint
 CREATE INDEX "outbox_pending_idx" ON "outbox" USING btree ("topic","available_at") WHERE "outbox"."done_at" is null;--> statement-breakpoint
 CREATE UNIQUE INDEX "refresh_tokens_hash_uq" ON "refresh_tokens" USING btree ("token_hash");--> statement-breakpoint
