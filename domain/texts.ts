@@ -66,12 +66,12 @@ export function renderSystem(m: SystemMessage, locale: Locale, nameOf: NameOf): 
       if (others === 0) return zh ? `${first} 加入了協作對話` : `${first} joined the collaborative conversation`;
       return zh
         ? `${first} 與其他 ${others} 人加入了協作對話`
-        : `${first} and ${others} others joined the collaborative conversation`;
+        : `${first} and ${others} ${others === 1 ? "other" : "others"} joined the collaborative conversation`;
     case SystemKind.members_left: // R3.4, R5.2
       if (others === 0) return zh ? `${first} 退出了協作對話` : `${first} left the collaborative conversation`;
       return zh
         ? `${first} 與其他 ${others} 人退出了協作對話`
-        : `${first} and ${others} others left the collaborative conversation`;
+        : `${first} and ${others} ${others === 1 ? "other" : "others"} left the collaborative conversation`;
     case SystemKind.followed: // R6.3, R7.3
       return zh ? `${first} 跟進了對話` : `${first} is now following the conversation`;
     default:

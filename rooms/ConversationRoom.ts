@@ -55,17 +55,17 @@ function joinError(status: number, code: ErrorCode, locale: Locale = "en"): Serv
 
 async function authorize(token: string, rawOptions: unknown): Promise<ConversationClientData> {
   const options = ConversationJoinOptions.safeParse(rawOptions ?? {});
-  if (!options.success) throw joinError(4400, ErrorCode.INVALID_PAYLOAD);
+  if (!options.success) throw joinError(400, ErrorCode.INVALID_PAYLOAD);
   const { auth, db } = services();
   let member: MemberRow;
   try {
     member = await auth.verifyAccess(token);
   } catch (e) {
-    throw joinError(4401, e instanceof DomainError ? e.code : ErrorCode.UNAUTHENTICATED);
+    throw joinError(401, e instanceof DomainError ? e.code : ErrorCode.UNAUTHENTICATED);
   }
   const loaded = await loadConversation(db, options.data.conversationId);
-  if (!loaded || loaded.conversation.workspaceId !== member.workspaceId) throw joinError(4404, ErrorCode.NOT_FOUND, member.locale);
-  if (!mayOpen(loaded.conversation, member, options.data.view)) throw joinError(4403, ErrorCode.VIEW_NOT_ALLOWED, member.locale);
+  if (!loaded || loaded.conversation.workspaceId !== member.workspaceId) throw joinError(404, ErrorCode.NOT_FOUND, member.locale);
+  if (!mayOpen(loaded.conversation, member, options.data.view)) throw joinError(403, ErrorCode.VIEW_NOT_ALLOWED, member.locale);
   return { member, view: options.data.view };
 }
 
@@ -95,7 +95,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
 
   override async onJoin(client: ConversationRoom["~client"], _options: unknown, auth: ConversationClientData): Promise<void> {
     // Membership may have changed between onAuth and now: check again against the live model.
-    if (!mayOpen(this.model, auth.member, auth.view)) throw joinError(4403, ErrorCode.VIEW_NOT_ALLOWED, auth.member.locale);
+    if (!mayOpen(this.model, auth.member, auth.view)) throw joinError(403, ErrorCode.VIEW_NOT_ALLOWED, auth.member.locale);
     client.userData = auth;
     let mine = this.state.me.get(auth.member.id);
     if (!mine) {
@@ -219,10 +219,10 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
   private async restore(): Promise<void> {
     const { db } = services();
     const loaded = await loadConversation(db, this.roomId);
-    if (!loaded) throw new ServerError(4404, `${ErrorCode.NOT_FOUND}: conversation ${this.roomId}`);
+    if (!loaded) throw new ServerError(404, `${ErrorCode.NOT_FOUND}: conversation ${this.roomId}`);
     this.loaded = loaded;
     const messages = await loadMessages(db, this.roomId, STATE_MESSAGES);
-    await this.ensureNames([...participantIds(loaded.conversation), ...messages.flatMap(idsOfMessage)]);
+    await this.ensureNames([...participantIds(loaded.conversation), ...messages.flatMap(idsOfMessage)], true);
     const s = this.state;
     s.id = loaded.conversation.id;
     s.channel = loaded.conversation.channel;
@@ -235,10 +235,11 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
     this.syncConversation();
   }
 
-  private async ensureNames(ids: readonly string[]): Promise<void> {
-    const missing = [...new Set(ids)].filter((id) => !this.names.has(id));
-    if (!missing.length) return;
-    const rows = await loadMembers(services().db, this.loaded.conversation.workspaceId, missing);
+  /** Loads the names of `ids` not yet known (or all of them with `fresh`, for answers rendered now: R16.2). */
+  private async ensureNames(ids: readonly string[], fresh = false): Promise<void> {
+    const wanted = [...new Set(ids)].filter((id) => fresh || !this.names.has(id));
+    if (!wanted.length) return;
+    const rows = await loadMembers(services().db, this.loaded.conversation.workspaceId, wanted);
     for (const r of rows.values()) this.names.set(r.id, { name: r.name, role: r.role });
   }
 
@@ -312,11 +313,14 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
     const names: Names = this.names;
     if (type === "history") {
       const rows = await loadMessages(db, this.roomId, limit, beforeSeq);
-      await this.ensureNames(rows.flatMap(idsOfMessage));
+      await this.ensureNames(rows.flatMap(idsOfMessage), true);
       return { requestId, ok: true, messages: rows.map((m) => messageJson(m, names, this.loaded.customer.displayName, locale)) };
     }
     const rows = await loadEvents(db, this.roomId, limit, beforeSeq);
-    await this.ensureNames(rows.flatMap((e) => [...(e.actorId ? [e.actorId] : []), ...e.targetIds]));
+    await this.ensureNames(
+      rows.flatMap((e) => [...(e.actorId ? [e.actorId] : []), ...e.targetIds]),
+      true,
+    );
     return { requestId, ok: true, events: rows.map((e) => eventJson(e, names, locale)) };
   }
 }

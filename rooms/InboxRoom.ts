@@ -38,16 +38,16 @@ export class InboxRoom extends Room<{ state: InboxState; client: Client<{ userDa
 
   static override async onAuth(token: string, options: unknown, _context: AuthContext): Promise<MemberRow> {
     const parsed = InboxJoinOptions.safeParse(options ?? {});
-    if (!parsed.success) throw new ServerError(4400, `${ErrorCode.INVALID_PAYLOAD}: ${renderError(ErrorCode.INVALID_PAYLOAD, "en")}`);
+    if (!parsed.success) throw new ServerError(400, `${ErrorCode.INVALID_PAYLOAD}: ${renderError(ErrorCode.INVALID_PAYLOAD, "en")}`);
     let member: MemberRow;
     try {
       member = await services().auth.verifyAccess(token);
     } catch (e) {
       const code = e instanceof DomainError ? e.code : ErrorCode.UNAUTHENTICATED;
-      throw new ServerError(4401, `${code}: ${renderError(code, "en")}`);
+      throw new ServerError(401, `${code}: ${renderError(code, "en")}`);
     }
     if (member.id !== parsed.data.memberId) {
-      throw new ServerError(4403, `${ErrorCode.VIEW_NOT_ALLOWED}: ${renderError(ErrorCode.VIEW_NOT_ALLOWED, member.locale)}`);
+      throw new ServerError(403, `${ErrorCode.VIEW_NOT_ALLOWED}: ${renderError(ErrorCode.VIEW_NOT_ALLOWED, member.locale)}`);
     }
     return member;
   }
