@@ -123,7 +123,6 @@ export function decide(c: Conversation, action: Action, ctx: DecideContext): Dec
 /** R1.3, R1.4, R11.3–R11.5. */
 function reply(c: Conversation, text: string, ctx: DecideContext): Decision {
   const a = memberActor(ctx);
-  requireOpen(c);
   const participant = isParticipant(c, a.id);
   let unread: MemberStateChange;
   if (isCollaborative(c)) {
@@ -138,6 +137,7 @@ function reply(c: Conversation, text: string, ctx: DecideContext): Decision {
   } else {
     refuse(ErrorCode.REPLY_NOT_ALLOWED); // R1.4
   }
+  requireOpen(c);
   return {
     ...empty(c),
     message: { sender: "staff", senderId: a.id, text },
@@ -248,16 +248,17 @@ function takeOver(c: Conversation, ctx: DecideContext): Decision {
 /** R7.1–R7.4, R14.5. A 1-on-1 conversation transfers to any active member, as before collaboration. */
 function transfer(c: Conversation, targetId: string, ctx: DecideContext): Decision {
   const a = memberActor(ctx);
-  requireOpen(c);
   let next: Conversation;
   if (isCollaborative(c)) {
     if (c.followerId !== a.id) refuse(ErrorCode.TRANSFER_NOT_ALLOWED); // R7.1: collaborators may not
+    requireOpen(c);
     if (!c.collaboratorIds.includes(targetId)) refuse(ErrorCode.TRANSFER_TARGET_NOT_COLLABORATOR);
     requireActiveMembers([targetId], ctx);
     next = reshape(c, targetId, [a.id, ...c.collaboratorIds.filter((id) => id !== targetId)]); // R7.2
   } else {
     const mayAssign = c.followerId === a.id || (a.view === View.team && TEAM_VIEWERS.has(a.role));
     if (!mayAssign) refuse(ErrorCode.TRANSFER_NOT_ALLOWED);
+    requireOpen(c);
     if (targetId === c.followerId) refuse(ErrorCode.ALREADY_PARTICIPANT, { memberId: targetId });
     requireActiveMembers([targetId], ctx);
     next = reshape(c, targetId, []);
