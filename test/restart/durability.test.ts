@@ -1,0 +1,136 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Client, type Room } from "@colyseus/sdk";
+import { afterAll, describe, expect, it } from "vitest";
+import { dropDatabase, freshDatabaseUrl, storageKinds } from "../support/db.ts";
+
+/**
+ * An acknowledged action survives `kill -9` of the server process: the server runs as a child
+ * process, is killed the moment the answer arrives, and is started again on the same data.
+ */
+const root = join(import.meta.dirname, "..", "..");
+const children = new Set<ChildProcess>();
+const cleanups: (() => Promise<void>)[] = [];
+
+afterAll(async () => {
+  for (const c of children) c.kill("SIGKILL");
+  for (const f of cleanups) await f();
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      s.close(() => (typeof a === "object" && a ? resolve(a.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+async function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts"], {
+    cwd: root,
+    env: { ...process.env, ...env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn", SEED_DEMO: "true", JWT_SECRET: "kill9-secret-kill9-secret-kill9-secret" },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (d) => {
+    stderr += String(d);
+  });
+  children.add(child);
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}: ${stderr}`);
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) return { child, url };
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`server not ready: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function killHard(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    child.once("exit", () => {
+      children.delete(child);
+      resolve();
+    });
+    child.kill("SIGKILL");
+  });
+}
+
+async function openAs(url: string, email: string, conversationId: string): Promise<Room> {
+  const res = await fetch(`${url}/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password: "demo-password" }),
+  });
+  const { accessToken } = (await res.json()) as { accessToken: string };
+  const client = new Client(url.replace("http", "ws"));
+  client.auth.token = accessToken;
+  return client.joinOrCreate("conversation", { conversationId, view: "mine" });
+}
+
+/** Sends an action and kills the server the moment its `ok` answer arrives. */
+function actThenKill(room: Room, child: ChildProcess, type: string, payload: Record<string, unknown>): Promise<void> {
+  const requestId = `kill9-${type}`;
+  return new Promise((resolve, reject) => {
+    room.onMessage("result", (r: { requestId: string; ok: boolean; code?: string }) => {
+      if (r.requestId !== requestId) return;
+      if (!r.ok) return reject(new Error(`refused: ${r.code}`));
+      killHard(child).then(resolve, reject);
+    });
+    room.send(type, { ...payload, requestId });
+  });
+}
+
+async function waitForState(room: Room, check: (s: any) => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!check(room.state)) {
+    if (Date.now() > deadline) throw new Error("state not reached");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe.each(storageKinds())("kill -9 on %s", (kind) => {
+  it("an acknowledged reply and an acknowledged add survive a killed server", { timeout: 240_000 }, async () => {
+    let env: Record<string, string>;
+    if (kind === "postgres") {
+      const databaseUrl = (await freshDatabaseUrl())!;
+      cleanups.push(() => dropDatabase(databaseUrl));
+      env = { DATABASE_URL: databaseUrl, DATA_DIR: "unused" };
+    } else {
+      const dir = mkdtempSync(join(tmpdir(), "inbox-kill9-"));
+      cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+      env = { DATABASE_URL: "", DATA_DIR: dir };
+    }
+
+    // 1. A reply by the follower (Dan), killed on its acknowledgement.
+    let server = await startServer(env);
+    let room = await openAs(server.url, "agent@demo.test", "demo-collab");
+    await actThenKill(room, server.child, "reply", { text: "這句話不能遺失" });
+
+    // 2. After a restart, an add of Finn, killed on its acknowledgement.
+    server = await startServer(env);
+    room = await openAs(server.url, "agent@demo.test", "demo-collab");
+    await waitForState(room, (s) => s?.messages?.some((m: any) => m.body === "這句話不能遺失"));
+    await actThenKill(room, server.child, "add_collaborators", { memberIds: ["demo-agent-3"] });
+
+    // 3. Both are there after the second restart.
+    server = await startServer(env);
+    room = await openAs(server.url, "agent@demo.test", "demo-collab");
+    await waitForState(room, (s) => s?.collaborators?.length === 2);
+    expect(room.state.messages.some((m: any) => m.body === "這句話不能遺失")).toBe(true);
+    expect(room.state.collaborators.map((c: any) => c.id)).toEqual(["demo-cs-manager", "demo-agent-3"]);
+    expect(room.state.messages.at(-1).systemKind).toBe("members_joined");
+    await room.leave();
+    await killHard(server.child);
+  });
+});
