@@ -23,7 +23,7 @@ import { type Actor, type Conversation, isCollaborative, participantIds } from "
 import type { Locale, View } from "../domain/sets.ts";
 import { renderError } from "../domain/texts.ts";
 import { SerialLane } from "./lane.ts";
-import { type Answer, ConversationJoinOptions, PageRequest, QueryType, parseAction, requestIdOf } from "./protocol.ts";
+import { type Answer, ConversationJoinOptions, PageRequest, QueryType, joinError, parseAction, requestIdOf, verifyForJoin } from "./protocol.ts";
 import { type Names, eventJson, idsOfMessage, messageJson, toMessageItem } from "./render.ts";
 import { CloseCode, Topic, services } from "./services.ts";
 import { ConversationState, MemberRef, MemberView } from "./state.ts";
@@ -48,21 +48,11 @@ const EVICT_CODES: Record<EvictReason, number> = {
   deactivated: CloseCode.deactivated,
 };
 
-/** Join refusals: a numeric code for the SDK and the stable code first in the message. */
-function joinError(status: number, code: ErrorCode, locale: Locale = "en"): ServerError {
-  return new ServerError(status, `${code}: ${renderError(code, locale)}`);
-}
-
 async function authorize(token: string, rawOptions: unknown): Promise<ConversationClientData> {
   const options = ConversationJoinOptions.safeParse(rawOptions ?? {});
   if (!options.success) throw joinError(400, ErrorCode.INVALID_PAYLOAD);
   const { auth, db } = services();
-  let member: MemberRow;
-  try {
-    member = await auth.verifyAccess(token);
-  } catch (e) {
-    throw joinError(401, e instanceof DomainError ? e.code : ErrorCode.UNAUTHENTICATED);
-  }
+  const member = await verifyForJoin(() => auth.verifyAccess(token));
   const loaded = await loadConversation(db, options.data.conversationId);
   if (!loaded || loaded.conversation.workspaceId !== member.workspaceId) throw joinError(404, ErrorCode.NOT_FOUND, member.locale);
   if (!mayOpen(loaded.conversation, member, options.data.view)) throw joinError(403, ErrorCode.VIEW_NOT_ALLOWED, member.locale);

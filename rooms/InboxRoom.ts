@@ -1,10 +1,10 @@
-import { type AuthContext, type Client, Room, ServerError } from "@colyseus/core";
+import { type AuthContext, type Client, Room } from "@colyseus/core";
 import { Schema, type } from "@colyseus/schema";
 import { z } from "zod";
 import { countUnreadNotifications } from "../db/notifications.ts";
 import type { MemberRow } from "../db/repository.ts";
-import { DomainError, ErrorCode } from "../domain/errors.ts";
-import { renderError } from "../domain/texts.ts";
+import { ErrorCode } from "../domain/errors.ts";
+import { joinError, verifyForJoin } from "./protocol.ts";
 import { CloseCode, Topic, services } from "./services.ts";
 
 export class InboxState extends Schema {
@@ -38,17 +38,9 @@ export class InboxRoom extends Room<{ state: InboxState; client: Client<{ userDa
 
   static override async onAuth(token: string, options: unknown, _context: AuthContext): Promise<MemberRow> {
     const parsed = InboxJoinOptions.safeParse(options ?? {});
-    if (!parsed.success) throw new ServerError(400, `${ErrorCode.INVALID_PAYLOAD}: ${renderError(ErrorCode.INVALID_PAYLOAD, "en")}`);
-    let member: MemberRow;
-    try {
-      member = await services().auth.verifyAccess(token);
-    } catch (e) {
-      const code = e instanceof DomainError ? e.code : ErrorCode.UNAUTHENTICATED;
-      throw new ServerError(401, `${code}: ${renderError(code, "en")}`);
-    }
-    if (member.id !== parsed.data.memberId) {
-      throw new ServerError(403, `${ErrorCode.VIEW_NOT_ALLOWED}: ${renderError(ErrorCode.VIEW_NOT_ALLOWED, member.locale)}`);
-    }
+    if (!parsed.success) throw joinError(400, ErrorCode.INVALID_PAYLOAD);
+    const member = await verifyForJoin(() => services().auth.verifyAccess(token));
+    if (member.id !== parsed.data.memberId) throw joinError(403, ErrorCode.VIEW_NOT_ALLOWED, member.locale);
     return member;
   }
 

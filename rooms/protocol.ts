@@ -1,7 +1,9 @@
+import { ServerError } from "@colyseus/core";
 import { z } from "zod";
 import { ACTION_TYPES, MemberActionSchema, type MemberAction } from "../domain/actions.ts";
-import { ErrorCode } from "../domain/errors.ts";
-import { MAX_TEXT_LENGTH, View } from "../domain/sets.ts";
+import { DomainError, ErrorCode } from "../domain/errors.ts";
+import { type Locale, MAX_TEXT_LENGTH, View } from "../domain/sets.ts";
+import { renderError } from "../domain/texts.ts";
 
 /** Join options of the conversation room. */
 export const ConversationJoinOptions = z.object({
@@ -60,3 +62,17 @@ export function parseAction(type: string | number, payload: unknown): Parsed {
 }
 
 export { requestIdOf };
+
+/** A join refusal: an HTTP-like status for the SDK, and the stable code first in the message. */
+export function joinError(status: 400 | 401 | 403 | 404, code: ErrorCode, locale: Locale = "en"): ServerError {
+  return new ServerError(status, `${code}: ${renderError(code, locale)}`);
+}
+
+/** Verifies a room token, turning any failure into a 401 join refusal. */
+export async function verifyForJoin<T>(verify: () => Promise<T>): Promise<T> {
+  try {
+    return await verify();
+  } catch (e) {
+    throw joinError(401, e instanceof DomainError ? e.code : ErrorCode.UNAUTHENTICATED);
+  }
+}

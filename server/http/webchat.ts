@@ -39,7 +39,7 @@ export function webchatRoutes(deps: AppDeps) {
     const body = await parseJson(c, InboundMessage);
     if (body.text.length > MAX_TEXT_LENGTH) throw new DomainError(ErrorCode.TEXT_TOO_LONG, { max: MAX_TEXT_LENGTH });
 
-    const conversationId = await db.transaction(async (tx) => {
+    const { conversationId, customerId } = await db.transaction(async (tx) => {
       const [customer] = await tx
         .insert(s.customers)
         .values({ id: randomUUID(), workspaceId: channel.workspaceId, displayName: body.customer.name, channel: "webchat", channelUserId: body.customer.id })
@@ -53,7 +53,7 @@ export function webchatRoutes(deps: AppDeps) {
         .where(eq(s.conversations.customerId, customer.id))
         .orderBy(desc(s.conversations.createdAt))
         .limit(1);
-      if (latest[0]) return latest[0].id;
+      if (latest[0]) return { conversationId: latest[0].id, customerId: customer.id };
       const id = randomUUID();
       await tx.insert(s.conversations).values({
         id,
@@ -64,11 +64,9 @@ export function webchatRoutes(deps: AppDeps) {
         kind: "direct",
         status: "pending",
       });
-      return id;
+      return { conversationId: id, customerId: customer.id };
     });
 
-    const customerId = (await db.select({ customerId: s.conversations.customerId }).from(s.conversations).where(eq(s.conversations.id, conversationId)))[0]!
-      .customerId;
     const answer = await callConversation(conversationId, { type: "customer_message", requestId: body.messageId, text: body.text, customerId });
     if (!answer.ok) return c.json(errorBody(answer.code, "en"), statusOf(answer.code));
     return c.json({ conversationId, seq: answer.seq ?? null, duplicate: answer.duplicate ?? false }, 202);
