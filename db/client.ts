@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
+import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { sql } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
@@ -35,7 +36,8 @@ export async function openDatabase(opts: { databaseUrl?: string; dataDir: string
     await migratePostgres(drizzlePostgres(client), { migrationsFolder });
     return { db, kind: "postgres", migrated: true, close: () => client.end({ timeout: 5 }) };
   }
-  const client = opts.dataDir === "memory://" ? new PGlite() : new PGlite(opts.dataDir);
+  const options = { extensions: { pg_trgm } };
+  const client = opts.dataDir === "memory://" ? new PGlite(options) : new PGlite(opts.dataDir, options);
   await client.waitReady;
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   await migratePglite(drizzlePglite(client), { migrationsFolder });

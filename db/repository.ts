@@ -41,6 +41,13 @@ export interface LoadedConversation {
   readonly customer: { readonly id: string; readonly displayName: string };
   readonly settings: WorkspaceSettings;
   readonly lastSeq: number;
+  /** The list fields that change with messages (sort keys of the lists). */
+  readonly times: ListTimes;
+}
+
+export interface ListTimes {
+  readonly lastMessageAt: Date;
+  readonly waitingSince: Date | null;
 }
 
 export async function loadConversation(db: Db | Tx, id: string): Promise<LoadedConversation | null> {
@@ -68,6 +75,7 @@ export async function loadConversation(db: Db | Tx, id: string): Promise<LoadedC
     customer: { id: c.customerId, displayName: row.customerName },
     settings: { ...DEFAULT_SETTINGS, ...row.settings },
     lastSeq: c.lastSeq,
+    times: { lastMessageAt: c.lastMessageAt, waitingSince: c.waitingSince },
   };
 }
 
@@ -184,6 +192,8 @@ export interface CommitInput {
 export interface CommitResult {
   readonly conversation: Conversation;
   readonly lastSeq: number;
+  /** The list times after the commit, or null when the conversation row was not touched. */
+  readonly times: ListTimes | null;
   readonly messages: StoredMessage[];
   readonly events: StoredEvent[];
   readonly notificationIds: number[];
@@ -217,6 +227,7 @@ export async function commit(db: Db, input: CommitInput): Promise<CommitResult> 
     const touchesRow = d.conversationChanged || seqCount > 0;
     let conversation = before;
     let lastSeq: number;
+    let times: ListTimes | null = null;
     if (touchesRow) {
       const n = d.next;
       const set: PgUpdateSetSource<typeof s.conversations> = {
@@ -244,11 +255,17 @@ export async function commit(db: Db, input: CommitInput): Promise<CommitResult> 
         .update(s.conversations)
         .set(set)
         .where(and(eq(s.conversations.id, before.id), eq(s.conversations.version, before.version)))
-        .returning({ version: s.conversations.version, lastSeq: s.conversations.lastSeq });
+        .returning({
+          version: s.conversations.version,
+          lastSeq: s.conversations.lastSeq,
+          lastMessageAt: s.conversations.lastMessageAt,
+          waitingSince: s.conversations.waitingSince,
+        });
       const row = updated[0];
       if (!row) throw new VersionConflict();
       conversation = { ...n, version: row.version };
       lastSeq = row.lastSeq;
+      times = { lastMessageAt: row.lastMessageAt, waitingSince: row.waitingSince };
     } else {
       const row = await tx.select({ lastSeq: s.conversations.lastSeq }).from(s.conversations).where(eq(s.conversations.id, before.id));
       lastSeq = row[0]?.lastSeq ?? 0;
@@ -371,6 +388,7 @@ export async function commit(db: Db, input: CommitInput): Promise<CommitResult> 
     return {
       conversation,
       lastSeq,
+      times,
       messages: messageRows.map((r) => toStoredMessage(r as typeof s.messages.$inferSelect)),
       events: eventRows.map((e) => ({ seq: e.seq, kind: e.kind, actorId: e.actorId, targetIds: e.targetIds, createdAt: e.createdAt })),
       notificationIds,

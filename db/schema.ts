@@ -85,7 +85,11 @@ export const customers = pgTable(
     channelUserId: text("channel_user_id").notNull(),
     createdAt: ts("created_at").notNull().defaultNow(),
   },
-  (t) => [uniqueIndex("customers_channel_user_uq").on(t.workspaceId, t.channel, t.channelUserId)],
+  (t) => [
+    uniqueIndex("customers_channel_user_uq").on(t.workspaceId, t.channel, t.channelUserId),
+    // Substring search on names in any script (R10.5): trigram, see docs/protocol.md "Search".
+    index("customers_name_trgm").using("gin", sql`${t.displayName} gin_trgm_ops`),
+  ],
 );
 
 export const conversations = pgTable(
@@ -105,11 +109,16 @@ export const conversations = pgTable(
     followerId: text("follower_id").references(() => members.id),
     /** In list order (R14.5). */
     collaboratorIds: text("collaborator_ids").array().notNull().default(sql`'{}'::text[]`),
+    /** Derived: has at least one collaborator (the lists' type filter, R10.2). */
+    collaborative: boolean("collaborative")
+      .notNull()
+      .generatedAlwaysAs(sql`cardinality(collaborator_ids) > 0`),
     /** Optimistic lock: a writer holding a stale version cannot commit. */
     version: integer("version").notNull().default(0),
     /** The last `seq` handed out to a message or a status-log event of this conversation. */
     lastSeq: integer("last_seq").notNull().default(0),
-    lastMessageAt: ts("last_message_at"),
+    /** Sort key of the lists: the last message, or the creation time before any. */
+    lastMessageAt: ts("last_message_at").notNull().defaultNow(),
     lastMessagePreview: text("last_message_preview"),
     lastCustomerMessageAt: ts("last_customer_message_at"),
     lastStaffReplyAt: ts("last_staff_reply_at"),
@@ -120,9 +129,10 @@ export const conversations = pgTable(
     updatedAt: ts("updated_at").notNull().defaultNow(),
   },
   (t) => [
-    index("conversations_team_list_idx").on(t.workspaceId, t.status, t.lastMessageAt.desc(), t.id),
+    index("conversations_team_list_idx").on(t.workspaceId, t.status, t.lastMessageAt.desc(), t.id.desc()),
+    index("conversations_team_type_idx").on(t.workspaceId, t.status, t.collaborative, t.lastMessageAt.desc(), t.id.desc()),
     index("conversations_waiting_idx").on(t.workspaceId, t.status, t.waitingSince, t.id),
-    index("conversations_follower_idx").on(t.followerId, t.status, t.lastMessageAt.desc()),
+    index("conversations_follower_idx").on(t.followerId, t.status, t.lastMessageAt.desc(), t.id.desc()),
     index("conversations_collaborators_gin").using("gin", t.collaboratorIds),
     index("conversations_customer_idx").on(t.customerId, t.createdAt.desc()),
   ],
@@ -148,6 +158,7 @@ export const messages = pgTable(
   (t) => [
     primaryKey({ columns: [t.conversationId, t.seq] }),
     uniqueIndex("messages_request_uq").on(t.conversationId, t.sender, t.senderId, t.requestId),
+    index("messages_body_trgm").using("gin", sql`${t.body} gin_trgm_ops`),
   ],
 );
 
@@ -239,4 +250,59 @@ export const outbox = pgTable(
     doneAt: ts("done_at"),
   },
   (t) => [index("outbox_pending_idx").on(t.topic, t.availableAt).where(sql`${t.doneAt} is null`)],
+);
+
+export type JobKind = "bulk_close" | "bulk_reopen" | "bulk_transfer" | "member_deactivate" | "member_delete";
+export type JobStatus = "running" | "done" | "failed";
+
+/**
+ * Long work over many conversations (bulk actions, member deactivation). Each item goes through
+ * its conversation's room; a job whose process died is picked up again when its lease runs out.
+ */
+export const jobs = pgTable(
+  "jobs",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    actorId: text("actor_id").references(() => members.id),
+    kind: text("kind").$type<JobKind>().notNull(),
+    /** The caller's `Idempotency-Key`: a retried call finds this job instead of starting another. */
+    idempotencyKey: text("idempotency_key"),
+    /** A hash of the request, so the same key with a different body is refused. */
+    requestHash: text("request_hash"),
+    input: jsonb("input").$type<Record<string, unknown>>().notNull(),
+    status: text("status").$type<JobStatus>().notNull().default("running"),
+    total: integer("total").notNull(),
+    processed: integer("processed").notNull().default(0),
+    error: text("error"),
+    /** While a process works on the job it holds it until then; afterwards any process may take it. */
+    leaseUntil: ts("lease_until"),
+    createdAt: ts("created_at").notNull().defaultNow(),
+    updatedAt: ts("updated_at").notNull().defaultNow(),
+    finishedAt: ts("finished_at"),
+  },
+  (t) => [
+    uniqueIndex("jobs_idempotency_uq").on(t.actorId, t.idempotencyKey).where(sql`${t.idempotencyKey} is not null`),
+    index("jobs_running_idx").on(t.status, t.leaseUntil),
+  ],
+);
+
+export type JobOutcome = "ok" | "duplicate" | "refused" | "skipped";
+
+/** One conversation of a job, in order; `outcome` is null until it has been handled. */
+export const jobItems = pgTable(
+  "job_items",
+  {
+    jobId: text("job_id")
+      .notNull()
+      .references(() => jobs.id),
+    idx: integer("idx").notNull(),
+    conversationId: text("conversation_id").notNull(),
+    outcome: text("outcome").$type<JobOutcome>(),
+    code: text("code"),
+    finishedAt: ts("finished_at"),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.idx] })],
 );

@@ -15,7 +15,7 @@ import {
   wasProcessed,
 } from "../db/repository.ts";
 import { mayOpen } from "../domain/access.ts";
-import type { Action } from "../domain/actions.ts";
+import type { Action, MemberAction } from "../domain/actions.ts";
 import { type Decision, decide } from "../domain/decide.ts";
 import { DomainError, ErrorCode } from "../domain/errors.ts";
 import type { EvictReason } from "../domain/events.ts";
@@ -24,6 +24,7 @@ import type { Locale, View } from "../domain/sets.ts";
 import { renderError } from "../domain/texts.ts";
 import { SerialLane } from "./lane.ts";
 import { type Answer, ConversationJoinOptions, PageRequest, QueryType, joinError, parseAction, requestIdOf, verifyForJoin } from "./protocol.ts";
+import { type ConversationChange, listSummary, publishChange } from "./feed.ts";
 import { type Names, eventJson, idsOfMessage, messageJson, toMessageItem } from "./render.ts";
 import { CloseCode, Topic, services } from "./services.ts";
 import { ConversationState, MemberRef, MemberView } from "./state.ts";
@@ -39,7 +40,9 @@ export interface ConversationClientData {
 /** Server-side writers (webhooks, administration) reach the room through `serverAction`. */
 export type ServerInput =
   | { type: "customer_message"; requestId: string; text: string; customerId: string }
-  | { type: "member_departed"; requestId: string; memberId: string; actorId: string | null };
+  | { type: "member_departed"; requestId: string; memberId: string; actorId: string | null }
+  /** A member's action arriving over HTTP (bulk actions): the same rules as from a client. */
+  | { type: "member_action"; member: Pick<MemberRow, "id" | "role" | "locale" | "status" | "workspaceId">; view: View; action: MemberAction };
 
 const EVICT_CODES: Record<EvictReason, number> = {
   removed: CloseCode.removed,
@@ -140,6 +143,11 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
       if (input.type === "customer_message") {
         const action: Action = { type: "customer_message", requestId: input.requestId, text: input.text };
         void this.execute({ type: "customer", id: input.customerId }, action, "en", resolve, input.requestId);
+      } else if (input.type === "member_action") {
+        const { member, view, action } = input;
+        if (member.workspaceId !== this.model.workspaceId) return resolve(this.refusal(action.requestId, ErrorCode.NOT_FOUND, member.locale));
+        if (!mayOpen(this.model, member, view)) return resolve(this.refusal(action.requestId, ErrorCode.VIEW_NOT_ALLOWED, member.locale));
+        void this.execute({ type: "member", id: member.id, role: member.role, view }, action, member.locale, resolve);
       } else {
         const action: Action = { type: "member_departed", requestId: input.requestId, memberId: input.memberId };
         void this.execute({ type: "system", id: input.actorId }, action, "en", resolve);
@@ -189,10 +197,12 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
             }
             throw e;
           }
+          const before = this.loaded;
           await this.apply(result);
           this.broadcastPatch();
           answer({ requestId: action.requestId, ok: true, seq: result.lastSeq });
           this.afterCommit(decision);
+          this.announce(before, result);
           return;
         }
         answer(this.refusal(action.requestId, ErrorCode.VERSION_CONFLICT, locale));
@@ -256,7 +266,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
   }
 
   private async apply(result: CommitResult): Promise<void> {
-    this.loaded = { ...this.loaded, conversation: result.conversation, lastSeq: result.lastSeq };
+    this.loaded = { ...this.loaded, conversation: result.conversation, lastSeq: result.lastSeq, times: result.times ?? this.loaded.times };
     await this.ensureNames([...participantIds(result.conversation), ...result.messages.flatMap(idsOfMessage)]);
     this.syncConversation();
     this.state.lastSeq = result.lastSeq;
@@ -285,6 +295,20 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
       }
     }
     if (decision.notices.length || decision.effects.length) services().kickOutbox();
+  }
+
+  /** Tells the lists (inbox and team rooms) what changed. After commit, never before. */
+  private announce(before: LoadedConversation, result: CommitResult): void {
+    const change: ConversationChange = {
+      type: "conversation",
+      workspaceId: this.model.workspaceId,
+      conversationId: this.roomId,
+      version: this.model.version,
+      before: listSummary(before.conversation, before.times),
+      after: listSummary(this.model, this.loaded.times),
+      memberStates: result.allMemberStatesChanged ? "all" : result.memberStates.map((m) => m.memberId),
+    };
+    publishChange(services().presence, change).catch((err) => services().log.warn({ err, conversationId: this.roomId }, "list change not published"));
   }
 
   private evictMember(memberId: string, code: number, reason: string): void {

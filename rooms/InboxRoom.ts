@@ -15,7 +15,7 @@ export class InboxState extends Schema {
 
 const InboxJoinOptions = z.object({ memberId: z.string().min(1).max(100) });
 
-type InboxEvent = { type: "notice"; notice: { id: number } } | { type: "read"; unread: number };
+type InboxEvent = { type: "notice"; notice: { id: number } } | { type: "read"; unread: number } | { type: "list"; change: unknown };
 
 /**
  * A member's own room: all their devices join it and receive their notices live
@@ -28,7 +28,7 @@ export class InboxRoom extends Room<{ state: InboxState; client: Client<{ userDa
     if (e.type === "notice") {
       this.state.unreadNotices++;
       this.broadcast("notice", e.notice);
-    } else {
+    } else if (e.type === "read") {
       this.state.unreadNotices = e.unread;
     }
   };

@@ -29,6 +29,8 @@ export function services(): Services {
 export const Topic = {
   /** A member's notices: `inbox:<memberId>`. */
   inbox: (memberId: string) => `inbox:${memberId}`,
+  /** Every change of the workspace's conversations (`ConversationChange`) and members' presence. */
+  team: (workspaceId: string) => `team:${workspaceId}`,
   /** A member whose connections must all close (deactivated): payload `{ memberId }`. */
   revoked: "members:revoked",
 } as const;

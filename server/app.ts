@@ -69,6 +69,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
     log,
     now,
     publishInbox: (memberId, event) => void presence.publish(Topic.inbox(memberId), event),
+    presence,
   });
   const listener = getRequestListener(http.fetch);
   const transport = new WebSocketTransport({ pingInterval: 10_000, pingMaxRetries: 3 });

@@ -1,24 +1,67 @@
-import { Hono } from "hono";
+import { createRoute } from "@hono/zod-openapi";
+import { swaggerUI } from "@hono/swagger-ui";
+import { z } from "zod";
 import { ping } from "../../db/client.ts";
+import { ErrorCode } from "../../domain/errors.ts";
 import { authRoutes, requireMember } from "./auth.ts";
-import type { AppDeps, AppEnv } from "./env.ts";
+import type { AppDeps } from "./env.ts";
 import { errorBody, localeOf, onError } from "./errors.ts";
 import { notificationRoutes } from "./notifications.ts";
+import { bearer, errors, json, router } from "./openapi.ts";
 import { webchatRoutes } from "./webchat.ts";
-import { ErrorCode } from "../../domain/errors.ts";
+
+const Me = z
+  .object({ id: z.string(), name: z.string(), email: z.string(), role: z.string(), locale: z.string(), workspaceId: z.string() })
+  .meta({ id: "Me" });
+
+const healthz = createRoute({
+  method: "get",
+  path: "/healthz",
+  tags: ["health"],
+  summary: "The process is up",
+  responses: { 200: json(z.object({ ok: z.boolean() }), "Up") },
+});
+const readyz = createRoute({
+  method: "get",
+  path: "/readyz",
+  tags: ["health"],
+  summary: "The database answers and migrations are applied",
+  responses: {
+    200: json(z.object({ ok: z.boolean(), database: z.string() }), "Ready"),
+    503: json(z.object({ ok: z.boolean(), database: z.string() }), "Not ready"),
+  },
+});
+const me = createRoute({
+  method: "get",
+  path: "/me",
+  tags: ["members"],
+  summary: "The signed-in member",
+  security: bearer,
+  responses: { 200: json(Me, "The caller"), ...errors(401) },
+});
+
+export const OPENAPI_INFO = {
+  openapi: "3.1.0",
+  info: {
+    title: "Collaborative inbox API",
+    version: "2.0.0",
+    description: "HTTP half of the contract; the rooms are described in docs/protocol.md. Errors are `{ code, message }`.",
+  },
+} as const;
 
 /** The HTTP API. Colyseus serves `/matchmake/*` itself; everything else comes here. */
 export function createHttpApp(deps: AppDeps) {
-  const app = new Hono<AppEnv>();
+  const app = router();
   app.use(async (c, next) => {
     c.set("log", deps.log);
     await next();
   });
   app.onError(onError);
   app.notFound((c) => c.json(errorBody(ErrorCode.NOT_FOUND, localeOf(c)), 404));
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
 
-  app.get("/healthz", (c) => c.json({ ok: true }));
-  app.get("/readyz", async (c) => {
+  app.openapi(healthz, (c) => c.json({ ok: true }, 200));
+  app.openapi(readyz, async (c) => {
     const ready = deps.database.migrated && (await ping(deps.database.db));
     return c.json({ ok: ready, database: deps.database.kind }, ready ? 200 : 503);
   });
@@ -26,13 +69,16 @@ export function createHttpApp(deps: AppDeps) {
   app.route("/auth", authRoutes(deps));
   app.route("/channels/webchat", webchatRoutes(deps));
 
-  const api = new Hono<AppEnv>();
+  const api = router();
   api.use(requireMember(deps));
-  api.get("/me", (c) => {
+  api.openapi(me, (c) => {
     const m = c.get("member")!;
-    return c.json({ id: m.id, name: m.name, email: m.email, role: m.role, locale: m.locale, workspaceId: m.workspaceId });
+    return c.json({ id: m.id, name: m.name, email: m.email, role: m.role, locale: m.locale, workspaceId: m.workspaceId }, 200);
   });
   api.route("/notifications", notificationRoutes(deps));
   app.route("/api/v2", api);
+
+  app.doc31("/openapi.json", OPENAPI_INFO);
+  app.get("/docs", swaggerUI({ url: "/openapi.json" }));
   return app;
 }

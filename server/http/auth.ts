@@ -1,22 +1,48 @@
-import { Hono, type MiddlewareHandler } from "hono";
+import { createRoute } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { DomainError, ErrorCode } from "../../domain/errors.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
-import { parseJson } from "./errors.ts";
+import { errors, json, jsonBody, router } from "./openapi.ts";
 
-const Login = z.object({ email: z.string().email().max(200), password: z.string().min(1).max(200) });
-const Refresh = z.object({ refreshToken: z.string().min(10).max(200) });
+const Login = z.object({ email: z.string().email().max(200), password: z.string().min(1).max(200) }).meta({ id: "LoginRequest" });
+const Refresh = z.object({ refreshToken: z.string().min(10).max(200) }).meta({ id: "RefreshRequest" });
+const Tokens = z
+  .object({
+    accessToken: z.string().describe("JWT (HS256); send as `Authorization: Bearer` and as the rooms' auth token"),
+    refreshToken: z.string().describe("Single use: each refresh returns a new one"),
+    expiresIn: z.number().int().describe("Seconds the access token lives"),
+    member: z.object({ id: z.string(), name: z.string(), role: z.string(), locale: z.string(), workspaceId: z.string() }),
+  })
+  .meta({ id: "Tokens" });
+
+const login = createRoute({
+  method: "post",
+  path: "/login",
+  tags: ["auth"],
+  summary: "Sign in with email and password",
+  request: { body: jsonBody(Login) },
+  responses: { 200: json(Tokens, "Signed in"), ...errors(400, 401) },
+});
+const refresh = createRoute({
+  method: "post",
+  path: "/refresh",
+  tags: ["auth"],
+  summary: "Trade a refresh token for new tokens (rotation)",
+  request: { body: jsonBody(Refresh) },
+  responses: { 200: json(Tokens, "Refreshed"), ...errors(400, 401) },
+});
 
 /** `POST /auth/login`, `POST /auth/refresh`. */
 export function authRoutes(deps: AppDeps) {
-  const app = new Hono<AppEnv>();
-  app.post("/login", async (c) => {
-    const body = await parseJson(c, Login);
-    return c.json(await deps.auth.login(body.email, body.password));
+  const app = router();
+  app.openapi(login, async (c) => {
+    const body = c.req.valid("json");
+    return c.json(await deps.auth.login(body.email, body.password), 200);
   });
-  app.post("/refresh", async (c) => {
-    const body = await parseJson(c, Refresh);
-    return c.json(await deps.auth.refresh(body.refreshToken));
+  app.openapi(refresh, async (c) => {
+    const body = c.req.valid("json");
+    return c.json(await deps.auth.refresh(body.refreshToken), 200);
   });
   return app;
 }

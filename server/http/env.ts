@@ -1,3 +1,4 @@
+import type { Presence } from "@colyseus/core";
 import type { Logger } from "pino";
 import type { Database } from "../../db/client.ts";
 import type { MemberRow } from "../../db/repository.ts";
@@ -10,6 +11,7 @@ export interface AppDeps {
   readonly log: Logger;
   readonly now: () => Date;
   readonly publishInbox: (memberId: string, event: unknown) => void;
+  readonly presence: Presence;
 }
 
 export interface AppEnv {
