@@ -11,10 +11,12 @@ import pino, { type Logger } from "pino";
 import { type Database, openDatabase } from "../db/client.ts";
 import { ConversationRoom } from "../rooms/ConversationRoom.ts";
 import { InboxRoom } from "../rooms/InboxRoom.ts";
+import { TeamRoom } from "../rooms/TeamRoom.ts";
 import { Topic, setServices } from "../rooms/services.ts";
 import { Auth } from "./auth.ts";
 import type { Config } from "./config.ts";
 import { createHttpApp } from "./http/app.ts";
+import { JobRunner } from "./jobs.ts";
 import { OutboxDispatcher } from "./outbox.ts";
 import { seedDemo } from "./seed.ts";
 
@@ -24,6 +26,7 @@ export interface App {
   readonly database: Database;
   readonly auth: Auth;
   readonly outbox: OutboxDispatcher;
+  readonly jobs: JobRunner;
   readonly presence: Presence;
   readonly seeded: boolean;
   readonly log: Logger;
@@ -62,6 +65,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
   const now = () => new Date();
   const outbox = new OutboxDispatcher(database.db, presence, log, now);
   setServices({ db: database.db, auth, log, presence, kickOutbox: () => outbox.kick(), now });
+  const jobs = new JobRunner({ db: database.db, presence, log, now });
 
   const http = createHttpApp({
     database,
@@ -70,6 +74,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
     now,
     publishInbox: (memberId, event) => void presence.publish(Topic.inbox(memberId), event),
     presence,
+    kickJobs: () => jobs.kick(),
   });
   const listener = getRequestListener(http.fetch);
   const transport = new WebSocketTransport({ pingInterval: 10_000, pingMaxRetries: 3 });
@@ -82,6 +87,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
     rooms: {
       conversation: defineRoom(ConversationRoom).filterBy(["conversationId"]),
       inbox: defineRoom(InboxRoom).filterBy(["memberId"]),
+      team: defineRoom(TeamRoom).filterBy(["workspaceId"]),
     },
     express: (app) => {
       app.use((req: IncomingMessage, res: ServerResponse) => void listener(req, res));
@@ -91,6 +97,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
   const address = transport.server?.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   outbox.start();
+  jobs.start();
   log.info({ port, database: database.kind, presence: config.redisUrl ? "redis" : "local" }, "server started");
 
   let stopped = false;
@@ -100,12 +107,14 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
     database,
     auth,
     outbox,
+    jobs,
     presence,
     seeded,
     log,
     async stop() {
       if (stopped) return;
       stopped = true;
+      await jobs.stop();
       await server.gracefullyShutdown(false);
       await outbox.stop();
       setServices(null);

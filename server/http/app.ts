@@ -4,6 +4,11 @@ import { z } from "zod";
 import { ping } from "../../db/client.ts";
 import { ErrorCode } from "../../domain/errors.ts";
 import { authRoutes, requireMember } from "./auth.ts";
+import { bulkRoutes } from "./bulk.ts";
+import { candidateRoutes } from "./candidates.ts";
+import { conversationRoutes } from "./conversations.ts";
+import { legacyRoutes } from "./legacy.ts";
+import { memberRoutes } from "./members.ts";
 import type { AppDeps } from "./env.ts";
 import { errorBody, localeOf, onError } from "./errors.ts";
 import { notificationRoutes } from "./notifications.ts";
@@ -76,7 +81,16 @@ export function createHttpApp(deps: AppDeps) {
     return c.json({ id: m.id, name: m.name, email: m.email, role: m.role, locale: m.locale, workspaceId: m.workspaceId }, 200);
   });
   api.route("/notifications", notificationRoutes(deps));
+  api.route("/conversations", conversationRoutes(deps));
+  api.route("/conversations", candidateRoutes(deps));
+  api.route("/members", memberRoutes(deps));
+  api.route("/", bulkRoutes(deps));
   app.route("/api/v2", api);
+
+  const v1 = router();
+  v1.use(requireMember(deps));
+  v1.route("/", legacyRoutes(deps));
+  app.route("/api/v1", v1);
 
   app.doc31("/openapi.json", OPENAPI_INFO);
   app.get("/docs", swaggerUI({ url: "/openapi.json" }));

@@ -12,6 +12,8 @@ export interface AppDeps {
   readonly now: () => Date;
   readonly publishInbox: (memberId: string, event: unknown) => void;
   readonly presence: Presence;
+  /** Asks the job runner to look for work now (after a job was created). */
+  readonly kickJobs: () => void;
 }
 
 export interface AppEnv {
