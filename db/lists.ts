@@ -48,7 +48,7 @@ export interface Viewer {
 }
 
 /** The columns every list query selects; `toItems` turns rows of this shape into items. */
-export function itemColumns(viewerId: string) {
+export function itemColumns() {
   const m = s.memberConversationState;
   return {
     id: s.conversations.id,
@@ -132,7 +132,7 @@ export async function toItems(db: Db | Tx, rows: readonly ItemRow[], opts: { now
 export async function loadListItems(db: Db | Tx, viewer: Viewer, ids: readonly string[], now: Date): Promise<Map<string, ListItem>> {
   if (ids.length === 0) return new Map();
   const rows = await db
-    .select(itemColumns(viewer.id))
+    .select(itemColumns())
     .from(s.conversations)
     .innerJoin(s.customers, eq(s.customers.id, s.conversations.customerId))
     .leftJoin(s.memberConversationState, viewerStateJoin(viewer.id))
