@@ -79,6 +79,12 @@ export async function loadConversation(db: Db | Tx, id: string): Promise<LoadedC
   };
 }
 
+/** A workspace's settings, with defaults for keys it does not set. */
+export async function loadSettings(db: Db | Tx, workspaceId: string): Promise<WorkspaceSettings> {
+  const rows = await db.select({ settings: s.workspaces.settings }).from(s.workspaces).where(eq(s.workspaces.id, workspaceId));
+  return { ...DEFAULT_SETTINGS, ...rows[0]?.settings };
+}
+
 const memberColumns = {
   id: s.members.id,
   role: s.members.role,

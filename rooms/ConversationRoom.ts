@@ -12,6 +12,7 @@ import {
   loadMemberStates,
   loadMembers,
   loadMessages,
+  loadSettings,
   wasProcessed,
 } from "../db/repository.ts";
 import { mayOpen } from "../domain/access.ts";
@@ -72,6 +73,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
   private loaded!: LoadedConversation;
   private readonly names = new Map<string, { name: string; role: string }>();
   private readonly onRevoked = (data: { memberId: string }) => this.evictMember(data.memberId, CloseCode.deactivated, "deactivated");
+
 
   static override async onAuth(token: string, options: unknown, _context: AuthContext): Promise<ConversationClientData> {
     return authorize(token, options);
@@ -173,9 +175,11 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
         for (let attempt = 0; attempt < 2; attempt++) {
           const now = services().now();
           const targets = await loadMembers(db, this.model.workspaceId, targetIdsOf(action));
+          // Settings are read per action: an admin's change applies to live rooms at once.
+          const settings = await loadSettings(db, this.model.workspaceId);
           let decision: Decision;
           try {
-            decision = decide(this.model, action, { actor, now, members: targets, settings: this.loaded.settings });
+            decision = decide(this.model, action, { actor, now, members: targets, settings });
           } catch (e) {
             if (e instanceof DomainError) {
               answer(this.refusal(action.requestId, e.code, locale));

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { LocalPresence, type Presence, defineRoom, defineServer } from "@colyseus/core";
+import { LocalPresence, type Presence, defineRoom, defineServer, matchMaker } from "@colyseus/core";
 import { RedisDriver } from "@colyseus/redis-driver";
 import { RedisPresence } from "@colyseus/redis-presence";
 import { WebSocketTransport } from "@colyseus/ws-transport";
@@ -51,6 +51,19 @@ function jwtSecret(config: Config, log: Logger): string {
   return randomBytes(32).toString("base64url");
 }
 
+/**
+ * CORS for every HTTP route (Colyseus answers preflights before our routes see them, so the policy
+ * is set on its controller). Bearer tokens, no cookies: any origin may call; no credentials.
+ */
+function useCorsPolicy(): void {
+  matchMaker.controller.getCorsHeaders = () => ({
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Credentials": "false",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, Accept, Accept-Language, Idempotency-Key, X-Channel-Secret",
+    "Access-Control-Max-Age": "600",
+  });
+}
+
 /** Starts the whole server: database (migrated), rooms, HTTP API, outbox. The composition root. */
 export async function startApp(config: Config, opts: { log?: Logger } = {}): Promise<App> {
   const log = opts.log ?? pino({ level: config.logLevel });
@@ -77,6 +90,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
     kickJobs: () => jobs.kick(),
   });
   const listener = getRequestListener(http.fetch);
+  useCorsPolicy();
   const transport = new WebSocketTransport({ pingInterval: 10_000, pingMaxRetries: 3 });
   const server = defineServer({
     transport,

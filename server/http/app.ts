@@ -14,6 +14,7 @@ import { errorBody, localeOf, onError } from "./errors.ts";
 import { notificationRoutes } from "./notifications.ts";
 import { bearer, errors, json, router } from "./openapi.ts";
 import { webchatRoutes } from "./webchat.ts";
+import { workspaceRoutes } from "./workspace.ts";
 
 const Me = z
   .object({ id: z.string(), name: z.string(), email: z.string(), role: z.string(), locale: z.string(), workspaceId: z.string() })
@@ -84,6 +85,7 @@ export function createHttpApp(deps: AppDeps) {
   api.route("/conversations", conversationRoutes(deps));
   api.route("/conversations", candidateRoutes(deps));
   api.route("/members", memberRoutes(deps));
+  api.route("/workspace", workspaceRoutes(deps));
   api.route("/", bulkRoutes(deps));
   app.route("/api/v2", api);
 

@@ -1,0 +1,56 @@
+import { createRoute } from "@hono/zod-openapi";
+import { eq } from "drizzle-orm";
+import { z } from "zod";
+import * as s from "../../db/schema.ts";
+import { DomainError, ErrorCode } from "../../domain/errors.ts";
+import { DEFAULT_SETTINGS, type WorkspaceSettings } from "../../domain/model.ts";
+import type { AppDeps } from "./env.ts";
+import { bearer, errors, json, jsonBody, router } from "./openapi.ts";
+
+const Settings = z
+  .object({
+    csatOnClose: z.boolean().describe("Send a satisfaction survey when a conversation is closed (R8.2)"),
+    overdueAfterMinutes: z.number().int().min(1).max(10_080).describe("Minutes unanswered before a conversation is overdue (R13.3)"),
+    autoCloseAfterMinutes: z.number().int().min(0).max(525_600).describe("Auto-close after the last staff reply (R13.4); 0 = off"),
+  })
+  .meta({ id: "WorkspaceSettings" });
+const Workspace = z.object({ id: z.string(), name: z.string(), settings: Settings }).meta({ id: "Workspace" });
+
+const get = createRoute({
+  method: "get",
+  path: "/",
+  tags: ["workspace"],
+  summary: "The caller's workspace and its settings",
+  security: bearer,
+  responses: { 200: json(Workspace, "The workspace"), ...errors(401) },
+});
+const patch = createRoute({
+  method: "patch",
+  path: "/settings",
+  tags: ["workspace"],
+  summary: "Change settings (admin only)",
+  security: bearer,
+  request: { body: jsonBody(Settings.partial().strict()) },
+  responses: { 200: json(Workspace, "Changed"), ...errors(400, 401, 403) },
+});
+
+/** `GET /api/v2/workspace`, `PATCH /api/v2/workspace/settings`. */
+export function workspaceRoutes(deps: AppDeps) {
+  const app = router();
+  const db = deps.database.db;
+  const load = async (id: string) => {
+    const row = (await db.select().from(s.workspaces).where(eq(s.workspaces.id, id)))[0];
+    if (!row) throw new DomainError(ErrorCode.NOT_FOUND);
+    return { id: row.id, name: row.name, settings: { ...DEFAULT_SETTINGS, ...row.settings } };
+  };
+  app.openapi(get, async (c) => c.json(await load(c.get("member")!.workspaceId), 200));
+  app.openapi(patch, async (c) => {
+    const member = c.get("member")!;
+    if (member.role !== "admin") throw new DomainError(ErrorCode.ROLE_NOT_ALLOWED);
+    const current = await load(member.workspaceId);
+    const settings: WorkspaceSettings = { ...current.settings, ...c.req.valid("json") };
+    await db.update(s.workspaces).set({ settings }).where(eq(s.workspaces.id, member.workspaceId));
+    return c.json({ ...current, settings }, 200);
+  });
+  return app;
+}
