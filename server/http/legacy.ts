@@ -1,7 +1,201 @@
+import { createRoute } from "@hono/zod-openapi";
+import { and, count, desc, eq } from "drizzle-orm";
+import { z } from "zod";
+import type { Db } from "../../db/client.ts";
+import { type MemberRow, loadMembers, loadMessages } from "../../db/repository.ts";
+import * as s from "../../db/schema.ts";
+import { mayOpen } from "../../domain/access.ts";
+import { DomainError, ErrorCode } from "../../domain/errors.ts";
+import { isParticipant } from "../../domain/model.ts";
+import { CHANNELS, type Channel, MAX_TEXT_LENGTH, STATUSES, type Status, TEAM_VIEWERS, View } from "../../domain/sets.ts";
+import { idsOfMessage, messageJson } from "../../rooms/render.ts";
+import { callConversation } from "../roomCalls.ts";
 import type { AppDeps } from "./env.ts";
-import { router } from "./openapi.ts";
+import { bearer, errors, json, jsonBody, router } from "./openapi.ts";
 
-/** The legacy `/api/v1` interface (SPEC §15). Built in issue 4. */
-export function legacyRoutes(_deps: AppDeps) {
-  return router();
+/**
+ * The legacy `/api/v1` conversation interface (SPEC §15): the old product's API, for clients that
+ * know nothing of collaboration. Its lists never show a collaborative conversation (R15.1); opening
+ * or replying to one answers 409 LEGACY_COLLABORATIVE (R15.2). Replies go through the room like
+ * every other writer.
+ */
+
+const TAG = "legacy v1";
+
+const ConversationId = z.string().min(1).max(100);
+
+const LegacyConversation = z
+  .object({
+    id: z.string(),
+    status: z.enum(STATUSES as [Status, ...Status[]]),
+    channel: z.enum(CHANNELS as [Channel, ...Channel[]]),
+    customer: z.object({ id: z.string(), name: z.string() }),
+    assigneeId: z.string().nullable().describe("The follower; null while pending"),
+    lastMessageAt: z.string().describe("ISO 8601"),
+    lastMessagePreview: z.string().nullable(),
+  })
+  .meta({ id: "LegacyConversation" });
+
+const LegacyMessage = z
+  .object({
+    seq: z.number().int(),
+    sender: z.enum(["customer", "staff", "system"]),
+    text: z.string().describe("The message body; for system messages the text in the caller's locale"),
+    createdAt: z.string().describe("ISO 8601"),
+  })
+  .meta({ id: "LegacyMessage" });
+
+const ListQuery = z.object({
+  status: z.enum(STATUSES as [Status, ...Status[]]).optional().describe("Omitted: every status"),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+});
+
+const Reply = z
+  .object({
+    text: z.string().trim().min(1).describe(`1 to ${MAX_TEXT_LENGTH} characters after trimming; longer: 413 TEXT_TOO_LONG`),
+    requestId: z.string().min(1).max(100).describe("Client-chosen: a retry with the same id applies once"),
+  })
+  .meta({ id: "LegacyReply" });
+
+const list = createRoute({
+  method: "get",
+  path: "/conversations",
+  tags: [TAG],
+  summary: "The caller's conversations, without any collaborative one (R15.1)",
+  description:
+    "Followed by the caller; for TEAM_VIEWERS (admin, supervisor, cs_manager) every conversation of the workspace. " +
+    "Collaborative conversations never appear. Newest message first.",
+  security: bearer,
+  request: { query: ListQuery },
+  responses: {
+    200: json(z.object({ conversations: z.array(LegacyConversation), total: z.number().int() }), "A page"),
+    ...errors(400, 401),
+  },
+});
+
+const get = createRoute({
+  method: "get",
+  path: "/conversations/{id}",
+  tags: [TAG],
+  summary: "A conversation and its latest messages; a collaborative one is refused (R15.2)",
+  security: bearer,
+  request: {
+    params: z.object({ id: ConversationId }),
+    query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(50).describe("How many of the newest messages") }),
+  },
+  responses: {
+    200: json(z.object({ conversation: LegacyConversation, messages: z.array(LegacyMessage) }), "Messages oldest first"),
+    ...errors(400, 401, 403, 404),
+    409: json(
+      z.object({ code: z.literal(ErrorCode.LEGACY_COLLABORATIVE), message: z.string() }),
+      "LEGACY_COLLABORATIVE: `舊版對話不支援協作功能，請到對話 2.0 繼續使用。` (zh-TW)",
+    ),
+  },
+});
+
+const reply = createRoute({
+  method: "post",
+  path: "/conversations/{id}/messages",
+  tags: [TAG],
+  summary: "Reply to the customer; a collaborative conversation is refused (R15.2)",
+  security: bearer,
+  request: { params: z.object({ id: ConversationId }), body: jsonBody(Reply) },
+  responses: {
+    200: json(z.object({ seq: z.number().int().nullable(), duplicate: z.boolean() }), "Committed (or a retry of a committed request)"),
+    ...errors(400, 401, 403, 404, 409, 413),
+  },
+});
+
+type ConversationRow = typeof s.conversations.$inferSelect & { customerName: string };
+
+function toLegacy(r: ConversationRow) {
+  return {
+    id: r.id,
+    status: r.status,
+    channel: r.channel,
+    customer: { id: r.customerId, name: r.customerName },
+    assigneeId: r.followerId,
+    lastMessageAt: r.lastMessageAt.toISOString(),
+    lastMessagePreview: r.lastMessagePreview,
+  };
+}
+
+/**
+ * The conversation as `member` may use it through v1: unknown or another workspace's is NOT_FOUND;
+ * one the member may not open (participants from `mine`, TEAM_VIEWERS from `team`) VIEW_NOT_ALLOWED;
+ * a collaborative one LEGACY_COLLABORATIVE.
+ */
+async function openLegacy(db: Db, member: MemberRow, id: string): Promise<{ row: ConversationRow; view: View }> {
+  const rows = await db
+    .select({ c: s.conversations, customerName: s.customers.displayName })
+    .from(s.conversations)
+    .innerJoin(s.customers, eq(s.customers.id, s.conversations.customerId))
+    .where(and(eq(s.conversations.id, id), eq(s.conversations.workspaceId, member.workspaceId)));
+  const found = rows[0];
+  if (!found) throw new DomainError(ErrorCode.NOT_FOUND);
+  const row = { ...found.c, customerName: found.customerName };
+  const view = isParticipant(row, member.id) ? View.mine : View.team;
+  if (!mayOpen(row, member, view)) throw new DomainError(ErrorCode.VIEW_NOT_ALLOWED);
+  if (row.collaborative) throw new DomainError(ErrorCode.LEGACY_COLLABORATIVE);
+  return { row, view };
+}
+
+/** `GET /api/v1/conversations`, `GET /api/v1/conversations/{id}`, `POST /api/v1/conversations/{id}/messages`. */
+export function legacyRoutes(deps: AppDeps) {
+  const app = router();
+  const db = deps.database.db;
+  const c = s.conversations;
+
+  app.openapi(list, async (ctx) => {
+    const member = ctx.get("member")!;
+    const q = ctx.req.valid("query");
+    const where = and(
+      eq(c.workspaceId, member.workspaceId),
+      eq(c.collaborative, false),
+      TEAM_VIEWERS.has(member.role) ? undefined : eq(c.followerId, member.id),
+      q.status ? eq(c.status, q.status) : undefined,
+    );
+    const [rows, totals] = await Promise.all([
+      db
+        .select({ c, customerName: s.customers.displayName })
+        .from(c)
+        .innerJoin(s.customers, eq(s.customers.id, c.customerId))
+        .where(where)
+        .orderBy(desc(c.lastMessageAt), desc(c.id))
+        .limit(q.limit)
+        .offset(q.offset),
+      db.select({ n: count() }).from(c).where(where),
+    ]);
+    return ctx.json({ conversations: rows.map((r) => toLegacy({ ...r.c, customerName: r.customerName })), total: totals[0]?.n ?? 0 }, 200);
+  });
+
+  app.openapi(get, async (ctx) => {
+    const member = ctx.get("member")!;
+    const { row } = await openLegacy(db, member, ctx.req.valid("param").id);
+    const stored = await loadMessages(db, row.id, ctx.req.valid("query").limit);
+    const names = await loadMembers(db, member.workspaceId, stored.flatMap(idsOfMessage));
+    const messages = stored.map((m) => {
+      const j = messageJson(m, names, row.customerName, member.locale);
+      return { seq: j.seq, sender: j.sender, text: j.text ?? "", createdAt: j.createdAt };
+    });
+    return ctx.json({ conversation: toLegacy(row), messages }, 200);
+  });
+
+  app.openapi(reply, async (ctx) => {
+    const member = ctx.get("member")!;
+    const body = ctx.req.valid("json");
+    if (body.text.length > MAX_TEXT_LENGTH) throw new DomainError(ErrorCode.TEXT_TOO_LONG, { max: MAX_TEXT_LENGTH });
+    const { row, view } = await openLegacy(db, member, ctx.req.valid("param").id);
+    const answer = await callConversation(row.id, {
+      type: "member_action",
+      member: { id: member.id, role: member.role, locale: member.locale, status: member.status, workspaceId: member.workspaceId },
+      view,
+      action: { type: "reply", requestId: body.requestId, text: body.text },
+    });
+    if (!answer.ok) throw new DomainError(answer.code);
+    return ctx.json({ seq: answer.seq ?? null, duplicate: answer.duplicate ?? false }, 200);
+  });
+
+  return app;
 }
