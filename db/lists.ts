@@ -1,4 +1,6 @@
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { createHash } from "node:crypto";
+import { type SQL, and, asc, desc, eq, inArray, sql } from "drizzle-orm";
+import { DomainError, ErrorCode } from "../domain/errors.ts";
 import { DEFAULT_SETTINGS } from "../domain/model.ts";
 import type { Channel, ConversationKind, Role, Status, View } from "../domain/sets.ts";
 import type { Db, Tx } from "./client.ts";
@@ -162,4 +164,180 @@ export async function countConversations(db: Db | Tx, viewer: Viewer, view: View
   const counts = emptyCounts();
   for (const r of rows) counts[r.status][r.collaborative ? "collaborative" : "regular"] = r.n;
   return counts;
+}
+
+// ---- the list query (SPEC §10, R13.3) ----------------------------------------------------------
+
+/** The type filter of the lists (R10.2), on the generated `collaborative` column. */
+export const ListType = { all: "all", regular: "regular", collaborative: "collaborative" } as const;
+export type ListType = (typeof ListType)[keyof typeof ListType];
+export const LIST_TYPES = Object.values(ListType) as readonly ListType[];
+
+/** The orders of the lists (R10.3): newest message first, or longest waiting first (R13.3). */
+export const ListSort = { last_message: "last_message", overdue: "overdue" } as const;
+export type ListSort = (typeof ListSort)[keyof typeof ListSort];
+export const LIST_SORTS = Object.values(ListSort) as readonly ListSort[];
+
+/** The statuses whose lists offer the overdue sort (R10.3). */
+export const OVERDUE_SORT_STATUSES: ReadonlySet<Status> = new Set(["pending", "in_progress"]);
+
+export interface ListQuery {
+  readonly view: View;
+  /** Omitted: every status. */
+  readonly status?: Status;
+  readonly type: ListType;
+  readonly sort: ListSort;
+  /** Trimmed, 1..100 characters (checked at the edge). */
+  readonly q?: string;
+  /** `nextCursor` of the previous page of the same query. */
+  readonly cursor?: string;
+  readonly limit: number;
+}
+
+export interface ListPage {
+  readonly items: ListItem[];
+  /** Null on the last page. */
+  readonly nextCursor: string | null;
+}
+
+/**
+ * One page of a list. Order: in `mine`, the viewer's pinned conversations first [SPEC interpretation];
+ * then `last_message` (last_message_at desc, id desc) or `overdue` (waiting_since asc nulls last,
+ * id asc). Keyset pagination: the cursor holds the last row's sort keys, exactly (microseconds), and
+ * a fingerprint of the query; no OFFSET.
+ *
+ * Refuses `sort=overdue` without a status or on `closed` (R10.3) with INVALID_PAYLOAD, and a cursor
+ * that is malformed or belongs to another query with INVALID_CURSOR. Whether the viewer may see the
+ * `team` view is the caller's check.
+ */
+export async function listConversations(db: Db | Tx, viewer: Viewer, query: ListQuery, now: Date): Promise<ListPage> {
+  const { select, fingerprint, pinnedFirst } = listSelect(db, viewer, query);
+  const rows = await select;
+  const page = rows.slice(0, query.limit);
+  const last = page.at(-1);
+  const nextCursor =
+    rows.length > query.limit && last ? encodeCursor({ f: fingerprint, p: pinnedFirst ? last.pinned : undefined, k: last.sortKey, id: last.id }) : null;
+  const items = await toItems(db, page, { now, overdueMinutes: await overdueMinutes(db, viewer.workspaceId) });
+  return { items, nextCursor };
+}
+
+/**
+ * The one statement behind `listConversations` (`limit + 1` rows, each with its exact sort key),
+ * not yet run: the benchmark explains it with `.toSQL()`. Throws the refusals described there.
+ */
+export function listSelect(db: Db | Tx, viewer: Viewer, query: ListQuery) {
+  if (query.sort === ListSort.overdue && !(query.status && OVERDUE_SORT_STATUSES.has(query.status))) {
+    throw new DomainError(ErrorCode.INVALID_PAYLOAD, { issues: ["sort: overdue is offered for status pending and in_progress only (R10.3)"] });
+  }
+  const fingerprint = queryFingerprint(query);
+  const after = query.cursor === undefined ? null : decodeCursor(query.cursor, fingerprint, query);
+  const c = s.conversations;
+  const m = s.memberConversationState;
+  const pinnedFirst = query.view === "mine";
+  const pinned = sql`coalesce(${m.pinned}, false)`;
+  const key = query.sort === ListSort.last_message ? c.lastMessageAt : c.waitingSince;
+
+  const select = db
+    .select({ ...itemColumns(), sortKey: sql<string | null>`to_char(${key} at time zone 'UTC', ${KEY_FORMAT})` })
+    .from(c)
+    .innerJoin(s.customers, eq(s.customers.id, c.customerId))
+    .leftJoin(m, viewerStateJoin(viewer.id))
+    .where(
+      and(
+        eq(c.workspaceId, viewer.workspaceId),
+        query.view === "mine" ? mineCondition(viewer.id) : undefined,
+        query.status ? eq(c.status, query.status) : undefined,
+        query.type === ListType.all ? undefined : eq(c.collaborative, query.type === ListType.collaborative),
+        query.q ? searchCondition(query.q) : undefined,
+        after ? keysetCondition(query.sort, pinnedFirst ? pinned : null, after) : undefined,
+      ),
+    )
+    .orderBy(
+      ...(pinnedFirst ? [sql`${pinned} desc`] : []),
+      ...(query.sort === ListSort.last_message ? [desc(c.lastMessageAt), desc(c.id)] : [sql`${c.waitingSince} asc nulls last`, asc(c.id)]),
+    )
+    .limit(query.limit + 1);
+  return { select, fingerprint, pinnedFirst };
+}
+
+/** Exact text of a timestamp (microseconds, UTC) that casts back to the same `timestamptz`. */
+const KEY_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"';
+const KEY_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+/** What a cursor carries: the query's fingerprint and the last row's sort keys. */
+interface CursorData {
+  /** Fingerprint of view, status, type, sort and q. */
+  f: string;
+  /** The last row's pin (in `mine` only, where pinned rows come first). */
+  p?: boolean;
+  /** The last row's `last_message_at` or `waiting_since`, exact; null for a null `waiting_since`. */
+  k: string | null;
+  id: string;
+}
+
+function queryFingerprint(q: ListQuery): string {
+  const parts = [q.view, q.status ?? "*", q.type, q.sort, q.q ?? ""];
+  return createHash("sha256").update(JSON.stringify(parts)).digest("base64url").slice(0, 16);
+}
+
+function encodeCursor(data: CursorData): string {
+  return Buffer.from(JSON.stringify(data)).toString("base64url");
+}
+
+function decodeCursor(cursor: string, fingerprint: string, query: ListQuery): CursorData {
+  const refuse = (why: string): never => {
+    throw new DomainError(ErrorCode.INVALID_CURSOR, { issues: [`cursor: ${why}`] });
+  };
+  let data: unknown;
+  try {
+    data = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+  } catch {
+    return refuse("not a cursor of this list");
+  }
+  if (typeof data !== "object" || data === null) return refuse("not a cursor of this list");
+  const { f, p, k, id } = data as Record<string, unknown>;
+  if (typeof f !== "string" || typeof id !== "string" || id.length === 0 || id.length > 200) return refuse("not a cursor of this list");
+  if (f !== fingerprint) return refuse("belongs to another query (view, status, type, sort or q)");
+  const pinnedFirst = query.view === "mine";
+  if (pinnedFirst ? typeof p !== "boolean" : p !== undefined) return refuse("not a cursor of this list");
+  const keyOk = typeof k === "string" ? KEY_PATTERN.test(k) : k === null && query.sort === ListSort.overdue;
+  if (!keyOk) return refuse("not a cursor of this list");
+  return { f, p: p as boolean | undefined, k: k as string | null, id };
+}
+
+/**
+ * "Comes after the cursor's row" in the list's order. The last_message order is a row comparison
+ * (index-friendly); the overdue order puts null `waiting_since` last, so a non-null cursor key
+ * admits every null row, and a null one only null rows of greater id. With pins first, an
+ * unpinned row comes after every pinned one.
+ */
+function keysetCondition(sort: ListSort, pinned: SQL | null, after: CursorData): SQL {
+  const c = s.conversations;
+  let rest: SQL;
+  if (sort === ListSort.last_message) {
+    rest = sql`(${c.lastMessageAt}, ${c.id}) < (${after.k}::timestamptz, ${after.id})`;
+  } else if (after.k !== null) {
+    rest = sql`((${c.waitingSince}, ${c.id}) > (${after.k}::timestamptz, ${after.id}) or ${c.waitingSince} is null)`;
+  } else {
+    rest = sql`(${c.waitingSince} is null and ${c.id} > ${after.id})`;
+  }
+  if (!pinned) return rest;
+  return after.p ? sql`(not ${pinned} or ${rest})` : sql`(not ${pinned} and ${rest})`;
+}
+
+/** `%`, `_` and the escape character itself match literally inside a LIKE pattern. */
+export function likeSubstring(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+}
+
+/**
+ * Search (R10.5): a case-insensitive substring of the customer's name or of any customer or staff
+ * message (system messages excluded). ILIKE with the GIN trigram indexes `customers_name_trgm` and
+ * `messages_body_trgm`: substrings in any script, Chinese included, which word-based full-text
+ * search would not split.
+ */
+function searchCondition(q: string): SQL {
+  const pattern = likeSubstring(q);
+  const msg = s.messages;
+  return sql`(${s.customers.displayName} ilike ${pattern} or ${s.conversations.id} in (select ${msg.conversationId} from ${msg} where ${msg.body} ilike ${pattern} and ${msg.sender} in ('customer', 'staff')))`;
 }
