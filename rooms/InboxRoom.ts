@@ -15,7 +15,11 @@ export class InboxState extends Schema {
 
 const InboxJoinOptions = z.object({ memberId: z.string().min(1).max(100) });
 
-type InboxEvent = { type: "notice"; notice: { id: number } } | { type: "read"; unread: number } | { type: "list"; change: unknown };
+type InboxEvent =
+  | { type: "notice"; notice: { id: number } }
+  | { type: "read"; unread: number }
+  | { type: "list"; change: unknown }
+  | { type: "job"; job: unknown };
 
 /**
  * A member's own room: all their devices join it and receive their notices live
@@ -30,6 +34,8 @@ export class InboxRoom extends Room<{ state: InboxState; client: Client<{ userDa
       this.broadcast("notice", e.notice);
     } else if (e.type === "read") {
       this.state.unreadNotices = e.unread;
+    } else if (e.type === "job") {
+      this.broadcast("job", e.job); // progress of the member's bulk jobs (server/jobs.ts)
     }
   };
   private readonly onRevoked = (data: { memberId: string }) => {

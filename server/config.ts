@@ -23,6 +23,13 @@ const Env = z.object({
     .enum(["auto", "true", "false"])
     .default("auto")
     .describe("auto: seed the demo workspace when the database is empty and embedded"),
+  JOB_ITEM_PAUSE_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(60_000)
+    .default(0)
+    .describe("a pause between the items of a job (bulk actions, deactivation), to spread load"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   NODE_ENV: z.string().optional(),
 });
@@ -38,6 +45,7 @@ export interface Config {
   readonly refreshTokenTtlDays: number;
   readonly seedDemo: "auto" | "true" | "false";
   readonly logLevel: string;
+  readonly jobItemPauseMs: number;
   readonly production: boolean;
 }
 
@@ -64,6 +72,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     refreshTokenTtlDays: e.REFRESH_TOKEN_TTL_DAYS,
     seedDemo: e.SEED_DEMO,
     logLevel: e.LOG_LEVEL,
+    jobItemPauseMs: e.JOB_ITEM_PAUSE_MS,
     production,
   };
 }

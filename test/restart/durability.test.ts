@@ -1,70 +1,22 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client, type Room } from "@colyseus/sdk";
 import { afterAll, describe, expect, it } from "vitest";
+import { killAllChildren, killHard, startChildServer } from "../support/child.ts";
 import { dropDatabase, freshDatabaseUrl, storageKinds } from "../support/db.ts";
 
 /**
  * An acknowledged action survives `kill -9` of the server process: the server runs as a child
  * process, is killed the moment the answer arrives, and is started again on the same data.
  */
-const root = join(import.meta.dirname, "..", "..");
-const children = new Set<ChildProcess>();
 const cleanups: (() => Promise<void>)[] = [];
 
 afterAll(async () => {
-  for (const c of children) c.kill("SIGKILL");
+  await killAllChildren();
   for (const f of cleanups) await f();
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => (typeof a === "object" && a ? resolve(a.port) : reject(new Error("no port"))));
-    });
-  });
-}
-
-async function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts"], {
-    cwd: root,
-    env: { ...process.env, ...env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn", SEED_DEMO: "true", JWT_SECRET: "kill9-secret-kill9-secret-kill9-secret" },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  child.stderr?.on("data", (d) => {
-    stderr += String(d);
-  });
-  children.add(child);
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}: ${stderr}`);
-    try {
-      if ((await fetch(`${url}/readyz`)).ok) return { child, url };
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`server not ready: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-function killHard(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    child.once("exit", () => {
-      children.delete(child);
-      resolve();
-    });
-    child.kill("SIGKILL");
-  });
-}
 
 async function openAs(url: string, email: string, conversationId: string): Promise<Room> {
   const res = await fetch(`${url}/auth/login`, {
@@ -113,18 +65,18 @@ describe.each(storageKinds())("kill -9 on %s", (kind) => {
     }
 
     // 1. A reply by the follower (Dan), killed on its acknowledgement.
-    let server = await startServer(env);
+    let server = await startChildServer(env);
     let room = await openAs(server.url, "agent@demo.test", "demo-collab");
     await actThenKill(room, server.child, "reply", { text: "這句話不能遺失" });
 
     // 2. After a restart, an add of Finn, killed on its acknowledgement.
-    server = await startServer(env);
+    server = await startChildServer(env);
     room = await openAs(server.url, "agent@demo.test", "demo-collab");
     await waitForState(room, (s) => s?.messages?.some((m: any) => m.body === "這句話不能遺失"));
     await actThenKill(room, server.child, "add_collaborators", { memberIds: ["demo-agent-3"] });
 
     // 3. Both are there after the second restart.
-    server = await startServer(env);
+    server = await startChildServer(env);
     room = await openAs(server.url, "agent@demo.test", "demo-collab");
     await waitForState(room, (s) => s?.collaborators?.length === 2);
     expect(room.state.messages.some((m: any) => m.body === "這句話不能遺失")).toBe(true);

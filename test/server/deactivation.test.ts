@@ -1,5 +1,6 @@
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadItems, loadJob } from "../../db/jobs.ts";
 import { loadEvents } from "../../db/repository.ts";
 import * as s from "../../db/schema.ts";
 import { renderLog } from "../../domain/texts.ts";
@@ -29,11 +30,17 @@ describe("deactivating a member", () => {
     });
     const ben = await open(app, await login(app, EMAIL.manager), "demo-collab");
 
-    const result = await deactivateMember(
-      { db: app.database.db, presence: app.presence, now: () => new Date() },
+    const { job } = await deactivateMember(
+      { db: app.database.db, presence: app.presence, now: () => new Date(), kickJobs: () => app.jobs.kick() },
       { actorId: ID.admin, memberId: ID.agent, status: "deactivated" },
     );
-    expect(result.conversations.every((c) => c.answer.ok)).toBe(true);
+    // The departures run as a job (server/jobs.ts); every conversation of Dan's is an item.
+    expect(job.total).toBe(5);
+    for (let i = 0; (await loadJob(app.database.db, job.id))?.status !== "done"; i++) {
+      if (i > 300) throw new Error("the departure job did not finish");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect((await loadItems(app.database.db, job.id)).map((i) => i.outcome)).toEqual(["ok", "ok", "ok", "ok", "ok"]);
 
     // Open connections close with the deactivation code; the token stops working.
     await waitFor(() => dan.closed !== null && inboxClosed !== 0);

@@ -1,0 +1,73 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { join } from "node:path";
+
+/**
+ * A real server in a child process (`server/main.ts`), for tests that kill it with `kill -9`
+ * and start it again on the same data.
+ */
+const root = join(import.meta.dirname, "..", "..");
+const children = new Set<ChildProcess>();
+
+export interface ChildServer {
+  readonly child: ChildProcess;
+  readonly url: string;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      s.close(() => (typeof a === "object" && a ? resolve(a.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+/** Starts the server with `env` on top of this process's environment and waits until `/readyz` answers. */
+export async function startChildServer(env: Record<string, string>): Promise<ChildServer> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts"], {
+    cwd: root,
+    env: { ...process.env, ...env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn", SEED_DEMO: "true", JWT_SECRET: "kill9-secret-kill9-secret-kill9-secret" },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (d) => {
+    stderr += String(d);
+  });
+  children.add(child);
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}: ${stderr}`);
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) return { child, url };
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`server not ready: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** `kill -9`, resolved once the process is gone. */
+export function killHard(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      children.delete(child);
+      resolve();
+      return;
+    }
+    child.once("exit", () => {
+      children.delete(child);
+      resolve();
+    });
+    child.kill("SIGKILL");
+  });
+}
+
+/** Kills every child server still running (for `afterAll`). */
+export async function killAllChildren(): Promise<void> {
+  await Promise.all([...children].map((c) => killHard(c)));
+}
