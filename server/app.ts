@@ -78,7 +78,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
   const now = () => new Date();
   const outbox = new OutboxDispatcher(database.db, presence, log, now);
   setServices({ db: database.db, auth, log, presence, kickOutbox: () => outbox.kick(), now });
-  const jobs = new JobRunner({ db: database.db, presence, log, now, itemPauseMs: config.jobItemPauseMs });
+  const jobs = new JobRunner({ db: database.db, presence, log, now, itemPauseMs: config.jobItemPauseMs, leaseMs: config.jobLeaseMs, pollMs: config.jobPollMs });
 
   const http = createHttpApp({
     database,

@@ -30,6 +30,20 @@ const Env = z.object({
     .max(60_000)
     .default(0)
     .describe("a pause between the items of a job (bulk actions, deactivation), to spread load"),
+  JOB_LEASE_MS: z.coerce
+    .number()
+    .int()
+    .min(3000)
+    .max(600_000)
+    .default(15_000)
+    .describe("how long a process's claim on a job lasts without renewal; a dead process's jobs are taken over after it"),
+  JOB_POLL_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(5000)
+    .describe("how often a process looks for jobs whose lease ran out"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   NODE_ENV: z.string().optional(),
 });
@@ -46,6 +60,8 @@ export interface Config {
   readonly seedDemo: "auto" | "true" | "false";
   readonly logLevel: string;
   readonly jobItemPauseMs: number;
+  readonly jobLeaseMs: number;
+  readonly jobPollMs: number;
   readonly production: boolean;
 }
 
@@ -73,6 +89,8 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     seedDemo: e.SEED_DEMO,
     logLevel: e.LOG_LEVEL,
     jobItemPauseMs: e.JOB_ITEM_PAUSE_MS,
+    jobLeaseMs: e.JOB_LEASE_MS,
+    jobPollMs: e.JOB_POLL_MS,
     production,
   };
 }

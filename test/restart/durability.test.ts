@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client, type Room } from "@colyseus/sdk";
 import { afterAll, describe, expect, it } from "vitest";
-import { killAllChildren, killHard, startChildServer } from "../support/child.ts";
+import { childRedis, killAllChildren, killHard, startChildServer } from "../support/child.ts";
 import { dropDatabase, freshDatabaseUrl, storageKinds } from "../support/db.ts";
 
 /**
@@ -57,11 +57,11 @@ describe.each(storageKinds())("kill -9 on %s", (kind) => {
     if (kind === "postgres") {
       const databaseUrl = (await freshDatabaseUrl())!;
       cleanups.push(() => dropDatabase(databaseUrl));
-      env = { DATABASE_URL: databaseUrl, DATA_DIR: "unused" };
+      env = { ...childRedis(4), DATABASE_URL: databaseUrl, DATA_DIR: "unused" };
     } else {
       const dir = mkdtempSync(join(tmpdir(), "inbox-kill9-"));
       cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
-      env = { DATABASE_URL: "", DATA_DIR: dir };
+      env = { ...childRedis(4), DATABASE_URL: "", DATA_DIR: dir };
     }
 
     // 1. A reply by the follower (Dan), killed on its acknowledgement.

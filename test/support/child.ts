@@ -24,6 +24,19 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Child servers inherit `REDIS_URL`. Two test files' servers on the same Redis database would be
+ * one deployment over two data sets (rooms created in each other's processes), so each file gives
+ * its servers a Redis database of its own (test/server/redis.test.ts draws from 5–14).
+ */
+export function childRedis(db: number): Record<string, string> {
+  const base = process.env.REDIS_URL;
+  if (!base) return {};
+  const url = new URL(base);
+  url.pathname = `/${db}`;
+  return { REDIS_URL: url.toString() };
+}
+
 /** Starts the server with `env` on top of this process's environment and waits until `/readyz` answers. */
 export async function startChildServer(env: Record<string, string>): Promise<ChildServer> {
   const port = await freePort();
