@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { type SQL, and, asc, desc, eq, inArray, sql } from "drizzle-orm";
+import { type SQL, and, eq, inArray, sql } from "drizzle-orm";
 import { DomainError, ErrorCode } from "../domain/errors.ts";
 import { DEFAULT_SETTINGS } from "../domain/model.ts";
 import type { Channel, ConversationKind, Role, Status, View } from "../domain/sets.ts";
@@ -106,7 +106,10 @@ export async function toItems(db: Db | Tx, rows: readonly ItemRow[], opts: { now
   const ids = [...new Set(rows.flatMap((r) => (r.followerId ? [r.followerId, ...r.collaboratorIds] : r.collaboratorIds)))];
   const people = new Map<string, MemberBrief>();
   if (ids.length) {
-    const found = await db.select({ id: s.members.id, name: s.members.name, role: s.members.role }).from(s.members).where(inArray(s.members.id, ids));
+    const found = await db
+      .select({ id: s.members.id, name: s.members.name, role: s.members.role })
+      .from(s.members)
+      .where(inArray(s.members.id, ids));
     for (const p of found) people.set(p.id, p);
   }
   const brief = (id: string): MemberBrief => people.get(id) ?? { id, name: "?", role: "agent" };
@@ -149,13 +152,18 @@ export function mineCondition(viewerId: string) {
 }
 
 export function emptyCounts(): Counts {
-  return { pending: { regular: 0, collaborative: 0 }, in_progress: { regular: 0, collaborative: 0 }, closed: { regular: 0, collaborative: 0 } };
+  return {
+    pending: { regular: 0, collaborative: 0 },
+    in_progress: { regular: 0, collaborative: 0 },
+    closed: { regular: 0, collaborative: 0 },
+  };
 }
 
 /** Tab counts of a view: `mine` (the viewer takes part) or `team` (the whole workspace). */
 export async function countConversations(db: Db | Tx, viewer: Viewer, view: View): Promise<Counts> {
   const c = s.conversations;
-  const where = view === "mine" ? and(eq(c.workspaceId, viewer.workspaceId), mineCondition(viewer.id)) : eq(c.workspaceId, viewer.workspaceId);
+  const where =
+    view === "mine" ? and(eq(c.workspaceId, viewer.workspaceId), mineCondition(viewer.id)) : eq(c.workspaceId, viewer.workspaceId);
   const rows = await db
     .select({ status: c.status, collaborative: c.collaborative, n: sql<number>`count(*)`.mapWith(Number) })
     .from(c)
@@ -216,7 +224,9 @@ export async function listConversations(db: Db | Tx, viewer: Viewer, query: List
   const page = rows.slice(0, query.limit);
   const last = page.at(-1);
   const nextCursor =
-    rows.length > query.limit && last ? encodeCursor({ f: fingerprint, p: pinnedFirst ? last.pinned : undefined, k: last.sortKey, id: last.id }) : null;
+    rows.length > query.limit && last
+      ? encodeCursor({ f: fingerprint, p: pinnedFirst ? last.pinned : undefined, k: last.sortKey, id: last.id })
+      : null;
   const items = await toItems(db, page, { now, overdueMinutes: await overdueMinutes(db, viewer.workspaceId) });
   return { items, nextCursor };
 }
@@ -227,7 +237,9 @@ export async function listConversations(db: Db | Tx, viewer: Viewer, query: List
  */
 export function listSelect(db: Db | Tx, viewer: Viewer, query: ListQuery) {
   if (query.sort === ListSort.overdue && !(query.status && OVERDUE_SORT_STATUSES.has(query.status))) {
-    throw new DomainError(ErrorCode.INVALID_PAYLOAD, { issues: ["sort: overdue is offered for status pending and in_progress only (R10.3)"] });
+    throw new DomainError(ErrorCode.INVALID_PAYLOAD, {
+      issues: ["sort: overdue is offered for status pending and in_progress only (R10.3)"],
+    });
   }
   const fingerprint = queryFingerprint(query);
   const after = query.cursor === undefined ? null : decodeCursor(query.cursor, fingerprint, query);
@@ -235,27 +247,29 @@ export function listSelect(db: Db | Tx, viewer: Viewer, query: ListQuery) {
   const m = s.memberConversationState;
   const pinnedFirst = query.view === "mine";
   const pinned = sql`coalesce(${m.pinned}, false)`;
-  const key = query.sort === ListSort.last_message ? c.lastMessageAt : c.waitingSince;
+  // The same tab filter inside the candidate branches and outside.
+  const tab = and(
+    query.status ? eq(c.status, query.status) : undefined,
+    query.type === ListType.all ? undefined : eq(c.collaborative, query.type === ListType.collaborative),
+  );
+  const candidates = pinnedFirst && !query.q ? mineCandidates(viewer, query, tab, after) : undefined;
 
   const select = db
-    .select({ ...itemColumns(), sortKey: sql<string | null>`to_char(${key} at time zone 'UTC', ${KEY_FORMAT})` })
+    .select({ ...itemColumns(), sortKey: sql<string | null>`to_char(${sortColumn(query.sort)} at time zone 'UTC', ${KEY_FORMAT})` })
     .from(c)
     .innerJoin(s.customers, eq(s.customers.id, c.customerId))
     .leftJoin(m, viewerStateJoin(viewer.id))
     .where(
       and(
         eq(c.workspaceId, viewer.workspaceId),
+        candidates,
         query.view === "mine" ? mineCondition(viewer.id) : undefined,
-        query.status ? eq(c.status, query.status) : undefined,
-        query.type === ListType.all ? undefined : eq(c.collaborative, query.type === ListType.collaborative),
+        tab,
         query.q ? searchCondition(query.q) : undefined,
         after ? keysetCondition(query.sort, pinnedFirst ? pinned : null, after) : undefined,
       ),
     )
-    .orderBy(
-      ...(pinnedFirst ? [sql`${pinned} desc`] : []),
-      ...(query.sort === ListSort.last_message ? [desc(c.lastMessageAt), desc(c.id)] : [sql`${c.waitingSince} asc nulls last`, asc(c.id)]),
-    )
+    .orderBy(...(pinnedFirst ? [sql`${pinned} desc`] : []), ...keyOrder(query.sort))
     .limit(query.limit + 1);
   return { select, fingerprint, pinnedFirst };
 }
@@ -312,17 +326,56 @@ function decodeCursor(cursor: string, fingerprint: string, query: ListQuery): Cu
  * unpinned row comes after every pinned one.
  */
 function keysetCondition(sort: ListSort, pinned: SQL | null, after: CursorData): SQL {
-  const c = s.conversations;
-  let rest: SQL;
-  if (sort === ListSort.last_message) {
-    rest = sql`(${c.lastMessageAt}, ${c.id}) < (${after.k}::timestamptz, ${after.id})`;
-  } else if (after.k !== null) {
-    rest = sql`((${c.waitingSince}, ${c.id}) > (${after.k}::timestamptz, ${after.id}) or ${c.waitingSince} is null)`;
-  } else {
-    rest = sql`(${c.waitingSince} is null and ${c.id} > ${after.id})`;
-  }
+  const rest = keysetRest(sort, after);
   if (!pinned) return rest;
   return after.p ? sql`(not ${pinned} or ${rest})` : sql`(not ${pinned} and ${rest})`;
+}
+
+/** "Comes after the cursor's row" in the sort alone, pins aside. */
+function keysetRest(sort: ListSort, after: CursorData): SQL {
+  const c = s.conversations;
+  if (sort === ListSort.last_message) return sql`(${c.lastMessageAt}, ${c.id}) < (${after.k}::timestamptz, ${after.id})`;
+  if (after.k !== null) return sql`((${c.waitingSince}, ${c.id}) > (${after.k}::timestamptz, ${after.id}) or ${c.waitingSince} is null)`;
+  return sql`(${c.waitingSince} is null and ${c.id} > ${after.id})`;
+}
+
+function sortColumn(sort: ListSort) {
+  return sort === ListSort.last_message ? s.conversations.lastMessageAt : s.conversations.waitingSince;
+}
+
+/**
+ * The list orders, spelled exactly as the indexes are (`last_message_at DESC NULLS LAST, id DESC
+ * NULLS LAST`; `waiting_since, id` ascending, nulls last): PostgreSQL only walks an index for an
+ * ORDER BY whose null placement matches, even on a NOT NULL column, and otherwise sorts every row
+ * of the tab.
+ */
+function keyOrder(sort: ListSort): SQL[] {
+  const c = s.conversations;
+  return sort === ListSort.last_message
+    ? [sql`${c.lastMessageAt} desc nulls last`, sql`${c.id} desc nulls last`]
+    : [sql`${c.waitingSince} asc nulls last`, sql`${c.id} asc`];
+}
+
+/**
+ * `mine` without search: the ids that can be on the page, so the page is not a sort of every
+ * conversation the viewer ever took part in. The viewer's pinned conversations (few), and the
+ * first `limit + 1` unpinned ones after the cursor as follower (walking `conversations_follower_idx`)
+ * and as collaborator (the GIN index), each in the list's order. The outer query orders these
+ * and keeps `limit + 1`: every row of the true page is among them.
+ */
+function mineCandidates(viewer: Viewer, query: ListQuery, tab: SQL | undefined, after: CursorData | null): SQL {
+  const c = s.conversations;
+  const m = s.memberConversationState;
+  const n = query.limit + 1;
+  const order = sql.join(keyOrder(query.sort), sql`, `);
+  // Inside the branches `conversations` is the branch's own row.
+  const notPinned = sql`not exists (select 1 from ${m} ps where ps.member_id = ${viewer.id} and ps.conversation_id = ${c.id} and ps.pinned)`;
+  // A cursor among the pinned rows: every unpinned row still lies ahead.
+  const rest = after && after.p === false ? keysetRest(query.sort, after) : undefined;
+  const branch = (who: SQL) =>
+    sql`(select ${c.id} from ${c} where ${and(eq(c.workspaceId, viewer.workspaceId), who, tab, notPinned, rest)} order by ${order} limit ${n})`;
+  const pins = sql`(select ps.conversation_id from ${m} ps where ps.member_id = ${viewer.id} and ps.pinned)`;
+  return sql`${c.id} in (${branch(sql`${c.followerId} = ${viewer.id}`)} union all ${branch(sql`${c.collaboratorIds} @> array[${viewer.id}]::text[]`)} union all ${pins})`;
 }
 
 /** `%`, `_` and the escape character itself match literally inside a LIKE pattern. */
