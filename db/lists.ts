@@ -227,7 +227,14 @@ export async function listConversations(db: Db | Tx, viewer: Viewer, query: List
     rows.length > query.limit && last
       ? encodeCursor({ f: fingerprint, p: pinnedFirst ? last.pinned : undefined, k: last.sortKey, id: last.id })
       : null;
-  const items = await toItems(db, page, { now, overdueMinutes: await overdueMinutes(db, viewer.workspaceId) });
+  // The page's items in a second, small query: the first one sorts ids only, without joins.
+  const byId = await loadListItems(
+    db,
+    viewer,
+    page.map((r) => r.id),
+    now,
+  );
+  const items = page.flatMap((r) => byId.get(r.id) ?? []);
   return { items, nextCursor };
 }
 
@@ -254,11 +261,17 @@ export function listSelect(db: Db | Tx, viewer: Viewer, query: ListQuery) {
   );
   const candidates = pinnedFirst && !query.q ? mineCandidates(viewer, query, tab, after) : undefined;
 
-  const select = db
-    .select({ ...itemColumns(), sortKey: sql<string | null>`to_char(${sortColumn(query.sort)} at time zone 'UTC', ${KEY_FORMAT})` })
+  // Ids and sort keys only; the viewer's state row is joined only where pins order the list.
+  let select = db
+    .select({
+      id: c.id,
+      pinned: sql<boolean>`${pinnedFirst ? pinned : sql`false`}`.mapWith(Boolean),
+      sortKey: sql<string | null>`to_char(${sortColumn(query.sort)} at time zone 'UTC', ${KEY_FORMAT})`,
+    })
     .from(c)
-    .innerJoin(s.customers, eq(s.customers.id, c.customerId))
-    .leftJoin(m, viewerStateJoin(viewer.id))
+    .$dynamic();
+  if (pinnedFirst) select = select.leftJoin(m, viewerStateJoin(viewer.id));
+  select = select
     .where(
       and(
         eq(c.workspaceId, viewer.workspaceId),
@@ -392,5 +405,6 @@ export function likeSubstring(text: string): string {
 function searchCondition(q: string): SQL {
   const pattern = likeSubstring(q);
   const msg = s.messages;
-  return sql`(${s.customers.displayName} ilike ${pattern} or ${s.conversations.id} in (select ${msg.conversationId} from ${msg} where ${msg.body} ilike ${pattern} and ${msg.sender} in ('customer', 'staff')))`;
+  const cu = s.customers;
+  return sql`(${s.conversations.customerId} in (select ${cu.id} from ${cu} where ${cu.displayName} ilike ${pattern}) or ${s.conversations.id} in (select ${msg.conversationId} from ${msg} where ${msg.body} ilike ${pattern} and ${msg.sender} in ('customer', 'staff')))`;
 }
