@@ -1,9 +1,12 @@
 import { type AuthContext, type Client, Room } from "@colyseus/core";
-import { Schema, type } from "@colyseus/schema";
+import { MapSchema, Schema, type } from "@colyseus/schema";
 import { z } from "zod";
 import { countUnreadNotifications } from "../db/notifications.ts";
 import type { MemberRow } from "../db/repository.ts";
 import { ErrorCode } from "../domain/errors.ts";
+import type { ConversationChange } from "./feed.ts";
+import { LiveLists } from "./liveLists.ts";
+import { inboxClosed, inboxOpened } from "./online.ts";
 import { joinError, verifyForJoin } from "./protocol.ts";
 import { CloseCode, Topic, services } from "./services.ts";
 
@@ -11,6 +14,13 @@ export class InboxState extends Schema {
   @type("string") memberId = "";
   /** Notifications not yet marked read. */
   @type("number") unreadNotices = 0;
+  /**
+   * Tab counts of the member's lists, keyed `<view>.<status>.<type>` (`mine.in_progress.collaborative`);
+   * every key of `mine` always, of `team` while `teamView` (docs/drafts/live-inbox.md).
+   */
+  @type({ map: "number" }) counts = new MapSchema<number>();
+  /** The member sees the team view (TEAM_VIEWERS): `team` deltas and counts come too. */
+  @type("boolean") teamView = false;
 }
 
 const InboxJoinOptions = z.object({ memberId: z.string().min(1).max(100) });
@@ -18,16 +28,19 @@ const InboxJoinOptions = z.object({ memberId: z.string().min(1).max(100) });
 type InboxEvent =
   | { type: "notice"; notice: { id: number } }
   | { type: "read"; unread: number }
-  | { type: "list"; change: unknown }
+  | { type: "list"; change: ConversationChange }
+  | { type: "member" }
   | { type: "job"; job: unknown };
 
 /**
  * A member's own room: all their devices join it and receive their notices live
- * (`notice` messages) and the count of unread ones (state). Room id = `inbox-<memberId>`.
+ * (`notice` messages) and the count of unread ones (state), and keep their lists current: `list`
+ * deltas and tab counts (`rooms/liveLists.ts`). Room id = `inbox-<memberId>`.
  */
 export class InboxRoom extends Room<{ state: InboxState; client: Client<{ userData: MemberRow; auth: MemberRow }> }> {
   override state = new InboxState();
   private memberId = "";
+  private lists: LiveLists | null = null;
   private readonly onEvent = (e: InboxEvent) => {
     if (e.type === "notice") {
       this.state.unreadNotices++;
@@ -36,6 +49,10 @@ export class InboxRoom extends Room<{ state: InboxState; client: Client<{ userDa
       this.state.unreadNotices = e.unread;
     } else if (e.type === "job") {
       this.broadcast("job", e.job); // progress of the member's bulk jobs (server/jobs.ts)
+    } else if (e.type === "list") {
+      this.lists?.inboxChange(e.change); // queued: the handler never waits
+    } else if (e.type === "member") {
+      this.lists?.memberChanged(); // a role change may show or hide the team view
     }
   };
   private readonly onRevoked = (data: { memberId: string }) => {
@@ -54,17 +71,39 @@ export class InboxRoom extends Room<{ state: InboxState; client: Client<{ userDa
     this.memberId = options.memberId;
     this.roomId = `inbox-${options.memberId}`;
     this.state.memberId = options.memberId;
-    this.state.unreadNotices = await countUnreadNotifications(services().db, options.memberId);
+    const { db, log, now } = services();
+    this.lists = new LiveLists({
+      memberId: options.memberId,
+      db,
+      presence: this.presence,
+      log,
+      now,
+      counts: this.state.counts,
+      send: (delta) => this.broadcast("list", delta),
+      setTeamView: (visible) => {
+        this.state.teamView = visible;
+      },
+      reset: (views) => this.broadcast("list_reset", { views }),
+    });
+    // Subscribe before counting: changes queue in the lists until their counts are loaded.
     await this.presence.subscribe(Topic.inbox(options.memberId), this.onEvent);
     await this.presence.subscribe(Topic.revoked, this.onRevoked);
+    this.state.unreadNotices = await countUnreadNotifications(db, options.memberId);
+    await this.lists.start();
     this.onMessage("*", () => {}); // the inbox takes no actions; HTTP marks notices read
   }
 
   override onJoin(client: InboxRoom["~client"], _options: unknown, auth: MemberRow): void {
     client.userData = auth;
+    void inboxOpened(this.presence, auth); // the team room's online flag (rooms/online.ts)
+  }
+
+  override onLeave(client: InboxRoom["~client"]): void {
+    if (client.userData) void inboxClosed(this.presence, client.userData);
   }
 
   override async onDispose(): Promise<void> {
+    await this.lists?.dispose();
     await this.presence.unsubscribe(Topic.inbox(this.memberId), this.onEvent);
     await this.presence.unsubscribe(Topic.revoked, this.onRevoked);
   }
