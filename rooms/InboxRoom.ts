@@ -16,7 +16,7 @@ export class InboxState extends Schema {
   @type("number") unreadNotices = 0;
   /**
    * Tab counts of the member's lists, keyed `<view>.<status>.<type>` (`mine.in_progress.collaborative`);
-   * every key of `mine` always, of `team` while `teamView` (docs/drafts/live-inbox.md).
+   * every key of `mine` always, of `team` while `teamView` (docs/protocol.md §8).
    */
   @type({ map: "number" }) counts = new MapSchema<number>();
   /** The member sees the team view (TEAM_VIEWERS): `team` deltas and counts come too. */

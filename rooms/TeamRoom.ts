@@ -146,7 +146,7 @@ type TeamClient = Client<{ userData: MemberRow; auth: MemberRow }>;
 /**
  * The workspace's live dashboard for TEAM_VIEWERS and the admin dashboard: conversation counts,
  * each member's load and presence, and the overdue conversations. Read-only: clients send nothing.
- * Room id = `team-<workspaceId>`. Contract: docs/drafts/team-room.md.
+ * Room id = `team-<workspaceId>`. Contract: docs/protocol.md §9.
  *
  * Everything that changes the state runs in one serial lane, in arrival order: the initial load
  * first (queued before the topic's first event can be), then each event, then overdue refreshes.

@@ -21,7 +21,7 @@ import type { ConversationChange, ListSummary } from "./feed.ts";
 import { Topic } from "./services.ts";
 
 /**
- * Live lists of one member's inbox room (docs/drafts/live-inbox.md): turns the conversation
+ * Live lists of one member's inbox room (docs/protocol.md §8): turns the conversation
  * changes of `feed.ts` into per-view deltas carrying the member's own list item, and keeps the
  * tab counts exact. Everything runs in one serial queue, so deltas leave in arrival order.
  */

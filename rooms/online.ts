@@ -9,7 +9,7 @@ import { Topic, services } from "./services.ts";
  *
  * Limitation: the count lives in the presence (Redis across processes). A process that dies without
  * closing its connections leaves its members counted: they show online until their devices
- * reconnect and leave again, or the hash is cleared (see docs/drafts/team-room.md).
+ * reconnect and leave again, or the hash is cleared (see docs/protocol.md §9).
  */
 
 /** Published on `Topic.team(workspaceId)` when a member comes online or goes offline. */

@@ -18,7 +18,7 @@ import {
 } from "../rooms/helpers.ts";
 import { type App, startTestServer } from "../support/server.ts";
 
-/** Live lists of the inbox room (docs/drafts/live-inbox.md): `list` deltas and tab counts. */
+/** Live lists of the inbox room (docs/protocol.md §8): `list` deltas and tab counts. */
 let app: App;
 beforeAll(async () => {
   app = await startTestServer();

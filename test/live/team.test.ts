@@ -24,7 +24,7 @@ import {
 } from "../rooms/helpers.ts";
 import { type App, sdk, startTestServer } from "../support/server.ts";
 
-/** The team room (docs/drafts/team-room.md) against a real server and SDK clients. */
+/** The team room (docs/protocol.md §9) against a real server and SDK clients. */
 let app: App;
 beforeAll(async () => {
   app = await startTestServer();
