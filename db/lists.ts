@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { type SQL, and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
 import { DomainError, ErrorCode } from "../domain/errors.ts";
 import { DEFAULT_SETTINGS } from "../domain/model.ts";
 import type { Channel, ConversationKind, Role, Status, View } from "../domain/sets.ts";
@@ -133,8 +133,17 @@ export async function toItems(db: Db | Tx, rows: readonly ItemRow[], opts: { now
   }));
 }
 
-/** Items of the given conversations as `viewer` sees them (own unread and pin), by id. */
-export async function loadListItems(db: Db | Tx, viewer: Viewer, ids: readonly string[], now: Date): Promise<Map<string, ListItem>> {
+/**
+ * Items of the given conversations as `viewer` sees them (own unread and pin), by id.
+ * `minutes`: the workspace's overdue threshold when the caller has it (else it is read).
+ */
+export async function loadListItems(
+  db: Db | Tx,
+  viewer: Viewer,
+  ids: readonly string[],
+  now: Date,
+  minutes?: number,
+): Promise<Map<string, ListItem>> {
   if (ids.length === 0) return new Map();
   const rows = await db
     .select(itemColumns())
@@ -142,7 +151,7 @@ export async function loadListItems(db: Db | Tx, viewer: Viewer, ids: readonly s
     .innerJoin(s.customers, eq(s.customers.id, s.conversations.customerId))
     .leftJoin(s.memberConversationState, viewerStateJoin(viewer.id))
     .where(and(eq(s.conversations.workspaceId, viewer.workspaceId), inArray(s.conversations.id, [...ids])));
-  const items = await toItems(db, rows, { now, overdueMinutes: await overdueMinutes(db, viewer.workspaceId) });
+  const items = await toItems(db, rows, { now, overdueMinutes: minutes ?? (await overdueMinutes(db, viewer.workspaceId)) });
   return new Map(items.map((i) => [i.id, i]));
 }
 

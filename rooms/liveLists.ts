@@ -1,20 +1,9 @@
 import type { Presence } from "@colyseus/core";
 import type { MapSchema } from "@colyseus/schema";
-import { and, eq, inArray } from "drizzle-orm";
 import type { Logger } from "pino";
 import type { Db } from "../db/client.ts";
-import {
-  type Counts,
-  type ListItem,
-  type Viewer,
-  countConversations,
-  itemColumns,
-  overdueMinutes,
-  toItems,
-  viewerStateJoin,
-} from "../db/lists.ts";
+import { type Counts, countConversations, type ListItem, loadListItems, overdueMinutes, type Viewer } from "../db/lists.ts";
 import { loadMember } from "../db/repository.ts";
-import * as s from "../db/schema.ts";
 import { participantIds } from "../domain/model.ts";
 import { STATUSES, type Status, TEAM_VIEWERS, View } from "../domain/sets.ts";
 import type { ConversationChange, ListSummary } from "./feed.ts";
@@ -344,17 +333,9 @@ export class LiveLists {
     const viewer = this.viewer;
     if (!viewer || ids.length === 0) return new Map();
     const db = this.host.db;
-    const rows = await db
-      .select(itemColumns())
-      .from(s.conversations)
-      .innerJoin(s.customers, eq(s.customers.id, s.conversations.customerId))
-      .leftJoin(s.memberConversationState, viewerStateJoin(viewer.id))
-      .where(and(eq(s.conversations.workspaceId, viewer.workspaceId), inArray(s.conversations.id, [...ids])));
-    const now = this.host.now();
     if (!this.threshold || Date.now() - this.threshold.at > THRESHOLD_TTL_MS) {
       this.threshold = { minutes: await overdueMinutes(db, viewer.workspaceId), at: Date.now() };
     }
-    const items = await toItems(db, rows, { now, overdueMinutes: this.threshold.minutes });
-    return new Map(items.map((i) => [i.id, i]));
+    return loadListItems(db, viewer, ids, this.host.now(), this.threshold.minutes);
   }
 }
