@@ -27,7 +27,7 @@ import { SerialLane } from "./lane.ts";
 import { type Answer, ConversationJoinOptions, PageRequest, QueryType, joinError, parseAction, requestIdOf, verifyForJoin } from "./protocol.ts";
 import { type ConversationChange, listSummary, publishChange } from "./feed.ts";
 import { type Names, eventJson, idsOfMessage, messageJson, toMessageItem } from "./render.ts";
-import { CloseCode, Topic, services } from "./services.ts";
+import { CloseCode, services } from "./services.ts";
 import { ConversationState, MemberRef, MemberView } from "./state.ts";
 
 /** How many of the newest messages the synchronized state keeps; older ones come by request. */
@@ -72,7 +72,8 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
   private readonly lane = new SerialLane();
   private loaded!: LoadedConversation;
   private readonly names = new Map<string, { name: string; role: string }>();
-  private readonly onRevoked = (data: { memberId: string }) => this.evictMember(data.memberId, CloseCode.deactivated, "deactivated");
+  private stopRevoked: (() => void) | null = null;
+  private readonly onRevoked = (memberId: string) => this.evictMember(memberId, CloseCode.deactivated, "deactivated");
 
 
   static override async onAuth(token: string, options: unknown, _context: AuthContext): Promise<ConversationClientData> {
@@ -82,7 +83,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
   override async onCreate(options: { conversationId: string }): Promise<void> {
     this.roomId = options.conversationId;
     await this.restore();
-    await this.presence.subscribe(Topic.revoked, this.onRevoked);
+    this.stopRevoked = services().revocations.listen(this.onRevoked);
     this.onMessage("*", (client, type, payload) => {
       void this.onClientMessage(client as ConversationRoom["~client"], type, payload);
     });
@@ -112,7 +113,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
   }
 
   override async onDispose(): Promise<void> {
-    await this.presence.unsubscribe(Topic.revoked, this.onRevoked);
+    this.stopRevoked?.();
     await this.lane.idle();
   }
 

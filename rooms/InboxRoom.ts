@@ -55,8 +55,9 @@ export class InboxRoom extends Room<{ state: InboxState; client: Client<{ userDa
       this.lists?.memberChanged(); // a role change may show or hide the team view
     }
   };
-  private readonly onRevoked = (data: { memberId: string }) => {
-    if (data.memberId === this.memberId) for (const c of this.clients) c.leave(CloseCode.deactivated, "deactivated");
+  private stopRevoked: (() => void) | null = null;
+  private readonly onRevoked = (memberId: string) => {
+    if (memberId === this.memberId) for (const c of this.clients) c.leave(CloseCode.deactivated, "deactivated");
   };
 
   static override async onAuth(token: string, options: unknown, _context: AuthContext): Promise<MemberRow> {
@@ -87,7 +88,7 @@ export class InboxRoom extends Room<{ state: InboxState; client: Client<{ userDa
     });
     // Subscribe before counting: changes queue in the lists until their counts are loaded.
     await this.presence.subscribe(Topic.inbox(options.memberId), this.onEvent);
-    await this.presence.subscribe(Topic.revoked, this.onRevoked);
+    this.stopRevoked = services().revocations.listen(this.onRevoked);
     this.state.unreadNotices = await countUnreadNotifications(db, options.memberId);
     await this.lists.start();
     this.onMessage("*", () => {}); // the inbox takes no actions; HTTP marks notices read
@@ -105,6 +106,6 @@ export class InboxRoom extends Room<{ state: InboxState; client: Client<{ userDa
   override async onDispose(): Promise<void> {
     await this.lists?.dispose();
     await this.presence.unsubscribe(Topic.inbox(this.memberId), this.onEvent);
-    await this.presence.unsubscribe(Topic.revoked, this.onRevoked);
+    this.stopRevoked?.();
   }
 }

@@ -167,8 +167,9 @@ export class TeamRoom extends Room<{ state: TeamState; client: TeamClient }> {
       .run(() => this.handle(e))
       .catch((err) => services().log.warn({ err, workspaceId: this.workspaceId }, "team event not applied"));
   };
-  private readonly onRevoked = (data: { memberId: string }) => {
-    for (const c of this.clients) if (c.userData?.id === data.memberId) c.leave(CloseCode.deactivated, "deactivated");
+  private stopRevoked: (() => void) | null = null;
+  private readonly onRevoked = (memberId: string) => {
+    for (const c of this.clients) if (c.userData?.id === memberId) c.leave(CloseCode.deactivated, "deactivated");
   };
 
   static override async onAuth(token: string, options: unknown, _context: AuthContext): Promise<MemberRow> {
@@ -197,7 +198,7 @@ export class TeamRoom extends Room<{ state: TeamState; client: TeamClient }> {
     });
     try {
       await this.presence.subscribe(Topic.team(workspaceId), this.onEvent);
-      await this.presence.subscribe(Topic.revoked, this.onRevoked);
+      this.stopRevoked = services().revocations.listen(this.onRevoked);
       subscribed(true);
       await loading;
     } catch (err) {
@@ -228,7 +229,7 @@ export class TeamRoom extends Room<{ state: TeamState; client: TeamClient }> {
 
   private async unsubscribe(): Promise<void> {
     await this.presence.unsubscribe(Topic.team(this.workspaceId), this.onEvent);
-    await this.presence.unsubscribe(Topic.revoked, this.onRevoked);
+    this.stopRevoked?.();
   }
 
   // ---- load ------------------------------------------------------------------------------------

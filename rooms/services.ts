@@ -2,6 +2,7 @@ import type { Presence } from "@colyseus/core";
 import type { Logger } from "pino";
 import type { Db } from "../db/client.ts";
 import type { Auth } from "../server/auth.ts";
+import type { RevocationHub } from "./revocations.ts";
 
 /** What rooms need from the composition root. Colyseus constructs rooms itself, so they reach it here. */
 export interface Services {
@@ -12,6 +13,8 @@ export interface Services {
   /** Asks the outbox dispatcher to run now (it also runs on a timer). */
   readonly kickOutbox: () => void;
   readonly now: () => Date;
+  /** Revoked members, for rooms to close their connections. */
+  readonly revocations: RevocationHub;
 }
 
 let current: Services | null = null;

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { LocalPresence, type Presence, defineRoom, defineServer, matchMaker } from "@colyseus/core";
 import { RedisDriver } from "@colyseus/redis-driver";
 import { RedisPresence } from "@colyseus/redis-presence";
+import { RevocationHub } from "../rooms/revocations.ts";
 import { WebSocketTransport } from "@colyseus/ws-transport";
 import { getRequestListener } from "@hono/node-server";
 import pino, { type Logger } from "pino";
@@ -77,7 +78,9 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
   const auth = new Auth(database.db, jwtSecret(config, log), config.accessTokenTtlSeconds, config.refreshTokenTtlDays);
   const now = () => new Date();
   const outbox = new OutboxDispatcher(database.db, presence, log, now);
-  setServices({ db: database.db, auth, log, presence, kickOutbox: () => outbox.kick(), now });
+  const revocations = new RevocationHub(presence, log);
+  await revocations.start();
+  setServices({ db: database.db, auth, log, presence, kickOutbox: () => outbox.kick(), now, revocations });
   const jobs = new JobRunner({ db: database.db, presence, log, now, itemPauseMs: config.jobItemPauseMs, leaseMs: config.jobLeaseMs, pollMs: config.jobPollMs });
 
   const http = createHttpApp({
@@ -129,6 +132,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
       if (stopped) return;
       stopped = true;
       await jobs.stop();
+      await revocations.stop(); // before the presence closes with the server
       await server.gracefullyShutdown(false);
       await outbox.stop();
       setServices(null);
