@@ -71,6 +71,9 @@ export class Inbox {
 
   constructor(readonly room: Room) {
     room.onMessage("notice", (n: Notice) => this.notices.push(n));
+    // Live list deltas (docs/protocol.md §8) are tested in test/live; here they are only received.
+    room.onMessage("list", () => {});
+    room.onMessage("list_reset", () => {});
     room.onLeave((code: number) => {
       this.closed = code;
     });
