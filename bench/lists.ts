@@ -30,11 +30,11 @@ import pino from "pino";
 import postgres from "postgres";
 import { type Database, openDatabase } from "../db/client.ts";
 import type { JobView } from "../db/jobs.ts";
+import { likeSubstring } from "../db/sql.ts";
 import {
   countConversations,
   type ListItem,
   type ListQuery,
-  likeSubstring,
   listConversations,
   listSelect,
   type Viewer,

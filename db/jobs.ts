@@ -1,7 +1,9 @@
 import { and, asc, eq, isNull, lt, or, sql } from "drizzle-orm";
 import type { ConversationKind } from "../domain/sets.ts";
 import type { Db, Tx } from "./client.ts";
+import { mineCondition } from "./lists.ts";
 import * as s from "./schema.ts";
+import { executeRows } from "./sql.ts";
 import type { JobKind, JobOutcome, JobStatus } from "./schema.ts";
 
 /**
@@ -99,7 +101,7 @@ export async function insertItemsForMember(tx: Tx, jobId: string, workspaceId: s
     select ${jobId}, (row_number() over (order by ${c.createdAt}, ${c.id}) - 1)::int, ${c.id}
     from ${c}
     where ${c.workspaceId} = ${workspaceId}
-      and (${c.followerId} = ${memberId} or ${c.collaboratorIds} @> array[${memberId}]::text[])`);
+      and ${mineCondition(memberId)}`);
   const [row] = await tx
     .select({ n: sql<number>`count(*)::int` })
     .from(s.jobItems)
@@ -192,7 +194,7 @@ export async function recordOutcomes(db: Db, jobId: string, outcomes: readonly O
                     ${sql.param(outcomes.map((o) => o.code))}::text[]) as v(idx, outcome, code)
         where ${s.jobItems.jobId} = ${jobId} and ${s.jobItems.idx} = v.idx and ${s.jobItems.outcome} is null
         returning 1`);
-      written = rowCount(rows);
+      written = executeRows(rows).length;
     }
     const [job] = await tx
       .update(s.jobs)
@@ -202,13 +204,6 @@ export async function recordOutcomes(db: Db, jobId: string, outcomes: readonly O
     if (!job) throw new Error(`job ${jobId} vanished`);
     return job;
   });
-}
-
-/** Rows returned by `execute` on either driver (PGlite: `{ rows }`; postgres.js: an array). */
-function rowCount(result: unknown): number {
-  if (Array.isArray(result)) return result.length;
-  const rows = (result as { rows?: unknown[] }).rows;
-  return rows?.length ?? 0;
 }
 
 /** Ends a job: done (every item has its outcome) or failed; the lease is given back. */

@@ -5,6 +5,7 @@ import { DEFAULT_SETTINGS } from "../domain/model.ts";
 import type { Channel, ConversationKind, Role, Status, View } from "../domain/sets.ts";
 import type { Db, Tx } from "./client.ts";
 import * as s from "./schema.ts";
+import { likeSubstring } from "./sql.ts";
 
 /**
  * The inbox lists' read side (SPEC §10). One projection, `ListItem`, is what the HTTP lists return
@@ -398,11 +399,6 @@ function mineCandidates(viewer: Viewer, query: ListQuery, tab: SQL | undefined, 
     sql`(select ${c.id} from ${c} where ${and(eq(c.workspaceId, viewer.workspaceId), who, tab, notPinned, rest)} order by ${order} limit ${n})`;
   const pins = sql`(select ps.conversation_id from ${m} ps where ps.member_id = ${viewer.id} and ps.pinned)`;
   return sql`${c.id} in (${branch(sql`${c.followerId} = ${viewer.id}`)} union all ${branch(sql`${c.collaboratorIds} @> array[${viewer.id}]::text[]`)} union all ${pins})`;
-}
-
-/** `%`, `_` and the escape character itself match literally inside a LIKE pattern. */
-export function likeSubstring(text: string): string {
-  return `%${text.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
 }
 
 /**

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { overdueMinutes } from "../db/lists.ts";
 import { type MemberRow, loadMember } from "../db/repository.ts";
 import * as s from "../db/schema.ts";
+import { executeRows } from "../db/sql.ts";
 import { ErrorCode } from "../domain/errors.ts";
 import { type Status, TEAM_VIEWERS } from "../domain/sets.ts";
 import { renderError } from "../domain/texts.ts";
@@ -410,14 +411,8 @@ export async function readTallySnapshot(db: Db, workspaceId: string, now: Date):
         .select({ id: c.id, version: c.version })
         .from(c)
         .where(and(eq(c.workspaceId, workspaceId), gt(c.updatedAt, new Date(now.getTime() - LATE_CHANGE_MS))));
-      return { counts, following, collaborating: rowsOf<{ memberId: string; n: number }>(collaborating), recent };
+      return { counts, following, collaborating: executeRows<{ memberId: string; n: number }>(collaborating), recent };
     },
     { isolationLevel: "repeatable read", accessMode: "read only" },
   );
-}
-
-/** Rows of `execute` on either driver (PGlite: `{ rows }`; postgres.js: an array). */
-function rowsOf<T>(result: unknown): T[] {
-  if (Array.isArray(result)) return result as T[];
-  return ((result as { rows?: T[] }).rows ?? []) as T[];
 }

@@ -4,6 +4,7 @@ import { and, asc, eq, ilike, isNull, or, sql } from "drizzle-orm";
 import type { Db, Tx } from "../db/client.ts";
 import { type JobView, insertItemsForMember, insertJob, jobView, loadJob } from "../db/jobs.ts";
 import * as s from "../db/schema.ts";
+import { likeSubstring } from "../db/sql.ts";
 import { DomainError, ErrorCode } from "../domain/errors.ts";
 import type { Locale, MemberStatus, Role } from "../domain/sets.ts";
 import { Topic } from "../rooms/services.ts";
@@ -56,11 +57,6 @@ function memberJson(m: MemberRecord): MemberJson {
 export async function publishMemberChanged(presence: Presence, workspaceId: string, memberId: string): Promise<void> {
   await presence.publish(Topic.team(workspaceId), { type: "member", memberId });
   await presence.publish(Topic.inbox(memberId), { type: "member" });
-}
-
-/** `%`, `_` and the escape character itself match literally inside a LIKE pattern. */
-function likeSubstring(text: string): string {
-  return `%${text.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
 }
 
 export async function listMembers(

@@ -2,6 +2,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { and, asc, eq, ilike, notInArray, or } from "drizzle-orm";
 import { z } from "zod";
 import * as s from "../../db/schema.ts";
+import { likeSubstring } from "../../db/sql.ts";
 import { mayOpen } from "../../domain/access.ts";
 import { DomainError, ErrorCode } from "../../domain/errors.ts";
 import { isParticipant, participantIds } from "../../domain/model.ts";
@@ -49,11 +50,6 @@ const candidates = createRoute({
     ...errors(400, 401, 403, 404),
   },
 });
-
-/** `%`, `_` and the escape character itself match literally inside a LIKE pattern. */
-function likeSubstring(text: string): string {
-  return `%${text.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
-}
 
 /** `GET /api/v2/conversations/{id}/candidates` (R2.3). */
 export function candidateRoutes(deps: AppDeps) {
