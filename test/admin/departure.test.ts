@@ -11,6 +11,7 @@ import {
   conversationRow,
   createConversation,
   eventRows,
+  finishedJob,
   logTexts,
   tokenOf,
   waitFor,
@@ -26,15 +27,6 @@ afterEach(closeAll);
 afterAll(async () => {
   await app?.stop();
 });
-
-interface Job {
-  id: string;
-  kind: string;
-  status: string;
-  total: number;
-  processed: number;
-  items: { conversationId: string; outcome: string | null; code?: string }[];
-}
 
 async function admin(method: string, path: string, body?: unknown) {
   return api(app, await tokenOf(app, "admin"), path, { method, body });
@@ -54,15 +46,8 @@ async function newMember(name: string) {
   return { id: created.body.id as string, name, email, ...tokens };
 }
 
-async function finished(jobId: string): Promise<Job> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const r = await admin("GET", `/api/v2/jobs/${jobId}`);
-    expect(r.status).toBe(200);
-    if (r.body.job.status !== "running") return r.body.job as Job;
-    if (Date.now() > deadline) throw new Error(`job ${jobId} still running`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+async function finished(jobId: string) {
+  return finishedJob(app, await tokenOf(app, "admin"), jobId);
 }
 
 async function shape(c: Fixture) {

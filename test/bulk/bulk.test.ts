@@ -5,7 +5,10 @@ import * as s from "../../db/schema.ts";
 import { otherWorkspaceConversation } from "../http/fixtures.ts";
 import {
   type DemoKey,
+  finishedJob,
   ID,
+  type JobItemJson,
+  type JobJson,
   api,
   closeAll,
   connect,
@@ -28,22 +31,8 @@ afterAll(async () => {
   await app?.stop();
 });
 
-interface JobItem {
-  conversationId: string;
-  outcome: string | null;
-  code?: string;
-  message?: string;
-}
-interface Job {
-  id: string;
-  kind: string;
-  status: string;
-  total: number;
-  processed: number;
-  createdAt: string;
-  finishedAt: string | null;
-  items: JobItem[];
-}
+type Job = JobJson;
+type JobItem = JobItemJson;
 
 async function bulk(who: DemoKey, action: "close" | "reopen" | "transfer", body: unknown, key?: string) {
   const res = await fetch(`${app.url}/api/v2/bulk/${action}`, {
@@ -58,17 +47,8 @@ async function bulk(who: DemoKey, action: "close" | "reopen" | "transfer", body:
   return { status: res.status, body: (await res.json()) as any };
 }
 
-/** Polls `GET /api/v2/jobs/{id}` until the job is no longer running. */
 async function finished(who: DemoKey, jobId: string): Promise<Job> {
-  const token = await tokenOf(app, who);
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const r = await api(app, token, `/api/v2/jobs/${jobId}`);
-    expect(r.status).toBe(200);
-    if (r.body.job.status !== "running") return r.body.job as Job;
-    if (Date.now() > deadline) throw new Error(`job ${jobId} still running`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return finishedJob(app, await tokenOf(app, who), jobId);
 }
 
 /** The job's items by conversation id. */

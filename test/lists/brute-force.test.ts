@@ -4,6 +4,7 @@ import { DEFAULT_SETTINGS } from "../../domain/model.ts";
 import type { Channel, Role, Status } from "../../domain/sets.ts";
 import { api, tokenOf } from "../rooms/helpers.ts";
 import { type App, startTestServer } from "../support/server.ts";
+import { seeded } from "../support/random.ts";
 
 /**
  * The lists against a plain model: a randomized data set (seeded PRNG, `LISTS_SEED` to replay) is
@@ -18,16 +19,9 @@ const N = 170;
 const LIMIT = 7;
 const OVERDUE_MINUTES = DEFAULT_SETTINGS.overdueAfterMinutes;
 
-/** mulberry32: small, fast, reproducible. */
+/** The seeded generator with the picks this test needs. */
 function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seeded(seed);
   return {
     next,
     int: (n: number) => Math.floor(next() * n),

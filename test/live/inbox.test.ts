@@ -17,6 +17,7 @@ import {
   webchat,
 } from "../rooms/helpers.ts";
 import { type App, startTestServer } from "../support/server.ts";
+import { seeded } from "../support/random.ts";
 
 /** Live lists of the inbox room (docs/protocol.md §8): `list` deltas and tab counts. */
 let app: App;
@@ -307,17 +308,6 @@ describe("list deltas", () => {
 
 // ---- counts under a random sequence ------------------------------------------------------------
 
-/** mulberry32: a small seeded generator, so a failing sequence can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("counts", () => {
   it("[R10.1] [R10.2] counts in the room state equal a fresh count (mine; mine and team for a supervisor) after a random sequence of actions", async () => {

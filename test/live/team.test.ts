@@ -23,6 +23,7 @@ import {
   webchat,
 } from "../rooms/helpers.ts";
 import { type App, sdk, startTestServer } from "../support/server.ts";
+import { seeded } from "../support/random.ts";
 
 /** The team room (docs/protocol.md §9) against a real server and SDK clients. */
 let app: App;
@@ -179,17 +180,6 @@ async function setWaitingSince(conversationId: string, at: Date | null): Promise
   await app.database.db.update(s.conversations).set({ waitingSince: at }).where(eq(s.conversations.id, conversationId));
 }
 
-/** A small seeded generator (mulberry32), so a failing sequence can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---- tests ---------------------------------------------------------------------------------
 
@@ -225,7 +215,7 @@ describe("the team room", () => {
 
   it("[R10.1] TeamRoom counts and loads equal a fresh count query after a random sequence of actions", async () => {
     const seed = Number(process.env.TEAM_SEED ?? 20261125);
-    const rand = random(seed);
+    const rand = seeded(seed);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
     const pool = [ID.agent, ID.agent2, ID.agent3, ID.supervisor, ID.manager, ID.marketing];
     const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Room } from "@colyseus/sdk";
 import { and, asc, eq } from "drizzle-orm";
+import { expect } from "vitest";
 import * as s from "../../db/schema.ts";
 import type { Channel, Locale, Role, Status } from "../../domain/sets.ts";
 import { type App, Conn, EMAIL, ID, type Result, login, open, sdk, waitFor } from "../support/server.ts";
@@ -267,6 +268,36 @@ export async function api(app: App, token: string, path: string, init: { method?
     body: init.body ? JSON.stringify(init.body) : undefined,
   });
   return { status: res.status, body: (await res.json()) as any };
+}
+
+/** A job as `GET /api/v2/jobs/{id}` answers it. */
+export interface JobItemJson {
+  conversationId: string;
+  outcome: string | null;
+  code?: string;
+  message?: string;
+}
+export interface JobJson {
+  id: string;
+  kind: string;
+  status: string;
+  total: number;
+  processed: number;
+  createdAt: string;
+  finishedAt: string | null;
+  items: JobItemJson[];
+}
+
+/** Polls `GET /api/v2/jobs/{id}` (as the token's member) until the job is no longer running. */
+export async function finishedJob(app: App, token: string, jobId: string): Promise<JobJson> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const r = await api(app, token, `/api/v2/jobs/${jobId}`);
+    expect(r.status).toBe(200);
+    if (r.body.job.status !== "running") return r.body.job as JobJson;
+    if (Date.now() > deadline) throw new Error(`job ${jobId} still running`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** Posts a customer message through the Webchat channel endpoint. */
