@@ -40,7 +40,7 @@ import {
   type Viewer,
 } from "../db/lists.ts";
 import type { Status } from "../domain/sets.ts";
-import { Topic } from "../rooms/services.ts";
+import { Topic } from "../rooms/topics.ts";
 import { readTallySnapshot } from "../rooms/TeamRoom.ts";
 import { startApp } from "../server/app.ts";
 import { parseConfig } from "../server/config.ts";

@@ -115,6 +115,7 @@ const ERROR_TEXTS: Record<ErrorCode, Record<Locale, string>> = {
   INVALID_PAYLOAD: { "zh-TW": "請求格式不正確", en: "The request is malformed" },
   UNKNOWN_ACTION: { "zh-TW": "不支援的動作", en: "Unknown action" },
   TEXT_TOO_LONG: { "zh-TW": "訊息過長", en: "The text is too long" },
+  PAYLOAD_TOO_LARGE: { "zh-TW": "請求內容過大", en: "The request is too large" },
   UNAUTHENTICATED: { "zh-TW": "請重新登入", en: "Please sign in again" },
   TOKEN_EXPIRED: { "zh-TW": "登入已逾時，請重新登入", en: "Your session has expired; please sign in again" },
   INVALID_CREDENTIALS: { "zh-TW": "帳號或密碼錯誤", en: "Wrong email or password" },
@@ -175,6 +176,7 @@ const ERROR_TEXTS: Record<ErrorCode, Record<Locale, string>> = {
   CANNOT_CHANGE_SELF: { "zh-TW": "無法對自己執行此操作", en: "You cannot do this to your own account" },
   VERSION_CONFLICT: { "zh-TW": "對話已被更新，請再試一次", en: "The conversation changed meanwhile; try again" },
   STORAGE_UNAVAILABLE: { "zh-TW": "系統暫時無法儲存，請稍後再試", en: "Storage is unavailable; try again later" },
+  SERVICE_UNAVAILABLE: { "zh-TW": "系統暫時無法使用，請稍後再試", en: "The service is temporarily unavailable; try again later" },
   RATE_LIMITED: { "zh-TW": "操作過於頻繁，請稍後再試", en: "Too many requests; slow down" },
   INTERNAL: { "zh-TW": "系統錯誤", en: "Internal error" },
 };

@@ -27,7 +27,8 @@ import { SerialLane } from "./lane.ts";
 import { type Answer, ConversationJoinOptions, PageRequest, QueryType, joinError, parseAction, requestIdOf, verifyForJoin } from "./protocol.ts";
 import { type ConversationChange, listSummary, publishChange } from "./feed.ts";
 import { type Names, eventJson, idsOfMessage, messageJson, toMessageItem } from "./render.ts";
-import { CloseCode, services } from "./services.ts";
+import { CloseCode } from "./closeCodes.ts";
+import { services } from "./ports.ts";
 import { ConversationState, MemberRef, MemberView } from "./state.ts";
 
 /** How many of the newest messages the synchronized state keeps; older ones come by request. */

@@ -8,7 +8,9 @@ import type { ConversationChange } from "./feed.ts";
 import { LiveLists } from "./liveLists.ts";
 import { inboxClosed, inboxOpened } from "./online.ts";
 import { joinError, verifyForJoin } from "./protocol.ts";
-import { CloseCode, Topic, services } from "./services.ts";
+import { CloseCode } from "./closeCodes.ts";
+import { services } from "./ports.ts";
+import { Topic } from "./topics.ts";
 
 export class InboxState extends Schema {
   @type("string") memberId = "";

@@ -14,7 +14,9 @@ import type { ConversationChange, ListSummary } from "./feed.ts";
 import { SerialLane } from "./lane.ts";
 import { type OnlineEvent, onlineMembers } from "./online.ts";
 import { joinError, requestIdOf, verifyForJoin } from "./protocol.ts";
-import { CloseCode, Topic, services } from "./services.ts";
+import { CloseCode } from "./closeCodes.ts";
+import { services } from "./ports.ts";
+import { Topic } from "./topics.ts";
 
 // ---- state ---------------------------------------------------------------------------------------
 

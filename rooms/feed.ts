@@ -1,7 +1,7 @@
 import type { Presence } from "@colyseus/core";
 import { type Conversation, participantIds } from "../domain/model.ts";
 import type { ConversationKind, Status } from "../domain/sets.ts";
-import { Topic } from "./services.ts";
+import { Topic } from "./topics.ts";
 
 /** What the lists need to know to place a conversation: its tab, type and participants. */
 export interface ListSummary {

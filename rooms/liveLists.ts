@@ -7,7 +7,7 @@ import { loadMember } from "../db/repository.ts";
 import { participantIds } from "../domain/model.ts";
 import { STATUSES, type Status, TEAM_VIEWERS, View } from "../domain/sets.ts";
 import type { ConversationChange, ListSummary } from "./feed.ts";
-import { Topic } from "./services.ts";
+import { Topic } from "./topics.ts";
 
 /**
  * Live lists of one member's inbox room (docs/protocol.md §8): turns the conversation

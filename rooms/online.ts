@@ -1,5 +1,6 @@
 import type { Presence } from "@colyseus/core";
-import { Topic, services } from "./services.ts";
+import { services } from "./ports.ts";
+import { Topic } from "./topics.ts";
 
 /**
  * Who is online, for the team room: a member is online while at least one of their inbox

@@ -1,6 +1,6 @@
 import type { Presence } from "@colyseus/core";
 import type { Logger } from "pino";
-import { Topic } from "./services.ts";
+import { Topic } from "./topics.ts";
 
 /**
  * Revoked members (`Topic.revoked`, published by member administration) fanned out to the rooms

@@ -9,7 +9,7 @@ import { isParticipant } from "../domain/model.ts";
 import type { View } from "../domain/sets.ts";
 import type { Answer } from "../rooms/protocol.ts";
 import type { ServerInput } from "../rooms/ConversationRoom.ts";
-import { Topic } from "../rooms/services.ts";
+import { Topic } from "../rooms/topics.ts";
 import { callConversation } from "./roomCalls.ts";
 
 /** What a bulk job's `input` holds besides its items (the conversations, in `job_items`). */

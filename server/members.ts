@@ -7,7 +7,7 @@ import * as s from "../db/schema.ts";
 import { likeSubstring } from "../db/sql.ts";
 import { DomainError, ErrorCode } from "../domain/errors.ts";
 import type { Locale, MemberStatus, Role } from "../domain/sets.ts";
-import { Topic } from "../rooms/services.ts";
+import { Topic } from "../rooms/topics.ts";
 import { Auth } from "./auth.ts";
 
 /**

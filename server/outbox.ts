@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import type { Db } from "../db/client.ts";
 import { listNotifications } from "../db/notifications.ts";
 import * as s from "../db/schema.ts";
-import { Topic } from "../rooms/services.ts";
+import { Topic } from "../rooms/topics.ts";
 
 /** Retry delay after `attempts` failures: 1 s, 2 s, 4 s … capped at 5 minutes. Pure. */
 export function retryDelayMs(attempts: number): number {

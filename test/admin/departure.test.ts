@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { Topic } from "../../rooms/services.ts";
+import { Topic } from "../../rooms/topics.ts";
 import {
   type Fixture,
   ID,

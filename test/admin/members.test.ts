@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { Topic } from "../../rooms/services.ts";
+import { Topic } from "../../rooms/topics.ts";
 import { otherWorkspaceConversation } from "../http/fixtures.ts";
 import { type DemoKey, ID, WORKSPACE, api, closeAll, createConversation, tokenOf } from "../rooms/helpers.ts";
 import { type App, open, startTestServer, waitFor } from "../support/server.ts";

@@ -1,0 +1,48 @@
+import { z } from "zod";
+
+/**
+ * What text the server accepts, at every edge (room messages, HTTP bodies, query strings, path
+ * parameters, webhooks). PostgreSQL cannot store U+0000 in `text`, and a lone UTF-16 surrogate
+ * cannot be encoded as UTF-8 (it would be stored as U+FFFD, silently changing the text). Both are
+ * refused with `INVALID_PAYLOAD`, never stripped: a client learns its input was wrong instead of
+ * seeing something else stored. Every other character, 4-byte ones (emoji, CJK extension B)
+ * included, is accepted.
+ */
+export const UNSTORABLE_TEXT_ISSUE = "contains a NUL character or a lone surrogate, which cannot be stored";
+
+/** True when `s` can be stored and read back exactly. */
+export function isStorableText(s: string): boolean {
+  return !UNSTORABLE.test(s);
+}
+
+// In `u` mode a well-formed surrogate pair is one code point, so `\p{Cs}` matches only lone halves.
+const UNSTORABLE = /\u0000|\p{Cs}/u;
+
+/**
+ * The paths (`a.b.0`) of every string in `value` (keys included) that cannot be stored, up to
+ * `limit` of them. Walks plain JSON values only; depth is bounded by what a JSON parser produced.
+ */
+export function unstorablePaths(value: unknown, limit = 10): string[] {
+  const found: string[] = [];
+  const walk = (v: unknown, path: string): void => {
+    if (found.length >= limit) return;
+    if (typeof v === "string") {
+      if (!isStorableText(v)) found.push(path || "(root)");
+    } else if (Array.isArray(v)) {
+      v.forEach((item, i) => walk(item, path ? `${path}.${i}` : String(i)));
+    } else if (v !== null && typeof v === "object") {
+      for (const [k, item] of Object.entries(v)) {
+        const p = path ? `${path}.${k}` : k;
+        if (!isStorableText(k)) found.push(`${p} (key)`);
+        walk(item, p);
+      }
+    }
+  };
+  walk(value, "");
+  return found;
+}
+
+/** A zod string that refuses unstorable characters: use it for any string that may reach storage. */
+export function storableString() {
+  return z.string().refine(isStorableText, { message: UNSTORABLE_TEXT_ISSUE });
+}

@@ -1,0 +1,12 @@
+/** Presence topics: the names processes publish and subscribe on (Redis channels when `REDIS_URL` is set). */
+export const Topic = {
+  /** A member's notices: `inbox:<memberId>`. */
+  inbox: (memberId: string) => `inbox:${memberId}`,
+  /** Every change of the workspace's conversations (`ConversationChange`) and members' presence. */
+  team: (workspaceId: string) => `team:${workspaceId}`,
+  /**
+   * A member whose rights changed (`MemberChange`): deactivated or deleted (every connection
+   * closes), or a new role (rooms decide the next action with it and close views it no longer opens).
+   */
+  revoked: "members:revoked",
+} as const;
