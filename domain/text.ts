@@ -12,11 +12,11 @@ export const UNSTORABLE_TEXT_ISSUE = "contains a NUL character or a lone surroga
 
 /** True when `s` can be stored and read back exactly. */
 export function isStorableText(s: string): boolean {
-  return !UNSTORABLE.test(s);
+  return !s.includes("\u0000") && !LONE_SURROGATE.test(s);
 }
 
 // In `u` mode a well-formed surrogate pair is one code point, so `\p{Cs}` matches only lone halves.
-const UNSTORABLE = /\u0000|\p{Cs}/u;
+const LONE_SURROGATE = /\p{Cs}/u;
 
 /**
  * The paths (`a.b.0`) of every string in `value` (keys included) that cannot be stored, up to
@@ -29,7 +29,7 @@ export function unstorablePaths(value: unknown, limit = 10): string[] {
     if (typeof v === "string") {
       if (!isStorableText(v)) found.push(path || "(root)");
     } else if (Array.isArray(v)) {
-      v.forEach((item, i) => walk(item, path ? `${path}.${i}` : String(i)));
+      for (const [i, item] of v.entries()) walk(item, path ? `${path}.${i}` : String(i));
     } else if (v !== null && typeof v === "object") {
       for (const [k, item] of Object.entries(v)) {
         const p = path ? `${path}.${k}` : k;
