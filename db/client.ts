@@ -8,6 +8,7 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
+import { SocketWatch, guardClient, withDeadline } from "./deadline.ts";
 import * as schema from "./schema.ts";
 
 /** The one database type the code uses; PGlite and PostgreSQL both satisfy it. */
@@ -25,15 +26,58 @@ export interface Database {
 
 const migrationsFolder = fileURLToPath(new URL("./migrations", import.meta.url));
 
+/** `DB_STATEMENT_TIMEOUT_MS`'s default. */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 5000;
+/**
+ * How much longer than the statement timeout the client waits for an answer before it gives the
+ * connection up: time for the server's own cancellation (57014) to arrive first.
+ */
+const CLIENT_GRACE_MS = 1000;
+
+/** Reconnection back-off (seconds): short, capped at 2 s, so service resumes soon after an outage. */
+const backoff = (attempt: number) => Math.min(0.05 * 2 ** attempt, 2);
+
 /**
  * Opens PostgreSQL when `databaseUrl` is given, otherwise PGlite in `dataDir`
  * (or in memory when `dataDir` is `memory://`). Migrations are applied before it is returned.
+ *
+ * On PostgreSQL every statement is bounded by `statementTimeoutMs` (server side) and every query
+ * and transaction by the same plus a second (client side, see `deadline.ts`): a slow, stalled or
+ * lost connection ends in an error `isStorageUnavailable` recognizes, never in a wait without end.
+ * PGlite runs in this process and cannot stall, so it has no such bound.
  */
-export async function openDatabase(opts: { databaseUrl?: string; dataDir: string; poolSize?: number }): Promise<Database> {
+export async function openDatabase(opts: {
+  databaseUrl?: string;
+  dataDir: string;
+  poolSize?: number;
+  statementTimeoutMs?: number;
+}): Promise<Database> {
   if (opts.databaseUrl) {
-    const client = postgres(opts.databaseUrl, { max: opts.poolSize ?? 10, onnotice: () => {} });
-    const db = drizzlePostgres(client, { schema }) as unknown as Db;
-    await migratePostgres(drizzlePostgres(client), { migrationsFolder });
+    const timeoutMs = opts.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
+    // Migrations run on their own connection without the statement timeout: they may be slow.
+    const migrator = postgres(opts.databaseUrl, { max: 1, onnotice: () => {}, connect_timeout: 30 });
+    try {
+      await migratePostgres(drizzlePostgres(migrator), { migrationsFolder });
+    } finally {
+      await migrator.end({ timeout: 5 });
+    }
+    const watch = new SocketWatch();
+    const client = postgres(opts.databaseUrl, {
+      max: opts.poolSize ?? 10,
+      onnotice: () => {},
+      backoff,
+      connect_timeout: (timeoutMs + CLIENT_GRACE_MS) / 1000,
+      connection: {
+        statement_timeout: timeoutMs,
+        // A transaction the client gave up on must not keep its locks until TCP notices.
+        idle_in_transaction_session_timeout: 2 * (timeoutMs + CLIENT_GRACE_MS),
+      },
+      // Not in postgres.js's types, but supported: we open the sockets so we can watch them.
+      ...({ socket: watch.open } as object),
+    });
+    const deadlineMs = timeoutMs + CLIENT_GRACE_MS;
+    const guarded = guardClient(client, deadlineMs, () => watch.destroyQuiet(deadlineMs / 2));
+    const db = drizzlePostgres(guarded, { schema }) as unknown as Db;
     return { db, kind: "postgres", migrated: true, close: () => client.end({ timeout: 5 }) };
   }
   const options = { extensions: { pg_trgm } };
@@ -44,10 +88,10 @@ export async function openDatabase(opts: { databaseUrl?: string; dataDir: string
   return { db, kind: "pglite", migrated: true, close: () => client.close() };
 }
 
-/** A cheap live query: does the database answer and hold our schema? */
-export async function ping(db: Db): Promise<boolean> {
+/** A cheap live query: does the database answer, within `deadlineMs`, and hold our schema? */
+export async function ping(db: Db, deadlineMs = 2000): Promise<boolean> {
   try {
-    await db.execute(sql`select 1 from ${schema.workspaces} limit 1`);
+    await withDeadline(db.execute(sql`select 1 from ${schema.workspaces} limit 1`), deadlineMs, () => {});
     return true;
   } catch {
     return false;
