@@ -70,7 +70,8 @@ function distinct(ids: readonly string[]): string[] {
   return [...ids];
 }
 
-function requireActiveMembers(ids: readonly string[], ctx: DecideContext): void {
+/** Every named member is an active member of the workspace (TARGET_NOT_FOUND, TARGET_INACTIVE); bulk transfers check their target with it too. */
+export function requireActiveMembers(ids: readonly string[], ctx: Pick<DecideContext, "members">): void {
   for (const id of ids) {
     const m = ctx.members.get(id);
     if (!m) refuse(ErrorCode.TARGET_NOT_FOUND, { memberId: id });

@@ -1,13 +1,11 @@
 import { createRoute } from "@hono/zod-openapi";
-import { and, count, desc, eq } from "drizzle-orm";
 import { z } from "zod";
 import type { Db } from "../../db/client.ts";
+import { type LegacyRow, listLegacyConversations, loadLegacyConversation } from "../../db/legacy.ts";
 import { type MemberRow, loadMembers, loadMessages } from "../../db/repository.ts";
-import * as s from "../../db/schema.ts";
-import { mayOpen } from "../../domain/access.ts";
 import { DomainError, ErrorCode } from "../../domain/errors.ts";
-import { isParticipant } from "../../domain/model.ts";
-import { CHANNELS, type Channel, MAX_TEXT_LENGTH, STATUSES, type Status, TEAM_VIEWERS, View } from "../../domain/sets.ts";
+import { legacyScope, openLegacy } from "../../domain/legacy.ts";
+import { CHANNELS, type Channel, MAX_TEXT_LENGTH, STATUSES, type Status, type View } from "../../domain/sets.ts";
 import { idsOfMessage, messageJson } from "../../rooms/render.ts";
 import { callConversation } from "../roomCalls.ts";
 import type { AppDeps } from "./env.ts";
@@ -107,9 +105,7 @@ const reply = createRoute({
   },
 });
 
-type ConversationRow = typeof s.conversations.$inferSelect & { customerName: string };
-
-function toLegacy(r: ConversationRow) {
+function toLegacy(r: LegacyRow) {
   return {
     id: r.id,
     status: r.status,
@@ -121,58 +117,28 @@ function toLegacy(r: ConversationRow) {
   };
 }
 
-/**
- * The conversation as `member` may use it through v1: unknown or another workspace's is NOT_FOUND;
- * one the member may not open (participants from `mine`, TEAM_VIEWERS from `team`) VIEW_NOT_ALLOWED;
- * a collaborative one LEGACY_COLLABORATIVE.
- */
-async function openLegacy(db: Db, member: MemberRow, id: string): Promise<{ row: ConversationRow; view: View }> {
-  const rows = await db
-    .select({ c: s.conversations, customerName: s.customers.displayName })
-    .from(s.conversations)
-    .innerJoin(s.customers, eq(s.customers.id, s.conversations.customerId))
-    .where(and(eq(s.conversations.id, id), eq(s.conversations.workspaceId, member.workspaceId)));
-  const found = rows[0];
-  if (!found) throw new DomainError(ErrorCode.NOT_FOUND);
-  const row = { ...found.c, customerName: found.customerName };
-  const view = isParticipant(row, member.id) ? View.mine : View.team;
-  if (!mayOpen(row, member, view)) throw new DomainError(ErrorCode.VIEW_NOT_ALLOWED);
-  if (row.collaborative) throw new DomainError(ErrorCode.LEGACY_COLLABORATIVE);
-  return { row, view };
+/** The conversation as `member` may use it through v1 (NOT_FOUND, or `openLegacy`'s refusals: R15.2). */
+async function open(db: Db, member: MemberRow, id: string): Promise<{ row: LegacyRow; view: View }> {
+  const row = await loadLegacyConversation(db, member.workspaceId, id);
+  if (!row) throw new DomainError(ErrorCode.NOT_FOUND);
+  return { row, view: openLegacy(row, member) };
 }
 
 /** `GET /api/v1/conversations`, `GET /api/v1/conversations/{id}`, `POST /api/v1/conversations/{id}/messages`. */
 export function legacyRoutes(deps: AppDeps) {
   const app = router();
   const db = deps.database.db;
-  const c = s.conversations;
 
   app.openapi(list, async (ctx) => {
     const member = ctx.get("member")!;
     const q = ctx.req.valid("query");
-    const where = and(
-      eq(c.workspaceId, member.workspaceId),
-      eq(c.collaborative, false),
-      TEAM_VIEWERS.has(member.role) ? undefined : eq(c.followerId, member.id),
-      q.status ? eq(c.status, q.status) : undefined,
-    );
-    const [rows, totals] = await Promise.all([
-      db
-        .select({ c, customerName: s.customers.displayName })
-        .from(c)
-        .innerJoin(s.customers, eq(s.customers.id, c.customerId))
-        .where(where)
-        .orderBy(desc(c.lastMessageAt), desc(c.id))
-        .limit(q.limit)
-        .offset(q.offset),
-      db.select({ n: count() }).from(c).where(where),
-    ]);
-    return ctx.json({ conversations: rows.map((r) => toLegacy({ ...r.c, customerName: r.customerName })), total: totals[0]?.n ?? 0 }, 200);
+    const { rows, total } = await listLegacyConversations(db, member.workspaceId, legacyScope(member), q);
+    return ctx.json({ conversations: rows.map(toLegacy), total }, 200);
   });
 
   app.openapi(get, async (ctx) => {
     const member = ctx.get("member")!;
-    const { row } = await openLegacy(db, member, ctx.req.valid("param").id);
+    const { row } = await open(db, member, ctx.req.valid("param").id);
     const stored = await loadMessages(db, row.id, ctx.req.valid("query").limit);
     const names = await loadMembers(db, member.workspaceId, stored.flatMap(idsOfMessage));
     const messages = stored.map((m) => {
@@ -186,7 +152,7 @@ export function legacyRoutes(deps: AppDeps) {
     const member = ctx.get("member")!;
     const body = ctx.req.valid("json");
     if (body.text.length > MAX_TEXT_LENGTH) throw new DomainError(ErrorCode.TEXT_TOO_LONG, { max: MAX_TEXT_LENGTH });
-    const { row, view } = await openLegacy(db, member, ctx.req.valid("param").id);
+    const { row, view } = await open(db, member, ctx.req.valid("param").id);
     const answer = await callConversation(row.id, {
       type: "member_action",
       member: { id: member.id, role: member.role, locale: member.locale, status: member.status, workspaceId: member.workspaceId },

@@ -1,9 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
-import { eq } from "drizzle-orm";
 import { z } from "zod";
-import * as s from "../../db/schema.ts";
+import { loadWorkspace, updateSettings } from "../../db/workspaces.ts";
 import { DomainError, ErrorCode } from "../../domain/errors.ts";
-import { DEFAULT_SETTINGS, type WorkspaceSettings } from "../../domain/model.ts";
 import type { AppDeps } from "./env.ts";
 import { bearer, errors, json, jsonBody, router } from "./openapi.ts";
 
@@ -38,19 +36,17 @@ const patch = createRoute({
 export function workspaceRoutes(deps: AppDeps) {
   const app = router();
   const db = deps.database.db;
-  const load = async (id: string) => {
-    const row = (await db.select().from(s.workspaces).where(eq(s.workspaces.id, id)))[0];
-    if (!row) throw new DomainError(ErrorCode.NOT_FOUND);
-    return { id: row.id, name: row.name, settings: { ...DEFAULT_SETTINGS, ...row.settings } };
-  };
-  app.openapi(get, async (c) => c.json(await load(c.get("member")!.workspaceId), 200));
+  app.openapi(get, async (c) => {
+    const workspace = await loadWorkspace(db, c.get("member")!.workspaceId);
+    if (!workspace) throw new DomainError(ErrorCode.NOT_FOUND);
+    return c.json(workspace, 200);
+  });
   app.openapi(patch, async (c) => {
     const member = c.get("member")!;
     if (member.role !== "admin") throw new DomainError(ErrorCode.ROLE_NOT_ALLOWED);
-    const current = await load(member.workspaceId);
-    const settings: WorkspaceSettings = { ...current.settings, ...c.req.valid("json") };
-    await db.update(s.workspaces).set({ settings }).where(eq(s.workspaces.id, member.workspaceId));
-    return c.json({ ...current, settings }, 200);
+    const workspace = await updateSettings(db, member.workspaceId, c.req.valid("json"));
+    if (!workspace) throw new DomainError(ErrorCode.NOT_FOUND);
+    return c.json(workspace, 200);
   });
   return app;
 }

@@ -1,0 +1,60 @@
+import { and, desc, eq, lt } from "drizzle-orm";
+import type { LogEvent, SystemMessage } from "../domain/events.ts";
+import type { Db, Tx } from "./client.ts";
+import * as s from "./schema.ts";
+
+/** A conversation's timeline: its messages and its status log, stored structured (R16.2). */
+
+export interface StoredMessage {
+  readonly seq: number;
+  readonly sender: "customer" | "staff" | "system";
+  readonly senderId: string | null;
+  readonly body: string | null;
+  readonly system: SystemMessage | null;
+  readonly createdAt: Date;
+}
+
+export function toStoredMessage(r: typeof s.messages.$inferSelect): StoredMessage {
+  return {
+    seq: r.seq,
+    sender: r.sender,
+    senderId: r.senderId ?? null,
+    body: r.body ?? null,
+    system: r.systemKind ? { kind: r.systemKind, subjectIds: r.subjectIds ?? [] } : null,
+    createdAt: r.createdAt,
+  };
+}
+
+/** The newest `limit` messages before `beforeSeq` (all when omitted), oldest first. */
+export async function loadMessages(db: Db | Tx, conversationId: string, limit: number, beforeSeq?: number): Promise<StoredMessage[]> {
+  const where = beforeSeq
+    ? and(eq(s.messages.conversationId, conversationId), lt(s.messages.seq, beforeSeq))
+    : eq(s.messages.conversationId, conversationId);
+  const rows = await db.select().from(s.messages).where(where).orderBy(desc(s.messages.seq)).limit(limit);
+  return rows.reverse().map(toStoredMessage);
+}
+
+export interface StoredEvent extends LogEvent {
+  readonly seq: number;
+  readonly createdAt: Date;
+}
+
+/** The newest `limit` status-log events before `beforeSeq` (all when omitted), oldest first. */
+export async function loadEvents(db: Db | Tx, conversationId: string, limit: number, beforeSeq?: number): Promise<StoredEvent[]> {
+  const where = beforeSeq
+    ? and(eq(s.conversationEvents.conversationId, conversationId), lt(s.conversationEvents.seq, beforeSeq))
+    : eq(s.conversationEvents.conversationId, conversationId);
+  const rows = await db
+    .select()
+    .from(s.conversationEvents)
+    .where(where)
+    .orderBy(desc(s.conversationEvents.seq))
+    .limit(limit);
+  return rows.reverse().map((r) => ({
+    seq: r.seq,
+    kind: r.kind,
+    actorId: r.actorId,
+    targetIds: r.targetIds,
+    createdAt: r.createdAt,
+  }));
+}
