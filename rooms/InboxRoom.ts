@@ -10,6 +10,7 @@ import { inboxClosed, inboxOpened } from "./online.ts";
 import { joinError, verifyForJoin } from "./protocol.ts";
 import { CloseCode } from "./closeCodes.ts";
 import { services } from "./ports.ts";
+import type { MemberChange } from "./revocations.ts";
 import { Topic } from "./topics.ts";
 
 export class InboxState extends Schema {
@@ -58,8 +59,9 @@ export class InboxRoom extends Room<{ state: InboxState; client: Client<{ userDa
     }
   };
   private stopRevoked: (() => void) | null = null;
-  private readonly onRevoked = (memberId: string) => {
-    if (memberId === this.memberId) for (const c of this.clients) c.leave(CloseCode.deactivated, "deactivated");
+  /** Deactivated: every device's inbox closes. A role change arrives as a `member` event instead (team tab shown or hidden). */
+  private readonly onRevoked = (change: MemberChange) => {
+    if (change.kind === "revoked" && change.memberId === this.memberId) for (const c of this.clients) c.leave(CloseCode.deactivated, "deactivated");
   };
 
   static override async onAuth(token: string, options: unknown, _context: AuthContext): Promise<MemberRow> {

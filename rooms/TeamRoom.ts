@@ -1,12 +1,10 @@
 import { type AuthContext, type Client, Room } from "@colyseus/core";
 import { ArraySchema, MapSchema, Schema, type } from "@colyseus/schema";
-import { and, asc, eq, gt, inArray, isNotNull, lte, ne, sql } from "drizzle-orm";
-import type { Db } from "../db/client.ts";
 import { z } from "zod";
+import type { Db } from "../db/client.ts";
 import { overdueMinutes } from "../db/lists.ts";
 import { type MemberRow, loadMember } from "../db/repository.ts";
-import * as s from "../db/schema.ts";
-import { executeRows } from "../db/sql.ts";
+import { type TallySnapshot, loadOverdue, loadTeamMembers, readTallySnapshot as readSnapshot } from "../db/team.ts";
 import { ErrorCode } from "../domain/errors.ts";
 import { type Status, TEAM_VIEWERS } from "../domain/sets.ts";
 import { renderError } from "../domain/texts.ts";
@@ -16,6 +14,7 @@ import { type OnlineEvent, onlineMembers } from "./online.ts";
 import { joinError, requestIdOf, verifyForJoin } from "./protocol.ts";
 import { CloseCode } from "./closeCodes.ts";
 import { services } from "./ports.ts";
+import type { MemberChange } from "./revocations.ts";
 import { Topic } from "./topics.ts";
 
 // ---- state ---------------------------------------------------------------------------------------
@@ -76,14 +75,8 @@ const COUNT_KEYS = (["pending", "in_progress", "closed"] as const).flatMap((st) 
 /** What the tally needs of one side of a change. */
 type Side = Pick<ListSummary, "status" | "collaborative" | "followerId" | "collaboratorIds">;
 
-/** The snapshot a tally starts from, read in one transaction. */
-export interface TallySnapshot {
-  readonly counts: readonly { status: Status; collaborative: boolean; n: number }[];
-  readonly following: readonly { memberId: string; n: number }[];
-  readonly collaborating: readonly { memberId: string; n: number }[];
-  /** Id and version of each conversation changed within `LATE_CHANGE_MS` before the snapshot. */
-  readonly recent: readonly { id: string; version: number }[];
-}
+/** The snapshot a tally starts from (db/team.ts); `recent` holds the changes of the last `LATE_CHANGE_MS`. */
+export type { TallySnapshot };
 
 /**
  * Counts and loads of one workspace: aggregates read in one snapshot, then every change applied
@@ -171,8 +164,17 @@ export class TeamRoom extends Room<{ state: TeamState; client: TeamClient }> {
       .catch((err) => services().log.warn({ err, workspaceId: this.workspaceId }, "team event not applied"));
   };
   private stopRevoked: (() => void) | null = null;
-  private readonly onRevoked = (memberId: string) => {
-    for (const c of this.clients) if (c.userData?.id === memberId) c.leave(CloseCode.deactivated, "deactivated");
+  /**
+   * A viewer's rights changed, in any process: deactivated → 4104; a role outside TEAM_VIEWERS →
+   * 4105 at once (the row itself is reloaded from the team topic's `member` event).
+   */
+  private readonly onRevoked = (change: MemberChange) => {
+    for (const c of this.clients) {
+      if (c.userData?.id !== change.memberId) continue;
+      if (change.kind === "revoked") c.leave(CloseCode.deactivated, "deactivated");
+      else if (!TEAM_VIEWERS.has(change.role)) c.leave(CloseCode.noLongerParticipant, "view_not_allowed");
+      else c.userData = { ...c.userData, role: change.role };
+    }
   };
 
   static override async onAuth(token: string, options: unknown, _context: AuthContext): Promise<MemberRow> {
@@ -247,12 +249,7 @@ export class TeamRoom extends Room<{ state: TeamState; client: TeamClient }> {
     this.tally.load(await readTallySnapshot(db, this.workspaceId, services().now()));
     this.clock.setTimeout(() => this.tally.forgetSnapshotVersions(), LATE_CHANGE_MS * 2);
     for (const id of await onlineMembers(this.presence, this.workspaceId)) this.online.add(id);
-    const m = s.members;
-    const members = await db
-      .select({ id: m.id, name: m.name, role: m.role, status: m.status })
-      .from(m)
-      .where(and(eq(m.workspaceId, this.workspaceId), ne(m.status, "deleted")));
-    for (const member of members) this.putMember(member);
+    for (const member of await loadTeamMembers(db, this.workspaceId)) this.putMember(member);
     this.syncCounts();
     await this.refreshOverdue();
   }
@@ -354,24 +351,9 @@ export class TeamRoom extends Room<{ state: TeamState; client: TeamClient }> {
     const { db, now } = services();
     const minutes = await overdueMinutes(db, this.workspaceId);
     const cutoff = new Date(now().getTime() - minutes * 60_000);
-    const c = s.conversations;
-    const rows = await db
-      .select({
-        id: c.id,
-        customerName: s.customers.displayName,
-        channel: c.channel,
-        status: c.status,
-        followerId: c.followerId,
-        waitingSince: c.waitingSince,
-        total: sql<number>`count(*) over ()`.mapWith(Number),
-      })
-      .from(c)
-      .innerJoin(s.customers, eq(s.customers.id, c.customerId))
-      .where(and(eq(c.workspaceId, this.workspaceId), inArray(c.status, ["pending", "in_progress"]), lte(c.waitingSince, cutoff)))
-      .orderBy(asc(c.waitingSince), asc(c.id))
-      .limit(OVERDUE_LIMIT);
+    const { rows, total } = await loadOverdue(db, this.workspaceId, cutoff, OVERDUE_LIMIT);
     this.state.overdueAfterMinutes = minutes;
-    this.state.overdueTotal = rows[0]?.total ?? 0;
+    this.state.overdueTotal = total;
     const list = this.state.overdue;
     rows.forEach((r, i) => {
       let item = list[i];
@@ -390,31 +372,7 @@ export class TeamRoom extends Room<{ state: TeamState; client: TeamClient }> {
   }
 }
 
-/** Reads a `TallySnapshot` of the workspace (see `TeamTally`). */
-export async function readTallySnapshot(db: Db, workspaceId: string, now: Date): Promise<TallySnapshot> {
-  const c = s.conversations;
-  const open = and(eq(c.workspaceId, workspaceId), ne(c.status, "closed"));
-  return db.transaction(
-    async (tx) => {
-      const counts = await tx
-        .select({ status: c.status, collaborative: c.collaborative, n: sql<number>`count(*)`.mapWith(Number) })
-        .from(c)
-        .where(eq(c.workspaceId, workspaceId))
-        .groupBy(c.status, c.collaborative);
-      const following = await tx
-        .select({ memberId: sql<string>`${c.followerId}`, n: sql<number>`count(*)`.mapWith(Number) })
-        .from(c)
-        .where(and(open, isNotNull(c.followerId)))
-        .groupBy(c.followerId);
-      const collaborating = (await tx.execute(
-        sql`select m as "memberId", count(*)::int as n from ${c}, unnest(${c.collaboratorIds}) as m where ${open} group by m`,
-      )) as unknown;
-      const recent = await tx
-        .select({ id: c.id, version: c.version })
-        .from(c)
-        .where(and(eq(c.workspaceId, workspaceId), gt(c.updatedAt, new Date(now.getTime() - LATE_CHANGE_MS))));
-      return { counts, following, collaborating: executeRows<{ memberId: string; n: number }>(collaborating), recent };
-    },
-    { isolationLevel: "repeatable read", accessMode: "read only" },
-  );
+/** Reads a `TallySnapshot` of the workspace (see `TeamTally`) as of `now`. */
+export function readTallySnapshot(db: Db, workspaceId: string, now: Date): Promise<TallySnapshot> {
+  return readSnapshot(db, workspaceId, new Date(now.getTime() - LATE_CHANGE_MS));
 }

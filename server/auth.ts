@@ -1,15 +1,17 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { hash, verify } from "@node-rs/argon2";
-import { and, eq, gt, isNull } from "drizzle-orm";
 import { SignJWT, errors as joseErrors, jwtVerify } from "jose";
+import { consumeRefreshToken, findMemberByEmail, insertRefreshToken } from "../db/auth.ts";
 import type { Db } from "../db/client.ts";
 import { type MemberRow, loadMember } from "../db/repository.ts";
-import * as s from "../db/schema.ts";
 import { DomainError, ErrorCode } from "../domain/errors.ts";
+import type { AuthPort } from "../rooms/ports.ts";
 
 /**
  * Login, token refresh and token verification. Access tokens are short-lived JWTs (HS256, jose)
- * carrying the member's token version: bumping it (deactivation) revokes them all at once.
+ * carrying the member's token version: bumping it (deactivation) revokes them all at once. A token
+ * is accepted only with all three of its claims: `sub` (the member), `exp` (a token that never
+ * expires would outlive every revocation but the version's) and `tv` (the version).
  * Refresh tokens are random, stored hashed, and rotated on use.
  */
 export interface TokenPair {
@@ -21,7 +23,7 @@ export interface TokenPair {
 
 const sha256 = (v: string) => createHash("sha256").update(v).digest("hex");
 
-export class Auth {
+export class Auth implements AuthPort {
   private readonly key: Uint8Array;
 
   constructor(
@@ -38,8 +40,7 @@ export class Auth {
   }
 
   async login(email: string, password: string): Promise<TokenPair> {
-    const rows = await this.db.select().from(s.members).where(eq(s.members.email, email.trim().toLowerCase()));
-    const m = rows[0];
+    const m = await findMemberByEmail(this.db, email.trim().toLowerCase());
     // Verify even when unknown so timing does not tell which emails exist.
     const ok = await verify(m?.passwordHash ?? DUMMY_HASH, password).catch(() => false);
     if (!m || !ok) throw new DomainError(ErrorCode.INVALID_CREDENTIALS);
@@ -48,15 +49,9 @@ export class Auth {
   }
 
   async refresh(refreshToken: string): Promise<TokenPair> {
-    const now = new Date();
-    const rows = await this.db
-      .update(s.refreshTokens)
-      .set({ revokedAt: now })
-      .where(and(eq(s.refreshTokens.tokenHash, sha256(refreshToken)), isNull(s.refreshTokens.revokedAt), gt(s.refreshTokens.expiresAt, now)))
-      .returning({ memberId: s.refreshTokens.memberId });
-    const row = rows[0];
-    if (!row) throw new DomainError(ErrorCode.UNAUTHENTICATED);
-    const m = (await this.db.select().from(s.members).where(eq(s.members.id, row.memberId)))[0];
+    const memberId = await consumeRefreshToken(this.db, sha256(refreshToken), new Date());
+    if (!memberId) throw new DomainError(ErrorCode.UNAUTHENTICATED);
+    const m = await loadMember(this.db, memberId);
     if (m?.status !== "active") throw new DomainError(ErrorCode.MEMBER_INACTIVE);
     return this.issue(m);
   }
@@ -70,9 +65,9 @@ export class Auth {
       .sign(this.key);
   }
 
-  private async issue(m: typeof s.members.$inferSelect): Promise<TokenPair> {
+  private async issue(m: MemberRow): Promise<TokenPair> {
     const refreshToken = randomBytes(32).toString("base64url");
-    await this.db.insert(s.refreshTokens).values({
+    await insertRefreshToken(this.db, {
       id: randomUUID(),
       memberId: m.id,
       tokenHash: sha256(refreshToken),
@@ -86,20 +81,24 @@ export class Auth {
     };
   }
 
-  /** The member a token speaks for, or a `DomainError` (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE). */
+  /**
+   * The member a token speaks for, or a `DomainError`: UNAUTHENTICATED (missing, forged, without
+   * `exp`, `sub` or `tv`, or of an old token version), TOKEN_EXPIRED, MEMBER_INACTIVE.
+   */
   async verifyAccess(token: string | undefined | null): Promise<MemberRow> {
     if (!token) throw new DomainError(ErrorCode.UNAUTHENTICATED);
     let sub: string | undefined;
     let tv: unknown;
     try {
-      const { payload } = await jwtVerify(token, this.key, { algorithms: ["HS256"] });
+      // jose checks `exp` only when present: require it (and `sub`), or a token without one never expires.
+      const { payload } = await jwtVerify(token, this.key, { algorithms: ["HS256"], requiredClaims: ["exp", "sub"] });
       sub = payload.sub;
       tv = payload.tv;
     } catch (e) {
       if (e instanceof joseErrors.JWTExpired) throw new DomainError(ErrorCode.TOKEN_EXPIRED);
       throw new DomainError(ErrorCode.UNAUTHENTICATED);
     }
-    if (!sub) throw new DomainError(ErrorCode.UNAUTHENTICATED);
+    if (!sub || !Number.isInteger(tv)) throw new DomainError(ErrorCode.UNAUTHENTICATED);
     const m = await loadMember(this.db, sub);
     if (!m) throw new DomainError(ErrorCode.UNAUTHENTICATED);
     if (m.status !== "active") throw new DomainError(ErrorCode.MEMBER_INACTIVE);
