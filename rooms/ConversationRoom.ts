@@ -28,6 +28,7 @@ import { type Answer, ConversationJoinOptions, PageRequest, QueryType, joinError
 import { type ConversationChange, listSummary, publishChange } from "./feed.ts";
 import { type Names, eventJson, idsOfMessage, messageJson, toMessageItem } from "./render.ts";
 import { CloseCode } from "./closeCodes.ts";
+import type { MemberChange } from "./revocations.ts";
 import { services } from "./ports.ts";
 import { ConversationState, MemberRef, MemberView } from "./state.ts";
 
@@ -74,7 +75,23 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
   private loaded!: LoadedConversation;
   private readonly names = new Map<string, { name: string; role: string }>();
   private stopRevoked: (() => void) | null = null;
-  private readonly onRevoked = (memberId: string) => this.evictMember(memberId, CloseCode.deactivated, "deactivated");
+  /**
+   * A member's rights changed (rooms/revocations.ts), in any process. Deactivated: their
+   * connections close (4104). A new role: their connections' next actions are decided with it, the
+   * state shows it, and a view it no longer opens (`team` outside TEAM_VIEWERS) closes (4105).
+   */
+  private readonly onRevoked = (change: MemberChange) => {
+    if (change.kind === "revoked") return this.evictMember(change.memberId, CloseCode.deactivated, "deactivated");
+    const known = this.names.get(change.memberId);
+    if (known) known.role = change.role;
+    for (const ref of [this.state.follower, ...this.state.collaborators]) if (ref?.id === change.memberId) ref.role = change.role;
+    for (const client of this.clients) {
+      const data = client.userData;
+      if (data?.member.id !== change.memberId) continue;
+      data.member = { ...data.member, role: change.role };
+      if (!mayOpen(this.model, data.member, data.view)) client.leave(CloseCode.noLongerParticipant, "view_not_allowed");
+    }
+  };
 
 
   static override async onAuth(token: string, options: unknown, _context: AuthContext): Promise<ConversationClientData> {
