@@ -50,3 +50,31 @@ export type ServerAction =
 export type Action = MemberAction | ServerAction;
 
 export { MAX_TEXT_LENGTH };
+
+/**
+ * The length of a text as the limits count it: in Unicode code points, not UTF-16 units, so the
+ * 4,000-character limit (MAX_TEXT_LENGTH) means 4,000 characters in any script: an emoji or a CJK
+ * extension-B character (two UTF-16 units, four UTF-8 bytes) counts once, like "a" or "你".
+ */
+export function textLength(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    // A high surrogate followed by a low one is one code point; a lone half counts as one.
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) i++;
+    }
+    n++;
+  }
+  return n;
+}
+
+/** True when `text` is longer than MAX_TEXT_LENGTH code points (answer TEXT_TOO_LONG). */
+export function isTextTooLong(text: string): boolean {
+  // Cheap exits: fewer UTF-16 units than the limit cannot be more code points, and more than twice
+  // the limit in units is more than the limit in code points.
+  if (text.length <= MAX_TEXT_LENGTH) return false;
+  if (text.length > MAX_TEXT_LENGTH * 2) return true;
+  return textLength(text) > MAX_TEXT_LENGTH;
+}

@@ -24,7 +24,18 @@ import { type Actor, type Conversation, isCollaborative, participantIds } from "
 import type { Locale, View } from "../domain/sets.ts";
 import { renderError } from "../domain/texts.ts";
 import { SerialLane } from "./lane.ts";
-import { type Answer, ConversationJoinOptions, PageRequest, QueryType, joinError, parseAction, requestIdOf, verifyForJoin } from "./protocol.ts";
+import { isStorageUnavailable } from "../db/errors.ts";
+import {
+  type Answer,
+  ConversationJoinOptions,
+  QueryType,
+  joinError,
+  joinFailure,
+  parseAction,
+  parsePage,
+  requestIdOf,
+  verifyForJoin,
+} from "./protocol.ts";
 import { type ConversationChange, listSummary, publishChange } from "./feed.ts";
 import { type Names, eventJson, idsOfMessage, messageJson, toMessageItem } from "./render.ts";
 import { CloseCode } from "./closeCodes.ts";
@@ -55,14 +66,31 @@ const EVICT_CODES: Record<EvictReason, number> = {
 };
 
 async function authorize(token: string, rawOptions: unknown): Promise<ConversationClientData> {
+  // Options are checked (storable text, lengths) before anything reaches storage.
   const options = ConversationJoinOptions.safeParse(rawOptions ?? {});
   if (!options.success) throw joinError(400, ErrorCode.INVALID_PAYLOAD);
-  const { auth, db } = services();
+  const { auth, db, log } = services();
   const member = await verifyForJoin(() => auth.verifyAccess(token));
-  const loaded = await loadConversation(db, options.data.conversationId);
+  let loaded: LoadedConversation | null;
+  try {
+    loaded = await loadConversation(db, options.data.conversationId);
+  } catch (e) {
+    log.error({ err: e, conversationId: options.data.conversationId }, "join: conversation not loaded");
+    throw joinFailure(e, member.locale);
+  }
   if (!loaded || loaded.conversation.workspaceId !== member.workspaceId) throw joinError(404, ErrorCode.NOT_FOUND, member.locale);
   if (!mayOpen(loaded.conversation, member, options.data.view)) throw joinError(403, ErrorCode.VIEW_NOT_ALLOWED, member.locale);
   return { member, view: options.data.view };
+}
+
+/** Calls `answer` at most once: every request is answered exactly once, whatever fails after. */
+function once(answer: (a: Answer) => void): (a: Answer) => void {
+  let done = false;
+  return (a) => {
+    if (done) return;
+    done = true;
+    answer(a);
+  };
 }
 
 /**
@@ -100,7 +128,13 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
 
   override async onCreate(options: { conversationId: string }): Promise<void> {
     this.roomId = options.conversationId;
-    await this.restore();
+    try {
+      await this.restore();
+    } catch (e) {
+      // The message of an error thrown here reaches the joining client: never SQL text.
+      if (!(e instanceof ServerError)) services().log.error({ err: e, conversationId: this.roomId }, "room not restored");
+      throw joinFailure(e);
+    }
     this.stopRevoked = services().revocations.listen(this.onRevoked);
     this.onMessage("*", (client, type, payload) => {
       void this.onClientMessage(client as ConversationRoom["~client"], type, payload);
@@ -113,7 +147,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
     client.userData = auth;
     let mine = this.state.me.get(auth.member.id);
     if (!mine) {
-      const stored = (await loadMemberStates(services().db, this.roomId, [auth.member.id])).get(auth.member.id);
+      const stored = await this.storedMemberState(auth.member.id, auth.member.locale);
       mine = new MemberView();
       mine.memberId = auth.member.id;
       mine.unreadCount = stored?.unreadCount ?? 0;
@@ -123,6 +157,16 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
     }
     client.view = new StateView();
     client.view.add(mine);
+  }
+
+  /** A member's stored unread count and pin, for their view; a failure refuses the join without SQL text. */
+  private async storedMemberState(memberId: string, locale: Locale) {
+    try {
+      return (await loadMemberStates(services().db, this.roomId, [memberId])).get(memberId);
+    } catch (e) {
+      services().log.error({ err: e, conversationId: this.roomId, memberId }, "join: member state not loaded");
+      throw joinFailure(e, locale);
+    }
   }
 
   override onLeave(client: ConversationRoom["~client"]): void {
@@ -141,37 +185,72 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
 
   // ---- input ---------------------------------------------------------------------------------
 
+  /**
+   * Every message is answered exactly once on `result`: input errors with their code, accepted
+   * actions after commit, and anything unexpected with `STORAGE_UNAVAILABLE` (storage down or
+   * slow) or `INTERNAL` (logged with the request and conversation ids; no SQL or stack text).
+   */
   private async onClientMessage(client: ConversationRoom["~client"], type: string | number, payload: unknown): Promise<void> {
-    const data = client.userData;
-    if (!data) return;
-    const locale = data.member.locale;
-    if (type === QueryType.history || type === QueryType.log) {
-      client.send("result", await this.query(type, payload, locale));
-      return;
+    const requestId = requestIdOf(payload);
+    const answer = once((a: Answer) => {
+      try {
+        client.send("result", a);
+      } catch (e) {
+        // The client left meanwhile: there is nobody to answer.
+        services().log.warn({ err: e, conversationId: this.roomId, requestId }, "answer not sent");
+      }
+    });
+    const locale = client.userData?.member.locale ?? "en";
+    try {
+      const data = client.userData;
+      if (!data) throw new Error("message from a client without join data");
+      if (type === QueryType.history || type === QueryType.log) {
+        answer(await this.query(type, payload, locale));
+        return;
+      }
+      const parsed = parseAction(type, payload);
+      if (!parsed.ok) {
+        answer(this.refusal(parsed.requestId, parsed.code, locale, parsed.issues));
+        return;
+      }
+      const actor: Actor = { type: "member", id: data.member.id, role: data.member.role, view: data.view };
+      await this.execute(actor, parsed.action, locale, answer);
+    } catch (e) {
+      answer(this.failure(e, requestId, locale, String(type)));
     }
-    const parsed = parseAction(type, payload);
-    if (!parsed.ok) {
-      client.send("result", this.refusal(parsed.requestId, parsed.code, locale, parsed.issues));
-      return;
-    }
-    const actor: Actor = { type: "member", id: data.member.id, role: data.member.role, view: data.view };
-    await this.execute(actor, parsed.action, locale, (answer) => client.send("result", answer));
+  }
+
+  /**
+   * The answer to an unexpected failure: a rule's refusal keeps its code; storage down or slow is
+   * `STORAGE_UNAVAILABLE`; anything else `INTERNAL`. Logged here with the ids to find it by.
+   */
+  private failure(e: unknown, requestId: string | null, locale: Locale, what: string): Answer {
+    if (e instanceof DomainError) return this.refusal(requestId, e.code, locale);
+    const code = isStorageUnavailable(e) ? ErrorCode.STORAGE_UNAVAILABLE : ErrorCode.INTERNAL;
+    services().log.error({ err: e, conversationId: this.roomId, requestId, type: what, code }, "request failed");
+    return this.refusal(requestId, code, locale);
   }
 
   /** Entry point for server-side writers; the answer comes back once committed and applied. */
   async serverAction(input: ServerInput): Promise<Answer> {
-    return new Promise<Answer>((resolve) => {
+    return new Promise<Answer>((settle) => {
+      const resolve = once(settle);
+      const requestId = input.type === "member_action" ? input.action.requestId : input.requestId;
+      const locale = input.type === "member_action" ? input.member.locale : "en";
+      const guard = (run: Promise<void>) => {
+        run.catch((e: unknown) => resolve(this.failure(e, requestId, locale, input.type)));
+      };
       if (input.type === "customer_message") {
         const action: Action = { type: "customer_message", requestId: input.requestId, text: input.text };
-        void this.execute({ type: "customer", id: input.customerId }, action, "en", resolve, input.requestId);
+        guard(this.execute({ type: "customer", id: input.customerId }, action, "en", resolve, input.requestId));
       } else if (input.type === "member_action") {
         const { member, view, action } = input;
         if (member.workspaceId !== this.model.workspaceId) return resolve(this.refusal(action.requestId, ErrorCode.NOT_FOUND, member.locale));
         if (!mayOpen(this.model, member, view)) return resolve(this.refusal(action.requestId, ErrorCode.VIEW_NOT_ALLOWED, member.locale));
-        void this.execute({ type: "member", id: member.id, role: member.role, view }, action, member.locale, resolve);
+        guard(this.execute({ type: "member", id: member.id, role: member.role, view }, action, member.locale, resolve));
       } else {
         const action: Action = { type: "member_departed", requestId: input.requestId, memberId: input.memberId };
-        void this.execute({ type: "system", id: input.actorId }, action, "en", resolve);
+        guard(this.execute({ type: "system", id: input.actorId }, action, "en", resolve));
       }
     });
   }
@@ -184,7 +263,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
 
   private execute(actor: Actor, action: Action, locale: Locale, answer: (a: Answer) => void, externalId?: string): Promise<void> {
     return this.lane.run(async () => {
-      const { db, log } = services();
+      const { db } = services();
       const memberId = actor.type === "member" ? actor.id : null;
       try {
         if (memberId && (await wasProcessed(db, this.roomId, memberId, action.requestId))) {
@@ -220,20 +299,43 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
             }
             throw e;
           }
-          const before = this.loaded;
-          await this.apply(result);
-          this.broadcastPatch();
-          answer({ requestId: action.requestId, ok: true, seq: result.lastSeq });
-          this.afterCommit(decision);
-          this.announce(before, result);
+          await this.committed(decision, result, action.requestId, answer);
           return;
         }
         answer(this.refusal(action.requestId, ErrorCode.VERSION_CONFLICT, locale));
       } catch (e) {
-        log.error({ err: e, conversationId: this.roomId, action: action.type }, "action failed");
-        answer(this.refusal(action.requestId, ErrorCode.STORAGE_UNAVAILABLE, locale));
+        answer(this.failure(e, action.requestId, locale, action.type));
       }
     });
+  }
+
+  /**
+   * After commit the answer is `ok` whatever fails next: the action happened. A failure while
+   * updating the state reloads it from storage (or, if that fails too, leaves it to the next
+   * action's version check); a failure in the effects is logged.
+   */
+  private async committed(decision: Decision, result: CommitResult, requestId: string, answer: (a: Answer) => void): Promise<void> {
+    const { log } = services();
+    const before = this.loaded;
+    try {
+      await this.apply(result);
+      this.broadcastPatch();
+    } catch (e) {
+      log.error({ err: e, conversationId: this.roomId, requestId }, "committed, but the room state was not updated: reloading");
+      try {
+        await this.restore();
+        this.broadcastPatch();
+      } catch (again) {
+        log.error({ err: again, conversationId: this.roomId, requestId }, "room state not reloaded");
+      }
+    }
+    answer({ requestId, ok: true, seq: result.lastSeq });
+    try {
+      this.afterCommit(decision);
+      this.announce(before, result);
+    } catch (e) {
+      log.error({ err: e, conversationId: this.roomId, requestId }, "committed, but its effects failed");
+    }
   }
 
   // ---- state ---------------------------------------------------------------------------------
@@ -342,10 +444,11 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
 
   // ---- reads ---------------------------------------------------------------------------------
 
-  private async query(type: "history" | "log", payload: unknown, locale: Locale): Promise<Answer> {
-    const parsed = PageRequest.safeParse(payload);
-    if (!parsed.success) return this.refusal(requestIdOf(payload), ErrorCode.INVALID_PAYLOAD, locale);
-    const { requestId, beforeSeq, limit } = parsed.data;
+  /** A `history` or `log` page. Errors propagate to `onClientMessage`, which answers them. */
+  private async query(type: QueryType, payload: unknown, locale: Locale): Promise<Answer> {
+    const parsed = parsePage(payload);
+    if (!parsed.ok) return this.refusal(parsed.requestId, parsed.code, locale, parsed.issues);
+    const { requestId, beforeSeq, limit } = parsed.page;
     const { db } = services();
     const names: Names = this.names;
     if (type === "history") {

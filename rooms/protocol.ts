@@ -1,78 +1,155 @@
 import { ServerError } from "@colyseus/core";
 import { z } from "zod";
-import { ACTION_TYPES, MemberActionSchema, type MemberAction } from "../domain/actions.ts";
+import { isStorageUnavailable } from "../db/errors.ts";
+import { ACTION_TYPES, MemberActionSchema, type MemberAction, isTextTooLong } from "../domain/actions.ts";
 import { DomainError, ErrorCode } from "../domain/errors.ts";
 import { type Locale, MAX_TEXT_LENGTH, View } from "../domain/sets.ts";
+import { UNSTORABLE_TEXT_ISSUE, storableString, unstorablePaths } from "../domain/text.ts";
 import { renderError } from "../domain/texts.ts";
+
+/** The longest `requestId` accepted (docs/protocol.md §2.3, §6). */
+export const MAX_REQUEST_ID_LENGTH = 100;
+
+/**
+ * The largest `seq` there can be: `seq`, `last_seq` and `last_read_seq` are PostgreSQL `integer`
+ * columns (db/schema.ts). A `beforeSeq` above it is refused at the edge instead of failing in SQL.
+ */
+export const MAX_SEQ = 2_147_483_647;
+
+/**
+ * Room-message bytes beyond the text itself: the frame header, the message type, the MessagePack
+ * map with `requestId` (up to 100 characters at up to 4 bytes each) and field names. A whole
+ * `add_collaborators` (10 ids of 100 characters at 4 bytes) is 4,000 bytes, so 4 KiB covers any
+ * valid message's envelope.
+ */
+export const ENVELOPE_BYTES = 4096;
+
+/**
+ * The WebSocket transport's `maxPayload`: the longest text (MAX_TEXT_LENGTH characters, up to 4
+ * UTF-8 bytes each) plus the envelope, so every valid room message fits. A bigger frame is closed
+ * by the transport with 1009 ("message too big") before any room sees it (docs/protocol.md §2.6).
+ */
+export const MAX_FRAME_BYTES = MAX_TEXT_LENGTH * 4 + ENVELOPE_BYTES;
 
 /** Join options of the conversation room. */
 export const ConversationJoinOptions = z.object({
-  conversationId: z.string().min(1).max(100),
+  conversationId: storableString().min(1).max(100),
   view: z.enum([View.mine, View.team]).default(View.mine),
 });
 export type ConversationJoinOptions = z.infer<typeof ConversationJoinOptions>;
 
+const requestId = z.string().min(1).max(MAX_REQUEST_ID_LENGTH);
+
 /** Read requests answered from storage: older messages and status-log pages. */
 export const PageRequest = z.object({
-  requestId: z.string().min(1).max(100),
-  beforeSeq: z.number().int().positive().optional(),
+  requestId,
+  beforeSeq: z.number().int().positive().max(MAX_SEQ).optional(),
   limit: z.number().int().min(1).max(100).default(50),
 });
 export type PageRequest = z.infer<typeof PageRequest>;
 
 export const QueryType = { history: "history", log: "log" } as const;
+export type QueryType = (typeof QueryType)[keyof typeof QueryType];
 
 /** The answer to every action and query; `message` is in the member's locale. */
 export type Answer =
   | { requestId: string | null; ok: true; duplicate?: boolean; seq?: number; [k: string]: unknown }
   | { requestId: string | null; ok: false; code: ErrorCode; message: string; issues?: string[] };
 
-export type Parsed = { ok: true; action: MemberAction } | { ok: false; requestId: string | null; code: ErrorCode; issues?: string[] };
+/** An input refused at the edge: the code to answer with, and for input errors what was wrong. */
+export interface Refused {
+  ok: false;
+  requestId: string | null;
+  code: ErrorCode;
+  issues?: string[];
+}
 
-function requestIdOf(payload: unknown): string | null {
-  if (payload && typeof payload === "object" && "requestId" in payload) {
+export type Parsed = { ok: true; action: MemberAction } | Refused;
+export type ParsedPage = { ok: true; page: PageRequest } | Refused;
+
+/**
+ * The request id an answer echoes: the payload's `requestId` when it is a string, whole (a
+ * too-long one is echoed in full, then refused), else `null` (no payload, not an object, a
+ * `requestId` of another type). Documented in docs/protocol.md §2.3.
+ */
+export function requestIdOf(payload: unknown): string | null {
+  if (payload && typeof payload === "object" && !Array.isArray(payload) && "requestId" in payload) {
     const r = (payload as { requestId: unknown }).requestId;
-    if (typeof r === "string") return r.slice(0, 100);
+    if (typeof r === "string") return r;
   }
   return null;
 }
 
-/** Decodes one client message at the edge; after this, code trusts its input. */
+function issuesOf(error: z.ZodError): string[] {
+  return error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
+}
+
+/**
+ * The checks every room message passes before its own schema: an object payload, and no string in
+ * it (keys included) that storage could not keep (NUL, lone surrogates: refused, never stripped).
+ */
+function precheck(payload: unknown): Refused | null {
+  const requestId = requestIdOf(payload);
+  if (payload === null || typeof payload !== "object" || Array.isArray(payload)) {
+    return { ok: false, requestId, code: ErrorCode.INVALID_PAYLOAD, issues: ["(root): payload must be an object"] };
+  }
+  const bad = unstorablePaths(payload);
+  if (bad.length) {
+    return { ok: false, requestId, code: ErrorCode.INVALID_PAYLOAD, issues: bad.map((p) => `${p}: ${UNSTORABLE_TEXT_ISSUE}`) };
+  }
+  return null;
+}
+
+/** Decodes one client action at the edge; after this, code trusts its input. */
 export function parseAction(type: string | number, payload: unknown): Parsed {
   const requestId = requestIdOf(payload);
   if (typeof type !== "string" || !(ACTION_TYPES as readonly string[]).includes(type)) {
     return { ok: false, requestId, code: ErrorCode.UNKNOWN_ACTION };
   }
-  if (payload === null || typeof payload !== "object" || Array.isArray(payload)) {
-    return { ok: false, requestId, code: ErrorCode.INVALID_PAYLOAD, issues: ["payload must be an object"] };
-  }
-  const r = MemberActionSchema.safeParse({ ...payload, type });
-  if (!r.success) {
-    return {
-      ok: false,
-      requestId,
-      code: ErrorCode.INVALID_PAYLOAD,
-      issues: r.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`),
-    };
-  }
-  if (r.data.type === "reply" && r.data.text.length > MAX_TEXT_LENGTH) {
+  const refused = precheck(payload);
+  if (refused) return refused;
+  const r = MemberActionSchema.safeParse({ ...(payload as object), type });
+  if (!r.success) return { ok: false, requestId, code: ErrorCode.INVALID_PAYLOAD, issues: issuesOf(r.error) };
+  if (r.data.type === "reply" && isTextTooLong(r.data.text)) {
     return { ok: false, requestId, code: ErrorCode.TEXT_TOO_LONG, issues: [`text: at most ${MAX_TEXT_LENGTH} characters`] };
   }
   return { ok: true, action: r.data };
 }
 
-export { requestIdOf };
+/** Decodes a `history` or `log` request at the edge. */
+export function parsePage(payload: unknown): ParsedPage {
+  const refused = precheck(payload);
+  if (refused) return refused;
+  const r = PageRequest.safeParse(payload);
+  if (!r.success) return { ok: false, requestId: requestIdOf(payload), code: ErrorCode.INVALID_PAYLOAD, issues: issuesOf(r.error) };
+  return { ok: true, page: r.data };
+}
 
 /** A join refusal: an HTTP-like status for the SDK, and the stable code first in the message. */
-export function joinError(status: 400 | 401 | 403 | 404, code: ErrorCode, locale: Locale = "en"): ServerError {
+export function joinError(status: 400 | 401 | 403 | 404 | 500 | 503, code: ErrorCode, locale: Locale = "en"): ServerError {
   return new ServerError(status, `${code}: ${renderError(code, locale)}`);
 }
 
-/** Verifies a room token, turning any failure into a 401 join refusal. */
+/**
+ * A join step's unexpected failure as a join refusal that carries no SQL or stack text: a refusal
+ * already made (ServerError) as is, storage down or slow → 503 `STORAGE_UNAVAILABLE`, anything
+ * else → 500 `INTERNAL` (the caller logs the error itself).
+ */
+export function joinFailure(e: unknown, locale: Locale = "en"): ServerError {
+  if (e instanceof ServerError) return e;
+  return isStorageUnavailable(e) ? joinError(503, ErrorCode.STORAGE_UNAVAILABLE, locale) : joinError(500, ErrorCode.INTERNAL, locale);
+}
+
+/**
+ * Verifies a room token: a refused token is a 401 join refusal with its code; a storage failure
+ * while checking it is not the client's fault and answers as `joinFailure` says.
+ */
 export async function verifyForJoin<T>(verify: () => Promise<T>): Promise<T> {
   try {
     return await verify();
   } catch (e) {
-    throw joinError(401, e instanceof DomainError ? e.code : ErrorCode.UNAUTHENTICATED);
+    if (e instanceof DomainError) throw joinError(401, e.code);
+    if (isStorageUnavailable(e)) throw joinFailure(e);
+    throw joinError(401, ErrorCode.UNAUTHENTICATED);
   }
 }

@@ -29,16 +29,20 @@ export function toMessageItem(m: StoredMessage, names: Names, customerName: stri
   return item;
 }
 
-/** A message as a history page returns it, rendered in one locale. */
+/**
+ * A message as a history page returns it, rendered in one locale. Its fields hold the same values
+ * as the state's `MessageItem` (docs/protocol.md §2.2, §2.7): `""`, never `null`, where a message
+ * has no sender id, sender name, body or system kind, so one client type reads both.
+ */
 export function messageJson(m: StoredMessage, names: Names, customerName: string, locale: Locale) {
   return {
     seq: m.seq,
     sender: m.sender,
-    senderId: m.senderId,
-    senderName: m.sender === "customer" ? customerName : m.sender === "staff" ? nameOf(names)(m.senderId) : null,
-    body: m.body,
-    systemKind: m.system?.kind ?? null,
-    text: m.system ? renderSystem(m.system, locale, nameOf(names)) : m.body,
+    senderId: m.senderId ?? "",
+    senderName: m.sender === "customer" ? customerName : m.sender === "staff" ? nameOf(names)(m.senderId) : "",
+    body: m.body ?? "",
+    systemKind: m.system?.kind ?? "",
+    text: m.system ? renderSystem(m.system, locale, nameOf(names)) : (m.body ?? ""),
     createdAt: m.createdAt.toISOString(),
   };
 }

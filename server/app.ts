@@ -11,6 +11,7 @@ import { getRequestListener } from "@hono/node-server";
 import pino, { type Logger } from "pino";
 import { type Database, openDatabase } from "../db/client.ts";
 import { ConversationRoom } from "../rooms/ConversationRoom.ts";
+import { MAX_FRAME_BYTES } from "../rooms/protocol.ts";
 import { InboxRoom } from "../rooms/InboxRoom.ts";
 import { TeamRoom } from "../rooms/TeamRoom.ts";
 import { setServices } from "../rooms/ports.ts";
@@ -70,7 +71,7 @@ function useCorsPolicy(): void {
 export async function startApp(config: Config, opts: { log?: Logger } = {}): Promise<App> {
   const log = opts.log ?? pino({ level: config.logLevel });
   if (!config.databaseUrl && config.dataDir !== "memory://") mkdirSync(config.dataDir, { recursive: true });
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, statementTimeoutMs: config.dbStatementTimeoutMs });
   const shouldSeed = config.seedDemo === "true" || (config.seedDemo === "auto" && !config.databaseUrl);
   const seeded = shouldSeed ? await seedDemo(database.db) : false;
 
@@ -89,13 +90,17 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
     auth,
     log,
     now,
-    publishInbox: (memberId, event) => void presence.publish(Topic.inbox(memberId), event),
+    // Fire and forget, but never an unhandled rejection when Redis is down.
+    publishInbox: (memberId, event) =>
+      void Promise.resolve(presence.publish(Topic.inbox(memberId), event)).catch((err: unknown) => log.warn({ err }, "inbox publish failed")),
     presence,
     kickJobs: () => jobs.kick(),
   });
   const listener = getRequestListener(http.fetch);
   useCorsPolicy();
-  const transport = new WebSocketTransport({ pingInterval: 10_000, pingMaxRetries: 3 });
+  // The frame limit fits the longest valid room message (4,000 characters at 4 bytes + envelope);
+  // a bigger frame is closed with 1009 by the transport (docs/protocol.md §2.6).
+  const transport = new WebSocketTransport({ pingInterval: 10_000, pingMaxRetries: 3, maxPayload: MAX_FRAME_BYTES });
   const server = defineServer({
     transport,
     presence,
