@@ -44,6 +44,15 @@ const Env = z.object({
     .max(600_000)
     .default(5000)
     .describe("how often a process looks for jobs whose lease ran out"),
+  DB_STATEMENT_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(5000)
+    .describe(
+      "PostgreSQL: the server cancels a statement after this; the client gives up on a connection that has not answered within it plus 1 s. Either answers STORAGE_UNAVAILABLE",
+    ),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   NODE_ENV: z.string().optional(),
 });
@@ -62,6 +71,8 @@ export interface Config {
   readonly jobItemPauseMs: number;
   readonly jobLeaseMs: number;
   readonly jobPollMs: number;
+  /** `DB_STATEMENT_TIMEOUT_MS`: every PostgreSQL statement's deadline. */
+  readonly dbStatementTimeoutMs: number;
   readonly production: boolean;
 }
 
@@ -91,6 +102,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     jobItemPauseMs: e.JOB_ITEM_PAUSE_MS,
     jobLeaseMs: e.JOB_LEASE_MS,
     jobPollMs: e.JOB_POLL_MS,
+    dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
     production,
   };
 }

@@ -1,5 +1,4 @@
 import { createRoute } from "@hono/zod-openapi";
-import { swaggerUI } from "@hono/swagger-ui";
 import { z } from "zod";
 import { ping } from "../../db/client.ts";
 import { ErrorCode } from "../../domain/errors.ts";
@@ -7,12 +6,15 @@ import { authRoutes, requireMember } from "./auth.ts";
 import { bulkRoutes } from "./bulk.ts";
 import { candidateRoutes } from "./candidates.ts";
 import { conversationRoutes } from "./conversations.ts";
+import { mountDocs } from "./docs.ts";
+import { limitBody, storableTextOnly } from "./edge.ts";
 import { legacyRoutes } from "./legacy.ts";
 import { memberRoutes } from "./members.ts";
 import type { AppDeps } from "./env.ts";
 import { errorBody, localeOf, onError } from "./errors.ts";
 import { notificationRoutes } from "./notifications.ts";
 import { bearer, errors, json, router } from "./openapi.ts";
+import { boundedPresence } from "../serviceDeadline.ts";
 import { webchatRoutes } from "./webchat.ts";
 import { workspaceRoutes } from "./workspace.ts";
 
@@ -27,11 +29,14 @@ const healthz = createRoute({
   summary: "The process is up",
   responses: { 200: json(z.object({ ok: z.boolean() }), "Up") },
 });
+/** `/readyz`'s own deadline for the database's answer. */
+const READY_DEADLINE_MS = 2000;
 const readyz = createRoute({
   method: "get",
   path: "/readyz",
   tags: ["health"],
   summary: "The database answers and migrations are applied",
+  description: `Answers within ${READY_DEADLINE_MS / 1000} s: 503 when the database does not answer in that time.`,
   responses: {
     200: json(z.object({ ok: z.boolean(), database: z.string() }), "Ready"),
     503: json(z.object({ ok: z.boolean(), database: z.string() }), "Not ready"),
@@ -55,20 +60,26 @@ export const OPENAPI_INFO = {
   },
 } as const;
 
-/** The HTTP API. Colyseus serves `/matchmake/*` itself; everything else comes here. */
-export function createHttpApp(deps: AppDeps) {
+/**
+ * The HTTP API. Colyseus serves `/matchmake/*` itself; everything else comes here.
+ * Routes reach the presence through a bounded wrapper: a Redis outage answers 503, never hangs.
+ */
+export function createHttpApp(given: AppDeps) {
+  const deps: AppDeps = { ...given, presence: boundedPresence(given.presence) };
   const app = router();
   app.use(async (c, next) => {
     c.set("log", deps.log);
     await next();
   });
+  app.use(limitBody);
+  app.use(storableTextOnly);
   app.onError(onError);
   app.notFound((c) => c.json(errorBody(ErrorCode.NOT_FOUND, localeOf(c)), 404));
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
 
   app.openapi(healthz, (c) => c.json({ ok: true }, 200));
   app.openapi(readyz, async (c) => {
-    const ready = deps.database.migrated && (await ping(deps.database.db));
+    const ready = deps.database.migrated && (await ping(deps.database.db, READY_DEADLINE_MS));
     return c.json({ ok: ready, database: deps.database.kind }, ready ? 200 : 503);
   });
 
@@ -95,6 +106,6 @@ export function createHttpApp(deps: AppDeps) {
   app.route("/api/v1", v1);
 
   app.doc31("/openapi.json", OPENAPI_INFO);
-  app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+  mountDocs(app);
   return app;
 }

@@ -2,9 +2,11 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "zod";
+import { isStorageUnavailable } from "../../db/errors.ts";
 import { DomainError, ErrorCode } from "../../domain/errors.ts";
 import type { Locale } from "../../domain/sets.ts";
 import { renderError } from "../../domain/texts.ts";
+import { ServiceTimeout } from "../serviceDeadline.ts";
 import type { AppEnv } from "./env.ts";
 
 /** One mapping from domain codes to HTTP statuses; any rule refusal not listed is 409. */
@@ -43,15 +45,35 @@ export function errorBody(code: ErrorCode, locale: Locale, extra?: Record<string
   return { code, message: renderError(code, locale), ...extra };
 }
 
+/**
+ * The one mapping from a thrown error to an HTTP answer, always `{ code, message }`:
+ * - a domain refusal: its code and status;
+ * - the database unreachable, slow or shutting down (`isStorageUnavailable`): 503 STORAGE_UNAVAILABLE;
+ * - Redis, the presence or a room not answering in time: 503 SERVICE_UNAVAILABLE;
+ * - anything else: 500 INTERNAL, logged (no SQL or stack text reaches the client).
+ */
 export function onError(err: Error, c: Context<AppEnv>) {
+  const log = c.get("log");
   if (err instanceof DomainError) {
+    if (statusOf(err.code) >= 500) log?.warn({ err, cause: (err as { cause?: unknown }).cause, path: c.req.path }, "HTTP request answered %s", err.code);
     return c.json(errorBody(err.code, localeOf(c), err.detail ? { detail: err.detail } : undefined), statusOf(err.code));
+  }
+  if (isStorageUnavailable(err)) {
+    log?.warn({ err, path: c.req.path }, "storage unavailable");
+    return c.json(errorBody(ErrorCode.STORAGE_UNAVAILABLE, localeOf(c)), 503);
+  }
+  if (err instanceof ServiceTimeout) {
+    log?.warn({ err, path: c.req.path }, "service unavailable");
+    return c.json(errorBody(ErrorCode.SERVICE_UNAVAILABLE, localeOf(c)), 503);
+  }
+  if (err instanceof HTTPException && err.status === 413) {
+    return c.json(errorBody(ErrorCode.PAYLOAD_TOO_LARGE, localeOf(c)), 413);
   }
   if (err instanceof HTTPException && err.status < 500) {
     const code = err.status === 401 ? ErrorCode.UNAUTHENTICATED : err.status === 404 ? ErrorCode.NOT_FOUND : ErrorCode.INVALID_PAYLOAD;
     return c.json(errorBody(code, localeOf(c)), statusOf(code));
   }
-  c.get("log")?.error({ err }, "unhandled HTTP error");
+  log?.error({ err, path: c.req.path }, "unhandled HTTP error");
   return c.json(errorBody(ErrorCode.INTERNAL, localeOf(c)), 500);
 }
 
