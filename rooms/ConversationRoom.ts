@@ -23,6 +23,7 @@ import type { EvictReason } from "../domain/events.ts";
 import { type Actor, type Conversation, isCollaborative, participantIds } from "../domain/model.ts";
 import type { Locale, View } from "../domain/sets.ts";
 import { renderError } from "../domain/texts.ts";
+import { targetIdsOf } from "../domain/targets.ts";
 import { SerialLane } from "./lane.ts";
 import { isStorageUnavailable } from "../db/errors.ts";
 import {
@@ -246,8 +247,9 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
       } else if (input.type === "member_action") {
         const { member, view, action } = input;
         if (member.workspaceId !== this.model.workspaceId) return resolve(this.refusal(action.requestId, ErrorCode.NOT_FOUND, member.locale));
-        if (!mayOpen(this.model, member, view)) return resolve(this.refusal(action.requestId, ErrorCode.VIEW_NOT_ALLOWED, member.locale));
-        guard(this.execute({ type: "member", id: member.id, role: member.role, view }, action, member.locale, resolve));
+        // Checked in the lane, after its request-id check: a retried bulk item whose first run took the actor's access (a 1-on-1 transfer) is a duplicate, not a refusal.
+        const admit = () => (mayOpen(this.model, member, view) ? null : ErrorCode.VIEW_NOT_ALLOWED);
+        guard(this.execute({ type: "member", id: member.id, role: member.role, view }, action, member.locale, resolve, undefined, admit));
       } else {
         const action: Action = { type: "member_departed", requestId: input.requestId, memberId: input.memberId };
         guard(this.execute({ type: "system", id: input.actorId }, action, "en", resolve));
@@ -261,13 +263,25 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
 
   // ---- the lane ------------------------------------------------------------------------------
 
-  private execute(actor: Actor, action: Action, locale: Locale, answer: (a: Answer) => void, externalId?: string): Promise<void> {
+  private execute(
+    actor: Actor,
+    action: Action,
+    locale: Locale,
+    answer: (a: Answer) => void,
+    externalId?: string,
+    admit?: () => ErrorCode | null,
+  ): Promise<void> {
     return this.lane.run(async () => {
       const { db } = services();
       const memberId = actor.type === "member" ? actor.id : null;
       try {
         if (memberId && (await wasProcessed(db, this.roomId, memberId, action.requestId))) {
           answer({ requestId: action.requestId, ok: true, duplicate: true });
+          return;
+        }
+        const refused = admit?.();
+        if (refused) {
+          answer(this.refusal(action.requestId, refused, locale));
           return;
         }
         for (let attempt = 0; attempt < 2; attempt++) {
@@ -464,18 +478,3 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
     return { requestId, ok: true, events: rows.map((e) => eventJson(e, names, locale)) };
   }
 }
-
-function targetIdsOf(action: Action): string[] {
-  switch (action.type) {
-    case "add_collaborators":
-    case "remove_collaborators":
-      return action.memberIds;
-    case "transfer":
-    case "member_departed":
-      return [action.memberId];
-    default:
-      return [];
-  }
-}
-
-
