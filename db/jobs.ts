@@ -4,7 +4,7 @@ import type { Db, Tx } from "./client.ts";
 import { mineCondition } from "./lists.ts";
 import * as s from "./schema.ts";
 import { executeRows } from "./sql.ts";
-import type { JobKind, JobOutcome, JobStatus } from "./schema.ts";
+import type { JobKind, JobOutcome, JobStatus } from "../domain/jobs.ts";
 
 /**
  * Storage of jobs (bulk actions, member deactivation): a job row and one item row per
@@ -76,6 +76,18 @@ export async function insertJob(tx: Tx, job: NewJob): Promise<boolean> {
     .onConflictDoNothing()
     .returning({ id: s.jobs.id });
   return rows.length > 0;
+}
+
+/**
+ * Creates a job and its items (one per conversation id, in order) in one transaction. Returns the
+ * job as stored, or null when the actor already has a job with this idempotency key (nothing written).
+ */
+export async function createJobWithItems(db: Db, job: NewJob, conversationIds: readonly string[]): Promise<JobRow | null> {
+  return db.transaction(async (tx) => {
+    if (!(await insertJob(tx, job))) return null;
+    await insertItemsFromIds(tx, job.id, conversationIds);
+    return loadJob(tx, job.id);
+  });
 }
 
 /** Adds one item per conversation id, in the order given, in one statement; sets the job's total. */

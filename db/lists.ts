@@ -1,11 +1,12 @@
 import { createHash } from "node:crypto";
-import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
+import { and, eq, inArray, lte, type SQL, sql } from "drizzle-orm";
 import { DomainError, ErrorCode } from "../domain/errors.ts";
-import { DEFAULT_SETTINGS } from "../domain/model.ts";
+import { OVERDUE_SORT_STATUSES, OVERDUE_STATUSES, isOverdue, overdueCutoff } from "../domain/overdue.ts";
 import type { Channel, ConversationKind, Role, Status, View } from "../domain/sets.ts";
 import type { Db, Tx } from "./client.ts";
 import * as s from "./schema.ts";
 import { likeSubstring } from "./sql.ts";
+import { loadSettings } from "./workspaces.ts";
 
 /**
  * The inbox lists' read side (SPEC §10). One projection, `ListItem`, is what the HTTP lists return
@@ -98,8 +99,16 @@ export function viewerStateJoin(viewerId: string) {
 
 /** The workspace's overdue threshold in minutes (R13.3). */
 export async function overdueMinutes(db: Db | Tx, workspaceId: string): Promise<number> {
-  const rows = await db.select({ settings: s.workspaces.settings }).from(s.workspaces).where(eq(s.workspaces.id, workspaceId));
-  return rows[0]?.settings.overdueAfterMinutes ?? DEFAULT_SETTINGS.overdueAfterMinutes;
+  return (await loadSettings(db, workspaceId)).overdueAfterMinutes;
+}
+
+/**
+ * R13.3 in SQL: the conversation is overdue at `now` under a threshold of `minutes` — the same
+ * rule as `domain/overdue.ts`'s `isOverdue` (open status, waiting since the cutoff or before).
+ */
+export function overdueCondition(now: Date, minutes: number): SQL {
+  const c = s.conversations;
+  return and(inArray(c.status, [...OVERDUE_STATUSES]), lte(c.waitingSince, overdueCutoff(now, minutes))) as SQL;
 }
 
 /** Turns rows into items, resolving follower and collaborator names with one query. */
@@ -114,7 +123,6 @@ export async function toItems(db: Db | Tx, rows: readonly ItemRow[], opts: { now
     for (const p of found) people.set(p.id, p);
   }
   const brief = (id: string): MemberBrief => people.get(id) ?? { id, name: "?", role: "agent" };
-  const threshold = opts.now.getTime() - opts.overdueMinutes * 60_000;
   return rows.map((r) => ({
     id: r.id,
     status: r.status,
@@ -127,7 +135,7 @@ export async function toItems(db: Db | Tx, rows: readonly ItemRow[], opts: { now
     lastMessageAt: r.lastMessageAt.toISOString(),
     lastMessagePreview: r.lastMessagePreview,
     waitingSince: r.waitingSince ? r.waitingSince.toISOString() : null,
-    overdue: r.status !== "closed" && r.waitingSince !== null && r.waitingSince.getTime() <= threshold,
+    overdue: isOverdue(r, opts.now, opts.overdueMinutes),
     unreadCount: r.unreadCount,
     pinned: r.pinned,
     version: r.version,
@@ -196,8 +204,8 @@ export const ListSort = { last_message: "last_message", overdue: "overdue" } as 
 export type ListSort = (typeof ListSort)[keyof typeof ListSort];
 export const LIST_SORTS = Object.values(ListSort) as readonly ListSort[];
 
-/** The statuses whose lists offer the overdue sort (R10.3). */
-export const OVERDUE_SORT_STATUSES: ReadonlySet<Status> = new Set(["pending", "in_progress"]);
+/** The statuses whose lists offer the overdue sort (R10.3); the rule lives in `domain/overdue.ts`. */
+export { OVERDUE_SORT_STATUSES };
 
 export interface ListQuery {
   readonly view: View;

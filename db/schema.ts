@@ -12,6 +12,7 @@ import {
   uniqueIndex,
 } from "drizzle-orm/pg-core";
 import type { Effect, LogKind, NoticeKind, SystemKind } from "../domain/events.ts";
+import type { JobKind, JobOutcome, JobStatus } from "../domain/jobs.ts";
 import type { WorkspaceSettings } from "../domain/model.ts";
 import type { Channel, ConversationKind, Locale, MemberStatus, Role, Status } from "../domain/sets.ts";
 
@@ -252,8 +253,8 @@ export const outbox = pgTable(
   (t) => [index("outbox_pending_idx").on(t.topic, t.availableAt).where(sql`${t.doneAt} is null`)],
 );
 
-export type JobKind = "bulk_close" | "bulk_reopen" | "bulk_transfer" | "member_deactivate" | "member_delete";
-export type JobStatus = "running" | "done" | "failed";
+// The closed sets of jobs live in domain/jobs.ts; re-exported for the modules of db/.
+export type { JobKind, JobOutcome, JobStatus };
 
 /**
  * Long work over many conversations (bulk actions, member deactivation). Each item goes through
@@ -289,7 +290,6 @@ export const jobs = pgTable(
   ],
 );
 
-export type JobOutcome = "ok" | "duplicate" | "refused" | "skipped";
 
 /** One conversation of a job, in order; `outcome` is null until it has been handled. */
 export const jobItems = pgTable(

@@ -2,27 +2,16 @@ import type { Presence } from "@colyseus/core";
 import type { Logger } from "pino";
 import type { Db } from "../db/client.ts";
 import { type JobRow, type Outcome, type PendingItem, claimJob, finishJob, jobView, nextItems, recordOutcomes, setLease } from "../db/jobs.ts";
-import { loadMember, wasProcessed } from "../db/repository.ts";
-import type { MemberAction } from "../domain/actions.ts";
+import { loadMember } from "../db/repository.ts";
+import { type ParsedBulkJob, bulkAction, bulkTransferable } from "../domain/bulk.ts";
 import { ErrorCode } from "../domain/errors.ts";
+import { JobKind, parseJobInput } from "../domain/jobs.ts";
 import { isParticipant } from "../domain/model.ts";
-import type { View } from "../domain/sets.ts";
+import { MemberStatus, assertNever } from "../domain/sets.ts";
 import type { Answer } from "../rooms/protocol.ts";
 import type { ServerInput } from "../rooms/ConversationRoom.ts";
 import { Topic } from "../rooms/topics.ts";
 import { callConversation } from "./roomCalls.ts";
-
-/** What a bulk job's `input` holds besides its items (the conversations, in `job_items`). */
-export interface BulkInput {
-  readonly view: View;
-  /** bulk_transfer: the new follower. */
-  readonly memberId?: string;
-}
-
-/** What a member job's `input` holds. */
-export interface MemberJobInput {
-  readonly memberId: string;
-}
 
 export interface JobRunnerOptions {
   readonly db: Db;
@@ -45,19 +34,26 @@ const FLUSH_ITEMS = 100;
 const PAGE = 200;
 /** Attempts per item when the room call fails or storage is unavailable. */
 const ATTEMPTS = 3;
+/**
+ * Items handled at once. Each goes through its own conversation's room (a lane of its own), and
+ * a job names each conversation once, so items are independent; most of an item's time is spent
+ * waiting on storage. With a pause set (`JOB_ITEM_PAUSE_MS`, to spread load) items go one at a time.
+ */
+const PARALLEL = 8;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * Runs jobs (bulk actions, member deactivation) item by item; resumes unfinished ones.
  *
- * One job at a time per process, its items one after another, each through its conversation's
+ * One job at a time per process, its items a few at a time (`PARALLEL`), each through its conversation's
  * room (`callConversation`), so every rule, log line and notice is the room's own. A job is
  * claimed with a lease (renewed while working); a job whose process died is claimed again by
  * any runner once its lease ran out, and carries on with the items that have no outcome yet.
  * An item that was applied but whose outcome was not yet written is sent again: bulk items
- * carry the request id `job:<jobId>` (the room answers `duplicate`), departures find the member
- * gone (`skipped`) — so nothing applies twice.
+ * carry the request id `job:<jobId>`, which the room's lane finds already processed (it answers
+ * `duplicate`: the one idempotency check of the bulk path), departures find the member gone
+ * (`skipped`) — so nothing applies twice.
  */
 export class JobRunner {
   private running: Promise<void> | null = null;
@@ -154,13 +150,15 @@ export class JobRunner {
     for (;;) {
       const items = await nextItems(db, job, PAGE);
       if (items.length === 0) break;
-      for (const item of items) {
+      const width = this.itemPauseMs > 0 ? 1 : PARALLEL;
+      for (let i = 0; i < items.length; i += width) {
         if (this.stopping) {
           await flush();
           await setLease(db, job.id, null);
           return;
         }
-        pending.push(await handle(item));
+        // Every started item's outcome is kept: a stop waits for the whole group.
+        pending.push(...(await Promise.all(items.slice(i, i + width).map(handle))));
         if (pending.length >= FLUSH_ITEMS || Date.now() - lastFlush >= FLUSH_MS) await flush();
         if (this.itemPauseMs > 0) await sleep(this.itemPauseMs);
       }
@@ -171,60 +169,57 @@ export class JobRunner {
     this.deps.log.info({ jobId: job.id, kind: job.kind, total: done.total }, "job done");
   }
 
-  /** How each item of this job is handled, or why the job cannot run at all. */
+  /** How each item of this job is handled, or why the job cannot run at all (its input is parsed, not trusted). */
   private async handlerFor(job: JobRow): Promise<((item: PendingItem) => Promise<Outcome>) | string> {
-    switch (job.kind) {
-      case "bulk_close":
-      case "bulk_reopen":
-      case "bulk_transfer": {
-        const input = job.input as unknown as BulkInput;
-        if (!job.actorId) return "bulk job without an actor";
-        if (job.kind === "bulk_transfer" && !input.memberId) return "bulk transfer without a target";
-        const requestId = `job:${job.id}`;
-        const action: MemberAction =
-          job.kind === "bulk_close"
-            ? { type: "close", requestId }
-            : job.kind === "bulk_reopen"
-              ? { type: "reopen", requestId }
-              : { type: "transfer", requestId, memberId: input.memberId! };
-        const actorId = job.actorId;
-        return async (item) => {
-          if (!item.conversation) return { idx: item.idx, outcome: "refused", code: ErrorCode.NOT_FOUND };
-          // R7.5 was checked for the whole selection; one that became collaborative since is refused alone.
-          if (job.kind === "bulk_transfer" && (item.conversation.kind === "group" || item.conversation.collaboratorIds.length > 0)) {
-            return { idx: item.idx, outcome: "refused", code: ErrorCode.BULK_TRANSFER_COLLABORATIVE };
-          }
-          // The actor as they are now: a role change applies to the items not yet done.
-          const member = await loadMember(this.deps.db, actorId);
-          if (!member) return { idx: item.idx, outcome: "refused", code: ErrorCode.NOT_FOUND };
-          if (member.status !== "active") return { idx: item.idx, outcome: "refused", code: ErrorCode.MEMBER_INACTIVE };
-          // Applied before (a run cut short): the room would judge the access the action itself changed.
-          if (await wasProcessed(this.deps.db, item.conversationId, member.id, requestId)) return { idx: item.idx, outcome: "duplicate", code: null };
-          const call: ServerInput = {
-            type: "member_action",
-            member: { id: member.id, role: member.role, locale: member.locale, status: member.status, workspaceId: member.workspaceId },
-            view: input.view ?? "mine",
-            action,
-          };
-          return toOutcome(item.idx, await this.call(item.conversationId, call));
-        };
-      }
-      case "member_deactivate":
-      case "member_delete": {
-        const { memberId } = job.input as unknown as MemberJobInput;
-        if (!memberId) return "member job without a member";
-        const requestId = `departed:${memberId}:${job.id}`;
-        return async (item) => {
-          if (!item.conversation) return { idx: item.idx, outcome: "refused", code: ErrorCode.NOT_FOUND };
-          // Already gone (an earlier run, or they left): nothing to do, and nothing is done twice.
-          if (!isParticipant(item.conversation, memberId)) return { idx: item.idx, outcome: "skipped", code: null };
-          const call: ServerInput = { type: "member_departed", requestId, memberId, actorId: job.actorId };
-          return toOutcome(item.idx, await this.call(item.conversationId, call));
-        };
-      }
+    const parsed = parseJobInput(job.kind, job.input);
+    if (!parsed.ok) return parsed.reason;
+    const p = parsed.job;
+    switch (p.kind) {
+      case JobKind.bulk_close:
+      case JobKind.bulk_reopen:
+      case JobKind.bulk_transfer:
+        return job.actorId ? this.bulkItem(job.id, job.actorId, p) : "bulk job without an actor";
+      case JobKind.member_deactivate:
+      case JobKind.member_delete:
+        return this.departureItem(job, p.input.memberId);
       default:
-        return `unknown job kind ${String(job.kind)}`;
+        return assertNever(p);
     }
+  }
+
+  /** One conversation of a bulk close, reopen or transfer: the actor's own action, through the room. */
+  private bulkItem(jobId: string, actorId: string, job: ParsedBulkJob): (item: PendingItem) => Promise<Outcome> {
+    const action = bulkAction(job, `job:${jobId}`);
+    return async (item) => {
+      if (!item.conversation) return { idx: item.idx, outcome: "refused", code: ErrorCode.NOT_FOUND };
+      // R7.5 refused the selection whole when it was made; one that became collaborative since is refused alone.
+      if (job.kind === JobKind.bulk_transfer && !bulkTransferable(item.conversation)) {
+        return { idx: item.idx, outcome: "refused", code: ErrorCode.BULK_TRANSFER_COLLABORATIVE };
+      }
+      // The actor as they are now: a role change applies to the items not yet done.
+      const member = await loadMember(this.deps.db, actorId);
+      if (!member) return { idx: item.idx, outcome: "refused", code: ErrorCode.NOT_FOUND };
+      if (member.status !== MemberStatus.active) return { idx: item.idx, outcome: "refused", code: ErrorCode.MEMBER_INACTIVE };
+      const call: ServerInput = {
+        type: "member_action",
+        member: { id: member.id, role: member.role, locale: member.locale, status: member.status, workspaceId: member.workspaceId },
+        view: job.input.view,
+        action,
+      };
+      return toOutcome(item.idx, await this.call(item.conversationId, call));
+    };
+  }
+
+  /** One conversation of a departing member (R14.1–R14.5), through the room. */
+  private departureItem(job: JobRow, memberId: string): (item: PendingItem) => Promise<Outcome> {
+    const requestId = `departed:${memberId}:${job.id}`;
+    return async (item) => {
+      if (!item.conversation) return { idx: item.idx, outcome: "refused", code: ErrorCode.NOT_FOUND };
+      // Already gone (an earlier run, or they left): nothing to do, and nothing is done twice.
+      if (!isParticipant(item.conversation, memberId)) return { idx: item.idx, outcome: "skipped", code: null };
+      const call: ServerInput = { type: "member_departed", requestId, memberId, actorId: job.actorId };
+      return toOutcome(item.idx, await this.call(item.conversationId, call));
+    };
   }
 
   /** One room call, tried again a few times when the room or storage fails. */

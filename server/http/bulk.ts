@@ -1,16 +1,15 @@
 import { createHash, randomUUID } from "node:crypto";
 import { createRoute } from "@hono/zod-openapi";
-import { and, eq, or, sql } from "drizzle-orm";
 import type { Context } from "hono";
 import { z } from "zod";
-import { type JobRow, findJobByKey, insertItemsFromIds, insertJob, jobView, loadItems, loadJob } from "../../db/jobs.ts";
+import { loadTransferShapes } from "../../db/conversations.ts";
+import { type JobRow, createJobWithItems, findJobByKey, jobView, loadItems, loadJob } from "../../db/jobs.ts";
 import { loadMembers } from "../../db/repository.ts";
-import * as s from "../../db/schema.ts";
-import type { JobKind } from "../../db/schema.ts";
+import { requireBulkTransferable, requireTransferTarget } from "../../domain/bulk.ts";
 import { DomainError, ERROR_CODES, ErrorCode } from "../../domain/errors.ts";
-import { MemberStatus, TEAM_VIEWERS, View } from "../../domain/sets.ts";
+import { type BulkJobKind, JOB_KINDS, JOB_OUTCOMES, JOB_STATUSES, JobInputSchema, type JobKind, JobKind as Kind } from "../../domain/jobs.ts";
+import { TEAM_VIEWERS, View } from "../../domain/sets.ts";
 import { renderError } from "../../domain/texts.ts";
-import type { BulkInput } from "../jobs.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
 import { bearer, errors, json, jsonBody, router } from "./openapi.ts";
 
@@ -44,8 +43,8 @@ const Headers = z.object({
 export const Job = z
   .object({
     id: z.string(),
-    kind: z.enum(["bulk_close", "bulk_reopen", "bulk_transfer", "member_deactivate", "member_delete"]),
-    status: z.enum(["running", "done", "failed"]),
+    kind: z.enum(JOB_KINDS),
+    status: z.enum(JOB_STATUSES),
     total: z.number().int().describe("Items (conversations) in the job"),
     processed: z.number().int().describe("Items that have their outcome"),
     createdAt: z.string().describe("ISO 8601"),
@@ -57,7 +56,7 @@ const JobItem = z
   .object({
     conversationId: z.string(),
     outcome: z
-      .enum(["ok", "duplicate", "refused", "skipped"])
+      .enum(JOB_OUTCOMES)
       .nullable()
       .describe("null: not done yet; duplicate: applied before (a retry); refused: see code; skipped: nothing to do"),
     code: z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]).optional().describe("Why it was refused"),
@@ -129,53 +128,31 @@ export function bulkRoutes(deps: AppDeps) {
 
   async function submit(
     c: Context<AppEnv>,
-    kind: "bulk_close" | "bulk_reopen" | "bulk_transfer",
+    kind: BulkJobKind,
     body: { conversationIds: string[]; view: View; memberId?: string },
     key: string | undefined,
   ) {
     const member = c.get("member")!;
     if (body.view === View.team && !TEAM_VIEWERS.has(member.role)) throw new DomainError(ErrorCode.VIEW_NOT_ALLOWED);
     const hash = requestHash(kind, body);
+    // The Idempotency-Key names the job (one per call); each item's own retry is the room's to judge.
     if (key) {
       const existing = await findJobByKey(db, member.id, key);
       if (existing) return c.json({ job: jobView(sameRequest(existing, hash)) }, 202);
     }
     const ids = [...new Set(body.conversationIds)];
-
-    if (kind === "bulk_transfer") {
-      const target = (await loadMembers(db, member.workspaceId, [body.memberId!])).get(body.memberId!);
-      if (!target) throw new DomainError(ErrorCode.TARGET_NOT_FOUND, { memberId: body.memberId });
-      if (target.status !== MemberStatus.active) throw new DomainError(ErrorCode.TARGET_INACTIVE, { memberId: body.memberId });
-      // R7.5, in one query: any collaborative or group conversation refuses the whole selection.
-      const cv = s.conversations;
-      const offending = await db
-        .select({ id: cv.id })
-        .from(cv)
-        .where(and(eq(cv.workspaceId, member.workspaceId), sql`${cv.id} = any(${sql.param(ids)}::text[])`, or(eq(cv.collaborative, true), eq(cv.kind, "group"))))
-        .limit(100);
-      if (offending.length > 0) {
-        throw new DomainError(ErrorCode.BULK_TRANSFER_COLLABORATIVE, { conversationIds: offending.map((r) => r.id) });
-      }
+    if (kind === Kind.bulk_transfer) {
+      const target = body.memberId!;
+      requireTransferTarget(target, await loadMembers(db, member.workspaceId, [target]));
+      requireBulkTransferable(await loadTransferShapes(db, member.workspaceId, ids)); // R7.5, refused whole
     }
-
-    const input: BulkInput = { view: body.view, ...(body.memberId ? { memberId: body.memberId } : {}) };
-    const jobId = randomUUID();
-    const created = await db.transaction(async (tx) => {
-      const inserted = await insertJob(tx, {
-        id: jobId,
-        workspaceId: member.workspaceId,
-        actorId: member.id,
-        kind,
-        // The conversations live in the items; the input keeps what the runner needs besides.
-        input: { ...input },
-        idempotencyKey: key ?? null,
-        requestHash: hash,
-        now: deps.now(),
-      });
-      if (!inserted) return null;
-      await insertItemsFromIds(tx, jobId, ids);
-      return loadJob(tx, jobId);
-    });
+    // The conversations live in the items; the input keeps what the runner needs besides (parsed again when it runs).
+    const input = JobInputSchema[kind].parse({ view: body.view, memberId: body.memberId });
+    const created = await createJobWithItems(
+      db,
+      { id: randomUUID(), workspaceId: member.workspaceId, actorId: member.id, kind, input, idempotencyKey: key ?? null, requestHash: hash, now: deps.now() },
+      ids,
+    );
     if (!created) {
       // A concurrent call with the same key won the race: answer with its job.
       const existing = key ? await findJobByKey(db, member.id, key) : null;
@@ -186,9 +163,9 @@ export function bulkRoutes(deps: AppDeps) {
     return c.json({ job: jobView(created) }, 202);
   }
 
-  app.openapi(close, async (c) => submit(c, "bulk_close", c.req.valid("json"), c.req.valid("header")["idempotency-key"]));
-  app.openapi(reopen, async (c) => submit(c, "bulk_reopen", c.req.valid("json"), c.req.valid("header")["idempotency-key"]));
-  app.openapi(transfer, async (c) => submit(c, "bulk_transfer", c.req.valid("json"), c.req.valid("header")["idempotency-key"]));
+  app.openapi(close, async (c) => submit(c, Kind.bulk_close, c.req.valid("json"), c.req.valid("header")["idempotency-key"]));
+  app.openapi(reopen, async (c) => submit(c, Kind.bulk_reopen, c.req.valid("json"), c.req.valid("header")["idempotency-key"]));
+  app.openapi(transfer, async (c) => submit(c, Kind.bulk_transfer, c.req.valid("json"), c.req.valid("header")["idempotency-key"]));
 
   app.openapi(getJob, async (c) => {
     const member = c.get("member")!;
