@@ -85,6 +85,25 @@ function issuesOf(error: z.ZodError): string[] {
 }
 
 /**
+ * How deep a payload may nest. Valid messages are two levels deep (`memberIds`); the bound keeps a
+ * pathological payload (thousands of nested arrays fit in a frame) from exhausting the stack of
+ * the recursive walks after it.
+ */
+export const MAX_PAYLOAD_DEPTH = 16;
+
+/** True when `value` nests objects or arrays more than `max` levels deep (iterative: no recursion). */
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (depth >= max) return true;
+    for (const item of Object.values(v)) stack.push([item, depth + 1]);
+  }
+  return false;
+}
+
+/**
  * The checks every room message passes before its own schema: an object payload, and no string in
  * it (keys included) that storage could not keep (NUL, lone surrogates: refused, never stripped).
  */
@@ -92,6 +111,9 @@ function precheck(payload: unknown): Refused | null {
   const requestId = requestIdOf(payload);
   if (payload === null || typeof payload !== "object" || Array.isArray(payload)) {
     return { ok: false, requestId, code: ErrorCode.INVALID_PAYLOAD, issues: ["(root): payload must be an object"] };
+  }
+  if (nestedDeeperThan(payload, MAX_PAYLOAD_DEPTH)) {
+    return { ok: false, requestId, code: ErrorCode.INVALID_PAYLOAD, issues: [`(root): nested deeper than ${MAX_PAYLOAD_DEPTH} levels`] };
   }
   const bad = unstorablePaths(payload);
   if (bad.length) {
