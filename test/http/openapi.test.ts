@@ -18,7 +18,7 @@ afterAll(async () => {
 
 const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"] as const;
 /** The documentation endpoints themselves are not operations of the API. */
-const DOC_ROUTES = new Set(["GET /openapi.json", "GET /docs"]);
+const DOC_ROUTES = new Set(["GET /openapi.json", "GET /docs", "GET /docs/assets/swagger-ui-dist/{file}"]);
 
 /** Every `METHOD /path` the document lists. */
 function documented(): Set<string> {
@@ -103,4 +103,17 @@ it("GET /docs serves the API reference page", async () => {
   const html = await res.text();
   expect(html).toMatch(/<html/i);
   expect(html).toContain("/openapi.json");
+});
+
+it("GET /docs works offline: every script and style it loads is served here, from swagger-ui-dist", async () => {
+  const html = await (await fetch(`${app.url}/docs`)).text();
+  const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+  expect(assets.length).toBeGreaterThanOrEqual(2);
+  for (const asset of assets) {
+    expect(asset, "no CDN").toMatch(/^\//);
+    const res = await fetch(`${app.url}${asset}`);
+    expect([asset, res.status]).toEqual([asset, 200]);
+    expect((await res.arrayBuffer()).byteLength).toBeGreaterThan(1000);
+  }
+  expect((await fetch(`${app.url}/docs/assets/swagger-ui-dist/package.json`)).status).toBe(404);
 });
