@@ -2,32 +2,35 @@ import { and, desc, eq, inArray, isNull, lt, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/pg-core";
 import type { NoticeKind } from "../domain/events.ts";
 import type { Locale, Role } from "../domain/sets.ts";
-import { renderNotice } from "../domain/texts.ts";
-import type { Db } from "./client.ts";
+import type { Db, Tx } from "./client.ts";
 import * as s from "./schema.ts";
 
-/** A stored notification, rendered in its recipient's locale (R16.2: names as they are now). */
-export interface NotificationJson {
-  id: number;
-  kind: NoticeKind;
-  conversationId: string | null;
-  actorId: string | null;
-  actorName: string | null;
-  actorRole: Role | null;
-  customerName: string | null;
-  text: string;
-  createdAt: string;
-  readAt: string | null;
+/**
+ * A stored notification as data: what happened, with the names as they are now (R16.2) and the
+ * recipient's locale; its text is rendered above storage (`server/notices.ts`).
+ */
+export interface StoredNotification {
+  readonly id: number;
+  readonly kind: NoticeKind;
+  readonly conversationId: string | null;
+  readonly actorId: string | null;
+  readonly actorName: string | null;
+  readonly actorRole: Role | null;
+  readonly customerName: string | null;
+  readonly recipientLocale: Locale;
+  readonly createdAt: Date;
+  readonly readAt: Date | null;
 }
 
 const actor = alias(s.members, "actor");
 const recipient = alias(s.members, "recipient");
 
+/** The member's notifications, newest first: a page (`beforeId`), some by id, or the unread ones. */
 export async function listNotifications(
-  db: Db,
+  db: Db | Tx,
   memberId: string,
   opts: { limit: number; beforeId?: number; ids?: number[]; unreadOnly?: boolean },
-): Promise<NotificationJson[]> {
+): Promise<StoredNotification[]> {
   const n = s.notifications;
   const where = and(
     eq(n.memberId, memberId),
@@ -58,12 +61,9 @@ export async function listNotifications(
     actorName: r.actorName,
     actorRole: r.n.actorRole,
     customerName: r.customerName,
-    text: renderNotice(
-      { kind: r.n.kind, actorName: r.actorName ?? "", actorRole: r.n.actorRole, customerName: r.customerName ?? "" },
-      r.locale as Locale,
-    ),
-    createdAt: r.n.createdAt.toISOString(),
-    readAt: r.n.readAt?.toISOString() ?? null,
+    recipientLocale: r.locale,
+    createdAt: r.n.createdAt,
+    readAt: r.n.readAt,
   }));
 }
 

@@ -1,10 +1,10 @@
 import type { Presence } from "@colyseus/core";
-import { and, asc, eq, inArray, isNull, lte } from "drizzle-orm";
 import type { Logger } from "pino";
 import type { Db } from "../db/client.ts";
 import { listNotifications } from "../db/notifications.ts";
-import * as s from "../db/schema.ts";
+import { drainOutboxBatch } from "../db/outbox.ts";
 import { Topic } from "../rooms/topics.ts";
+import { notificationJson } from "./notices.ts";
 
 /** Retry delay after `attempts` failures: 1 s, 2 s, 4 s … capped at 5 minutes. Pure. */
 export function retryDelayMs(attempts: number): number {
@@ -71,34 +71,15 @@ export class OutboxDispatcher {
   }
 
   private async drainBatch(limit: number): Promise<number> {
-    return this.db.transaction(async (tx) => {
-      const o = s.outbox;
-      const rows = await tx
-        .select()
-        .from(o)
-        .where(and(isNull(o.doneAt), inArray(o.topic, [...DELIVERED_TOPICS]), lte(o.availableAt, this.now())))
-        .orderBy(asc(o.id))
-        .limit(limit)
-        .for("update", { skipLocked: true });
-      for (const row of rows) {
-        try {
-          if (row.payload.kind !== "notice") throw new Error(`unexpected payload on ${row.topic}`);
-          const [notice] = await listNotifications(tx as unknown as Db, row.payload.memberId, { limit: 1, ids: [row.payload.notificationId] });
-          if (notice) await this.presence.publish(Topic.inbox(row.payload.memberId), { type: "notice", notice });
-          await tx.update(o).set({ doneAt: this.now(), attempts: row.attempts + 1 }).where(eq(o.id, row.id));
-        } catch (err) {
-          this.log.warn({ err, outboxId: row.id }, "outbox delivery failed; will retry");
-          await tx
-            .update(o)
-            .set({
-              attempts: row.attempts + 1,
-              lastError: String(err),
-              availableAt: new Date(this.now().getTime() + retryDelayMs(row.attempts + 1)),
-            })
-            .where(eq(o.id, row.id));
-        }
-      }
-      return rows.length;
-    });
+    return drainOutboxBatch(
+      this.db,
+      { topics: DELIVERED_TOPICS, limit, now: this.now, retryDelayMs },
+      async (row, tx) => {
+        if (row.payload.kind !== "notice") throw new Error(`unexpected payload on ${row.topic}`);
+        const [notice] = await listNotifications(tx, row.payload.memberId, { limit: 1, ids: [row.payload.notificationId] });
+        if (notice) await this.presence.publish(Topic.inbox(row.payload.memberId), { type: "notice", notice: notificationJson(notice) });
+      },
+      (err, row) => this.log.warn({ err, outboxId: row.id }, "outbox delivery failed; will retry"),
+    );
   }
 }

@@ -1,9 +1,7 @@
-import { sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import * as s from "../db/schema.ts";
-import type { LogKind, SystemKind } from "../domain/events.ts";
+import { type DemoConversation, insertDemoWorkspace, isEmpty } from "../db/demo.ts";
 import { DEFAULT_SETTINGS } from "../domain/model.ts";
-import type { Channel, Locale, Role, Status } from "../domain/sets.ts";
+import type { Channel, Locale, Role } from "../domain/sets.ts";
 import { Auth } from "./auth.ts";
 import { hashSecret } from "./http/webchat.ts";
 
@@ -32,20 +30,18 @@ const CUSTOMERS: readonly { id: string; name: string; channel: Channel }[] = [
   { id: "demo-cust-line-2", name: "林小姐", channel: "line" },
 ];
 
-interface DemoConversation {
-  id: string;
-  customer: string;
-  status: Status;
-  follower: string | null;
-  collaborators: string[];
-  kind?: "group";
-  texts: string[];
-}
-
 const CONVERSATIONS: readonly DemoConversation[] = [
   { id: "demo-pending", customer: "demo-cust-webchat", status: "pending", follower: null, collaborators: [], texts: ["Hi, is anyone there?"] },
   { id: "demo-pending-line", customer: "demo-cust-line-2", status: "pending", follower: null, collaborators: [], texts: ["請問營業時間？"] },
-  { id: "demo-direct", customer: "demo-cust-line", status: "in_progress", follower: "demo-agent", collaborators: [], texts: ["我的訂單還沒到", "訂單編號 A1234"] },
+  {
+    id: "demo-direct",
+    customer: "demo-cust-line",
+    status: "in_progress",
+    follower: "demo-agent",
+    collaborators: [],
+    texts: ["我的訂單還沒到", "訂單編號 A1234"],
+    pinned: true,
+  },
   {
     id: "demo-collab-full",
     customer: "demo-cust-whatsapp",
@@ -77,73 +73,20 @@ const CONVERSATIONS: readonly DemoConversation[] = [
 
 /** Seeds the demo workspace when the database holds none. Returns true when it seeded. */
 export async function seedDemo(db: Db): Promise<boolean> {
-  const existing = await db.select({ n: sql<number>`count(*)::int` }).from(s.workspaces);
-  if ((existing[0]?.n ?? 0) > 0) return false;
+  if (!(await isEmpty(db))) return false;
   const passwordHash = await Auth.hashPassword(DEMO_PASSWORD);
-  const now = Date.now();
-  await db.transaction(async (tx) => {
-    const ws = "demo";
-    await tx.insert(s.workspaces).values({ id: ws, name: "Demo 團隊", settings: { ...DEFAULT_SETTINGS, csatOnClose: true } });
-    await tx.insert(s.members).values(DEMO_MEMBERS.map((m) => ({ ...m, workspaceId: ws, passwordHash })));
-    await tx.insert(s.channels).values({ id: DEMO_WEBCHAT.channelId, workspaceId: ws, type: "webchat", name: "Website", secretHash: hashSecret(DEMO_WEBCHAT.secret) });
-    await tx.insert(s.customers).values(CUSTOMERS.map((c) => ({ id: c.id, workspaceId: ws, displayName: c.name, channel: c.channel, channelUserId: `${c.channel}-${c.id}` })));
-    let minute = 0;
-    for (const conv of CONVERSATIONS) {
-      const customer = CUSTOMERS.find((c) => c.id === conv.customer)!;
-      const at = (k: number) => new Date(now - (CONVERSATIONS.length * 10 - minute - k) * 60_000);
-      minute += 10;
-      const rows: (typeof s.messages.$inferInsert)[] = conv.texts.map((text, i) => ({
-        conversationId: conv.id,
-        seq: i + 1,
-        sender: "customer" as const,
-        senderId: customer.id,
-        body: text,
-        requestId: `seed-${conv.id}-${i}`,
-        createdAt: at(i),
-      }));
-      let seq = rows.length;
-      const events: (typeof s.conversationEvents.$inferInsert)[] = [];
-      if (conv.collaborators.length && conv.follower) {
-        rows.push({
-          conversationId: conv.id,
-          seq: ++seq,
-          sender: "system",
-          systemKind: "members_joined" satisfies SystemKind,
-          subjectIds: conv.collaborators,
-          createdAt: at(rows.length),
-        });
-        events.push({ conversationId: conv.id, seq: ++seq, kind: "collaborators_added" satisfies LogKind, actorId: conv.follower, targetIds: conv.collaborators, createdAt: at(rows.length) });
-      }
-      if (conv.status === "closed" && conv.follower) {
-        events.push({ conversationId: conv.id, seq: ++seq, kind: "closed" satisfies LogKind, actorId: conv.follower, targetIds: [], createdAt: at(rows.length + 1) });
-      }
-      const last = rows[conv.texts.length - 1]!;
-      await tx.insert(s.conversations).values({
-        id: conv.id,
-        workspaceId: ws,
-        customerId: customer.id,
-        channelId: customer.channel === "webchat" ? DEMO_WEBCHAT.channelId : null,
-        channel: customer.channel,
-        kind: conv.kind ?? "direct",
-        status: conv.status,
-        followerId: conv.follower,
-        collaboratorIds: conv.collaborators,
-        lastSeq: seq,
-        lastMessageAt: last.createdAt,
-        lastMessagePreview: last.body,
-        lastCustomerMessageAt: last.createdAt,
-        waitingSince: conv.status === "closed" ? null : rows[0]!.createdAt,
-        closedAt: conv.status === "closed" ? last.createdAt : null,
-      });
-      await tx.insert(s.messages).values(rows);
-      if (events.length) await tx.insert(s.conversationEvents).values(events);
-      const participants = conv.follower ? [conv.follower, ...conv.collaborators] : [];
-      if (participants.length && conv.status !== "closed") {
-        await tx.insert(s.memberConversationState).values(
-          participants.map((memberId) => ({ memberId, conversationId: conv.id, unreadCount: conv.texts.length, pinned: conv.id === "demo-direct" })),
-        );
-      }
-    }
-  });
+  await insertDemoWorkspace(
+    db,
+    {
+      id: "demo",
+      name: "Demo 團隊",
+      settings: { ...DEFAULT_SETTINGS, csatOnClose: true },
+      members: DEMO_MEMBERS.map((m) => ({ ...m, passwordHash })),
+      channel: { id: DEMO_WEBCHAT.channelId, type: "webchat", name: "Website", secretHash: hashSecret(DEMO_WEBCHAT.secret) },
+      customers: CUSTOMERS,
+      conversations: CONVERSATIONS,
+    },
+    Date.now(),
+  );
   return true;
 }

@@ -1,6 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
 import { countUnreadNotifications, listNotifications, markNotificationsRead } from "../../db/notifications.ts";
+import { notificationJson } from "../notices.ts";
 import type { AppDeps } from "./env.ts";
 import { bearer, errors, json, jsonBody, router } from "./openapi.ts";
 
@@ -55,7 +56,8 @@ export function notificationRoutes(deps: AppDeps) {
   app.openapi(list, async (c) => {
     const member = c.get("member")!;
     const q = c.req.valid("query");
-    const items = await listNotifications(deps.database.db, member.id, { limit: q.limit, beforeId: q.before, unreadOnly: q.unread === "true" });
+    const stored = await listNotifications(deps.database.db, member.id, { limit: q.limit, beforeId: q.before, unreadOnly: q.unread === "true" });
+    const items = stored.map(notificationJson);
     const unread = await countUnreadNotifications(deps.database.db, member.id);
     const last = items.at(-1);
     return c.json({ items, unread, nextBefore: items.length === q.limit && last ? last.id : null }, 200);

@@ -1,8 +1,7 @@
-import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
-import { and, desc, eq } from "drizzle-orm";
+import { createHash, timingSafeEqual } from "node:crypto";
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
-import * as s from "../../db/schema.ts";
+import { findChannel, intakeCustomer } from "../../db/channels.ts";
 import { DomainError, ErrorCode } from "../../domain/errors.ts";
 import { MAX_TEXT_LENGTH } from "../../domain/sets.ts";
 import { callConversation } from "../roomCalls.ts";
@@ -52,48 +51,22 @@ export function webchatRoutes(deps: AppDeps) {
   const app = router();
   app.openapi(inbound, async (c) => {
     const db = deps.database.db;
-    const channel = (await db.select().from(s.channels).where(and(eq(s.channels.id, c.req.param("channelId")), eq(s.channels.type, "webchat"))))[0];
+    const channel = await findChannel(db, c.req.param("channelId"), "webchat");
     const secret = c.req.header("x-channel-secret") ?? "";
     if (!channel || !sameSecret(secret, channel.secretHash)) throw new DomainError(ErrorCode.UNAUTHENTICATED);
     const body = c.req.valid("json");
     if (body.text.length > MAX_TEXT_LENGTH) throw new DomainError(ErrorCode.TEXT_TOO_LONG, { max: MAX_TEXT_LENGTH });
 
-    const { conversationId, customerId, created } = await db.transaction(async (tx) => {
-      const [customer] = await tx
-        .insert(s.customers)
-        .values({ id: randomUUID(), workspaceId: channel.workspaceId, displayName: body.customer.name, channel: "webchat", channelUserId: body.customer.id })
-        .onConflictDoUpdate({ target: [s.customers.workspaceId, s.customers.channel, s.customers.channelUserId], set: { displayName: body.customer.name } })
-        .returning({ id: s.customers.id });
-      if (!customer) throw new Error("customer upsert returned nothing");
-      // The upsert locks the customer row: concurrent first messages create one conversation.
-      const latest = await tx
-        .select({ id: s.conversations.id })
-        .from(s.conversations)
-        .where(eq(s.conversations.customerId, customer.id))
-        .orderBy(desc(s.conversations.createdAt))
-        .limit(1);
-      if (latest[0]) return { conversationId: latest[0].id, customerId: customer.id, created: null };
-      const id = randomUUID();
-      const [row] = await tx.insert(s.conversations).values({
-        id,
-        workspaceId: channel.workspaceId,
-        customerId: customer.id,
-        channelId: channel.id,
-        channel: "webchat",
-        kind: "direct",
-        status: "pending",
-      }).returning();
-      return { conversationId: id, customerId: customer.id, created: row ?? null };
-    });
+    const { conversationId, customerId, created } = await intakeCustomer(db, channel, { channelUserId: body.customer.id, displayName: body.customer.name });
     if (created) {
       // A new conversation appears in the lists (after its commit, like every change).
       await publishChange(deps.presence, {
         type: "conversation",
-        workspaceId: created.workspaceId,
+        workspaceId: created.conversation.workspaceId,
         conversationId,
-        version: created.version,
+        version: created.conversation.version,
         before: null,
-        after: listSummary(created, created),
+        after: listSummary(created.conversation, created.times),
         memberStates: [],
       });
     }

@@ -1,0 +1,81 @@
+import { randomUUID } from "node:crypto";
+import { and, desc, eq } from "drizzle-orm";
+import type { Conversation } from "../domain/model.ts";
+import type { Channel } from "../domain/sets.ts";
+import type { Db } from "./client.ts";
+import type { ListTimes } from "./repository.ts";
+import * as s from "./schema.ts";
+
+/** Storage of channel accounts and of customer intake (the customer and the conversation a message lands in). */
+
+export interface ChannelRow {
+  readonly id: string;
+  readonly workspaceId: string;
+  readonly type: Channel;
+  /** SHA-256 of the channel's secret, hex. */
+  readonly secretHash: string;
+}
+
+/** A channel account of the given type, or null. */
+export async function findChannel(db: Db, id: string, type: Channel): Promise<ChannelRow | null> {
+  const c = s.channels;
+  const rows = await db
+    .select({ id: c.id, workspaceId: c.workspaceId, type: c.type, secretHash: c.secretHash })
+    .from(c)
+    .where(and(eq(c.id, id), eq(c.type, type)));
+  return rows[0] ?? null;
+}
+
+export interface Intake {
+  readonly conversationId: string;
+  readonly customerId: string;
+  /** The conversation when this call created it (pending, no follower), else null. */
+  readonly created: { readonly conversation: Conversation; readonly times: ListTimes } | null;
+}
+
+/**
+ * The customer of a channel user (created, or renamed to `displayName`) and their latest
+ * conversation, created pending when they have none — in one transaction. The customer upsert
+ * locks the customer row, so concurrent first messages create one conversation.
+ */
+export async function intakeCustomer(
+  db: Db,
+  channel: Pick<ChannelRow, "id" | "workspaceId" | "type">,
+  customer: { readonly channelUserId: string; readonly displayName: string },
+): Promise<Intake> {
+  return db.transaction(async (tx) => {
+    const cu = s.customers;
+    const [row] = await tx
+      .insert(cu)
+      .values({ id: randomUUID(), workspaceId: channel.workspaceId, displayName: customer.displayName, channel: channel.type, channelUserId: customer.channelUserId })
+      .onConflictDoUpdate({ target: [cu.workspaceId, cu.channel, cu.channelUserId], set: { displayName: customer.displayName } })
+      .returning({ id: cu.id });
+    if (!row) throw new Error("customer upsert returned nothing");
+    const c = s.conversations;
+    const latest = await tx.select({ id: c.id }).from(c).where(eq(c.customerId, row.id)).orderBy(desc(c.createdAt)).limit(1);
+    if (latest[0]) return { conversationId: latest[0].id, customerId: row.id, created: null };
+    const [created] = await tx
+      .insert(c)
+      .values({ id: randomUUID(), workspaceId: channel.workspaceId, customerId: row.id, channelId: channel.id, channel: channel.type, kind: "direct", status: "pending" })
+      .returning();
+    if (!created) throw new Error("conversation insert returned nothing");
+    return {
+      conversationId: created.id,
+      customerId: row.id,
+      created: {
+        conversation: {
+          id: created.id,
+          workspaceId: created.workspaceId,
+          customerId: created.customerId,
+          channel: created.channel,
+          kind: created.kind,
+          status: created.status,
+          followerId: created.followerId,
+          collaboratorIds: created.collaboratorIds,
+          version: created.version,
+        },
+        times: { lastMessageAt: created.lastMessageAt, waitingSince: created.waitingSince },
+      },
+    };
+  });
+}
