@@ -130,7 +130,7 @@ function frameBytes(type: string | number, payload: unknown): number {
 /** The request id the answer must carry (docs/protocol.md §2.3): a string as sent (as UTF-8 carried it), else null. */
 function expectedEcho(payload: unknown, requestId: unknown): string | null {
   if (payload === null || typeof payload !== "object" || Array.isArray(payload)) return null;
-  return typeof requestId === "string" ? requestId.toWellFormed() : null;
+  return typeof requestId === "string" ? requestId.replace(/\p{Cs}/gu, "\ufffd") : null; // lone surrogates travel as U+FFFD
 }
 
 /** Waits for the next answer on `conn` after `index` (each message is answered before the next is sent). */
