@@ -62,9 +62,25 @@ export function withDeadline<T>(work: PromiseLike<T>, ms: number, onTimeout: () 
   });
 }
 
+/** Codes with which postgres.js (or the socket) says the connection itself is gone. */
+const CONNECTION_LOST = new Set(["CONNECTION_CLOSED", "CONNECTION_DESTROYED", "CONNECTION_ENDED", "ECONNRESET", "EPIPE", "ECONNABORTED"]);
+
+function connectionLost(err: unknown): boolean {
+  for (let e = err, depth = 0; e && typeof e === "object" && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && CONNECTION_LOST.has(code)) return true;
+  }
+  return false;
+}
+
+/** A promise that never settles: what a transaction callback returns once its connection is gone. */
+const NEVER = new Promise<never>(() => {});
+
 interface Guard {
   readonly ms: number;
   readonly onTimeout: () => void;
+  /** Told when a statement failed because the connection is gone. */
+  readonly lost?: () => void;
   /** Called when a query starts (true) and settles (false): a transaction's own deadline waits meanwhile. */
   readonly busy?: (on: boolean) => void;
   /** Set once the enclosing transaction timed out: later statements in it fail at once. */
@@ -76,7 +92,12 @@ function guardedQuery(query: postgres.PendingQuery<postgres.Row[]>, guard: Guard
   const run = (): Promise<unknown> => {
     if (guard.dead?.()) return Promise.reject(new StorageTimeout(guard.ms));
     guard.busy?.(true);
-    return withDeadline(query, guard.ms, guard.onTimeout).finally(() => guard.busy?.(false));
+    return withDeadline(query, guard.ms, guard.onTimeout)
+      .catch((e: unknown) => {
+        if (connectionLost(e)) guard.lost?.();
+        throw e;
+      })
+      .finally(() => guard.busy?.(false));
   };
   return {
     // biome-ignore lint/suspicious/noThenProperty: a thenable on purpose: drizzle awaits the query
@@ -92,9 +113,16 @@ function guardedQuery(query: postgres.PendingQuery<postgres.Row[]>, guard: Guard
  * A transaction (`begin` / `savepoint`) whose callback gets a guarded handle, with its own
  * deadline for the time no statement of it is running (waiting for a pooled connection, the
  * COMMIT, or the caller idling inside the transaction).
+ *
+ * Once the transaction's connection is gone, nothing more of it reaches postgres.js: not the
+ * caller's next statement, and not the ROLLBACK or COMMIT postgres.js would send when the callback
+ * settles — postgres.js 3.4 writes those to the closed connection's null socket from a
+ * `setImmediate`, an uncaught TypeError that would end the process. The callback's promise is left
+ * unsettled instead; `begin` has already rejected with CONNECTION_CLOSED.
  */
 function guardedTransaction(start: (cb: (tx: Sql) => unknown) => Promise<unknown>, cb: (tx: Sql) => unknown, guard: Guard): Promise<unknown> {
   let timedOut = false;
+  let lost = false;
   let timer: NodeJS.Timeout | undefined;
   let running = 0;
   return new Promise((resolve, reject) => {
@@ -109,27 +137,38 @@ function guardedTransaction(start: (cb: (tx: Sql) => unknown) => Promise<unknown
     const inner: Guard = {
       ms: guard.ms,
       onTimeout: guard.onTimeout,
+      lost: () => {
+        lost = true;
+        guard.lost?.();
+      },
       busy: (on) => {
         running += on ? 1 : -1;
         if (running > 0) clearTimeout(timer);
         else arm();
       },
-      dead: () => timedOut || (guard.dead?.() ?? false),
+      dead: () => timedOut || lost || (guard.dead?.() ?? false),
     };
     arm();
     start(async (tx) => {
       clearTimeout(timer);
+      let result: unknown;
       try {
-        return await cb(guard_(tx, inner));
-      } finally {
-        arm(); // now the COMMIT (or ROLLBACK) runs outside our view
+        result = await cb(guard_(tx, inner));
+      } catch (e) {
+        if (lost) return NEVER;
+        arm(); // now the ROLLBACK runs outside our view
+        throw e;
       }
+      if (lost) return NEVER;
+      arm(); // now the COMMIT runs outside our view
+      return result;
     }).then(
       (v) => {
         clearTimeout(timer);
         resolve(v);
       },
       (e) => {
+        if (connectionLost(e)) inner.lost?.();
         clearTimeout(timer);
         reject(e);
       },
