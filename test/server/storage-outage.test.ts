@@ -111,7 +111,7 @@ if (!DATABASE_URL) {
 
   describe("the database client alone", () => {
     it("a connection cut inside a transaction fails the transaction as storage-unavailable; the process and the pool survive", async () => {
-      const own = new TcpProxy(proxy["targetHost"], proxy["targetPort"]);
+      const own = TcpProxy.forUrl(url);
       await own.start();
       const database = await openDatabase({ databaseUrl: own.rewrite(url), dataDir: "unused", poolSize: 2, statementTimeoutMs: TIMEOUT_MS });
       try {
