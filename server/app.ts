@@ -33,6 +33,8 @@ export interface App {
   readonly presence: Presence;
   readonly seeded: boolean;
   readonly log: Logger;
+  /** The HTTP routes the server serves, for callers in the same process (tests: `http.request`, no socket). */
+  readonly http: ReturnType<typeof createHttpApp>;
   stop(): Promise<void>;
 }
 
@@ -134,6 +136,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
     presence,
     seeded,
     log,
+    http,
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -1,12 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Topic } from "../../rooms/topics.ts";
 import {
   type Fixture,
   ID,
   WORKSPACE,
   api,
-  closeAll,
   connect,
   conversationRow,
   createConversation,
@@ -16,17 +15,10 @@ import {
   tokenOf,
   waitFor,
 } from "../rooms/helpers.ts";
-import { type App, open, sdk, startTestServer } from "../support/server.ts";
+import { open, sdk, useTestServer } from "../support/server.ts";
 
 /** SPEC §14 through the admin routes: deactivating or deleting a member (R14.1–R14.5). */
-let app: App;
-beforeAll(async () => {
-  app = await startTestServer();
-});
-afterEach(closeAll);
-afterAll(async () => {
-  await app?.stop();
-});
+const app = useTestServer();
 
 async function admin(method: string, path: string, body?: unknown) {
   return api(app, await tokenOf(app, "admin"), path, { method, body });

@@ -1,19 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Topic } from "../../rooms/topics.ts";
 import { otherWorkspaceConversation } from "../http/fixtures.ts";
-import { type DemoKey, ID, WORKSPACE, api, closeAll, createConversation, tokenOf } from "../rooms/helpers.ts";
-import { type App, open, startTestServer, waitFor } from "../support/server.ts";
+import { type DemoKey, ID, WORKSPACE, api, createConversation, tokenOf } from "../rooms/helpers.ts";
+import { open, useTestServer, waitFor } from "../support/server.ts";
 
 /** Member administration through `/api/v2/members` (admin only). */
-let app: App;
-beforeAll(async () => {
-  app = await startTestServer();
-});
-afterEach(closeAll);
-afterAll(async () => {
-  await app?.stop();
-});
+const app = useTestServer();
 
 interface Member {
   id: string;

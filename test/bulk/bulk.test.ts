@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { and, eq } from "drizzle-orm";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import * as s from "../../db/schema.ts";
 import { otherWorkspaceConversation } from "../http/fixtures.ts";
 import {
@@ -10,7 +10,6 @@ import {
   type JobItemJson,
   type JobJson,
   api,
-  closeAll,
   connect,
   conversationRow,
   createConversation,
@@ -19,17 +18,10 @@ import {
   tokenOf,
   waitFor,
 } from "../rooms/helpers.ts";
-import { type App, startTestServer } from "../support/server.ts";
+import { useTestServer } from "../support/server.ts";
 
 /** Bulk close, reopen and transfer through the HTTP API and the job runner (R7.5, R8.5, R9.3). */
-let app: App;
-beforeAll(async () => {
-  app = await startTestServer();
-});
-afterEach(closeAll);
-afterAll(async () => {
-  await app?.stop();
-});
+const app = useTestServer();
 
 type Job = JobJson;
 type JobItem = JobItemJson;

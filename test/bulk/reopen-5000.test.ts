@@ -1,19 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { and, eq, inArray, sql } from "drizzle-orm";
-import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import * as s from "../../db/schema.ts";
-import { ID, WORKSPACE, api, closeAll, openInbox, tokenOf, waitFor } from "../rooms/helpers.ts";
-import { type App, startTestServer } from "../support/server.ts";
+import { ID, WORKSPACE, api, openInbox, tokenOf, waitFor } from "../rooms/helpers.ts";
+import { useTestServer } from "../support/server.ts";
 
 /** R9.5: no limit on the batch size. One big job, alone in its file (it takes a while). */
-let app: App;
-beforeAll(async () => {
-  app = await startTestServer();
-});
-afterEach(closeAll);
-afterAll(async () => {
-  await app?.stop();
-});
+const app = useTestServer();
 
 const N = 5000;
 

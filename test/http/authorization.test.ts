@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { eq } from "drizzle-orm";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import * as s from "../../db/schema.ts";
-import { type App, sdk, startTestServer } from "../support/server.ts";
-import { type DemoKey, ID, WORKSPACE, api, closeAll, createConversation, createMember, tokenOf } from "../rooms/helpers.ts";
+import { sdk, useTestServer } from "../support/server.ts";
+import { type DemoKey, ID, WORKSPACE, api, createConversation, createMember, tokenOf } from "../rooms/helpers.ts";
 import { otherWorkspaceConversation } from "./fixtures.ts";
 
 /**
@@ -11,15 +11,10 @@ import { otherWorkspaceConversation } from "./fixtures.ts";
  * helpers are still building are looked up in the served OpenAPI document: a case whose route is
  * not served yet is skipped with a note, and runs as soon as the route exists.
  */
-let app: App;
+const app = useTestServer();
 let doc: any;
 beforeAll(async () => {
-  app = await startTestServer();
-  doc = await (await fetch(`${app.url}/openapi.json`)).json();
-});
-afterEach(closeAll);
-afterAll(async () => {
-  await app?.stop();
+  doc = await (await app.http.request("/openapi.json")).json();
 });
 
 const TEAM_VIEWERS: DemoKey[] = ["admin", "supervisor", "manager"];

@@ -1,17 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type App, startTestServer } from "../support/server.ts";
-import { ID, api, closeAll, connect, createConversation, createMember, tokenOf } from "../rooms/helpers.ts";
+import { describe, expect, it } from "vitest";
+import { useTestServer } from "../support/server.ts";
+import { ID, api, connect, createConversation, createMember, tokenOf } from "../rooms/helpers.ts";
 import { otherWorkspaceConversation, updateMember } from "./fixtures.ts";
 
-let app: App;
-beforeAll(async () => {
-  app = await startTestServer();
-});
-afterEach(closeAll);
-afterAll(async () => {
-  await app?.stop();
-});
+const app = useTestServer();
 
 interface Candidate {
   id: string;

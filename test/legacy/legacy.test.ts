@@ -1,17 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { renderError } from "../../domain/texts.ts";
-import { type App, startTestServer } from "../support/server.ts";
-import { ID, NAME, api, closeAll, connect, createConversation, createMember, messageRows, tokenOf } from "../rooms/helpers.ts";
+import { useTestServer } from "../support/server.ts";
+import { ID, NAME, api, connect, createConversation, createMember, messageRows, tokenOf } from "../rooms/helpers.ts";
 import { otherWorkspaceConversation } from "../http/fixtures.ts";
 
-let app: App;
-beforeAll(async () => {
-  app = await startTestServer();
-});
-afterEach(closeAll);
-afterAll(async () => {
-  await app?.stop();
-});
+const app = useTestServer();
 
 const R15_2_ZH = "舊版對話不支援協作功能，請到對話 2.0 繼續使用。";
 

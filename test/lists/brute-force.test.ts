@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import * as s from "../../db/schema.ts";
 import { DEFAULT_SETTINGS } from "../../domain/model.ts";
 import type { Channel, Role, Status } from "../../domain/sets.ts";
 import { api, tokenOf } from "../rooms/helpers.ts";
-import { type App, startTestServer } from "../support/server.ts";
+import { useTestServer } from "../support/server.ts";
 import { seeded } from "../support/random.ts";
 
 /**
@@ -121,12 +121,11 @@ function generate(now: number): Conv[] {
   return out;
 }
 
-let app: App;
+const app = useTestServer();
 let data: Conv[];
 let now: number;
 
 beforeAll(async () => {
-  app = await startTestServer();
   const db = app.database.db;
   now = Date.now();
   data = generate(now);
@@ -176,10 +175,6 @@ beforeAll(async () => {
     })),
   );
   if (states.length) await db.insert(s.memberConversationState).values(states);
-});
-
-afterAll(async () => {
-  await app?.stop();
 });
 
 interface Query {

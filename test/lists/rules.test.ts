@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { eq, inArray, sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import * as s from "../../db/schema.ts";
 import { type ConversationSpec, type DemoKey, ID, NAME, api, createConversation, tokenOf } from "../rooms/helpers.ts";
-import { type App, startTestServer } from "../support/server.ts";
+import { useTestServer } from "../support/server.ts";
 
 /**
  * The inbox lists' rules (SPEC §10, R11.6, R13.3) over HTTP on the demo workspace. Each test tags
@@ -11,13 +11,7 @@ import { type App, startTestServer } from "../support/server.ts";
  * of the file create cannot disturb the exact lists compared here.
  */
 
-let app: App;
-beforeAll(async () => {
-  app = await startTestServer();
-});
-afterAll(async () => {
-  await app?.stop();
-});
+const app = useTestServer();
 
 type Item = {
   id: string;

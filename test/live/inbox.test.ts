@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { countConversations } from "../../db/lists.ts";
 import { SETTLE_MS } from "../../rooms/liveLists.ts";
 import type { Role, View } from "../../domain/sets.ts";
@@ -6,7 +6,6 @@ import {
   ID,
   type Inbox,
   api,
-  closeAll,
   connect,
   conversationRow,
   createConversation,
@@ -16,18 +15,11 @@ import {
   waitFor,
   webchat,
 } from "../rooms/helpers.ts";
-import { type App, startTestServer } from "../support/server.ts";
+import { useTestServer } from "../support/server.ts";
 import { seeded } from "../support/random.ts";
 
 /** Live lists of the inbox room (docs/protocol.md §8): `list` deltas and tab counts. */
-let app: App;
-beforeAll(async () => {
-  app = await startTestServer();
-});
-afterEach(closeAll);
-afterAll(async () => {
-  await app?.stop();
-});
+const app = useTestServer();
 
 interface Placement {
   status: string;

@@ -1,7 +1,7 @@
 import { matchMaker } from "@colyseus/core";
 import type { Room } from "@colyseus/sdk";
 import { and, eq, ne } from "drizzle-orm";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { countConversations, listConversations } from "../../db/lists.ts";
 import * as s from "../../db/schema.ts";
 import type { Status } from "../../domain/sets.ts";
@@ -12,7 +12,6 @@ import {
   ID,
   WORKSPACE,
   api,
-  closeAll,
   connect,
   conversationRow,
   createConversation,
@@ -22,21 +21,13 @@ import {
   waitFor,
   webchat,
 } from "../rooms/helpers.ts";
-import { type App, sdk, startTestServer } from "../support/server.ts";
+import { sdk, useTestServer } from "../support/server.ts";
 import { seeded } from "../support/random.ts";
 
 /** The team room (docs/protocol.md §9) against a real server and SDK clients. */
-let app: App;
-beforeAll(async () => {
-  app = await startTestServer();
-});
-afterEach(async () => {
-  await leaveTeams();
-  await closeAll();
-});
-afterAll(async () => {
-  await app?.stop();
-});
+const app = useTestServer();
+// Runs before useTestServer's own `closeAll` (hooks after each test run in reverse order).
+afterEach(leaveTeams);
 
 // ---- team room connections -------------------------------------------------------------------
 

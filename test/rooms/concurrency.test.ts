@@ -1,7 +1,7 @@
 import { and, eq } from "drizzle-orm";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import * as s from "../../db/schema.ts";
-import { type App, startTestServer } from "../support/server.ts";
+import { useTestServer } from "../support/server.ts";
 import {
   type Conn,
   ID,
@@ -16,14 +16,7 @@ import {
   waitFor,
 } from "./helpers.ts";
 
-let app: App;
-beforeAll(async () => {
-  app = await startTestServer();
-});
-afterEach(closeAll);
-afterAll(async () => {
-  await app?.stop();
-});
+const app = useTestServer();
 
 /** Sends raw messages without waiting, then collects every answer carrying `requestId`. */
 async function sendTogether(sends: { conn: Conn; type: string; payload: Record<string, unknown> }[]) {

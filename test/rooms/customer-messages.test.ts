@@ -1,12 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { and, eq, sql } from "drizzle-orm";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import * as s from "../../db/schema.ts";
-import { type App, startTestServer } from "../support/server.ts";
+import { useTestServer } from "../support/server.ts";
 import {
   type Fixture,
   ID,
-  closeAll,
   connect,
   conversationRow,
   createConversation,
@@ -16,14 +15,7 @@ import {
   webchat,
 } from "./helpers.ts";
 
-let app: App;
-beforeAll(async () => {
-  app = await startTestServer();
-});
-afterEach(closeAll);
-afterAll(async () => {
-  await app?.stop();
-});
+const app = useTestServer();
 
 function say(c: Fixture, text: string, messageId: string = randomUUID()) {
   return webchat(app, { messageId, customer: { id: c.channelUserId, name: c.customerName }, text });

@@ -1,15 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type App, startTestServer } from "../support/server.ts";
-import { ID, closeAll, connect, conversationRow, createConversation, memberState, openInbox, waitFor } from "./helpers.ts";
+import { describe, expect, it } from "vitest";
+import { useTestServer } from "../support/server.ts";
+import { ID, connect, conversationRow, createConversation, memberState, openInbox, waitFor } from "./helpers.ts";
 
-let app: App;
-beforeAll(async () => {
-  app = await startTestServer();
-});
-afterEach(closeAll);
-afterAll(async () => {
-  await app?.stop();
-});
+const app = useTestServer();
 
 const settle = () => new Promise((r) => setTimeout(r, 200));
 

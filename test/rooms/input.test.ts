@@ -1,11 +1,10 @@
 import { SignJWT } from "jose";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import * as s from "../../db/schema.ts";
-import { type App, sdk, startTestServer } from "../support/server.ts";
+import { sdk, useTestServer } from "../support/server.ts";
 import {
   type Conn,
   ID,
-  closeAll,
   connect,
   conversationRow,
   createConversation,
@@ -14,14 +13,7 @@ import {
   tokenOf,
 } from "./helpers.ts";
 
-let app: App;
-beforeAll(async () => {
-  app = await startTestServer();
-});
-afterEach(closeAll);
-afterAll(async () => {
-  await app?.stop();
-});
+const app = useTestServer();
 
 /** The secret test/support/server.ts starts the server with. */
 const TEST_SECRET = "test-secret-test-secret-test-secret-42";

@@ -1,11 +1,10 @@
 import { eq } from "drizzle-orm";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import * as s from "../../db/schema.ts";
-import { type App, startTestServer } from "../support/server.ts";
+import { useTestServer } from "../support/server.ts";
 import {
   type Conn,
   ID,
-  closeAll,
   connect,
   conversationRow,
   createConversation,
@@ -16,14 +15,7 @@ import {
   waitFor,
 } from "./helpers.ts";
 
-let app: App;
-beforeAll(async () => {
-  app = await startTestServer();
-});
-afterEach(closeAll);
-afterAll(async () => {
-  await app?.stop();
-});
+const app = useTestServer();
 
 async function ok(conn: Conn, type: string, payload: Record<string, unknown> = {}) {
   const r = await conn.act(type, payload);

@@ -1,15 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type App, startTestServer } from "../support/server.ts";
-import { ID, type Inbox, api, closeAll, connect, createConversation, openInbox, tokenOf, waitFor } from "./helpers.ts";
+import { describe, expect, it } from "vitest";
+import { useTestServer } from "../support/server.ts";
+import { ID, type Inbox, api, connect, createConversation, openInbox, tokenOf, waitFor } from "./helpers.ts";
 
-let app: App;
-beforeAll(async () => {
-  app = await startTestServer();
-});
-afterEach(closeAll);
-afterAll(async () => {
-  await app?.stop();
-});
+const app = useTestServer();
 
 interface Listed {
   id: number;

@@ -1,17 +1,10 @@
 import { eq } from "drizzle-orm";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import * as s from "../../db/schema.ts";
-import { type App, startTestServer } from "../support/server.ts";
-import { type Conn, ID, closeAll, connect, conversationRow, createConversation, createMember, eventRows, messageRows } from "./helpers.ts";
+import { useTestServer } from "../support/server.ts";
+import { type Conn, ID, connect, conversationRow, createConversation, createMember, eventRows, messageRows } from "./helpers.ts";
 
-let app: App;
-beforeAll(async () => {
-  app = await startTestServer();
-});
-afterEach(closeAll);
-afterAll(async () => {
-  await app?.stop();
-});
+const app = useTestServer();
 
 /** What a refused action must leave exactly as it was (ARCHITECTURE invariant 4). */
 async function snapshot(id: string) {

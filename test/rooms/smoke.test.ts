@@ -1,13 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type App, EMAIL, ID, login, open, startTestServer, waitFor } from "../support/server.ts";
+import { describe, expect, it } from "vitest";
+import { EMAIL, ID, login, open, useTestServer, waitFor } from "../support/server.ts";
 
-let app: App;
-beforeAll(async () => {
-  app = await startTestServer();
-});
-afterAll(async () => {
-  await app?.stop();
-});
+const app = useTestServer();
 
 describe("conversation room smoke", () => {
   it("a follower's reply reaches another participant", async () => {

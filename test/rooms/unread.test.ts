@@ -1,15 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type App, startTestServer } from "../support/server.ts";
-import { ID, closeAll, connect, conversationRow, createConversation, messageRows, unreadOf, waitFor } from "./helpers.ts";
+import { describe, expect, it } from "vitest";
+import { useTestServer } from "../support/server.ts";
+import { ID, connect, conversationRow, createConversation, messageRows, unreadOf, waitFor } from "./helpers.ts";
 
-let app: App;
-beforeAll(async () => {
-  app = await startTestServer();
-});
-afterEach(closeAll);
-afterAll(async () => {
-  await app?.stop();
-});
+const app = useTestServer();
 
 describe("reply rights from the team view", () => {
   it("[R4.1] [R1.3] a team viewer reads a collaborative conversation but replies only after joining", async () => {

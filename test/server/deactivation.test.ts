@@ -1,19 +1,13 @@
 import { eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { loadItems, loadJob } from "../../db/jobs.ts";
 import { loadEvents } from "../../db/repository.ts";
 import * as s from "../../db/schema.ts";
 import { renderLog } from "../../domain/texts.ts";
 import { deactivateMember } from "../../server/members.ts";
-import { type App, EMAIL, ID, login, open, sdk, startTestServer, waitFor } from "../support/server.ts";
+import { EMAIL, ID, login, open, sdk, useTestServer, waitFor } from "../support/server.ts";
 
-let app: App;
-beforeAll(async () => {
-  app = await startTestServer();
-});
-afterAll(async () => {
-  await app?.stop();
-});
+const app = useTestServer();
 
 async function row(id: string) {
   return (await app.database.db.select().from(s.conversations).where(eq(s.conversations.id, id)))[0]!;

@@ -1,14 +1,8 @@
 import { readFileSync } from "node:fs";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { type App, startTestServer } from "../support/server.ts";
+import { expect, it } from "vitest";
+import { useTestServer } from "../support/server.ts";
 
-let app: App;
-beforeAll(async () => {
-  app = await startTestServer();
-});
-afterAll(async () => {
-  await app?.stop();
-});
+const app = useTestServer();
 
 it("docs/openapi.json is the document the server serves (run `npm run docs:openapi` after changing a route)", async () => {
   const served = await (await fetch(`${app.url}/openapi.json`)).json();

@@ -1,17 +1,10 @@
 import { eq } from "drizzle-orm";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import * as s from "../../db/schema.ts";
-import { ID, api, closeAll, connect, createConversation, tokenOf } from "../rooms/helpers.ts";
-import { type App, startTestServer } from "../support/server.ts";
+import { ID, api, connect, createConversation, tokenOf } from "../rooms/helpers.ts";
+import { useTestServer } from "../support/server.ts";
 
-let app: App;
-beforeAll(async () => {
-  app = await startTestServer();
-});
-afterAll(async () => {
-  await app?.stop();
-});
-afterEach(closeAll);
+const app = useTestServer();
 
 describe("workspace settings", () => {
   it("any member reads the settings; only an admin changes them; bad values change nothing", async () => {

@@ -1,10 +1,12 @@
 import { Client, type Room } from "@colyseus/sdk";
 import pino from "pino";
+import { afterAll, afterEach, beforeAll } from "vitest";
 import { type App, startApp } from "../../server/app.ts";
 import { parseConfig } from "../../server/config.ts";
 import { dropDatabase, freshDatabaseUrl } from "./db.ts";
 
 export type { App };
+export { EMAIL, ID } from "./demo.ts";
 
 /** A real server on a free port, with the demo workspace seeded, on a fresh database. */
 export async function startTestServer(opts: { storage?: "pglite" | "postgres" } = {}): Promise<App> {
@@ -28,8 +30,48 @@ export async function startTestServer(opts: { storage?: "pglite" | "postgres" } 
   });
 }
 
+/**
+ * The one setup of a file that talks to a real server: starts it before the file's tests (a fresh
+ * database, the demo workspace seeded), leaves every connection a test opened after each test, and
+ * stops it (dropping its database) after the file. The returned object stands for the server once
+ * it has started: use it inside tests and hooks, as `app.url`, `app.database`, `connect(app, …)`.
+ */
+export function useTestServer(opts: { storage?: "pglite" | "postgres" } = {}): App {
+  let started: App | undefined;
+  beforeAll(async () => {
+    started = await startTestServer(opts);
+  });
+  afterEach(closeAll);
+  afterAll(async () => {
+    await started?.stop();
+    started = undefined;
+  });
+  return new Proxy({} as App, {
+    get(_, key) {
+      if (!started) throw new Error(`useTestServer(): the server is not running (read app.${String(key)} inside a test or hook)`);
+      const value = Reflect.get(started, key, started);
+      return typeof value === "function" ? value.bind(started) : value;
+    },
+  });
+}
+
+/** Every SDK connection a test opened through `track` (`connect`, `openInbox`), left by `closeAll()`. */
+const opened: { leave(): Promise<unknown> }[] = [];
+
+/** Registers a connection for `closeAll()`. */
+export function track<T extends { leave(): Promise<unknown> }>(conn: T): T {
+  opened.push(conn);
+  return conn;
+}
+
+/** Leaves every tracked connection (`useTestServer` runs it after each test). */
+export async function closeAll(): Promise<void> {
+  const all = opened.splice(0);
+  await Promise.all(all.map((c) => c.leave().catch(() => {})));
+}
+
 export async function login(app: App, email: string, password = "demo-password"): Promise<string> {
-  const res = await fetch(`${app.url}/auth/login`, {
+  const res = await app.http.request("/auth/login", {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ email, password }),
@@ -37,26 +79,6 @@ export async function login(app: App, email: string, password = "demo-password")
   if (!res.ok) throw new Error(`login ${email}: ${res.status} ${await res.text()}`);
   return ((await res.json()) as { accessToken: string }).accessToken;
 }
-
-export const EMAIL = {
-  admin: "admin@demo.test",
-  supervisor: "supervisor@demo.test",
-  manager: "manager@demo.test",
-  marketing: "marketing@demo.test",
-  agent: "agent@demo.test",
-  agent2: "agent2@demo.test",
-  agent3: "agent3@demo.test",
-} as const;
-
-export const ID = {
-  admin: "demo-admin",
-  supervisor: "demo-supervisor",
-  manager: "demo-cs-manager",
-  marketing: "demo-marketing",
-  agent: "demo-agent",
-  agent2: "demo-agent-2",
-  agent3: "demo-agent-3",
-} as const;
 
 export interface Result {
   requestId: string | null;

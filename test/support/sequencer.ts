@@ -1,0 +1,26 @@
+import { relative } from "node:path";
+import { BaseSequencer, type TestSpecification } from "vitest/node";
+
+/**
+ * Files known to take longest (a 5,000-item job; child servers killed with `kill -9`), longest
+ * first. Started first, they run beside the many short files on the other worker instead of
+ * being picked up last and leaving one worker idle at the end. Vitest's own order (by the
+ * durations it cached, or by file size on a fresh clone) decides the rest.
+ */
+export const SLOW_FIRST = [
+  "test/bulk/reopen-5000.test.ts",
+  "test/restart/durability.test.ts",
+  "test/restart/deactivation-resume.test.ts",
+  "test/db/storage.test.ts",
+];
+
+export default class SlowFirstSequencer extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const rank = (f: TestSpecification) => {
+      const i = SLOW_FIRST.indexOf(relative(this.ctx.config.root, f.moduleId).replaceAll("\\", "/"));
+      return i === -1 ? SLOW_FIRST.length : i;
+    };
+    const rest = await super.sort(files);
+    return rest.map((f, i) => ({ f, i })).sort((a, b) => rank(a.f) - rank(b.f) || a.i - b.i).map(({ f }) => f);
+  }
+}
