@@ -1,4 +1,4 @@
-import { Client, type ISeatReservation, type Room } from "@colyseus/sdk";
+import { Client, type SeatReservation, type Room } from "@colyseus/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Database, openDatabase } from "../../db/client.ts";
 import { type ChildServer, childRedis, killAllChildren, startChildServer } from "../support/child.ts";
@@ -45,7 +45,7 @@ async function join(via: number, token: string, conversationId: string): Promise
     body: JSON.stringify({ conversationId, view: "mine" }),
   });
   expect(res.status).toBe(200);
-  const seat = (await res.json()) as ISeatReservation;
+  const seat = (await res.json()) as SeatReservation;
   for (const [i, server] of servers.entries()) {
     const client = new Client(server.url.replace(/^http/, "ws"));
     client.auth.token = token;
