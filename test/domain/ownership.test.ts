@@ -118,11 +118,13 @@ describe("§7 transferring", () => {
     expect(renderError(Code.BULK_TRANSFER_COLLABORATIVE, zh)).toBe("協作對話、群組對話無法批量移轉");
   });
 
-  it("[R7.5] a 1-on-1 transfer is still refused to a member who does not follow it", () => {
+  // R7.5's rule itself (which selections are refused, and 1-on-1 items transferring as single transfers) is tested in bulk.test.ts.
+
+  it("a 1-on-1 transfer (as before collaboration) is refused to a member who does not follow it", () => {
     expect(refusal(() => run(conversation(), act.transfer("n1"), asMember("agt")))).toBe(Code.TRANSFER_NOT_ALLOWED);
   });
 
-  it("[R7.5] a 1-on-1 conversation still transfers to any active member, as before collaboration", () => {
+  it("a 1-on-1 conversation transfers to any active member, as before collaboration", () => {
     const d = run(conversation(), act.transfer("n1"), asMember("fol"));
     expect(d.next.followerId).toBe("n1");
     expect(d.next.collaboratorIds).toEqual([]);
