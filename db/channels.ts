@@ -47,7 +47,13 @@ export async function intakeCustomer(
     const cu = s.customers;
     const [row] = await tx
       .insert(cu)
-      .values({ id: randomUUID(), workspaceId: channel.workspaceId, displayName: customer.displayName, channel: channel.type, channelUserId: customer.channelUserId })
+      .values({
+        id: randomUUID(),
+        workspaceId: channel.workspaceId,
+        displayName: customer.displayName,
+        channel: channel.type,
+        channelUserId: customer.channelUserId,
+      })
       .onConflictDoUpdate({ target: [cu.workspaceId, cu.channel, cu.channelUserId], set: { displayName: customer.displayName } })
       .returning({ id: cu.id });
     if (!row) throw new Error("customer upsert returned nothing");
@@ -56,7 +62,15 @@ export async function intakeCustomer(
     if (latest[0]) return { conversationId: latest[0].id, customerId: row.id, created: null };
     const [created] = await tx
       .insert(c)
-      .values({ id: randomUUID(), workspaceId: channel.workspaceId, customerId: row.id, channelId: channel.id, channel: channel.type, kind: "direct", status: "pending" })
+      .values({
+        id: randomUUID(),
+        workspaceId: channel.workspaceId,
+        customerId: row.id,
+        channelId: channel.id,
+        channel: channel.type,
+        kind: "direct",
+        status: "pending",
+      })
       .returning();
     if (!created) throw new Error("conversation insert returned nothing");
     return {

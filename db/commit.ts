@@ -103,7 +103,10 @@ function seqCount(d: Decision): number {
  * Updates the conversation row when the decision changes it or adds to its timeline (version
  * checked, moved by one); otherwise reads its `lastSeq`.
  */
-async function writeConversation(tx: Tx, input: CommitInput): Promise<{ conversation: Conversation; lastSeq: number; times: ListTimes | null }> {
+async function writeConversation(
+  tx: Tx,
+  input: CommitInput,
+): Promise<{ conversation: Conversation; lastSeq: number; times: ListTimes | null }> {
   const { before, decision: d } = input;
   const count = seqCount(d);
   const c = s.conversations;
@@ -172,9 +175,24 @@ async function writeTimeline(tx: Tx, input: CommitInput, lastSeq: number): Promi
     });
   }
   for (const m of d.system) {
-    messageRows.push({ conversationId: before.id, seq: ++seq, sender: "system", senderId: null, systemKind: m.kind, subjectIds: [...m.subjectIds], createdAt: now });
+    messageRows.push({
+      conversationId: before.id,
+      seq: ++seq,
+      sender: "system",
+      senderId: null,
+      systemKind: m.kind,
+      subjectIds: [...m.subjectIds],
+      createdAt: now,
+    });
   }
-  const eventRows = d.log.map((e) => ({ conversationId: before.id, seq: ++seq, kind: e.kind, actorId: e.actorId, targetIds: [...e.targetIds], createdAt: now }));
+  const eventRows = d.log.map((e) => ({
+    conversationId: before.id,
+    seq: ++seq,
+    kind: e.kind,
+    actorId: e.actorId,
+    targetIds: [...e.targetIds],
+    createdAt: now,
+  }));
   if (messageRows.length) await tx.insert(s.messages).values(messageRows);
   if (eventRows.length) await tx.insert(s.conversationEvents).values(eventRows);
   return {
@@ -187,14 +205,27 @@ async function writeTimeline(tx: Tx, input: CommitInput, lastSeq: number): Promi
 type Touched = Set<string> | "all";
 
 /** Applies the per-member changes (R11 unread, R12 pins). Every kind is handled: the switch is exhaustive. */
-async function applyMemberStates(tx: Tx, conversationId: string, changes: readonly MemberStateChange[], lastSeq: number, now: Date): Promise<Touched> {
+async function applyMemberStates(
+  tx: Tx,
+  conversationId: string,
+  changes: readonly MemberStateChange[],
+  lastSeq: number,
+  now: Date,
+): Promise<Touched> {
   const touched = new Set<string>();
   let all = false;
   for (const ch of changes) {
     switch (ch.kind) {
       case "unread_increment":
         for (const id of ch.memberIds) {
-          await upsertState(tx, conversationId, id, { unreadCount: 1 }, { unreadCount: sql`${s.memberConversationState.unreadCount} + 1` }, now);
+          await upsertState(
+            tx,
+            conversationId,
+            id,
+            { unreadCount: 1 },
+            { unreadCount: sql`${s.memberConversationState.unreadCount} + 1` },
+            now,
+          );
           touched.add(id);
         }
         break;
@@ -229,7 +260,14 @@ async function applyMemberStates(tx: Tx, conversationId: string, changes: readon
 type StateColumns = PgUpdateSetSource<typeof s.memberConversationState>;
 
 /** One member's state row: inserted with `values`, or updated with `changes` when it exists. */
-async function upsertState(tx: Tx, conversationId: string, memberId: string, values: Partial<typeof s.memberConversationState.$inferInsert>, changes: StateColumns, now: Date) {
+async function upsertState(
+  tx: Tx,
+  conversationId: string,
+  memberId: string,
+  values: Partial<typeof s.memberConversationState.$inferInsert>,
+  changes: StateColumns,
+  now: Date,
+) {
   const mcs = s.memberConversationState;
   await tx
     .insert(mcs)
@@ -239,14 +277,20 @@ async function upsertState(tx: Tx, conversationId: string, memberId: string, val
 
 async function updateAllStates(tx: Tx, conversationId: string, changes: StateColumns, now: Date) {
   const mcs = s.memberConversationState;
-  await tx.update(mcs).set({ ...changes, updatedAt: now }).where(eq(mcs.conversationId, conversationId));
+  await tx
+    .update(mcs)
+    .set({ ...changes, updatedAt: now })
+    .where(eq(mcs.conversationId, conversationId));
 }
 
 /** The stored state rows after the changes, for the room to show. */
 async function readMemberStates(tx: Tx, conversationId: string, touched: Touched): Promise<MemberState[]> {
   const mcs = s.memberConversationState;
   if (touched !== "all" && touched.size === 0) return [];
-  const where = touched === "all" ? eq(mcs.conversationId, conversationId) : and(eq(mcs.conversationId, conversationId), inArray(mcs.memberId, [...touched]));
+  const where =
+    touched === "all"
+      ? eq(mcs.conversationId, conversationId)
+      : and(eq(mcs.conversationId, conversationId), inArray(mcs.memberId, [...touched]));
   const rows = await tx.select().from(mcs).where(where);
   return rows.map((r) => ({ memberId: r.memberId, unreadCount: r.unreadCount, lastReadSeq: r.lastReadSeq, pinned: r.pinned }));
 }
@@ -269,12 +313,18 @@ async function writeNotices(tx: Tx, input: CommitInput): Promise<number[]> {
       })),
     )
     .returning({ id: s.notifications.id, memberId: s.notifications.memberId });
-  await tx.insert(s.outbox).values(rows.map((r) => ({ topic: "notice", payload: { kind: "notice" as const, notificationId: r.id, memberId: r.memberId } })));
+  await tx
+    .insert(s.outbox)
+    .values(rows.map((r) => ({ topic: "notice", payload: { kind: "notice" as const, notificationId: r.id, memberId: r.memberId } })));
   return rows.map((r) => r.id);
 }
 
 /** Queues the decision's side effects (CSAT, push …) in the outbox. */
 async function writeEffects(tx: Tx, conversationId: string, d: Decision, lastSeq: number): Promise<void> {
   if (d.effects.length === 0) return;
-  await tx.insert(s.outbox).values(d.effects.map((effect) => ({ topic: effect.kind, payload: { kind: "effect" as const, conversationId, seq: lastSeq, effect } })));
+  await tx
+    .insert(s.outbox)
+    .values(
+      d.effects.map((effect) => ({ topic: effect.kind, payload: { kind: "effect" as const, conversationId, seq: lastSeq, effect } })),
+    );
 }

@@ -6,7 +6,11 @@ import * as s from "./schema.ts";
 /** Small reads of conversation rows for the HTTP routes' checks (the rooms read whole conversations through the repository). */
 
 /** Follower and collaborators of a conversation of the workspace, or null when it is not one of its. */
-export async function loadParticipants(db: Db | Tx, workspaceId: string, id: string): Promise<Pick<Conversation, "followerId" | "collaboratorIds"> | null> {
+export async function loadParticipants(
+  db: Db | Tx,
+  workspaceId: string,
+  id: string,
+): Promise<Pick<Conversation, "followerId" | "collaboratorIds"> | null> {
   const c = s.conversations;
   const rows = await db
     .select({ followerId: c.followerId, collaboratorIds: c.collaboratorIds })
@@ -19,7 +23,11 @@ export async function loadParticipants(db: Db | Tx, workspaceId: string, id: str
  * Kind and collaborators of the given conversations of the workspace, in one statement (ids of
  * other workspaces, or unknown ones, are left out): what R7.5 looks at.
  */
-export async function loadTransferShapes(db: Db | Tx, workspaceId: string, ids: readonly string[]): Promise<Pick<Conversation, "id" | "kind" | "collaboratorIds">[]> {
+export async function loadTransferShapes(
+  db: Db | Tx,
+  workspaceId: string,
+  ids: readonly string[],
+): Promise<Pick<Conversation, "id" | "kind" | "collaboratorIds">[]> {
   if (ids.length === 0) return [];
   const c = s.conversations;
   return db

@@ -47,7 +47,15 @@ export async function insertDemoWorkspace(db: Db, w: DemoWorkspace, now: number)
     await tx.insert(s.channels).values({ ...w.channel, workspaceId: w.id });
     await tx
       .insert(s.customers)
-      .values(w.customers.map((c) => ({ id: c.id, workspaceId: w.id, displayName: c.name, channel: c.channel, channelUserId: `${c.channel}-${c.id}` })));
+      .values(
+        w.customers.map((c) => ({
+          id: c.id,
+          workspaceId: w.id,
+          displayName: c.name,
+          channel: c.channel,
+          channelUserId: `${c.channel}-${c.id}`,
+        })),
+      );
     let minute = 0;
     for (const conv of w.conversations) {
       minute += 10;
@@ -73,11 +81,32 @@ async function insertConversation(tx: Tx, w: DemoWorkspace, conv: DemoConversati
   const events: (typeof s.conversationEvents.$inferInsert)[] = [];
   if (conv.collaborators.length && conv.follower) {
     const when = at(rows.length);
-    rows.push({ conversationId: conv.id, seq: ++seq, sender: "system", systemKind: "members_joined" satisfies SystemKind, subjectIds: [...conv.collaborators], createdAt: when });
-    events.push({ conversationId: conv.id, seq: ++seq, kind: "collaborators_added" satisfies LogKind, actorId: conv.follower, targetIds: [...conv.collaborators], createdAt: when });
+    rows.push({
+      conversationId: conv.id,
+      seq: ++seq,
+      sender: "system",
+      systemKind: "members_joined" satisfies SystemKind,
+      subjectIds: [...conv.collaborators],
+      createdAt: when,
+    });
+    events.push({
+      conversationId: conv.id,
+      seq: ++seq,
+      kind: "collaborators_added" satisfies LogKind,
+      actorId: conv.follower,
+      targetIds: [...conv.collaborators],
+      createdAt: when,
+    });
   }
   if (conv.status === "closed" && conv.follower) {
-    events.push({ conversationId: conv.id, seq: ++seq, kind: "closed" satisfies LogKind, actorId: conv.follower, targetIds: [], createdAt: at(rows.length + 1) });
+    events.push({
+      conversationId: conv.id,
+      seq: ++seq,
+      kind: "closed" satisfies LogKind,
+      actorId: conv.follower,
+      targetIds: [],
+      createdAt: at(rows.length + 1),
+    });
   }
   const last = rows[conv.texts.length - 1]!;
   await tx.insert(s.conversations).values({
@@ -103,6 +132,13 @@ async function insertConversation(tx: Tx, w: DemoWorkspace, conv: DemoConversati
   if (participants.length && conv.status !== "closed") {
     await tx
       .insert(s.memberConversationState)
-      .values(participants.map((memberId) => ({ memberId, conversationId: conv.id, unreadCount: conv.texts.length, pinned: conv.pinned ?? false })));
+      .values(
+        participants.map((memberId) => ({
+          memberId,
+          conversationId: conv.id,
+          unreadCount: conv.texts.length,
+          pinned: conv.pinned ?? false,
+        })),
+      );
   }
 }

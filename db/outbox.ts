@@ -43,7 +43,10 @@ export async function drainOutboxBatch(
     for (const row of rows) {
       try {
         await deliver(row, tx);
-        await tx.update(o).set({ doneAt: opts.now(), attempts: row.attempts + 1 }).where(eq(o.id, row.id));
+        await tx
+          .update(o)
+          .set({ doneAt: opts.now(), attempts: row.attempts + 1 })
+          .where(eq(o.id, row.id));
       } catch (err) {
         onError(err, row);
         const attempts = row.attempts + 1;

@@ -44,12 +44,7 @@ export async function loadEvents(db: Db | Tx, conversationId: string, limit: num
   const where = beforeSeq
     ? and(eq(s.conversationEvents.conversationId, conversationId), lt(s.conversationEvents.seq, beforeSeq))
     : eq(s.conversationEvents.conversationId, conversationId);
-  const rows = await db
-    .select()
-    .from(s.conversationEvents)
-    .where(where)
-    .orderBy(desc(s.conversationEvents.seq))
-    .limit(limit);
+  const rows = await db.select().from(s.conversationEvents).where(where).orderBy(desc(s.conversationEvents.seq)).limit(limit);
   return rows.reverse().map((r) => ({
     seq: r.seq,
     kind: r.kind,

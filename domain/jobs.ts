@@ -18,7 +18,11 @@ export type JobKind = (typeof JobKind)[keyof typeof JobKind];
 export const JOB_KINDS = Object.values(JobKind) as [JobKind, ...JobKind[]];
 
 /** The kinds a member starts over HTTP (`POST /api/v2/bulk/...`). */
-export const BulkJobKind = { bulk_close: JobKind.bulk_close, bulk_reopen: JobKind.bulk_reopen, bulk_transfer: JobKind.bulk_transfer } as const;
+export const BulkJobKind = {
+  bulk_close: JobKind.bulk_close,
+  bulk_reopen: JobKind.bulk_reopen,
+  bulk_transfer: JobKind.bulk_transfer,
+} as const;
 export type BulkJobKind = (typeof BulkJobKind)[keyof typeof BulkJobKind];
 
 export const JobStatus = { running: "running", done: "done", failed: "failed" } as const;
@@ -56,6 +60,10 @@ export function parseJobInput(kind: string, input: unknown): { ok: true; job: Pa
   if (!(JOB_KINDS as readonly string[]).includes(kind)) return { ok: false, reason: `unknown job kind ${JSON.stringify(kind)}` };
   const k = kind as JobKind;
   const parsed = JobInputSchema[k].safeParse(input);
-  if (!parsed.success) return { ok: false, reason: `${k} input: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"} ${i.message}`).join("; ")}` };
+  if (!parsed.success)
+    return {
+      ok: false,
+      reason: `${k} input: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"} ${i.message}`).join("; ")}`,
+    };
   return { ok: true, job: { kind: k, input: parsed.data } as ParsedJob };
 }

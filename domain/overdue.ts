@@ -19,6 +19,14 @@ export function overdueCutoff(now: Date, overdueAfterMinutes: number): Date {
 }
 
 /** Whether a conversation is overdue at `now` (open, and waiting since the cutoff or before). */
-export function isOverdue(c: { readonly status: Status; readonly waitingSince: Date | null }, now: Date, overdueAfterMinutes: number): boolean {
-  return OVERDUE_STATUSES.includes(c.status) && c.waitingSince !== null && c.waitingSince.getTime() <= overdueCutoff(now, overdueAfterMinutes).getTime();
+export function isOverdue(
+  c: { readonly status: Status; readonly waitingSince: Date | null },
+  now: Date,
+  overdueAfterMinutes: number,
+): boolean {
+  return (
+    OVERDUE_STATUSES.includes(c.status) &&
+    c.waitingSince !== null &&
+    c.waitingSince.getTime() <= overdueCutoff(now, overdueAfterMinutes).getTime()
+  );
 }

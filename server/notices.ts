@@ -27,7 +27,10 @@ export function notificationJson(n: StoredNotification): NotificationJson {
     actorName: n.actorName,
     actorRole: n.actorRole,
     customerName: n.customerName,
-    text: renderNotice({ kind: n.kind, actorName: n.actorName ?? "", actorRole: n.actorRole, customerName: n.customerName ?? "" }, n.recipientLocale),
+    text: renderNotice(
+      { kind: n.kind, actorName: n.actorName ?? "", actorRole: n.actorRole, customerName: n.customerName ?? "" },
+      n.recipientLocale,
+    ),
     createdAt: n.createdAt.toISOString(),
     readAt: n.readAt?.toISOString() ?? null,
   };

@@ -42,7 +42,10 @@ describe("R7.5 bulk transfer", () => {
     expect(refusalOf(() => requireBulkTransferable([]))).toBeNull();
     for (const offender of [shape("x", ConversationKind.direct, ["c1"]), shape("x", ConversationKind.group)]) {
       for (const selection of [[offender], [...plain, offender], [offender, ...plain]]) {
-        expect(refusalOf(() => requireBulkTransferable(selection))).toEqual({ code: Code.BULK_TRANSFER_COLLABORATIVE, detail: { conversationIds: ["x"] } });
+        expect(refusalOf(() => requireBulkTransferable(selection))).toEqual({
+          code: Code.BULK_TRANSFER_COLLABORATIVE,
+          detail: { conversationIds: ["x"] },
+        });
       }
     }
     const both = [shape("g", ConversationKind.group), ...plain, shape("c", ConversationKind.direct, ["c2"])];
@@ -53,7 +56,7 @@ describe("R7.5 bulk transfer", () => {
     const many = Array.from({ length: MAX_NAMED_OFFENDERS + 50 }, (_, i) => shape(`g${i}`, ConversationKind.group));
     const r = refusalOf(() => requireBulkTransferable(many));
     expect(r?.code).toBe(Code.BULK_TRANSFER_COLLABORATIVE);
-    expect((r?.detail as { conversationIds: string[] }).conversationIds).toHaveLength(MAX_NAMED_OFFENDERS);
+    expect((r!.detail as { conversationIds: string[] }).conversationIds).toHaveLength(MAX_NAMED_OFFENDERS);
   });
 
   it("[R7.5] a 1-on-1 item of a bulk transfer goes through the room as a single transfer: to any active member", () => {
@@ -78,7 +81,10 @@ describe("the target of a bulk transfer", () => {
   });
 
   it("an unknown member (or one of another workspace, absent from the map) is TARGET_NOT_FOUND", () => {
-    expect(refusalOf(() => requireTransferTarget("nobody", members))).toEqual({ code: Code.TARGET_NOT_FOUND, detail: { memberId: "nobody" } });
+    expect(refusalOf(() => requireTransferTarget("nobody", members))).toEqual({
+      code: Code.TARGET_NOT_FOUND,
+      detail: { memberId: "nobody" },
+    });
     expect(refusalOf(() => requireTransferTarget("n1", new Map()))?.code).toBe(Code.TARGET_NOT_FOUND);
   });
 

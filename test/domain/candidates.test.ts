@@ -7,7 +7,16 @@ import { collaborative, conversation } from "./fixtures.ts";
 
 const WS = "ws-1";
 function member(id: string, over: Partial<CandidateFields> = {}): CandidateFields {
-  return { id, workspaceId: WS, status: MemberStatus.active, role: Role.agent, name: `Name ${id}`, email: `${id}@x.test`, phone: null, ...over };
+  return {
+    id,
+    workspaceId: WS,
+    status: MemberStatus.active,
+    role: Role.agent,
+    name: `Name ${id}`,
+    email: `${id}@x.test`,
+    phone: null,
+    ...over,
+  };
 }
 const all = (c = collaborative(["c1", "c2"]), q?: string) => candidateCriteria(WS, c, { role: CandidateRole.all, q });
 
@@ -35,7 +44,8 @@ describe("R2.3 candidates", () => {
   it("[R2.3] the role filter: all, admin, supervisor, cs_manager", () => {
     const roles = Object.values(Role);
     const people = roles.map((role) => member(`m-${role}`, { role }));
-    const pick = (role: CandidateRole) => people.filter((m) => isCandidate(m, candidateCriteria(WS, conversation(), { role }))).map((m) => m.role);
+    const pick = (role: CandidateRole) =>
+      people.filter((m) => isCandidate(m, candidateCriteria(WS, conversation(), { role }))).map((m) => m.role);
     expect(Object.values(CandidateRole)).toEqual(["all", "admin", "supervisor", "cs_manager"]);
     expect(pick(CandidateRole.all)).toEqual(roles);
     expect(pick(CandidateRole.admin)).toEqual([Role.admin]);

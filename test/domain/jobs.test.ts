@@ -8,12 +8,18 @@ import { act } from "./fixtures.ts";
 describe("job inputs", () => {
   it("each kind's input parses into its own shape; unknown fields are dropped", () => {
     expect(parseJobInput(JobKind.bulk_close, { view: "mine" })).toEqual({ ok: true, job: { kind: "bulk_close", input: { view: "mine" } } });
-    expect(parseJobInput(JobKind.bulk_reopen, { view: "team", extra: 1 })).toEqual({ ok: true, job: { kind: "bulk_reopen", input: { view: "team" } } });
+    expect(parseJobInput(JobKind.bulk_reopen, { view: "team", extra: 1 })).toEqual({
+      ok: true,
+      job: { kind: "bulk_reopen", input: { view: "team" } },
+    });
     expect(parseJobInput(JobKind.bulk_transfer, { view: "mine", memberId: "m1" })).toEqual({
       ok: true,
       job: { kind: "bulk_transfer", input: { view: "mine", memberId: "m1" } },
     });
-    expect(parseJobInput(JobKind.member_delete, { memberId: "m1" })).toEqual({ ok: true, job: { kind: "member_delete", input: { memberId: "m1" } } });
+    expect(parseJobInput(JobKind.member_delete, { memberId: "m1" })).toEqual({
+      ok: true,
+      job: { kind: "member_delete", input: { memberId: "m1" } },
+    });
   });
 
   it("a missing or malformed input is a reason for the job to fail, naming the field", () => {
@@ -43,7 +49,18 @@ describe("action targets", () => {
     expect(targetIdsOf(act.remove("c1"))).toEqual(["c1"]);
     expect(targetIdsOf(act.transfer("c2"))).toEqual(["c2"]);
     expect(targetIdsOf({ type: "member_departed", requestId: "r", memberId: "gone" })).toEqual(["gone"]);
-    for (const a of [act.reply(), act.join(), act.leave(), act.takeOver(), act.close(), act.reopen(), act.pin(), act.unpin(), act.markRead(), act.customerMessage()]) {
+    for (const a of [
+      act.reply(),
+      act.join(),
+      act.leave(),
+      act.takeOver(),
+      act.close(),
+      act.reopen(),
+      act.pin(),
+      act.unpin(),
+      act.markRead(),
+      act.customerMessage(),
+    ]) {
       expect(targetIdsOf(a)).toEqual([]);
     }
   });

@@ -28,14 +28,23 @@ describe.each(storageKinds())("rule queries agree with domain/ on %s", (kind) =>
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const now = new Date("2026-11-25T10:00:00.000Z");
   const members: CandidateFields[] = [];
-  const conversations: { id: string; status: Status; followerId: string | null; collaboratorIds: string[]; kind: "direct" | "group"; waitingSince: Date | null }[] = [];
+  const conversations: {
+    id: string;
+    status: Status;
+    followerId: string | null;
+    collaboratorIds: string[];
+    kind: "direct" | "group";
+    waitingSince: Date | null;
+  }[] = [];
 
   beforeAll(async () => {
     url = kind === "postgres" ? await freshDatabaseUrl() : undefined;
     database = await openDatabase({ databaseUrl: url, dataDir: "memory://" });
     await seedDemo(database.db);
     const db = database.db;
-    await db.insert(s.workspaces).values({ id: "other", name: "Other", settings: { csatOnClose: false, overdueAfterMinutes: 30, autoCloseAfterMinutes: 0 } });
+    await db
+      .insert(s.workspaces)
+      .values({ id: "other", name: "Other", settings: { csatOnClose: false, overdueAfterMinutes: 30, autoCloseAfterMinutes: 0 } });
     const names = ["Nina", "nina_x", "100% Ann", "王小明", "Bob", "Ánh", "a_b"];
     for (let i = 0; i < 40; i++) {
       const m: CandidateFields = {
@@ -65,7 +74,9 @@ describe.each(storageKinds())("rule queries agree with domain/ on %s", (kind) =>
       };
       conversations.push(c);
     }
-    await db.insert(s.conversations).values(conversations.map((c) => ({ ...c, workspaceId: WS, customerId: "demo-cust-line", channel: "line" as const })));
+    await db
+      .insert(s.conversations)
+      .values(conversations.map((c) => ({ ...c, workspaceId: WS, customerId: "demo-cust-line", channel: "line" as const })));
   });
   afterAll(async () => {
     await database?.close();
@@ -91,7 +102,12 @@ describe.each(storageKinds())("rule queries agree with domain/ on %s", (kind) =>
 
   it("[R15.1] the v1 list holds exactly the conversations inLegacyScope admits, for every role", async () => {
     const stored = await database.db
-      .select({ id: s.conversations.id, followerId: s.conversations.followerId, collaboratorIds: s.conversations.collaboratorIds, status: s.conversations.status })
+      .select({
+        id: s.conversations.id,
+        followerId: s.conversations.followerId,
+        collaboratorIds: s.conversations.collaboratorIds,
+        status: s.conversations.status,
+      })
       .from(s.conversations)
       .where(eq(s.conversations.workspaceId, WS));
     for (const role of ROLES) {
@@ -114,7 +130,10 @@ describe.each(storageKinds())("rule queries agree with domain/ on %s", (kind) =>
         .select({ id: c.id })
         .from(c)
         .where(and(eq(c.workspaceId, WS), overdueCondition(now, minutes)));
-      const stored = await database.db.select({ id: c.id, status: c.status, waitingSince: c.waitingSince }).from(c).where(eq(c.workspaceId, WS));
+      const stored = await database.db
+        .select({ id: c.id, status: c.status, waitingSince: c.waitingSince })
+        .from(c)
+        .where(eq(c.workspaceId, WS));
       const expected = stored.filter((r) => isOverdue(r, now, minutes)).map((r) => r.id);
       expect(rows.map((r) => r.id).sort(), `threshold ${minutes}`).toEqual(expected.sort());
       if (minutes === 30) expect(expected.length).toBeGreaterThan(0);
