@@ -13,7 +13,7 @@ import { memberRoutes } from "./members.ts";
 import type { AppDeps } from "./env.ts";
 import { errorBody, localeOf, onError } from "./errors.ts";
 import { notificationRoutes } from "./notifications.ts";
-import { bearer, errors, json, router } from "./openapi.ts";
+import { bearer, documentEdgeErrors, errors, json, router } from "./openapi.ts";
 import { boundedPresence } from "../serviceDeadline.ts";
 import { webchatRoutes } from "./webchat.ts";
 import { workspaceRoutes } from "./workspace.ts";
@@ -56,7 +56,12 @@ export const OPENAPI_INFO = {
   info: {
     title: "Collaborative inbox API",
     version: "2.0.0",
-    description: "HTTP half of the contract; the rooms are described in docs/protocol.md. Errors are `{ code, message }`.",
+    description:
+      "HTTP half of the contract; the rooms are described in docs/protocol.md. Errors are `{ code, message }`. " +
+      "Request bodies are limited to 64 KiB (1 MiB on `/api/v2/bulk/*`): a larger one is refused with 413 `PAYLOAD_TOO_LARGE` before it is read. " +
+      "Text that cannot be stored (NUL, lone surrogates) anywhere in the path, query or body is 400 `INVALID_PAYLOAD`. " +
+      "When the database or Redis is down or too slow the answer is 503 `STORAGE_UNAVAILABLE` or `SERVICE_UNAVAILABLE` (retry later), " +
+      "within the database timeout (`DB_STATEMENT_TIMEOUT_MS`, default 5 s, plus 1 s) per statement; never a wait without end.",
   },
 } as const;
 
@@ -105,6 +110,7 @@ export function createHttpApp(given: AppDeps) {
   v1.route("/", legacyRoutes(deps));
   app.route("/api/v1", v1);
 
+  documentEdgeErrors(app);
   app.doc31("/openapi.json", OPENAPI_INFO);
   mountDocs(app);
   return app;

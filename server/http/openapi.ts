@@ -35,14 +35,40 @@ const STATUS_TEXT: Record<number, string> = {
   403: "The caller's role or view may not do this",
   404: "Not found",
   409: "Refused by a rule, or a conflict",
-  413: "Text too long",
+  413: "Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*)",
   422: "Idempotency-Key reused with a different request",
-  503: "Storage unavailable",
+  503: "The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later",
 };
+
+const errorResponse = (status: keyof typeof STATUS_TEXT) => ({
+  description: STATUS_TEXT[status] ?? "Error",
+  content: { "application/json": { schema: ErrorBody } },
+});
+
+/**
+ * Adds the answers every route can give because of what runs before and around it, so no route
+ * has to list them: 400 (unstorable text in the path or query, `edge.ts`), 413 on routes with a
+ * body (the size limit), 503 on routes that reach the database or Redis. Call it once every
+ * route is registered.
+ */
+export function documentEdgeErrors(app: OpenAPIHono<AppEnv>): void {
+  // `definitions` is a copy of the registry's list, but its entries are the registry's own: the
+  // parent's route objects (made when `route()` merged each sub-router), whose `responses` we
+  // replace with a new object (the `createRoute` constants they came from stay untouched).
+  for (const def of app.openAPIRegistry.definitions) {
+    if (def.type !== "route") continue;
+    const route = def.route;
+    const responses = { ...route.responses };
+    responses[400] ??= errorResponse(400);
+    if (route.request?.body) responses[413] ??= errorResponse(413);
+    if (route.path !== "/healthz") responses[503] ??= errorResponse(503);
+    route.responses = responses;
+  }
+}
 
 /** Error responses of a route, all with the one error body. */
 export function errors(...statuses: (keyof typeof STATUS_TEXT)[]): NonNullable<RouteConfig["responses"]> {
-  return Object.fromEntries(statuses.map((s) => [s, { description: STATUS_TEXT[s] ?? "Error", content: { "application/json": { schema: ErrorBody } } }]));
+  return Object.fromEntries(statuses.map((s) => [s, errorResponse(s)]));
 }
 
 export function json<T extends z.ZodType>(schema: T, description: string) {
