@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { Db } from "../../db/client.ts";
 import { type LegacyRow, listLegacyConversations, loadLegacyConversation } from "../../db/legacy.ts";
 import { type MemberRow, loadMembers, loadMessages } from "../../db/repository.ts";
+import { isTextTooLong } from "../../domain/actions.ts";
 import { DomainError, ErrorCode } from "../../domain/errors.ts";
 import { legacyScope, openLegacy } from "../../domain/legacy.ts";
 import { CHANNELS, type Channel, MAX_TEXT_LENGTH, STATUSES, type Status, type View } from "../../domain/sets.ts";
@@ -151,7 +152,7 @@ export function legacyRoutes(deps: AppDeps) {
   app.openapi(reply, async (ctx) => {
     const member = ctx.get("member")!;
     const body = ctx.req.valid("json");
-    if (body.text.length > MAX_TEXT_LENGTH) throw new DomainError(ErrorCode.TEXT_TOO_LONG, { max: MAX_TEXT_LENGTH });
+    if (isTextTooLong(body.text)) throw new DomainError(ErrorCode.TEXT_TOO_LONG, { max: MAX_TEXT_LENGTH }); // code points, as in rooms
     const { row, view } = await open(db, member, ctx.req.valid("param").id);
     const answer = await callConversation(row.id, {
       type: "member_action",

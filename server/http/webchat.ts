@@ -3,6 +3,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
 import { findChannel, intakeCustomer } from "../../db/channels.ts";
 import { DomainError, ErrorCode } from "../../domain/errors.ts";
+import { isTextTooLong } from "../../domain/actions.ts";
 import { MAX_TEXT_LENGTH } from "../../domain/sets.ts";
 import { callConversation } from "../roomCalls.ts";
 import type { AppDeps } from "./env.ts";
@@ -55,7 +56,7 @@ export function webchatRoutes(deps: AppDeps) {
     const secret = c.req.header("x-channel-secret") ?? "";
     if (!channel || !sameSecret(secret, channel.secretHash)) throw new DomainError(ErrorCode.UNAUTHENTICATED);
     const body = c.req.valid("json");
-    if (body.text.length > MAX_TEXT_LENGTH) throw new DomainError(ErrorCode.TEXT_TOO_LONG, { max: MAX_TEXT_LENGTH });
+    if (isTextTooLong(body.text)) throw new DomainError(ErrorCode.TEXT_TOO_LONG, { max: MAX_TEXT_LENGTH }); // code points, as in rooms
 
     const { conversationId, customerId, created } = await intakeCustomer(db, channel, { channelUserId: body.customer.id, displayName: body.customer.name });
     if (created) {

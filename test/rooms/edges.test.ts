@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { MAX_FRAME_BYTES, MAX_SEQ } from "../../rooms/protocol.ts";
 import { type App, sdk, startTestServer } from "../support/server.ts";
-import { Conn, ID, closeAll, connect, conversationRow, createConversation, messageRows, nextAnonymousResult, tokenOf, waitFor } from "./helpers.ts";
+import { Conn, ID, closeAll, connect, conversationRow, createConversation, messageRows, nextAnonymousResult, tokenOf, waitFor, webchat } from "./helpers.ts";
 
 /**
  * The edges of the conversation room's protocol (docs/protocol.md §2.3, §2.6, §2.7, §6): text
@@ -64,6 +64,19 @@ describe("text limits count characters (code points) in any script", () => {
     expect(await jess.act("reply", { text })).toMatchObject({ ok: true });
     await waitFor(() => dan.state.messages.at(-1)?.body === text);
     await refusedUnchanged(jess, c.id, "reply", { text: EMOJI.repeat(4001) }, "TEXT_TOO_LONG");
+  });
+
+  it("[R11.1] customer messages count the same way: 4,000 emoji over Webchat are accepted and reach the room; 4,001 are 413 TEXT_TOO_LONG", async () => {
+    const c = await createConversation(app, { follower: ID.admin, channel: "webchat" });
+    const jess = await connect(app, "admin", c.id);
+    const customer = { id: c.channelUserId, name: c.customerName };
+    const text = EMOJI.repeat(4000);
+    expect((await webchat(app, { messageId: `e-${c.id}`, customer, text })).status).toBeLessThan(300);
+    await waitFor(() => jess.state.messages.at(-1)?.body === text);
+    const before = await stamp(c.id);
+    const long = await webchat(app, { messageId: `e2-${c.id}`, customer, text: CJK.repeat(4001) });
+    expect([long.status, long.body.code]).toEqual([413, "TEXT_TOO_LONG"]);
+    expect(await stamp(c.id)).toEqual(before);
   });
 
   it("5,000 ASCII characters answer TEXT_TOO_LONG (not a closed connection); spaces around the text do not count", async () => {
