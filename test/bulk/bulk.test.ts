@@ -203,6 +203,23 @@ describe("bulk transfer", () => {
     expect(told.map((n) => n.kind)).toEqual(["transferred_to_you", "transferred_to_you"]);
   });
 
+  it("[R7.5] a resumed job sends an applied item again: the room's lane answers duplicate (its one request-id check), though the transfer took the actor's access", async () => {
+    const a = await createConversation(app, { follower: ID.agent });
+    const r = await bulk("agent", "transfer", { conversationIds: [a.id], memberId: ID.agent2 });
+    expect(r.status).toBe(202);
+    const first = await finished("agent", r.body.job.id);
+    expect(first.items.map((i) => i.outcome)).toEqual(["ok"]);
+    const version = (await conversationRow(app, a.id)).version;
+    // As if the process had died after the room applied the item but before its outcome was written.
+    await app.database.db.update(s.jobItems).set({ outcome: null, code: null, finishedAt: null }).where(eq(s.jobItems.jobId, first.id));
+    await app.database.db.update(s.jobs).set({ status: "running", processed: 0, finishedAt: null, leaseUntil: null }).where(eq(s.jobs.id, first.id));
+    app.jobs.kick();
+    const again = await finished("agent", first.id);
+    expect(again.items.map((i) => [i.outcome, i.code ?? null])).toEqual([["duplicate", null]]);
+    const row = await conversationRow(app, a.id);
+    expect([row.version, row.followerId]).toEqual([version, ID.agent2]);
+  });
+
   it("an unknown or inactive target is refused before any job", async () => {
     const a = await createConversation(app, { follower: ID.agent });
     const unknown = await bulk("agent", "transfer", { conversationIds: [a.id], memberId: "nobody-here" });
