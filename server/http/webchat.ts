@@ -24,7 +24,7 @@ const inbound = createRoute({
   tags: ["channels"],
   summary: "A Webchat customer's message (server to server, `X-Channel-Secret`)",
   request: {
-    params: z.object({ channelId: z.string() }),
+    params: z.object({ channelId: z.string().min(1).max(200) }),
     headers: z.object({ "x-channel-secret": z.string().optional() }),
     body: jsonBody(InboundMessage),
   },
