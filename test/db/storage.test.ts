@@ -1,3 +1,4 @@
+import { rmSync } from "node:fs";
 import { and, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Database, openDatabase } from "../../db/client.ts";
@@ -7,7 +8,7 @@ import type { Action } from "../../domain/actions.ts";
 import { type Decision, decide } from "../../domain/decide.ts";
 import type { Actor, Conversation } from "../../domain/model.ts";
 import { seedDemo } from "../../server/seed.ts";
-import { dropDatabase, freshDatabaseUrl, storageKinds } from "../support/db.ts";
+import { dropDatabase, freshDatabaseUrl, freshPgliteDir, storageKinds } from "../support/db.ts";
 
 /**
  * The storage contract of db/repository.ts, run against every storage this machine has
@@ -16,14 +17,17 @@ import { dropDatabase, freshDatabaseUrl, storageKinds } from "../support/db.ts";
 describe.each(storageKinds())("storage contract on %s", (kind) => {
   let database: Database;
   let url: string | undefined;
+  let dir: string | undefined;
   beforeAll(async () => {
     url = kind === "postgres" ? await freshDatabaseUrl() : undefined;
-    database = await openDatabase({ databaseUrl: url, dataDir: "memory://" });
+    dir = url ? undefined : await freshPgliteDir();
+    database = await openDatabase({ databaseUrl: url, dataDir: dir ?? "unused" });
     await seedDemo(database.db);
   });
   afterAll(async () => {
     await database?.close();
     await dropDatabase(url);
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   const now = new Date("2026-11-25T10:00:00Z");

@@ -1,7 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { isDeepStrictEqual } from "node:util";
 import { Client } from "@colyseus/sdk";
 import { eq } from "drizzle-orm";
@@ -23,7 +21,7 @@ import {
   messageRows,
 } from "../rooms/helpers.ts";
 import { type ChildServer, childRedis, killAllChildren, killHard, startChildServer } from "../support/child.ts";
-import { dropDatabase, freshDatabaseUrl, storageKinds } from "../support/db.ts";
+import { dropDatabase, freshDatabaseUrl, freshPgliteDir, storageKinds } from "../support/db.ts";
 import { type App, Conn, ID, waitFor } from "../support/server.ts";
 
 /**
@@ -336,7 +334,7 @@ describe.each(storageKinds())("deactivation killed half way on %s", (kind) => {
       env = { ...childRedis(15), ...FAST_LEASE, DATABASE_URL: databaseUrl, DATA_DIR: "unused" };
       open = () => openDatabase({ databaseUrl, dataDir: "unused", poolSize: 2 });
     } else {
-      const dir = mkdtempSync(join(tmpdir(), "inbox-deactivate-kill9-"));
+      const dir = await freshPgliteDir("inbox-deactivate-kill9-");
       cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
       env = { ...childRedis(15), ...FAST_LEASE, DATABASE_URL: "", DATA_DIR: dir };
       open = () => openDatabase({ dataDir: dir });

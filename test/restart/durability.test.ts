@@ -1,11 +1,9 @@
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { Client, type Room } from "@colyseus/sdk";
 import { afterAll, describe, expect, it } from "vitest";
 import { childRedis, killAllChildren, killHard, startChildServer } from "../support/child.ts";
-import { dropDatabase, freshDatabaseUrl, storageKinds } from "../support/db.ts";
+import { dropDatabase, freshDatabaseUrl, freshPgliteDir, storageKinds } from "../support/db.ts";
 
 /**
  * An acknowledged action survives `kill -9` of the server process: the server runs as a child
@@ -59,7 +57,7 @@ describe.each(storageKinds())("kill -9 on %s", (kind) => {
       cleanups.push(() => dropDatabase(databaseUrl));
       env = { ...childRedis(4), DATABASE_URL: databaseUrl, DATA_DIR: "unused" };
     } else {
-      const dir = mkdtempSync(join(tmpdir(), "inbox-kill9-"));
+      const dir = await freshPgliteDir("inbox-kill9-");
       cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
       env = { ...childRedis(4), DATABASE_URL: "", DATA_DIR: dir };
     }

@@ -1,21 +1,24 @@
+import { rmSync } from "node:fs";
 import { Client, type Room } from "@colyseus/sdk";
 import pino from "pino";
 import { afterAll, afterEach, beforeAll } from "vitest";
 import { type App, startApp } from "../../server/app.ts";
 import { parseConfig } from "../../server/config.ts";
-import { dropDatabase, freshDatabaseUrl } from "./db.ts";
+import { dropDatabase, freshDatabaseUrl, freshPgliteDir } from "./db.ts";
 
 export type { App };
 export { EMAIL, ID } from "./demo.ts";
 
-/** A real server on a free port, with the demo workspace seeded, on a fresh database. */
+/** A real server on a free port, with the demo workspace seeded, on a fresh database (PostgreSQL with `DATABASE_URL`, else PGlite). */
 export async function startTestServer(opts: { storage?: "pglite" | "postgres" } = {}): Promise<App> {
   const usePostgres = opts.storage ? opts.storage === "postgres" : Boolean(process.env.DATABASE_URL);
   const databaseUrl = usePostgres ? await freshDatabaseUrl() : undefined;
+  // Embedded: a copy of a migrated template folder, not `memory://`, which spends seconds in initdb.
+  const dataDir = usePostgres ? "memory://" : await freshPgliteDir();
   const config = parseConfig({
     PORT: "0",
     HOST: "127.0.0.1",
-    DATA_DIR: "memory://",
+    DATA_DIR: dataDir,
     SEED_DEMO: "true",
     JWT_SECRET: "test-secret-test-secret-test-secret-42",
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
@@ -26,6 +29,7 @@ export async function startTestServer(opts: { storage?: "pglite" | "postgres" } 
     async stop() {
       await stop();
       await dropDatabase(databaseUrl);
+      if (dataDir !== "memory://") rmSync(dataDir, { recursive: true, force: true });
     },
   });
 }
