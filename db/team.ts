@@ -1,6 +1,7 @@
-import { and, asc, eq, gt, inArray, isNotNull, lte, ne, sql } from "drizzle-orm";
+import { and, asc, eq, gt, isNotNull, ne, sql } from "drizzle-orm";
 import type { MemberStatus, Role, Status } from "../domain/sets.ts";
 import type { Db } from "./client.ts";
+import { overdueCondition } from "./lists.ts";
 import * as s from "./schema.ts";
 import { executeRows } from "./sql.ts";
 
@@ -79,13 +80,14 @@ export interface OverdueRow {
 }
 
 /**
- * The open conversations waiting since at or before `cutoff` (as the lists compute `overdue`),
- * oldest first, at most `limit`, with how many there are in all.
+ * The conversations overdue at `now` with the workspace's threshold (R13.3, the same condition as
+ * the lists' `overdue`: `overdueCondition`), oldest first, at most `limit`, with how many in all.
  */
 export async function loadOverdue(
   db: Db,
   workspaceId: string,
-  cutoff: Date,
+  now: Date,
+  overdueAfterMinutes: number,
   limit: number,
 ): Promise<{ rows: OverdueRow[]; total: number }> {
   const c = s.conversations;
@@ -101,7 +103,7 @@ export async function loadOverdue(
     })
     .from(c)
     .innerJoin(s.customers, eq(s.customers.id, c.customerId))
-    .where(and(eq(c.workspaceId, workspaceId), inArray(c.status, ["pending", "in_progress"]), lte(c.waitingSince, cutoff)))
+    .where(and(eq(c.workspaceId, workspaceId), overdueCondition(now, overdueAfterMinutes)))
     .orderBy(asc(c.waitingSince), asc(c.id))
     .limit(limit);
   return { rows, total: rows[0]?.total ?? 0 };

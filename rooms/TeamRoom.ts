@@ -350,8 +350,7 @@ export class TeamRoom extends Room<{ state: TeamState; client: TeamClient }> {
   private async refreshOverdue(): Promise<void> {
     const { db, now } = services();
     const minutes = await overdueMinutes(db, this.workspaceId);
-    const cutoff = new Date(now().getTime() - minutes * 60_000);
-    const { rows, total } = await loadOverdue(db, this.workspaceId, cutoff, OVERDUE_LIMIT);
+    const { rows, total } = await loadOverdue(db, this.workspaceId, now(), minutes, OVERDUE_LIMIT);
     this.state.overdueAfterMinutes = minutes;
     this.state.overdueTotal = total;
     const list = this.state.overdue;
