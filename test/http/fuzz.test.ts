@@ -3,7 +3,6 @@ import { sql } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
 import { executeRows } from "../../db/sql.ts";
 import { ERROR_CODES, ErrorCode } from "../../domain/errors.ts";
-import { createHttpApp } from "../../server/http/app.ts";
 import { type App, EMAIL, login, startTestServer } from "../support/server.ts";
 
 /**
@@ -21,15 +20,7 @@ const server: App = await startTestServer();
 afterAll(async () => {
   await server?.stop();
 });
-const http = createHttpApp({
-  database: server.database,
-  auth: server.auth,
-  log: server.log,
-  now: () => new Date(),
-  publishInbox: () => {},
-  presence: server.presence,
-  kickJobs: () => server.jobs.kick(),
-});
+const http = server.http;
 const adminToken = await login(server, EMAIL.admin);
 const doc: any = await (await http.request("/openapi.json")).json();
 
