@@ -1,4 +1,5 @@
-import { matchMaker } from "@colyseus/core";
+import { ServerError, matchMaker } from "@colyseus/core";
+import { DomainError, ErrorCode } from "../domain/errors.ts";
 import type { Answer } from "../rooms/protocol.ts";
 import type { ConversationRoom, ServerInput } from "../rooms/ConversationRoom.ts";
 import { SERVICE_DEADLINE_MS, asServiceFailure, withServiceDeadline } from "./serviceDeadline.ts";
@@ -10,6 +11,12 @@ import { SERVICE_DEADLINE_MS, asServiceFailure, withServiceDeadline } from "./se
 const ROOM_CALL_TIMEOUT_MS = 15_000;
 
 const creating = new Map<string, Promise<void>>();
+
+/** A room that could not be created because its conversation does not exist is NOT_FOUND, not an outage. */
+function asRoomFailure(err: unknown): unknown {
+  if (err instanceof ServerError && err.code === 404) return new DomainError(ErrorCode.NOT_FOUND);
+  return asServiceFailure(err);
+}
 
 /** The matchmaker's lookup (Redis with `REDIS_URL`), bounded: a Redis outage is SERVICE_UNAVAILABLE. */
 async function findRoom(conversationId: string): Promise<boolean> {
@@ -36,7 +43,7 @@ export async function ensureConversationRoom(conversationId: string): Promise<vo
         // Creating loads the conversation (database) and registers the room (presence).
         await withServiceDeadline(matchMaker.createRoom("conversation", { conversationId }), "matchMaker.createRoom", 2 * SERVICE_DEADLINE_MS);
       } catch (err) {
-        throw asServiceFailure(err);
+        throw asRoomFailure(err);
       }
     })().finally(() => creating.delete(conversationId));
     creating.set(conversationId, pending);
