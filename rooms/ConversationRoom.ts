@@ -286,12 +286,20 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
         }
         for (let attempt = 0; attempt < 2; attempt++) {
           const now = services().now();
-          const targets = await loadMembers(db, this.model.workspaceId, targetIdsOf(action));
+          // The acting member's row is read with the targets, in the lane: the action is decided
+          // with their role as stored now, even if the role change's notice has not arrived yet.
+          const targetIds = targetIdsOf(action);
+          const rows = await loadMembers(db, this.model.workspaceId, memberId ? [...targetIds, memberId] : targetIds);
+          const current = this.currentActor(actor, rows);
+          if (!current.ok) {
+            answer(this.refusal(action.requestId, current.code, locale));
+            return;
+          }
           // Settings are read per action: an admin's change applies to live rooms at once.
           const settings = await loadSettings(db, this.model.workspaceId);
           let decision: Decision;
           try {
-            decision = decide(this.model, action, { actor, now, members: targets, settings });
+            decision = decide(this.model, action, { actor: current.actor, now, members: rows, settings });
           } catch (e) {
             if (e instanceof DomainError) {
               answer(this.refusal(action.requestId, e.code, locale));
@@ -321,6 +329,20 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
         answer(this.failure(e, action.requestId, locale, action.type));
       }
     });
+  }
+
+  /**
+   * The actor as stored now: a member who is no longer active is refused (MEMBER_INACTIVE), a
+   * changed role replaces the one read at join, and a view the new role no longer opens is refused
+   * (VIEW_NOT_ALLOWED). Customers and the system act as they are.
+   */
+  private currentActor(actor: Actor, rows: ReadonlyMap<string, MemberRow>): { ok: true; actor: Actor } | { ok: false; code: ErrorCode } {
+    if (actor.type !== "member") return { ok: true, actor };
+    const row = rows.get(actor.id);
+    if (!row || row.status !== "active") return { ok: false, code: ErrorCode.MEMBER_INACTIVE };
+    if (row.role === actor.role) return { ok: true, actor };
+    if (!mayOpen(this.model, row, actor.view)) return { ok: false, code: ErrorCode.VIEW_NOT_ALLOWED };
+    return { ok: true, actor: { ...actor, role: row.role } };
   }
 
   /**

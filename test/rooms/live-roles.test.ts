@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Room } from "@colyseus/sdk";
+import { eq } from "drizzle-orm";
+import * as s from "../../db/schema.ts";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ID, WORKSPACE, api, closeAll, connect, createConversation, tokenOf } from "./helpers.ts";
 import { type App, open, sdk, startTestServer, waitFor } from "../support/server.ts";
@@ -109,5 +111,23 @@ describe("a role change reaches the rooms a member has open", () => {
     await setRole(boss.id, "agent");
     await waitFor(() => closed !== null);
     expect(closed).toEqual({ code: 4105, reason: "view_not_allowed" });
+  });
+
+  it("[R6.1] [R1.4] the next action is decided with the role as stored, even before the change's notice reaches the room", async () => {
+    const ben = await newMember("cs_manager");
+    const c = await createConversation(app, { follower: ID.agent, collaborators: [ben.id] });
+    const conn = await open(app, ben.token, c.id, "mine");
+    // Written straight to storage: no notice is published, so only the lane's own read can see it.
+    await app.database.db.update(s.members).set({ role: "agent" }).where(eq(s.members.id, ben.id));
+    const r = await conn.act("take_over");
+    expect([r.ok, r.code]).toEqual([false, "TAKE_OVER_NOT_ALLOWED"]);
+
+    const amy = await newMember("supervisor");
+    const team = await open(app, amy.token, c.id, "team");
+    await app.database.db.update(s.members).set({ role: "agent" }).where(eq(s.members.id, amy.id));
+    const reply = await team.act("reply", { text: "from a view no longer mine" });
+    expect([reply.ok, reply.code]).toEqual([false, "VIEW_NOT_ALLOWED"]);
+    await conn.leave();
+    await team.leave();
   });
 });
