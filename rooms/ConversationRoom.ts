@@ -339,7 +339,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
   private currentActor(actor: Actor, rows: ReadonlyMap<string, MemberRow>): { ok: true; actor: Actor } | { ok: false; code: ErrorCode } {
     if (actor.type !== "member") return { ok: true, actor };
     const row = rows.get(actor.id);
-    if (!row || row.status !== "active") return { ok: false, code: ErrorCode.MEMBER_INACTIVE };
+    if (row?.status !== "active") return { ok: false, code: ErrorCode.MEMBER_INACTIVE };
     if (row.role === actor.role) return { ok: true, actor };
     if (!mayOpen(this.model, row, actor.view)) return { ok: false, code: ErrorCode.VIEW_NOT_ALLOWED };
     return { ok: true, actor: { ...actor, role: row.role } };
