@@ -7,7 +7,7 @@ import { ErrorCode } from "../domain/errors.ts";
 import type { ConversationChange } from "./feed.ts";
 import { LiveLists } from "./liveLists.ts";
 import { inboxClosed, inboxOpened } from "./online.ts";
-import { joinError, verifyForJoin } from "./protocol.ts";
+import { joinError, readOnlyRefusal, verifyForJoin } from "./protocol.ts";
 import { CloseCode } from "./closeCodes.ts";
 import { services } from "./ports.ts";
 import type { MemberChange } from "./revocations.ts";
@@ -95,7 +95,10 @@ export class InboxRoom extends Room<{ state: InboxState; client: Client<{ userDa
     this.stopRevoked = services().revocations.listen(this.onRevoked);
     this.state.unreadNotices = await countUnreadNotifications(db, options.memberId);
     await this.lists.start();
-    this.onMessage("*", () => {}); // the inbox takes no actions; HTTP marks notices read
+    // The inbox takes no actions (HTTP marks notices read): any message is answered UNKNOWN_ACTION.
+    this.onMessage("*", (client, _type, payload) => {
+      client.send("result", readOnlyRefusal(payload, (client as InboxRoom["~client"]).userData?.locale ?? "en"));
+    });
   }
 
   override onJoin(client: InboxRoom["~client"], _options: unknown, auth: MemberRow): void {

@@ -7,11 +7,10 @@ import { type MemberRow, loadMember } from "../db/repository.ts";
 import { type TallySnapshot, loadOverdue, loadTeamMembers, readTallySnapshot as readSnapshot } from "../db/team.ts";
 import { ErrorCode } from "../domain/errors.ts";
 import { type Status, TEAM_VIEWERS } from "../domain/sets.ts";
-import { renderError } from "../domain/texts.ts";
 import type { ConversationChange, ListSummary } from "./feed.ts";
 import { SerialLane } from "./lane.ts";
 import { type OnlineEvent, onlineMembers } from "./online.ts";
-import { joinError, requestIdOf, verifyForJoin } from "./protocol.ts";
+import { joinError, readOnlyRefusal, verifyForJoin } from "./protocol.ts";
 import { CloseCode } from "./closeCodes.ts";
 import { services } from "./ports.ts";
 import type { MemberChange } from "./revocations.ts";
@@ -214,13 +213,7 @@ export class TeamRoom extends Room<{ state: TeamState; client: TeamClient }> {
     this.clock.setInterval(() => this.scheduleOverdue(), TeamRoom.overdueIntervalMs);
     // Read-only: every message is refused, with the request id it carried if any.
     this.onMessage("*", (client, _type, payload) => {
-      const locale = client.userData?.locale ?? "en";
-      client.send("result", {
-        requestId: requestIdOf(payload),
-        ok: false,
-        code: ErrorCode.UNKNOWN_ACTION,
-        message: renderError(ErrorCode.UNKNOWN_ACTION, locale),
-      });
+      client.send("result", readOnlyRefusal(payload, client.userData?.locale ?? "en"));
     });
   }
 

@@ -175,3 +175,12 @@ export async function verifyForJoin<T>(verify: () => Promise<T>): Promise<T> {
     throw joinError(401, ErrorCode.UNAUTHENTICATED);
   }
 }
+
+/**
+ * The answer of a room that takes no actions (the `inbox` and `team` rooms) to any message: one
+ * `UNKNOWN_ACTION` refusal carrying the request id the message had, if any, so a client waiting on
+ * it is answered instead of waiting forever.
+ */
+export function readOnlyRefusal(payload: unknown, locale: Locale): Answer {
+  return { requestId: requestIdOf(payload), ok: false, code: ErrorCode.UNKNOWN_ACTION, message: renderError(ErrorCode.UNKNOWN_ACTION, locale) };
+}

@@ -142,6 +142,16 @@ async function tryAct(who: string, conversationId: string, type: string, payload
   }
 }
 
+describe("the inbox room takes no actions", () => {
+  it("a message with a request id is answered UNKNOWN_ACTION with that id, in the member's locale; the room stays open", async () => {
+    const inbox = await openInbox(app, "agent2");
+    const answer = new Promise<Record<string, unknown>>((resolve) => inbox.room.onMessage("result", resolve));
+    inbox.room.send("mark_read", { requestId: "inbox-r-1" });
+    expect(await answer).toEqual({ requestId: "inbox-r-1", ok: false, code: "UNKNOWN_ACTION", message: "Unknown action" });
+    expect(inbox.room.connection.isOpen).toBe(true);
+  });
+});
+
 describe("list deltas", () => {
   it("[R10.1] [R8.5] two SDK clients on a member's inbox room see an item move from in_progress to closed after a bulk close done by a third member", async () => {
     const eve = await member("agent");
