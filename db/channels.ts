@@ -3,7 +3,7 @@ import { and, desc, eq } from "drizzle-orm";
 import type { Conversation } from "../domain/model.ts";
 import type { Channel } from "../domain/sets.ts";
 import type { Db } from "./client.ts";
-import type { ListTimes } from "./repository.ts";
+import type { ListTimes } from "./rows.ts";
 import * as s from "./schema.ts";
 
 /** Storage of channel accounts and of customer intake (the customer and the conversation a message lands in). */

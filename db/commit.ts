@@ -5,7 +5,7 @@ import type { MemberStateChange } from "../domain/events.ts";
 import type { Conversation } from "../domain/model.ts";
 import { type Role, assertNever } from "../domain/sets.ts";
 import type { Db, Tx } from "./client.ts";
-import type { ListTimes, MemberState } from "./repository.ts";
+import type { ListTimes, MemberState } from "./rows.ts";
 import * as s from "./schema.ts";
 import { type StoredEvent, type StoredMessage, toStoredMessage } from "./timeline.ts";
 

@@ -2,6 +2,7 @@ import { and, eq, inArray } from "drizzle-orm";
 import type { Conversation, MemberInfo, WorkspaceSettings } from "../domain/model.ts";
 import type { Locale } from "../domain/sets.ts";
 import type { Db, Tx } from "./client.ts";
+import type { ListTimes, MemberState } from "./rows.ts";
 import * as s from "./schema.ts";
 import { settingsOf } from "./workspaces.ts";
 
@@ -9,6 +10,7 @@ import { settingsOf } from "./workspaces.ts";
 export { type CommitInput, type CommitResult, Duplicate, VersionConflict, commit } from "./commit.ts";
 export { type StoredEvent, type StoredMessage, loadEvents, loadMessages } from "./timeline.ts";
 export { loadSettings } from "./workspaces.ts";
+export type { ListTimes, MemberState } from "./rows.ts";
 
 /**
  * Storage of conversations. Invariants every caller may rely on:
@@ -34,11 +36,6 @@ export interface LoadedConversation {
   readonly lastSeq: number;
   /** The list fields that change with messages (sort keys of the lists). */
   readonly times: ListTimes;
-}
-
-export interface ListTimes {
-  readonly lastMessageAt: Date;
-  readonly waitingSince: Date | null;
 }
 
 export async function loadConversation(db: Db | Tx, id: string): Promise<LoadedConversation | null> {
@@ -97,14 +94,11 @@ export async function loadMembers(db: Db | Tx, workspaceId: string, ids: readonl
   return new Map(rows.map((r) => [r.id, r]));
 }
 
-export interface MemberState {
-  readonly memberId: string;
-  readonly unreadCount: number;
-  readonly lastReadSeq: number;
-  readonly pinned: boolean;
-}
-
-export async function loadMemberStates(db: Db | Tx, conversationId: string, memberIds: readonly string[]): Promise<Map<string, MemberState>> {
+export async function loadMemberStates(
+  db: Db | Tx,
+  conversationId: string,
+  memberIds: readonly string[],
+): Promise<Map<string, MemberState>> {
   const out = new Map<string, MemberState>();
   for (const id of memberIds) out.set(id, { memberId: id, unreadCount: 0, lastReadSeq: 0, pinned: false });
   if (memberIds.length === 0) return out;
@@ -112,7 +106,8 @@ export async function loadMemberStates(db: Db | Tx, conversationId: string, memb
     .select()
     .from(s.memberConversationState)
     .where(and(eq(s.memberConversationState.conversationId, conversationId), inArray(s.memberConversationState.memberId, [...memberIds])));
-  for (const r of rows) out.set(r.memberId, { memberId: r.memberId, unreadCount: r.unreadCount, lastReadSeq: r.lastReadSeq, pinned: r.pinned });
+  for (const r of rows)
+    out.set(r.memberId, { memberId: r.memberId, unreadCount: r.unreadCount, lastReadSeq: r.lastReadSeq, pinned: r.pinned });
   return out;
 }
 
