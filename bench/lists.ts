@@ -560,7 +560,7 @@ async function main() {
   const args = process.argv.slice(2);
   const t0 = performance.now();
   const seeded = await ensureSeeded(BASE_URL, { reseed: args.includes("--reseed"), log: (l) => console.log(l) });
-  const database = await openDatabase({ databaseUrl: seeded.url, dataDir: "memory://", poolSize: 2 });
+  const database = await openDatabase({ databaseUrl: seeded.url, dataDir: "memory://", poolSize: 2, statementTimeoutMs: 600_000 }); // measured, not bounded: a slow plan shows as a figure, not as a timeout
   const sql = postgres(seeded.url, { max: 2, onnotice: () => {} });
   const out: string[] = [];
   const say = (line: string) => {
