@@ -60,7 +60,7 @@ export async function startChildServer(env: Record<string, string>): Promise<Chi
       // not listening yet
     }
     if (Date.now() > deadline) throw new Error(`server not ready: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
