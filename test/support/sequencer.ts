@@ -2,16 +2,21 @@ import { relative } from "node:path";
 import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 /**
- * Files known to take longest (a 5,000-item job; child servers killed with `kill -9`), longest
- * first. Started first, they run beside the many short files on the other worker instead of
- * being picked up last and leaving one worker idle at the end. Vitest's own order (by the
- * durations it cached, or by file size on a fresh clone) decides the rest.
+ * Files known to take longest (a 5,000-item job; child servers, killed with `kill -9` or cut off
+ * from their storage), longest first. Started first, they run beside the many short files on the
+ * other worker instead of being picked up last and leaving one worker idle at the end. Vitest's
+ * own order (by the durations it cached, or by file size on a fresh clone) decides the rest; a
+ * name that no longer exists is simply not matched.
  */
 export const SLOW_FIRST = [
   "test/bulk/reopen-5000.test.ts",
   "test/restart/durability.test.ts",
   "test/restart/deactivation-resume.test.ts",
-  "test/db/storage.test.ts",
+  "test/server/storage-outage.test.ts",
+  "test/rooms/two-process.test.ts",
+  "test/server/live-roles-processes.test.ts",
+  "test/server/redis-outage.test.ts",
+  "test/live/team.test.ts",
 ];
 
 export default class SlowFirstSequencer extends BaseSequencer {
