@@ -27,7 +27,8 @@ export function freePort(): Promise<number> {
 /**
  * Child servers inherit `REDIS_URL`. Two test files' servers on the same Redis database would be
  * one deployment over two data sets (rooms created in each other's processes), so each file gives
- * its servers a Redis database of its own (test/server/redis.test.ts draws from 5–14).
+ * its servers a Redis database of its own. Taken: 1 and 4 (restart/durability), 2 (rooms/two-process),
+ * 3 (server/live-roles-processes), 5–14 (server/redis.test.ts draws one), 15 (restart/deactivation-resume).
  */
 export function childRedis(db: number): Record<string, string> {
   const base = process.env.REDIS_URL;
