@@ -1,8 +1,8 @@
 import http from "node:http";
 import { Readable } from "node:stream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { BULK_BODY_LIMIT, DEFAULT_BODY_LIMIT } from "../../server/http/edge.ts";
-import { type App, EMAIL, login, startTestServer } from "../support/server.ts";
+import { EMAIL, login, useTestServer } from "../support/server.ts";
 
 /**
  * Body-size limits: a body over its route's limit is refused with 413 PAYLOAD_TOO_LARGE before it
@@ -10,13 +10,7 @@ import { type App, EMAIL, login, startTestServer } from "../support/server.ts";
  * the server's memory where it was. The server runs in this process, so this process's RSS is the
  * server's.
  */
-let app: App;
-beforeAll(async () => {
-  app = await startTestServer();
-});
-afterAll(async () => {
-  await app?.stop();
-});
+const app = useTestServer();
 
 const MB = 1024 * 1024;
 

@@ -1,21 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MAX_FRAME_BYTES, MAX_SEQ } from "../../rooms/protocol.ts";
-import { type App, sdk, startTestServer } from "../support/server.ts";
-import { Conn, ID, closeAll, connect, conversationRow, createConversation, messageRows, nextAnonymousResult, tokenOf, waitFor, webchat } from "./helpers.ts";
+import { sdk, startTestServer, useTestServer } from "../support/server.ts";
+import { Conn, ID, connect, conversationRow, createConversation, messageRows, nextAnonymousResult, tokenOf, waitFor, webchat } from "./helpers.ts";
 
 /**
  * The edges of the conversation room's protocol (docs/protocol.md §2.3, §2.6, §2.7, §6): text
  * limits in any script, the frame limit, unstorable text, out-of-range numbers, request ids,
  * history items shaped like the state's, a pending conversation's first follower, shutdown.
  */
-let app: App;
-beforeAll(async () => {
-  app = await startTestServer();
-});
-afterEach(closeAll);
-afterAll(async () => {
-  await app?.stop();
-});
+const app = useTestServer();
 
 const CJK = "你"; // 3 UTF-8 bytes, one UTF-16 unit
 const EMOJI = "😀"; // 4 UTF-8 bytes, two UTF-16 units (one code point)

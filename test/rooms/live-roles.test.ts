@@ -2,22 +2,15 @@ import { randomUUID } from "node:crypto";
 import type { Room } from "@colyseus/sdk";
 import { eq } from "drizzle-orm";
 import * as s from "../../db/schema.ts";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ID, WORKSPACE, api, closeAll, connect, createConversation, tokenOf } from "./helpers.ts";
-import { type App, open, sdk, startTestServer, waitFor } from "../support/server.ts";
+import { describe, expect, it } from "vitest";
+import { ID, WORKSPACE, api, connect, createConversation, tokenOf } from "./helpers.ts";
+import { open, sdk, useTestServer, waitFor } from "../support/server.ts";
 
 /**
  * Roles are live (docs/protocol.md §1, §2.6): a role change made over HTTP reaches the rooms the
  * member already has open, in this process. The same across two processes: test/server/live-roles-processes.test.ts.
  */
-let app: App;
-beforeAll(async () => {
-  app = await startTestServer();
-});
-afterEach(closeAll);
-afterAll(async () => {
-  await app?.stop();
-});
+const app = useTestServer();
 
 /** A fresh member of the demo workspace (so demoting them touches no other test), with a token. */
 async function newMember(role: string): Promise<{ id: string; token: string }> {

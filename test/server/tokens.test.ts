@@ -1,7 +1,7 @@
 import { SignJWT } from "jose";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { WORKSPACE } from "../rooms/helpers.ts";
-import { type App, ID, sdk, startTestServer } from "../support/server.ts";
+import { ID, sdk, useTestServer } from "../support/server.ts";
 
 /**
  * Access tokens are accepted only with `exp`, `sub` and the token version `tv` (docs/protocol.md
@@ -11,13 +11,7 @@ import { type App, ID, sdk, startTestServer } from "../support/server.ts";
  */
 const SECRET = new TextEncoder().encode("test-secret-test-secret-test-secret-42"); // test/support/server.ts
 
-let app: App;
-beforeAll(async () => {
-  app = await startTestServer();
-});
-afterAll(async () => {
-  await app?.stop();
-});
+const app = useTestServer();
 
 interface Claims {
   sub?: boolean;
