@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { LocalPresence, type Presence, defineRoom, defineServer, matchMaker } from "@colyseus/core";
+import { LocalPresence, type Presence, type Server, defineRoom, defineServer, matchMaker } from "@colyseus/core";
 import { RedisDriver } from "@colyseus/redis-driver";
 import { RedisPresence } from "@colyseus/redis-presence";
 import { RevocationHub } from "../rooms/revocations.ts";
@@ -35,6 +35,8 @@ export interface App {
   readonly log: Logger;
   /** The HTTP routes the server serves, for callers in the same process (tests: `http.request`, no socket). */
   readonly http: ReturnType<typeof createHttpApp>;
+  /** The Colyseus server (tests wrap it with `@colyseus/testing` to reach live room instances). */
+  readonly colyseus: Server;
   stop(): Promise<void>;
 }
 
@@ -137,6 +139,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
     seeded,
     log,
     http,
+    colyseus: server,
     async stop() {
       if (stopped) return;
       stopped = true;
