@@ -42,13 +42,13 @@ export class SocketWatch {
 
 type Sql = postgres.Sql;
 
-/** Resolves or rejects like `work`, or rejects with `StorageTimeout` after `ms` (calling `onTimeout`). */
-export function withDeadline<T>(work: PromiseLike<T>, ms: number, onTimeout: () => void): Promise<T> {
+/**
+ * Resolves or rejects like `work`, or rejects with `timeout()`'s error after `ms`, whichever comes
+ * first (`work` itself is not cancelled: the caller's `timeout` does what stopping it takes).
+ */
+export function raceDeadline<T>(work: PromiseLike<T>, ms: number, timeout: () => Error): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      onTimeout();
-      reject(new StorageTimeout(ms));
-    }, ms);
+    const timer = setTimeout(() => reject(timeout()), ms);
     work.then(
       (v) => {
         clearTimeout(timer);
@@ -59,6 +59,14 @@ export function withDeadline<T>(work: PromiseLike<T>, ms: number, onTimeout: () 
         reject(e);
       },
     );
+  });
+}
+
+/** Resolves or rejects like `work`, or rejects with `StorageTimeout` after `ms` (calling `onTimeout`). */
+export function withDeadline<T>(work: PromiseLike<T>, ms: number, onTimeout: () => void): Promise<T> {
+  return raceDeadline(work, ms, () => {
+    onTimeout();
+    return new StorageTimeout(ms);
   });
 }
 

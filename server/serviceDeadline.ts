@@ -1,4 +1,5 @@
 import type { Presence } from "@colyseus/core";
+import { raceDeadline } from "../db/deadline.ts";
 import { isStorageUnavailable } from "../db/errors.ts";
 import { DomainError, ErrorCode, isDomainError } from "../domain/errors.ts";
 
@@ -24,19 +25,7 @@ export class ServiceTimeout extends Error {
 
 /** `work`, or a `ServiceTimeout` after `ms`. */
 export function withServiceDeadline<T>(work: PromiseLike<T>, what: string, ms = SERVICE_DEADLINE_MS): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new ServiceTimeout(what, ms)), ms);
-    work.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
+  return raceDeadline(work, ms, () => new ServiceTimeout(what, ms));
 }
 
 /**

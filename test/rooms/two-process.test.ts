@@ -1,8 +1,8 @@
 import { Client, type SeatReservation, type Room } from "@colyseus/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Database, openDatabase } from "../../db/client.ts";
-import { type ChildServer, childRedis, killAllChildren, startChildServer } from "../support/child.ts";
-import { dropDatabase, freshDatabaseUrl } from "../support/db.ts";
+import type { Database } from "../../db/client.ts";
+import type { ChildServer } from "../support/child.ts";
+import { type Cluster, startCluster } from "../support/cluster.ts";
 import { type App, Conn, EMAIL, ID, waitFor } from "../support/server.ts";
 import { WEBCHAT, createConversation, messageRows } from "./helpers.ts";
 
@@ -18,7 +18,6 @@ const REDIS_DB = 2;
 
 let servers: ChildServer[] = [];
 let database: Database | null = null;
-let databaseUrl: string | undefined;
 const rooms: Room[] = [];
 
 /** test/rooms/helpers.ts's fixtures only read `app.database`. */
@@ -74,19 +73,14 @@ if (!enabled) {
   });
 } else {
   describe("racing actions on two processes (one PostgreSQL, one Redis)", () => {
+    let cluster: Cluster | null = null;
     beforeAll(async () => {
-      databaseUrl = await freshDatabaseUrl();
-      const env = { ...childRedis(REDIS_DB), DATABASE_URL: databaseUrl!, DATA_DIR: "unused" };
-      // One after the other: the first seeds the demo workspace, the second finds it seeded.
-      servers = [await startChildServer(env)];
-      servers.push(await startChildServer(env));
-      database = await openDatabase({ databaseUrl, dataDir: "unused" });
+      cluster = await startCluster(REDIS_DB);
+      ({ servers, database } = cluster);
     }, 200_000);
     afterAll(async () => {
       await Promise.all(rooms.map((r) => r.leave().catch(() => {})));
-      await killAllChildren();
-      await database?.close();
-      await dropDatabase(databaseUrl);
+      await cluster?.stop();
     });
 
     it("[R6.1] [R11.1] every request with a request id is answered exactly once; exactly the accepted replies are stored", async () => {

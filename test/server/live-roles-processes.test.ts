@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { Client, type SeatReservation, type Room } from "@colyseus/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Database, openDatabase } from "../../db/client.ts";
+import type { Database } from "../../db/client.ts";
 import { createConversation } from "../rooms/helpers.ts";
-import { type ChildServer, childRedis, killAllChildren, startChildServer } from "../support/child.ts";
-import { dropDatabase, freshDatabaseUrl } from "../support/db.ts";
+import type { ChildServer } from "../support/child.ts";
+import { type Cluster, startCluster } from "../support/cluster.ts";
 import { type App, Conn, EMAIL, ID, waitFor } from "../support/server.ts";
 
 /**
@@ -19,7 +19,6 @@ const REDIS_DB = 3;
 
 let servers: ChildServer[] = [];
 let database: Database | null = null;
-let databaseUrl: string | undefined;
 
 /** test/rooms/helpers.ts's fixtures only read `app.database`. */
 const fixtures = () => ({ database }) as unknown as App;
@@ -96,18 +95,13 @@ if (!enabled) {
   });
 } else {
   describe("live roles across two processes (one PostgreSQL, one Redis)", () => {
+    let cluster: Cluster | null = null;
     beforeAll(async () => {
-      databaseUrl = await freshDatabaseUrl();
-      const env = { ...childRedis(REDIS_DB), DATABASE_URL: databaseUrl!, DATA_DIR: "unused" };
-      // One after the other: the first seeds the demo workspace, the second finds it seeded.
-      servers = [await startChildServer(env)];
-      servers.push(await startChildServer(env));
-      database = await openDatabase({ databaseUrl, dataDir: "unused" });
+      cluster = await startCluster(REDIS_DB);
+      ({ servers, database } = cluster);
     }, 200_000);
     afterAll(async () => {
-      await killAllChildren();
-      await database?.close();
-      await dropDatabase(databaseUrl);
+      await cluster?.stop();
     });
 
     it("[R6.1] a cs_manager demoted on the other process: their open room refuses their next take over", async () => {

@@ -1,0 +1,34 @@
+import { type Database, openDatabase } from "../../db/client.ts";
+import { type ChildServer, childRedis, killAllChildren, startChildServer } from "./child.ts";
+import { dropDatabase, freshDatabaseUrl } from "./db.ts";
+
+/** Several real server processes on one fresh PostgreSQL database and one Redis database. */
+export interface Cluster {
+  readonly servers: ChildServer[];
+  /** The same database, opened by the test for its fixtures and checks. */
+  readonly database: Database;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `count` child servers on a fresh PostgreSQL database (`DATABASE_URL`'s server) and the
+ * Redis database `redisDb` (each test file takes its own, see `childRedis`). They start one after
+ * the other: the first seeds the demo workspace, the next ones find it seeded.
+ */
+export async function startCluster(redisDb: number, count = 2): Promise<Cluster> {
+  const databaseUrl = await freshDatabaseUrl();
+  if (!databaseUrl) throw new Error("startCluster needs DATABASE_URL");
+  const env = { ...childRedis(redisDb), DATABASE_URL: databaseUrl, DATA_DIR: "unused" };
+  const servers: ChildServer[] = [];
+  for (let i = 0; i < count; i++) servers.push(await startChildServer(env));
+  const database = await openDatabase({ databaseUrl, dataDir: "unused" });
+  return {
+    servers,
+    database,
+    async stop() {
+      await killAllChildren();
+      await database.close();
+      await dropDatabase(databaseUrl);
+    },
+  };
+}
