@@ -20,26 +20,28 @@ const LONE_SURROGATE = /\p{Cs}/u;
 
 /**
  * The paths (`a.b.0`) of every string in `value` (keys included) that cannot be stored, up to
- * `limit` of them. Walks plain JSON values only; depth is bounded by what a JSON parser produced.
+ * `limit` of them, in document order. Walks plain JSON values with its own stack, not recursion:
+ * a 64 KiB body can nest tens of thousands of levels deep.
  */
 export function unstorablePaths(value: unknown, limit = 10): string[] {
   const found: string[] = [];
-  const walk = (v: unknown, path: string): void => {
-    if (found.length >= limit) return;
+  const stack: [unknown, string][] = [[value, ""]];
+  while (stack.length && found.length < limit) {
+    const [v, path] = stack.pop()!;
     if (typeof v === "string") {
       if (!isStorableText(v)) found.push(path || "(root)");
-    } else if (Array.isArray(v)) {
-      for (const [i, item] of v.entries()) walk(item, path ? `${path}.${i}` : String(i));
-    } else if (v !== null && typeof v === "object") {
-      for (const [k, item] of Object.entries(v)) {
-        const p = path ? `${path}.${k}` : k;
-        if (!isStorableText(k)) found.push(`${p} (key)`);
-        walk(item, p);
-      }
+      continue;
     }
-  };
-  walk(value, "");
-  return found;
+    if (v === null || typeof v !== "object") continue;
+    const children: [unknown, string][] = [];
+    for (const [k, item] of Object.entries(v)) {
+      const p = path ? `${path}.${k}` : k;
+      if (!Array.isArray(v) && !isStorableText(k)) found.push(`${p} (key)`);
+      children.push([item, p]);
+    }
+    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
+  }
+  return found.slice(0, limit);
 }
 
 /** A zod string that refuses unstorable characters: use it for any string that may reach storage. */

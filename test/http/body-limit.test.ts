@@ -99,4 +99,19 @@ describe("a body over the limit is 413 PAYLOAD_TOO_LARGE, refused early", () => 
     });
     expect(res.status).toBe(200);
   });
+
+  it("a body within the limit nested 32,000 levels deep is refused 400, not a 500: nothing walks it by recursion", async () => {
+    const nested = `${"[".repeat(32_000)}"x"${"]".repeat(32_000)}`; // 64,003 bytes: within the limit
+    for (const [path, auth, field] of [
+      ["/auth/login", false, "email"],
+      ["/api/v2/bulk/close", true, "conversationIds"],
+    ] as const) {
+      const res = await app.http.request(path, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(auth ? { authorization: `Bearer ${await login(app, EMAIL.agent)}` } : {}) },
+        body: `{"${field}":${nested}}`,
+      });
+      expect([path, res.status, ((await res.json()) as { code: string }).code]).toEqual([path, 400, "INVALID_PAYLOAD"]);
+    }
+  });
 });
