@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { and, desc, eq } from "drizzle-orm";
 import type { Conversation } from "../domain/model.ts";
+import { type ChannelStatus, type ChannelType, conversationChannelOf } from "../domain/channels.ts";
 import type { Channel } from "../domain/sets.ts";
 import type { Db } from "./client.ts";
 import type { ListTimes } from "./rows.ts";
@@ -11,16 +12,17 @@ import * as s from "./schema.ts";
 export interface ChannelRow {
   readonly id: string;
   readonly workspaceId: string;
-  readonly type: Channel;
-  /** SHA-256 of the channel's secret, hex. */
-  readonly secretHash: string;
+  readonly type: ChannelType;
+  readonly status: ChannelStatus;
+  /** Webchat: SHA-256 of the channel's secret, hex; null for other types. */
+  readonly secretHash: string | null;
 }
 
 /** A channel account of the given type, or null. */
-export async function findChannel(db: Db, id: string, type: Channel): Promise<ChannelRow | null> {
+export async function findChannel(db: Db, id: string, type: ChannelType): Promise<ChannelRow | null> {
   const c = s.channels;
   const rows = await db
-    .select({ id: c.id, workspaceId: c.workspaceId, type: c.type, secretHash: c.secretHash })
+    .select({ id: c.id, workspaceId: c.workspaceId, type: c.type, status: c.status, secretHash: c.secretHash })
     .from(c)
     .where(and(eq(c.id, id), eq(c.type, type)));
   return rows[0] ?? null;
@@ -43,6 +45,7 @@ export async function intakeCustomer(
   channel: Pick<ChannelRow, "id" | "workspaceId" | "type">,
   customer: { readonly channelUserId: string; readonly displayName: string },
 ): Promise<Intake> {
+  const conversationChannel = conversationChannelOf(channel.type);
   return db.transaction(async (tx) => {
     const cu = s.customers;
     const [row] = await tx
@@ -51,7 +54,7 @@ export async function intakeCustomer(
         id: randomUUID(),
         workspaceId: channel.workspaceId,
         displayName: customer.displayName,
-        channel: channel.type,
+        channel: conversationChannel,
         channelUserId: customer.channelUserId,
       })
       .onConflictDoUpdate({ target: [cu.workspaceId, cu.channel, cu.channelUserId], set: { displayName: customer.displayName } })
@@ -67,7 +70,7 @@ export async function intakeCustomer(
         workspaceId: channel.workspaceId,
         customerId: row.id,
         channelId: channel.id,
-        channel: channel.type,
+        channel: conversationChannel,
         kind: "direct",
         status: "pending",
       })

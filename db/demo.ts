@@ -1,4 +1,5 @@
 import { sql } from "drizzle-orm";
+import type { ChannelType } from "../domain/channels.ts";
 import type { LogKind, SystemKind } from "../domain/events.ts";
 import type { WorkspaceSettings } from "../domain/model.ts";
 import type { Channel, ConversationKind, Locale, Role, Status } from "../domain/sets.ts";
@@ -16,7 +17,7 @@ export interface DemoWorkspace {
   readonly name: string;
   readonly settings: WorkspaceSettings;
   readonly members: readonly { id: string; name: string; email: string; role: Role; locale: Locale; phone: string; passwordHash: string }[];
-  readonly channel: { readonly id: string; readonly type: Channel; readonly name: string; readonly secretHash: string };
+  readonly channel: { readonly id: string; readonly type: ChannelType; readonly name: string; readonly secretHash: string };
   readonly customers: readonly { id: string; name: string; channel: Channel }[];
   readonly conversations: readonly DemoConversation[];
 }

@@ -11,6 +11,7 @@ import {
   timestamp,
   uniqueIndex,
 } from "drizzle-orm/pg-core";
+import type { ChannelStatus, ChannelType, DeliveryStatus, MessagePart } from "../domain/channels.ts";
 import type { Effect, LogKind, NoticeKind, SystemKind } from "../domain/events.ts";
 import type { JobKind, JobOutcome, JobStatus } from "../domain/jobs.ts";
 import type { WorkspaceSettings } from "../domain/model.ts";
@@ -68,11 +69,47 @@ export const channels = pgTable("channels", {
   workspaceId: text("workspace_id")
     .notNull()
     .references(() => workspaces.id),
-  type: text("type").$type<Channel>().notNull(),
+  /** The account's type (`domain/channels.ts` ChannelType: `messenger` accounts hold `facebook` conversations). */
+  type: text("type").$type<ChannelType>().notNull(),
   name: text("name").notNull(),
-  secretHash: text("secret_hash").notNull(),
+  /** Webchat: the SHA-256 of the secret its server endpoint checks. Other types: null. */
+  secretHash: text("secret_hash"),
+  status: text("status").$type<ChannelStatus>().notNull().default("active"),
+  /** Non-secret settings of the account (e.g. a Meta page id, a WhatsApp phone number id). */
+  settings: jsonb("settings").$type<Record<string, unknown>>().notNull().default({}),
+  /** The credentials, encrypted at rest (AES-256-GCM, `CHANNEL_SECRETS_KEY`): never returned, never logged. */
+  secretsEnc: text("secrets_enc"),
   createdAt: ts("created_at").notNull().defaultNow(),
+  updatedAt: ts("updated_at").notNull().defaultNow(),
 });
+
+/**
+ * Provider events as received, committed before the webhook is answered: one row per channel and
+ * provider event id (LINE `webhookEventId`, Meta `mid`, WhatsApp `wamid`, WeChat `MsgId`), so a
+ * re-delivery stores nothing new. Processed into conversations through their rooms afterwards
+ * (`processedAt`), resumed after a crash.
+ */
+export const inboundEvents = pgTable(
+  "inbound_events",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    channelId: text("channel_id")
+      .notNull()
+      .references(() => channels.id),
+    providerEventId: text("provider_event_id").notNull(),
+    /** The normalized event (a customer message, a delivery status): what processing needs. */
+    payload: jsonb("payload").$type<Record<string, unknown>>().notNull(),
+    receivedAt: ts("received_at").notNull().defaultNow(),
+    availableAt: ts("available_at").notNull().defaultNow(),
+    attempts: integer("attempts").notNull().default(0),
+    lastError: text("last_error"),
+    processedAt: ts("processed_at"),
+  },
+  (t) => [
+    uniqueIndex("inbound_events_provider_uq").on(t.channelId, t.providerEventId),
+    index("inbound_events_pending_idx").on(t.availableAt).where(sql`${t.processedAt} is null`),
+  ],
+);
 
 export const customers = pgTable(
   "customers",
@@ -84,6 +121,8 @@ export const customers = pgTable(
     displayName: text("display_name").notNull(),
     channel: text("channel").$type<Channel>().notNull(),
     channelUserId: text("channel_user_id").notNull(),
+    /** The profile picture the provider gives (LINE, Meta), when it gives one. */
+    pictureUrl: text("picture_url"),
     createdAt: ts("created_at").notNull().defaultNow(),
   },
   (t) => [
@@ -154,11 +193,21 @@ export const messages = pgTable(
     subjectIds: text("subject_ids").array(),
     /** The client's request id (staff) or the channel's message id (customer): a retry applies once. */
     requestId: text("request_id"),
+    /** The message's parts (text, media, sticker, location) when it has more than plain text; `body` is its text fallback. */
+    parts: jsonb("parts").$type<MessagePart[]>(),
+    /** Staff messages to a customer: where the delivery is (`domain/channels.ts` DeliveryStatus); null for others. */
+    deliveryStatus: text("delivery_status").$type<DeliveryStatus>(),
+    /** With `failed`: a stable code, and the provider's reason as it gave it. */
+    deliveryCode: text("delivery_code"),
+    deliveryReason: text("delivery_reason"),
+    /** The provider's id of the sent message (to match its status callbacks). */
+    providerMessageId: text("provider_message_id"),
     createdAt: ts("created_at").notNull(),
   },
   (t) => [
     primaryKey({ columns: [t.conversationId, t.seq] }),
     uniqueIndex("messages_request_uq").on(t.conversationId, t.sender, t.senderId, t.requestId),
+    index("messages_provider_idx").on(t.providerMessageId).where(sql`${t.providerMessageId} is not null`),
     index("messages_body_trgm").using("gin", sql`${t.body} gin_trgm_ops`),
   ],
 );

@@ -54,7 +54,7 @@ export function webchatRoutes(deps: AppDeps) {
     const db = deps.database.db;
     const channel = await findChannel(db, c.req.param("channelId"), "webchat");
     const secret = c.req.header("x-channel-secret") ?? "";
-    if (!channel || !sameSecret(secret, channel.secretHash)) throw new DomainError(ErrorCode.UNAUTHENTICATED);
+    if (!channel?.secretHash || !sameSecret(secret, channel.secretHash)) throw new DomainError(ErrorCode.UNAUTHENTICATED);
     const body = c.req.valid("json");
     if (isTextTooLong(body.text)) throw new DomainError(ErrorCode.TEXT_TOO_LONG, { max: MAX_TEXT_LENGTH }); // code points, as in rooms
 
