@@ -1,8 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { and, desc, eq } from "drizzle-orm";
+import { and, asc, desc, eq } from "drizzle-orm";
 import type { Conversation } from "../domain/model.ts";
 import { type ChannelStatus, type ChannelType, conversationChannelOf } from "../domain/channels.ts";
-import type { Channel } from "../domain/sets.ts";
 import type { Db } from "./client.ts";
 import type { ListTimes } from "./rows.ts";
 import * as s from "./schema.ts";
@@ -16,6 +15,76 @@ export interface ChannelRow {
   readonly status: ChannelStatus;
   /** Webchat: SHA-256 of the channel's secret, hex; null for other types. */
   readonly secretHash: string | null;
+}
+
+/** A channel account as stored: settings in clear, credentials encrypted (`secretsEnc`). */
+export interface ChannelAccountRow {
+  readonly id: string;
+  readonly workspaceId: string;
+  readonly type: ChannelType;
+  readonly name: string;
+  readonly status: ChannelStatus;
+  readonly settings: Record<string, unknown>;
+  readonly secretsEnc: string | null;
+  readonly secretHash: string | null;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+const accountColumns = {
+  id: s.channels.id,
+  workspaceId: s.channels.workspaceId,
+  type: s.channels.type,
+  name: s.channels.name,
+  status: s.channels.status,
+  settings: s.channels.settings,
+  secretsEnc: s.channels.secretsEnc,
+  secretHash: s.channels.secretHash,
+  createdAt: s.channels.createdAt,
+  updatedAt: s.channels.updatedAt,
+};
+
+/** One channel account by id (of `type` when given), or null. */
+export async function selectChannelAccount(db: Db, id: string, type?: ChannelType): Promise<ChannelAccountRow | null> {
+  const c = s.channels;
+  const rows = await db
+    .select(accountColumns)
+    .from(c)
+    .where(type ? and(eq(c.id, id), eq(c.type, type)) : eq(c.id, id));
+  return rows[0] ?? null;
+}
+
+/** A workspace's channel accounts, oldest first. */
+export async function listChannelAccounts(db: Db, workspaceId: string): Promise<ChannelAccountRow[]> {
+  const c = s.channels;
+  return db.select(accountColumns).from(c).where(eq(c.workspaceId, workspaceId)).orderBy(asc(c.createdAt), asc(c.id));
+}
+
+/** Stores a new channel account. */
+export async function insertChannelAccount(
+  db: Db,
+  row: Pick<ChannelAccountRow, "id" | "workspaceId" | "type" | "name" | "settings" | "secretsEnc" | "secretHash">,
+): Promise<ChannelAccountRow> {
+  const [created] = await db.insert(s.channels).values(row).returning(accountColumns);
+  if (!created) throw new Error("channel insert returned nothing");
+  return created;
+}
+
+/** Changes a workspace's channel account; null when it is not there (or another workspace's). */
+export async function updateChannelAccount(
+  db: Db,
+  workspaceId: string,
+  id: string,
+  patch: Partial<Pick<ChannelAccountRow, "name" | "status" | "settings" | "secretsEnc" | "secretHash">>,
+  now: Date,
+): Promise<ChannelAccountRow | null> {
+  const c = s.channels;
+  const [row] = await db
+    .update(c)
+    .set({ ...patch, updatedAt: now })
+    .where(and(eq(c.id, id), eq(c.workspaceId, workspaceId)))
+    .returning(accountColumns);
+  return row ?? null;
 }
 
 /** A channel account of the given type, or null. */

@@ -22,6 +22,7 @@ import { createHttpApp } from "./http/app.ts";
 import { JobRunner } from "./jobs.ts";
 import { OutboxDispatcher } from "./outbox.ts";
 import { seedDemo } from "./seed.ts";
+import { resolveSecretsKey, useSecretsKey } from "./channels/secrets.ts";
 
 export interface App {
   readonly port: number;
@@ -76,6 +77,8 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
   const log = opts.log ?? pino({ level: config.logLevel });
   if (!config.databaseUrl && config.dataDir !== "memory://") mkdirSync(config.dataDir, { recursive: true });
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, statementTimeoutMs: config.dbStatementTimeoutMs });
+  // Channel credentials are encrypted at rest with this key (server/channels/secrets.ts).
+  useSecretsKey(database.db, resolveSecretsKey(config, log));
   const shouldSeed = config.seedDemo === "true" || (config.seedDemo === "auto" && !config.databaseUrl);
   const seeded = shouldSeed ? await seedDemo(database.db) : false;
 

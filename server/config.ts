@@ -17,6 +17,17 @@ const Env = z.object({
     .regex(/^rediss?:\/\//, "must be a redis:// URL")
     .optional(),
   JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+  CHANNEL_SECRETS_KEY: z
+    .string()
+    .refine((v) => Buffer.from(v.trim(), "base64").length === 32, "must be 32 bytes, base64 (e.g. `openssl rand -base64 32`)")
+    .optional()
+    .describe("the AES-256-GCM key of channel credentials at rest"),
+  PUBLIC_URL: z
+    .string()
+    .url()
+    .regex(/^https?:\/\//, "must be an http(s) URL")
+    .optional()
+    .describe("the server's public base URL, for the webhook URLs channel accounts answer (default http://127.0.0.1:<PORT>)"),
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(900),
   REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(30),
   SEED_DEMO: z
@@ -53,6 +64,12 @@ const Env = z.object({
     .describe(
       "PostgreSQL: the server cancels a statement after this; the client gives up on a connection that has not answered within it plus 1 s. Either answers STORAGE_UNAVAILABLE",
     ),
+  LINE_API_BASE_URL: z
+    .string()
+    .url()
+    .regex(/^https?:\/\//, "must be an http(s) URL")
+    .default("https://api.line.me")
+    .describe("the LINE Messaging API (push, profile); tests point it at a local fake"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   NODE_ENV: z.string().optional(),
 });
@@ -64,6 +81,10 @@ export interface Config {
   readonly databaseUrl: string | undefined;
   readonly redisUrl: string | undefined;
   readonly jwtSecret: string | undefined;
+  /** `CHANNEL_SECRETS_KEY`, decoded (32 bytes); required in production. */
+  readonly channelSecretsKey: Buffer | undefined;
+  /** `PUBLIC_URL` without a trailing slash; undefined: `http://127.0.0.1:<port>`. */
+  readonly publicUrl: string | undefined;
   readonly accessTokenTtlSeconds: number;
   readonly refreshTokenTtlDays: number;
   readonly seedDemo: "auto" | "true" | "false";
@@ -73,6 +94,8 @@ export interface Config {
   readonly jobPollMs: number;
   /** `DB_STATEMENT_TIMEOUT_MS`: every PostgreSQL statement's deadline. */
   readonly dbStatementTimeoutMs: number;
+  /** `LINE_API_BASE_URL`: where the LINE Messaging API is (https://api.line.me). */
+  readonly lineApiBaseUrl: string;
   readonly production: boolean;
 }
 
@@ -88,6 +111,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
   const e = r.data;
   const production = e.NODE_ENV === "production";
   if (production && !e.JWT_SECRET) throw new ConfigError("invalid configuration:\n  JWT_SECRET: required when NODE_ENV=production");
+  if (production && !e.CHANNEL_SECRETS_KEY) throw new ConfigError("invalid configuration:\n  CHANNEL_SECRETS_KEY: required when NODE_ENV=production");
   return {
     port: e.PORT,
     host: e.HOST,
@@ -95,6 +119,8 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
     jwtSecret: e.JWT_SECRET,
+    channelSecretsKey: e.CHANNEL_SECRETS_KEY ? Buffer.from(e.CHANNEL_SECRETS_KEY.trim(), "base64") : undefined,
+    publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ""),
     accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlDays: e.REFRESH_TOKEN_TTL_DAYS,
     seedDemo: e.SEED_DEMO,
@@ -103,6 +129,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     jobLeaseMs: e.JOB_LEASE_MS,
     jobPollMs: e.JOB_POLL_MS,
     dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
+    lineApiBaseUrl: e.LINE_API_BASE_URL,
     production,
   };
 }
