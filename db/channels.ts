@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { and, asc, desc, eq } from "drizzle-orm";
+import { and, asc, desc, eq, sql } from "drizzle-orm";
 import type { Conversation } from "../domain/model.ts";
 import { type ChannelStatus, type ChannelType, conversationChannelOf } from "../domain/channels.ts";
 import type { Db } from "./client.ts";
@@ -104,50 +104,80 @@ export interface Intake {
   readonly created: { readonly conversation: Conversation; readonly times: ListTimes } | null;
 }
 
+/** A contact on a channel: the customer's id there and, when the provider gives them, their profile. */
+export interface Contact {
+  readonly channelUserId: string;
+  readonly displayName?: string;
+  readonly pictureUrl?: string;
+}
+
+/** The customer row standing for a group chat (R2.2): its conversation's customer; each message names its writer. */
+export function groupUserId(groupId: string): string {
+  return `group:${groupId}`;
+}
+
 /**
- * The customer of a channel user (created, or renamed to `displayName`) and their latest
- * conversation, created pending when they have none — in one transaction. The customer upsert
- * locks the customer row, so concurrent first messages create one conversation.
+ * The customer of a channel user (created, or given the profile the provider sent) and the
+ * conversation their message lands in — their latest one, created `pending` when they have none;
+ * with `groupId`, the group chat's latest conversation (kind `group`), created the same way — in
+ * one transaction. The create race is decided by a row lock, not by luck: the upsert of the
+ * customer (or of the group's customer row) locks that row until the commit, so concurrent first
+ * messages queue there and the later ones find the conversation the first created. Locks are
+ * always taken writer first, group second, so two intakes never wait on each other in a cycle.
  */
 export async function intakeCustomer(
   db: Db,
   channel: Pick<ChannelRow, "id" | "workspaceId" | "type">,
-  customer: { readonly channelUserId: string; readonly displayName: string },
+  contact: Contact,
+  groupId?: string,
 ): Promise<Intake> {
   const conversationChannel = conversationChannelOf(channel.type);
   return db.transaction(async (tx) => {
     const cu = s.customers;
-    const [row] = await tx
-      .insert(cu)
-      .values({
-        id: randomUUID(),
-        workspaceId: channel.workspaceId,
-        displayName: customer.displayName,
-        channel: conversationChannel,
-        channelUserId: customer.channelUserId,
-      })
-      .onConflictDoUpdate({ target: [cu.workspaceId, cu.channel, cu.channelUserId], set: { displayName: customer.displayName } })
-      .returning({ id: cu.id });
-    if (!row) throw new Error("customer upsert returned nothing");
+    const upsert = async (channelUserId: string, displayName: string | undefined, pictureUrl: string | undefined, fallbackName: string) => {
+      const [row] = await tx
+        .insert(cu)
+        .values({
+          id: randomUUID(),
+          workspaceId: channel.workspaceId,
+          displayName: displayName ?? fallbackName,
+          channel: conversationChannel,
+          channelUserId,
+          pictureUrl: pictureUrl ?? null,
+        })
+        .onConflictDoUpdate({
+          target: [cu.workspaceId, cu.channel, cu.channelUserId],
+          // Always an update (never DO NOTHING): it is what takes the row lock.
+          set: {
+            displayName: displayName ?? sql`${cu.displayName}`,
+            pictureUrl: pictureUrl ?? sql`${cu.pictureUrl}`,
+          },
+        })
+        .returning({ id: cu.id });
+      if (!row) throw new Error("customer upsert returned nothing");
+      return row.id;
+    };
+    const customerId = await upsert(contact.channelUserId, contact.displayName, contact.pictureUrl, contact.channelUserId);
+    const ownerId = groupId === undefined ? customerId : await upsert(groupUserId(groupId), undefined, undefined, `Group ${groupId}`);
     const c = s.conversations;
-    const latest = await tx.select({ id: c.id }).from(c).where(eq(c.customerId, row.id)).orderBy(desc(c.createdAt)).limit(1);
-    if (latest[0]) return { conversationId: latest[0].id, customerId: row.id, created: null };
+    const latest = await tx.select({ id: c.id }).from(c).where(eq(c.customerId, ownerId)).orderBy(desc(c.createdAt)).limit(1);
+    if (latest[0]) return { conversationId: latest[0].id, customerId, created: null };
     const [created] = await tx
       .insert(c)
       .values({
         id: randomUUID(),
         workspaceId: channel.workspaceId,
-        customerId: row.id,
+        customerId: ownerId,
         channelId: channel.id,
         channel: conversationChannel,
-        kind: "direct",
+        kind: groupId === undefined ? "direct" : "group",
         status: "pending",
       })
       .returning();
     if (!created) throw new Error("conversation insert returned nothing");
     return {
       conversationId: created.id,
-      customerId: row.id,
+      customerId,
       created: {
         conversation: {
           id: created.id,

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { MAX_TEXT_LENGTH } from "./sets.ts";
+import type { MessagePart } from "./channels.ts";
 
 /**
  * The actions a member sends to a conversation room, parsed at the edge.
@@ -44,7 +45,7 @@ export type MemberAction = z.infer<typeof MemberActionSchema>;
 
 /** Actions that reach a room from the server side (webhooks, administration), never from a client. */
 export type ServerAction =
-  | { type: "customer_message"; requestId: string; text: string }
+  | { type: "customer_message"; requestId: string; text: string; parts?: readonly MessagePart[] }
   | { type: "member_departed"; requestId: string; memberId: string };
 
 export type Action = MemberAction | ServerAction;

@@ -1,4 +1,5 @@
 import type { Action } from "./actions.ts";
+import type { MessagePart } from "./channels.ts";
 import { DomainError, ErrorCode } from "./errors.ts";
 import type { Effect, Eviction, LogEvent, MemberStateChange, Notice, SystemMessage } from "./events.ts";
 import { EvictReason, LogKind, NoticeKind, SystemKind } from "./events.ts";
@@ -11,7 +12,8 @@ export interface Decision {
   /** True when the conversation row (status, follower, collaborators) changes and its version must move. */
   readonly conversationChanged: boolean;
   /** A human message added to the timeline (a staff reply or a customer message). */
-  readonly message: { readonly sender: "staff" | "customer"; readonly senderId: string; readonly text: string } | null;
+  /** `parts`: a customer message's typed parts (issue 9), `text` then being their text fallback. */
+  readonly message: { readonly sender: "staff" | "customer"; readonly senderId: string; readonly text: string; readonly parts?: readonly MessagePart[] } | null;
   readonly log: readonly LogEvent[];
   readonly system: readonly SystemMessage[];
   readonly notices: readonly Notice[];
@@ -113,7 +115,7 @@ export function decide(c: Conversation, action: Action, ctx: DecideContext): Dec
     case "mark_read":
       return markRead(c, ctx);
     case "customer_message":
-      return customerMessage(c, action.text, ctx);
+      return customerMessage(c, action.text, ctx, action.parts);
     case "member_departed":
       return memberDeparted(c, action.memberId, ctx);
     default:
@@ -326,7 +328,7 @@ function markRead(c: Conversation, ctx: DecideContext): Decision {
 }
 
 /** R11.1, R2.4, R8.4, R12.1. A closed 1-on-1 conversation goes back to `pending` without a follower. */
-function customerMessage(c: Conversation, text: string, ctx: DecideContext): Decision {
+function customerMessage(c: Conversation, text: string, ctx: DecideContext, parts?: readonly MessagePart[]): Decision {
   if (ctx.actor.type !== "customer") refuse(ErrorCode.UNAUTHENTICATED);
   let next = c;
   if (c.status === Status.closed) {
@@ -339,7 +341,7 @@ function customerMessage(c: Conversation, text: string, ctx: DecideContext): Dec
   return {
     ...empty(next),
     conversationChanged: next !== c,
-    message: { sender: "customer", senderId: ctx.actor.id, text },
+    message: { sender: "customer", senderId: ctx.actor.id, text, ...(parts ? { parts } : {}) },
     memberState: recipients.length ? [{ kind: "unread_increment", memberIds: recipients }] : [],
     effects: push ? [{ kind: "push", memberIds: recipients }] : [],
   };
