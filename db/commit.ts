@@ -164,12 +164,15 @@ async function writeTimeline(tx: Tx, input: CommitInput, lastSeq: number): Promi
   let seq = lastSeq - seqCount(d);
   const messageRows: (typeof s.messages.$inferInsert)[] = [];
   if (d.message) {
+    const queued = d.message.sender === "staff" && (await delivers(tx, before.id, d));
     messageRows.push({
+      ...(queued ? { deliveryStatus: "queued" as const } : {}),
       conversationId: before.id,
       seq: ++seq,
       sender: d.message.sender,
       senderId: d.message.senderId,
       body: d.message.text,
+      parts: d.message.parts ? [...d.message.parts] : null,
       requestId: d.message.sender === "customer" ? (input.externalId ?? input.requestId) : input.requestId,
       createdAt: now,
     });
@@ -199,6 +202,13 @@ async function writeTimeline(tx: Tx, input: CommitInput, lastSeq: number): Promi
     messages: messageRows.map((r) => toStoredMessage(r as typeof s.messages.$inferSelect)),
     events: eventRows.map((e) => ({ seq: e.seq, kind: e.kind, actorId: e.actorId, targetIds: e.targetIds, createdAt: e.createdAt })),
   };
+}
+
+/** A staff reply is delivered (server/delivery.ts) when the conversation has a channel account: it starts `queued`. */
+async function delivers(tx: Tx, conversationId: string, d: Decision): Promise<boolean> {
+  if (!d.effects.some((e) => e.kind === "deliver_reply")) return false;
+  const [row] = await tx.select({ channelId: s.conversations.channelId }).from(s.conversations).where(eq(s.conversations.id, conversationId));
+  return Boolean(row?.channelId);
 }
 
 /** The members whose state rows changed, or "all" of the conversation's. */

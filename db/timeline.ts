@@ -1,4 +1,5 @@
 import { and, desc, eq, lt } from "drizzle-orm";
+import type { DeliveryStatus } from "../domain/channels.ts";
 import type { LogEvent, SystemMessage } from "../domain/events.ts";
 import type { Db, Tx } from "./client.ts";
 import * as s from "./schema.ts";
@@ -12,6 +13,10 @@ export interface StoredMessage {
   readonly body: string | null;
   readonly system: SystemMessage | null;
   readonly createdAt: Date;
+  /** Staff messages to a customer: where the delivery is, with its code and reason when failed; null otherwise. */
+  readonly deliveryStatus: DeliveryStatus | null;
+  readonly deliveryCode: string | null;
+  readonly deliveryReason: string | null;
 }
 
 export function toStoredMessage(r: typeof s.messages.$inferSelect): StoredMessage {
@@ -22,6 +27,9 @@ export function toStoredMessage(r: typeof s.messages.$inferSelect): StoredMessag
     body: r.body ?? null,
     system: r.systemKind ? { kind: r.systemKind, subjectIds: r.subjectIds ?? [] } : null,
     createdAt: r.createdAt,
+    deliveryStatus: r.deliveryStatus ?? null,
+    deliveryCode: r.deliveryCode ?? null,
+    deliveryReason: r.deliveryReason ?? null,
   };
 }
 

@@ -17,6 +17,7 @@ import {
 } from "../db/repository.ts";
 import { mayOpen } from "../domain/access.ts";
 import type { Action, MemberAction } from "../domain/actions.ts";
+import type { MessagePart } from "../domain/channels.ts";
 import { type Decision, decide } from "../domain/decide.ts";
 import { DomainError, ErrorCode } from "../domain/errors.ts";
 import type { EvictReason } from "../domain/events.ts";
@@ -26,6 +27,7 @@ import { renderError } from "../domain/texts.ts";
 import { targetIdsOf } from "../domain/targets.ts";
 import { SerialLane } from "./lane.ts";
 import { isStorageUnavailable } from "../db/errors.ts";
+import { loadDelivery } from "../db/delivery.ts";
 import {
   type Answer,
   ConversationJoinOptions,
@@ -54,10 +56,12 @@ export interface ConversationClientData {
 
 /** Server-side writers (webhooks, administration) reach the room through `serverAction`. */
 export type ServerInput =
-  | { type: "customer_message"; requestId: string; text: string; customerId: string }
+  | { type: "customer_message"; requestId: string; text: string; parts?: readonly MessagePart[]; customerId: string }
   | { type: "member_departed"; requestId: string; memberId: string; actorId: string | null }
   /** A member's action arriving over HTTP (bulk actions): the same rules as from a client. */
-  | { type: "member_action"; member: Pick<MemberRow, "id" | "role" | "locale" | "status" | "workspaceId">; view: View; action: MemberAction };
+  | { type: "member_action"; member: Pick<MemberRow, "id" | "role" | "locale" | "status" | "workspaceId">; view: View; action: MemberAction }
+  /** A message's delivery changed in storage (server/delivery.ts): the room shows the stored value. */
+  | { type: "delivery_status"; requestId: string; seq: number };
 
 const EVICT_CODES: Record<EvictReason, number> = {
   removed: CloseCode.removed,
@@ -241,8 +245,10 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
       const guard = (run: Promise<void>) => {
         run.catch((e: unknown) => resolve(this.failure(e, requestId, locale, input.type)));
       };
-      if (input.type === "customer_message") {
-        const action: Action = { type: "customer_message", requestId: input.requestId, text: input.text };
+      if (input.type === "delivery_status") {
+        guard(this.showDelivery(input.seq, input.requestId, resolve));
+      } else if (input.type === "customer_message") {
+        const action: Action = { type: "customer_message", requestId: input.requestId, text: input.text, ...(input.parts ? { parts: input.parts } : {}) };
         guard(this.execute({ type: "customer", id: input.customerId }, action, "en", resolve, input.requestId));
       } else if (input.type === "member_action") {
         const { member, view, action } = input;
@@ -254,6 +260,24 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
         const action: Action = { type: "member_departed", requestId: input.requestId, memberId: input.memberId };
         guard(this.execute({ type: "system", id: input.actorId }, action, "en", resolve));
       }
+    });
+  }
+
+  /**
+   * Shows a message's delivery as stored, read in the lane (so it is ordered with the room's own
+   * writes, and what is shown was committed before). A message no longer in the state has nothing to patch.
+   */
+  private showDelivery(seq: number, requestId: string, answer: (a: Answer) => void): Promise<void> {
+    return this.lane.run(async () => {
+      const d = await loadDelivery(services().db, this.roomId, seq);
+      const item = this.state.messages.find((m) => m.seq === seq);
+      if (item) {
+        item.delivery = d.status ?? "";
+        item.deliveryCode = d.code ?? "";
+        item.deliveryReason = d.reason ?? "";
+        this.broadcastPatch();
+      }
+      answer({ requestId, ok: true });
     });
   }
 

@@ -22,6 +22,9 @@ export function toMessageItem(m: StoredMessage, names: Names, customerName: stri
   item.senderName = m.sender === "customer" ? customerName : m.sender === "staff" ? nameOf(names)(m.senderId) : "";
   item.body = m.body ?? "";
   item.createdAt = m.createdAt.getTime();
+  item.delivery = m.deliveryStatus ?? "";
+  item.deliveryCode = m.deliveryCode ?? "";
+  item.deliveryReason = m.deliveryReason ?? "";
   if (m.system) {
     item.systemKind = m.system.kind;
     for (const locale of LOCALES) item.texts.set(locale, renderSystem(m.system, locale, nameOf(names)));
@@ -44,6 +47,9 @@ export function messageJson(m: StoredMessage, names: Names, customerName: string
     systemKind: m.system?.kind ?? "",
     text: m.system ? renderSystem(m.system, locale, nameOf(names)) : (m.body ?? ""),
     createdAt: m.createdAt.toISOString(),
+    delivery: m.deliveryStatus ?? "",
+    deliveryCode: m.deliveryCode ?? "",
+    deliveryReason: m.deliveryReason ?? "",
   };
 }
 

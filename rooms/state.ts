@@ -27,6 +27,15 @@ export class MessageItem extends Schema {
   @type({ map: "string" }) texts = new MapSchema<string>();
   /** Milliseconds since the epoch. */
   @type("number") createdAt = 0;
+  /**
+   * Staff messages to a customer on a channel that delivers: "queued" | "held" | "sent" |
+   * "delivered" | "read" | "failed" (forward only); "" for every other message.
+   */
+  @type("string") delivery = "";
+  /** With "failed": a stable code (docs/protocol.md, channels); "" otherwise. */
+  @type("string") deliveryCode = "";
+  /** With "failed": the provider's reason as it gave it; "" otherwise. */
+  @type("string") deliveryReason = "";
 }
 
 /** What only one member sees: their own unread count and pin (R11.6). */

@@ -21,6 +21,9 @@ import type { Config } from "./config.ts";
 import { createHttpApp } from "./http/app.ts";
 import { JobRunner } from "./jobs.ts";
 import { OutboxDispatcher } from "./outbox.ts";
+import { DeliveryWorker } from "./delivery.ts";
+import { defaultSenders } from "./channels/senders.ts";
+import { loadAccount } from "./channels/accounts.ts";
 import { seedDemo } from "./seed.ts";
 import { resolveSecretsKey, useSecretsKey } from "./channels/secrets.ts";
 
@@ -30,6 +33,8 @@ export interface App {
   readonly database: Database;
   readonly auth: Auth;
   readonly outbox: OutboxDispatcher;
+  /** Sends staff replies through their channels (its `senders` registry: channel type → sender). */
+  readonly delivery: DeliveryWorker;
   readonly jobs: JobRunner;
   readonly presence: Presence;
   readonly seeded: boolean;
@@ -89,7 +94,22 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
   const outbox = new OutboxDispatcher(database.db, presence, log, now);
   const revocations = new RevocationHub(presence, log);
   await revocations.start();
-  setServices({ db: database.db, auth, log, presence, kickOutbox: () => outbox.kick(), now, revocations });
+  const d = config.delivery;
+  const delivery = new DeliveryWorker({
+    db: database.db,
+    log,
+    now,
+    senders: defaultSenders(),
+    loadAccount: (db, channelId) => loadAccount(db, channelId),
+    policy: { maxAttempts: d.maxAttempts, baseMs: d.retryBaseMs, capMs: d.retryMaxMs },
+    leaseMs: d.leaseMs,
+    pollMs: d.pollMs,
+  });
+  const kickOutbox = () => {
+    outbox.kick();
+    delivery.kick(); // a committed reply's `deliver_reply` row
+  };
+  setServices({ db: database.db, auth, log, presence, kickOutbox, now, revocations });
   const jobs = new JobRunner({ db: database.db, presence, log, now, itemPauseMs: config.jobItemPauseMs, leaseMs: config.jobLeaseMs, pollMs: config.jobPollMs });
 
   const http = createHttpApp({
@@ -127,6 +147,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
   const address = transport.server?.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   outbox.start();
+  delivery.start();
   jobs.start();
   log.info({ port, database: database.kind, presence: config.redisUrl ? "redis" : "local" }, "server started");
 
@@ -137,6 +158,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
     database,
     auth,
     outbox,
+    delivery,
     jobs,
     presence,
     seeded,
@@ -150,6 +172,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
       await revocations.stop(); // before the presence closes with the server
       await server.gracefullyShutdown(false);
       await outbox.stop();
+      await delivery.stop();
       setServices(null);
       await database.close();
     },

@@ -70,6 +70,41 @@ const Env = z.object({
     .regex(/^https?:\/\//, "must be an http(s) URL")
     .default("https://api.line.me")
     .describe("the LINE Messaging API (push, profile); tests point it at a local fake"),
+  DELIVERY_MAX_ATTEMPTS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(8)
+    .describe("sends of a staff reply in all; after this many transient failures it fails DELIVERY_RETRIES_EXHAUSTED"),
+  DELIVERY_RETRY_BASE_MS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(600_000)
+    .default(1000)
+    .describe("the backoff ceiling after a reply's first transient failure, doubled after each further one (full jitter below it)"),
+  DELIVERY_RETRY_MAX_MS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(86_400_000)
+    .default(300_000)
+    .describe("the backoff ceiling never grows past this"),
+  DELIVERY_LEASE_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .max(600_000)
+    .default(30_000)
+    .describe("how long a process's claim on a reply's delivery lasts; a dead process's claim is taken over (and the reply sent again) after it"),
+  DELIVERY_POLL_MS: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(600_000)
+    .default(1000)
+    .describe("how often a process looks for replies due (a retry, a held reply whose channel was enabled again)"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   NODE_ENV: z.string().optional(),
 });
@@ -97,6 +132,8 @@ export interface Config {
   /** `LINE_API_BASE_URL`: where the LINE Messaging API is (https://api.line.me). */
   readonly lineApiBaseUrl: string;
   readonly production: boolean;
+  /** Outbound delivery (server/delivery.ts): attempts, backoff, lease, poll. */
+  readonly delivery: { readonly maxAttempts: number; readonly retryBaseMs: number; readonly retryMaxMs: number; readonly leaseMs: number; readonly pollMs: number };
 }
 
 export class ConfigError extends Error {}
@@ -131,5 +168,12 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
     lineApiBaseUrl: e.LINE_API_BASE_URL,
     production,
+    delivery: {
+      maxAttempts: e.DELIVERY_MAX_ATTEMPTS,
+      retryBaseMs: e.DELIVERY_RETRY_BASE_MS,
+      retryMaxMs: e.DELIVERY_RETRY_MAX_MS,
+      leaseMs: e.DELIVERY_LEASE_MS,
+      pollMs: e.DELIVERY_POLL_MS,
+    },
   };
 }

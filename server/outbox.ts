@@ -11,7 +11,7 @@ export function retryDelayMs(attempts: number): number {
   return Math.min(300_000, 1000 * 2 ** Math.max(0, attempts - 1));
 }
 
-/** Topics this process delivers. Others (push, deliver_reply, send_csat) wait for their workers. */
+/** Topics this dispatcher delivers. `deliver_reply` is the delivery worker's (server/delivery.ts); push and send_csat wait for theirs. */
 export const DELIVERED_TOPICS = ["notice"] as const;
 
 /**

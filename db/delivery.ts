@@ -1,0 +1,199 @@
+import { and, eq, inArray, sql } from "drizzle-orm";
+import { type DeliveryStatus, type MessagePart, advanceDelivery } from "../domain/channels.ts";
+import { assertNever } from "../domain/sets.ts";
+import type { Db, Tx } from "./client.ts";
+import * as s from "./schema.ts";
+import { executeRows } from "./sql.ts";
+
+/**
+ * Storage of outbound delivery (issue 9, item 5). A staff reply to a conversation whose channel
+ * delivers is committed with `delivery_status = 'queued'` and a `deliver_reply` outbox row
+ * (db/commit.ts): that row carries the attempts, the next try time and the lease; the message
+ * carries the status clients see. Statuses only move forward (`advanceDelivery`).
+ */
+
+export const DELIVER_TOPIC = "deliver_reply";
+
+/** A `deliver_reply` outbox row claimed by this process until its lease runs out. */
+export interface ClaimedDelivery {
+  readonly outboxId: number;
+  readonly conversationId: string;
+  /** The reply's seq (a reply hands out one seq, so the row's seq is the message's). */
+  readonly seq: number;
+  /** Sends made before this one. */
+  readonly attempts: number;
+}
+
+/**
+ * Claims up to `limit` due deliveries, each the FIRST pending one of its conversation (seq order:
+ * a reply never leaves before an earlier one of its conversation is sent or failed, even while
+ * the earlier one waits for a retry). Rows are locked with `FOR UPDATE SKIP LOCKED` and leased
+ * (`available_at` moved to now + lease) in one short transaction, so any number of processes may
+ * claim at once, and a claim of a process that died is taken again after the lease: at least once.
+ */
+export async function claimDueDeliveries(db: Db, opts: { now: Date; leaseMs: number; limit: number }): Promise<ClaimedDelivery[]> {
+  const now = opts.now.toISOString();
+  const leaseUntil = new Date(opts.now.getTime() + opts.leaseMs);
+  return db.transaction(async (tx) => {
+    const rows = executeRows<{ id: number | string; conversation_id: string; seq: number | string; attempts: number }>(
+      await tx.execute(sql`
+        select o.id, o.payload->>'conversationId' as conversation_id, (o.payload->>'seq')::int as seq, o.attempts
+        from outbox o
+        where o.topic = ${DELIVER_TOPIC} and o.done_at is null and o.available_at <= ${now}::timestamptz
+          and not exists (
+            select 1 from outbox p
+            where p.topic = ${DELIVER_TOPIC} and p.done_at is null
+              and p.payload->>'conversationId' = o.payload->>'conversationId'
+              and (p.payload->>'seq')::int < (o.payload->>'seq')::int)
+        order by o.id
+        limit ${opts.limit}
+        for update of o skip locked`),
+    );
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => Number(r.id));
+    await tx.update(s.outbox).set({ availableAt: leaseUntil }).where(inArray(s.outbox.id, ids));
+    return rows.map((r) => ({ outboxId: Number(r.id), conversationId: r.conversation_id, seq: Number(r.seq), attempts: r.attempts }));
+  });
+}
+
+/** What a send needs: the message, its status, the conversation's channel account and the customer's id there. */
+export interface DeliveryTarget {
+  readonly status: DeliveryStatus | null;
+  readonly text: string;
+  readonly parts: readonly MessagePart[] | null;
+  readonly channelId: string | null;
+  readonly kind: "direct" | "group";
+  readonly channelUserId: string;
+}
+
+export async function loadDeliveryTarget(db: Db, conversationId: string, seq: number): Promise<DeliveryTarget | null> {
+  const m = s.messages;
+  const c = s.conversations;
+  const cu = s.customers;
+  const [row] = await db
+    .select({ status: m.deliveryStatus, body: m.body, parts: m.parts, channelId: c.channelId, kind: c.kind, channelUserId: cu.channelUserId })
+    .from(m)
+    .innerJoin(c, eq(c.id, m.conversationId))
+    .innerJoin(cu, eq(cu.id, c.customerId))
+    .where(and(eq(m.conversationId, conversationId), eq(m.seq, seq), eq(m.sender, "staff")));
+  if (!row) return null;
+  return { status: row.status, text: row.body ?? "", parts: row.parts, channelId: row.channelId, kind: row.kind, channelUserId: row.channelUserId };
+}
+
+/** What became of one claimed delivery. */
+export type DeliveryRecord =
+  | { readonly kind: "sent"; readonly providerMessageId: string | null }
+  | { readonly kind: "retry"; readonly at: Date; readonly error: string }
+  | { readonly kind: "failed"; readonly code: string; readonly reason: string }
+  /** The account is disabled: no attempt spent, looked at again at `at`. */
+  | { readonly kind: "held"; readonly at: Date }
+  /** Nothing to deliver (no channel account, or already past `queued`): the row is done. */
+  | { readonly kind: "skip" };
+
+/** The message's delivery as stored. */
+export interface StoredDelivery {
+  readonly status: DeliveryStatus | null;
+  readonly code: string | null;
+  readonly reason: string | null;
+}
+
+/**
+ * Records the outcome of a claimed delivery in one transaction: the outbox row (done, or its next
+ * try) and the message's status, moved forward only. Returns the message's delivery after it and
+ * whether it changed (the room is told only then).
+ */
+export async function recordDelivery(db: Db, claim: ClaimedDelivery, record: DeliveryRecord, now: Date): Promise<StoredDelivery & { changed: boolean }> {
+  return db.transaction(async (tx) => {
+    const o = s.outbox;
+    const attempts = record.kind === "sent" || record.kind === "retry" || record.kind === "failed" ? claim.attempts + 1 : claim.attempts;
+    if (record.kind === "retry") {
+      await tx.update(o).set({ attempts, availableAt: record.at, lastError: record.error }).where(eq(o.id, claim.outboxId));
+    } else if (record.kind === "held") {
+      await tx.update(o).set({ availableAt: record.at, lastError: "held: channel disabled" }).where(eq(o.id, claim.outboxId));
+    } else {
+      await tx.update(o).set({ attempts, doneAt: now }).where(eq(o.id, claim.outboxId));
+    }
+    switch (record.kind) {
+      case "sent":
+        return moveForward(tx, claim.conversationId, claim.seq, "sent", { providerMessageId: record.providerMessageId });
+      case "retry":
+        return moveForward(tx, claim.conversationId, claim.seq, "queued", {}); // a held message is queued again
+      case "failed":
+        return moveForward(tx, claim.conversationId, claim.seq, "failed", { code: record.code, reason: record.reason });
+      case "held":
+        return moveForward(tx, claim.conversationId, claim.seq, "held", {});
+      case "skip":
+        return { ...(await readDelivery(tx, claim.conversationId, claim.seq)), changed: false };
+      default:
+        return assertNever(record);
+    }
+  });
+}
+
+async function readDelivery(tx: Db | Tx, conversationId: string, seq: number, lock = false): Promise<StoredDelivery> {
+  const m = s.messages;
+  const q = tx
+    .select({ status: m.deliveryStatus, code: m.deliveryCode, reason: m.deliveryReason })
+    .from(m)
+    .where(and(eq(m.conversationId, conversationId), eq(m.seq, seq)));
+  const [row] = lock ? await q.for("update") : await q;
+  return row ?? { status: null, code: null, reason: null };
+}
+
+/** The message's delivery as stored (the room reads it in its lane to patch its state). */
+export function loadDelivery(db: Db, conversationId: string, seq: number): Promise<StoredDelivery> {
+  return readDelivery(db, conversationId, seq);
+}
+
+/**
+ * Moves one message's status to `next` if that is forward (`advanceDelivery`), under a row lock so
+ * concurrent reports cannot move it back. A message without a delivery status is left alone.
+ */
+async function moveForward(
+  tx: Tx,
+  conversationId: string,
+  seq: number,
+  next: DeliveryStatus,
+  extra: { providerMessageId?: string | null; code?: string; reason?: string },
+): Promise<StoredDelivery & { changed: boolean }> {
+  const current = await readDelivery(tx, conversationId, seq, true);
+  if (current.status === null) return { ...current, changed: false };
+  const status = advanceDelivery(current.status, next);
+  const m = s.messages;
+  if (extra.providerMessageId) {
+    await tx.update(m).set({ providerMessageId: extra.providerMessageId }).where(and(eq(m.conversationId, conversationId), eq(m.seq, seq)));
+  }
+  if (status === current.status) return { ...current, changed: false };
+  const failed = status === "failed";
+  const code = failed ? (extra.code ?? null) : null;
+  const reason = failed ? (extra.reason ?? null) : null;
+  await tx.update(m).set({ deliveryStatus: status, deliveryCode: code, deliveryReason: reason }).where(and(eq(m.conversationId, conversationId), eq(m.seq, seq)));
+  return { status, code, reason, changed: true };
+}
+
+/**
+ * A provider's status report on a message it accepted, found by its provider message id among the
+ * conversations of that channel account: the status moves forward only (a late `delivered` after
+ * `read` changes nothing). Null when no such message is known.
+ */
+export async function advanceByProviderId(
+  db: Db,
+  channelId: string,
+  providerMessageId: string,
+  next: DeliveryStatus,
+  failure: { code?: string; reason?: string } = {},
+): Promise<(StoredDelivery & { changed: boolean; conversationId: string; seq: number }) | null> {
+  return db.transaction(async (tx) => {
+    const m = s.messages;
+    const c = s.conversations;
+    const [row] = await tx
+      .select({ conversationId: m.conversationId, seq: m.seq })
+      .from(m)
+      .innerJoin(c, eq(c.id, m.conversationId))
+      .where(and(eq(m.providerMessageId, providerMessageId), eq(c.channelId, channelId)))
+      .limit(1);
+    if (!row) return null;
+    const after = await moveForward(tx, row.conversationId, row.seq, next, failure);
+    return { ...after, conversationId: row.conversationId, seq: row.seq };
+  });
+}

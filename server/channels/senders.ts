@@ -1,0 +1,45 @@
+import type { ChannelType } from "../../domain/channels.ts";
+import type { ChannelSender } from "./types.ts";
+
+/**
+ * Which sender delivers to each type of channel account: the delivery worker asks here. A type
+ * with no sender registered fails its messages with `DELIVERY_CHANNEL_UNSUPPORTED`.
+ */
+
+/**
+ * Webchat: the visitor reads staff replies from the server itself, so nothing leaves through a
+ * provider and a reply is `sent` as soon as the worker sees it. The visitor side (its live
+ * connection) is not built yet: `sent` means "available to the visitor", no more.
+ */
+export const webchatSender: ChannelSender = {
+  async send() {
+    return { ok: true };
+  },
+};
+
+export class SenderRegistry {
+  private readonly byType = new Map<ChannelType, ChannelSender>();
+
+  constructor(initial: Partial<Record<ChannelType, ChannelSender>> = {}) {
+    for (const [type, sender] of Object.entries(initial) as [ChannelType, ChannelSender][]) this.byType.set(type, sender);
+  }
+
+  get(type: ChannelType): ChannelSender | undefined {
+    return this.byType.get(type);
+  }
+
+  /** Sets the sender of `type`; returns a function that puts the previous one back. */
+  register(type: ChannelType, sender: ChannelSender): () => void {
+    const previous = this.byType.get(type);
+    this.byType.set(type, sender);
+    return () => {
+      if (previous) this.byType.set(type, previous);
+      else this.byType.delete(type);
+    };
+  }
+}
+
+/** The senders this server ships with. */
+export function defaultSenders(): SenderRegistry {
+  return new SenderRegistry({ webchat: webchatSender });
+}
