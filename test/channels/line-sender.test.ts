@@ -72,7 +72,13 @@ describe("LINE sender against the fake Messaging API", () => {
     const before = fake.pushes.length;
     fake.fail("push", { status: 429, retryAfter: "7", body: { message: "You have reached your monthly limit." } });
     const r = await sender.send(account, message());
-    expect(r).toEqual({ ok: false, transient: true, code: "LINE_RATE_LIMITED", reason: "You have reached your monthly limit.", retryAfterMs: 7000 });
+    expect(r).toEqual({
+      ok: false,
+      transient: true,
+      code: "LINE_RATE_LIMITED",
+      reason: "You have reached your monthly limit.",
+      retryAfterMs: 7000,
+    });
     expect(fake.pushes.length).toBe(before);
   });
 
@@ -96,7 +102,10 @@ describe("LINE sender against the fake Messaging API", () => {
   });
 
   it("400 / 401 / 403 / 404 are permanent with a stable code and LINE's message as the reason", async () => {
-    fake.fail("push", { status: 400, body: { message: "The request body has 1 error(s)", details: [{ message: "Invalid user id", property: "to" }] } });
+    fake.fail("push", {
+      status: 400,
+      body: { message: "The request body has 1 error(s)", details: [{ message: "Invalid user id", property: "to" }] },
+    });
     expect(await sender.send(account, message())).toEqual({
       ok: false,
       transient: false,
@@ -109,14 +118,23 @@ describe("LINE sender against the fake Messaging API", () => {
       code: "LINE_UNAUTHORIZED",
     });
     fake.fail("push", { status: 403, body: { message: "Not authorized to use this API" } });
-    expect(await sender.send(account, message())).toMatchObject({ ok: false, transient: false, code: "LINE_FORBIDDEN", reason: "Not authorized to use this API" });
+    expect(await sender.send(account, message())).toMatchObject({
+      ok: false,
+      transient: false,
+      code: "LINE_FORBIDDEN",
+      reason: "Not authorized to use this API",
+    });
     fake.fail("push", { status: 404, body: { message: "Not found" } });
     expect(await sender.send(account, message())).toMatchObject({ ok: false, transient: false, code: "LINE_NOT_FOUND" });
   });
 
   it("an account without an access token fails permanently without calling LINE", async () => {
     const n = fake.requests.length;
-    expect(await sender.send({ ...account, secrets: { channelSecret: "x" } }, message())).toMatchObject({ ok: false, transient: false, code: "LINE_NOT_CONFIGURED" });
+    expect(await sender.send({ ...account, secrets: { channelSecret: "x" } }, message())).toMatchObject({
+      ok: false,
+      transient: false,
+      code: "LINE_NOT_CONFIGURED",
+    });
     expect(fake.requests.length).toBe(n);
   });
 

@@ -102,7 +102,13 @@ export function classifyLineError(err: unknown): SendResult {
       }
       case 429: {
         const after = retryAfterMs(headers?.get?.("retry-after"));
-        return { ok: false, transient: true, code: LineSendCode.LINE_RATE_LIMITED, reason, ...(after !== undefined ? { retryAfterMs: after } : {}) };
+        return {
+          ok: false,
+          transient: true,
+          code: LineSendCode.LINE_RATE_LIMITED,
+          reason,
+          ...(after !== undefined ? { retryAfterMs: after } : {}),
+        };
       }
       case 400:
         return { ok: false, transient: false, code: LineSendCode.LINE_INVALID_REQUEST, reason };
@@ -134,11 +140,20 @@ export class LineSender implements ChannelSender {
 
   async send(account: ChannelAccount, message: OutboundMessage): Promise<SendResult> {
     const token = account.secrets.channelAccessToken;
-    if (!token) return { ok: false, transient: false, code: LineSendCode.LINE_NOT_CONFIGURED, reason: "the channel account has no channelAccessToken" };
+    if (!token)
+      return {
+        ok: false,
+        transient: false,
+        code: LineSendCode.LINE_NOT_CONFIGURED,
+        reason: "the channel account has no channelAccessToken",
+      };
     const client = lineClient(token, this.opts.apiBaseUrl);
     try {
       const answer = await withDeadline(
-        client.pushMessage({ to: message.groupId ?? message.recipient, messages: [{ type: "text", text: lineText(message.text) }] }, lineRetryKey(message)),
+        client.pushMessage(
+          { to: message.groupId ?? message.recipient, messages: [{ type: "text", text: lineText(message.text) }] },
+          lineRetryKey(message),
+        ),
         this.opts.timeoutMs ?? LINE_SEND_TIMEOUT_MS,
       );
       const id = sentIdOf(answer);

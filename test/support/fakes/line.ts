@@ -20,9 +20,7 @@ export interface LineRequest {
 }
 
 /** An answer injected for the next request(s) of an endpoint. */
-export type LineFailure =
-  | { readonly status: number; readonly retryAfter?: string; readonly body?: unknown }
-  | { readonly timeout: true };
+export type LineFailure = { readonly status: number; readonly retryAfter?: string; readonly body?: unknown } | { readonly timeout: true };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** LINE ids: U (user), C (group), R (room) + 32 hex digits. */
@@ -103,21 +101,32 @@ export class FakeLine {
       }
       violations.push(...pushViolations(req, body));
       this.requests.push({ method: "POST", path: url.pathname, headers: req.headers, body, violations });
-      if (token !== null && !this.tokens.has(token)) return send(res, 401, { message: "Authentication failed. Confirm that the access token in the authorization header is valid." });
+      if (token !== null && !this.tokens.has(token))
+        return send(res, 401, { message: "Authentication failed. Confirm that the access token in the authorization header is valid." });
       const failure = this.failures.get("push")?.shift();
       if (failure) return this.answerFailure(res, failure);
-      if (violations.length > 0) return send(res, 400, { message: "The request body has 1 error(s)", details: violations.map((v) => ({ message: v })) });
+      if (violations.length > 0)
+        return send(res, 400, { message: "The request body has 1 error(s)", details: violations.map((v) => ({ message: v })) });
       const push = body as { to: string; messages: { text: string }[] };
       const retryKey = String(req.headers["x-line-retry-key"] ?? "");
       const before = this.accepted.get(retryKey);
-      if (before) return send(res, 409, { message: "The retry key is already accepted", sentMessages: [{ id: before, quoteToken: "q" }] }, { "x-line-accepted-request-id": randomUUID() });
+      if (before)
+        return send(
+          res,
+          409,
+          { message: "The retry key is already accepted", sentMessages: [{ id: before, quoteToken: "q" }] },
+          { "x-line-accepted-request-id": randomUUID() },
+        );
       const id = String(500_000_000_000_000 + ++this.ids);
       this.accepted.set(retryKey, id);
       this.pushes.push({ to: push.to, texts: push.messages.map((m) => m.text), retryKey, id });
       return send(res, 200, { sentMessages: [{ id, quoteToken: `quote-${id}` }] }, { "x-line-request-id": randomUUID() });
     }
 
-    const profile = /^\/v2\/bot\/profile\/([^/]+)$/.exec(url.pathname);
+    // 1-on-1: /v2/bot/profile/{userId}; groups and rooms: /v2/bot/{group|room}/{id}/member/{userId}
+    const profile =
+      /^\/v2\/bot\/profile\/([^/]+)$/.exec(url.pathname) ??
+      /^\/v2\/bot\/(?:group|room)\/[CR][0-9a-f]{32}\/member\/([^/]+)$/.exec(url.pathname);
     if (req.method === "GET" && profile) {
       const userId = decodeURIComponent(profile[1]!);
       if (!LINE_ID.test(userId) || !userId.startsWith("U")) violations.push(`userId: ${JSON.stringify(userId)} is not a LINE user id`);
@@ -131,7 +140,13 @@ export class FakeLine {
       return send(res, 200, { userId, displayName: p.displayName, ...(p.pictureUrl ? { pictureUrl: p.pictureUrl } : {}), language: "en" });
     }
 
-    this.requests.push({ method: req.method ?? "?", path: url.pathname, headers: req.headers, body: raw, violations: [...violations, "not an endpoint the fake knows"] });
+    this.requests.push({
+      method: req.method ?? "?",
+      path: url.pathname,
+      headers: req.headers,
+      body: raw,
+      violations: [...violations, "not an endpoint the fake knows"],
+    });
     return send(res, 404, { message: "Not found" });
   }
 
@@ -140,14 +155,20 @@ export class FakeLine {
       this.held.add(res); // never answered; destroyed at stop()
       return;
     }
-    send(res, failure.status, failure.body ?? { message: `fake failure ${failure.status}` }, failure.retryAfter ? { "retry-after": failure.retryAfter } : {});
+    send(
+      res,
+      failure.status,
+      failure.body ?? { message: `fake failure ${failure.status}` },
+      failure.retryAfter ? { "retry-after": failure.retryAfter } : {},
+    );
   }
 }
 
 /** What is wrong with a push request, per LINE's documentation of `POST /v2/bot/message/push`. */
 function pushViolations(req: IncomingMessage, body: unknown): string[] {
   const v: string[] = [];
-  if (!/^application\/json(;|$)/i.test(req.headers["content-type"] ?? "")) v.push(`content-type: ${req.headers["content-type"]} is not application/json`);
+  if (!/^application\/json(;|$)/i.test(req.headers["content-type"] ?? ""))
+    v.push(`content-type: ${req.headers["content-type"]} is not application/json`);
   const key = req.headers["x-line-retry-key"];
   if (typeof key !== "string" || !UUID.test(key)) v.push(`X-Line-Retry-Key: ${JSON.stringify(key)} is not a UUID`);
   if (typeof body !== "object" || body === null) return [...v, "body: not an object"];
@@ -159,8 +180,11 @@ function pushViolations(req: IncomingMessage, body: unknown): string[] {
   b.messages.forEach((m: unknown, i) => {
     const msg = m as Record<string, unknown>;
     if (msg?.type !== "text") v.push(`messages[${i}].type: ${JSON.stringify(msg?.type)} (we send text)`);
-    if (typeof msg?.text !== "string" || msg.text.length < 1 || msg.text.length > 5000) v.push(`messages[${i}].text: not 1 to 5000 characters`);
-    for (const k of Object.keys(msg ?? {})) if (!["type", "text", "emojis", "quoteToken", "quickReply", "sender"].includes(k)) v.push(`messages[${i}].${k}: not a text message field`);
+    if (typeof msg?.text !== "string" || msg.text.length < 1 || msg.text.length > 5000)
+      v.push(`messages[${i}].text: not 1 to 5000 characters`);
+    for (const k of Object.keys(msg ?? {}))
+      if (!["type", "text", "emojis", "quoteToken", "quickReply", "sender"].includes(k))
+        v.push(`messages[${i}].${k}: not a text message field`);
   });
   return v;
 }
