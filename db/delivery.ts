@@ -1,6 +1,7 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { type DeliveryStatus, type MessagePart, advanceDelivery } from "../domain/channels.ts";
 import { assertNever } from "../domain/sets.ts";
+import { groupUserId } from "./channels.ts";
 import type { Db, Tx } from "./client.ts";
 import * as s from "./schema.ts";
 import { executeRows } from "./sql.ts";
@@ -62,9 +63,13 @@ export interface DeliveryTarget {
   readonly text: string;
   readonly parts: readonly MessagePart[] | null;
   readonly channelId: string | null;
-  readonly kind: "direct" | "group";
-  readonly channelUserId: string;
+  /** The customer's id on the channel; for a group chat (R2.2), the group's id. */
+  readonly recipient: string;
+  /** A group chat's id on the channel (the conversation's customer row stands for the group). */
+  readonly groupId: string | null;
 }
+
+const GROUP_PREFIX = groupUserId("");
 
 export async function loadDeliveryTarget(db: Db, conversationId: string, seq: number): Promise<DeliveryTarget | null> {
   const m = s.messages;
@@ -77,7 +82,8 @@ export async function loadDeliveryTarget(db: Db, conversationId: string, seq: nu
     .innerJoin(cu, eq(cu.id, c.customerId))
     .where(and(eq(m.conversationId, conversationId), eq(m.seq, seq), eq(m.sender, "staff")));
   if (!row) return null;
-  return { status: row.status, text: row.body ?? "", parts: row.parts, channelId: row.channelId, kind: row.kind, channelUserId: row.channelUserId };
+  const groupId = row.kind === "group" && row.channelUserId.startsWith(GROUP_PREFIX) ? row.channelUserId.slice(GROUP_PREFIX.length) : null;
+  return { status: row.status, text: row.body ?? "", parts: row.parts, channelId: row.channelId, recipient: groupId ?? row.channelUserId, groupId };
 }
 
 /** What became of one claimed delivery. */

@@ -56,6 +56,7 @@ export class DeliveryWorker {
   private running: Promise<void> | null = null;
   private again = false;
   private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
   private readonly tell: (conversationId: string, seq: number) => Promise<void>;
 
   constructor(private readonly opts: DeliveryWorkerOptions) {
@@ -72,7 +73,9 @@ export class DeliveryWorker {
     this.kick();
   }
 
+  /** Stops the timer and ignores kicks from now on; resolves once the drain under way is over. */
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.running;
@@ -80,6 +83,7 @@ export class DeliveryWorker {
 
   /** Runs a drain now, or right after the one under way. */
   kick(): void {
+    if (this.stopped) return;
     if (this.running) {
       this.again = true;
       return;
@@ -137,13 +141,13 @@ export class DeliveryWorker {
     if (gate(account.status) === "held") return { kind: "held", at: new Date(now().getTime() + this.opts.pollMs) };
     const sender = this.opts.senders.get(account.type);
     if (!sender) return { kind: "failed", code: DeliveryCode.channelUnsupported, reason: `no sender for ${account.type} channels` };
-    if (!target.channelUserId) return { kind: "failed", code: DeliveryCode.noRecipient, reason: "the customer has no id on the channel" };
+    if (!target.recipient) return { kind: "failed", code: DeliveryCode.noRecipient, reason: "the customer has no id on the channel" };
     const message: OutboundMessage = {
       conversationId: claim.conversationId,
       seq: claim.seq,
       retryKey: retryKeyOf(claim.conversationId, claim.seq),
-      recipient: target.channelUserId,
-      ...(target.kind === "group" ? { groupId: target.channelUserId } : {}),
+      recipient: target.recipient,
+      ...(target.groupId ? { groupId: target.groupId } : {}),
       text: target.text,
       ...(target.parts ? { parts: target.parts } : {}),
     };

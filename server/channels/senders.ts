@@ -1,4 +1,5 @@
 import type { ChannelType } from "../../domain/channels.ts";
+import { lineSender } from "./line/outbound.ts";
 import type { ChannelSender } from "./types.ts";
 
 /**
@@ -39,7 +40,7 @@ export class SenderRegistry {
   }
 }
 
-/** The senders this server ships with. */
+/** The senders this server ships with (Messenger, Instagram, WhatsApp and WeChat: not yet). */
 export function defaultSenders(): SenderRegistry {
-  return new SenderRegistry({ webchat: webchatSender });
+  return new SenderRegistry({ webchat: webchatSender, line: lineSender });
 }
