@@ -65,10 +65,13 @@ export async function claimInboundEvents(db: Db, opts: { readonly now: Date; rea
   });
 }
 
-/** Marks an event processed: it is never claimed again. */
-export async function markInboundProcessed(db: Db, id: number, now: Date): Promise<void> {
+/** Marks an event processed: it is never claimed again. `note`: why it was set aside instead of applied. */
+export async function markInboundProcessed(db: Db, id: number, now: Date, note?: string): Promise<void> {
   const e = s.inboundEvents;
-  await db.update(e).set({ processedAt: now, lastError: null }).where(eq(e.id, id));
+  await db
+    .update(e)
+    .set({ processedAt: now, lastError: note ?? null })
+    .where(eq(e.id, id));
 }
 
 /** Records why processing failed; the event is tried again from `retryAt`. */

@@ -26,6 +26,9 @@ import { defaultSenders } from "./channels/senders.ts";
 import { loadAccount } from "./channels/accounts.ts";
 import { seedDemo } from "./seed.ts";
 import { resolveSecretsKey, useSecretsKey } from "./channels/secrets.ts";
+import { useLineApiBaseUrl } from "./channels/line/client.ts";
+import { Intake } from "./channels/intake.ts";
+import { boundedPresence } from "./serviceDeadline.ts";
 
 export interface App {
   readonly port: number;
@@ -36,6 +39,8 @@ export interface App {
   /** Sends staff replies through their channels (its `senders` registry: channel type → sender). */
   readonly delivery: DeliveryWorker;
   readonly jobs: JobRunner;
+  /** Provider events: stored, then processed into conversations (server/channels/intake.ts). */
+  readonly intake: Intake;
   readonly presence: Presence;
   readonly seeded: boolean;
   readonly log: Logger;
@@ -84,6 +89,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, statementTimeoutMs: config.dbStatementTimeoutMs });
   // Channel credentials are encrypted at rest with this key (server/channels/secrets.ts).
   useSecretsKey(database.db, resolveSecretsKey(config, log));
+  useLineApiBaseUrl(config.lineApiBaseUrl); // LINE push and profile calls (tests: the fake)
   const shouldSeed = config.seedDemo === "true" || (config.seedDemo === "auto" && !config.databaseUrl);
   const seeded = shouldSeed ? await seedDemo(database.db) : false;
 
@@ -112,8 +118,14 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
   setServices({ db: database.db, auth, log, presence, kickOutbox, now, revocations });
   const jobs = new JobRunner({ db: database.db, presence, log, now, itemPauseMs: config.jobItemPauseMs, leaseMs: config.jobLeaseMs, pollMs: config.jobPollMs });
 
+  // Bounded like the routes' presence: a Redis outage fails the processing (retried), never hangs it.
+  const intake = new Intake({ db: database.db, presence: boundedPresence(presence), log, now });
+  let listeningPort = config.port;
+
   const http = createHttpApp({
     database,
+    intake,
+    publicUrl: () => config.publicUrl ?? `http://127.0.0.1:${listeningPort}`,
     auth,
     log,
     now,
@@ -146,9 +158,11 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
   await server.listen(config.port, config.host);
   const address = transport.server?.address();
   const port = typeof address === "object" && address ? address.port : config.port;
+  listeningPort = port;
   outbox.start();
   delivery.start();
   jobs.start();
+  intake.start();
   log.info({ port, database: database.kind, presence: config.redisUrl ? "redis" : "local" }, "server started");
 
   let stopped = false;
@@ -160,6 +174,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
     outbox,
     delivery,
     jobs,
+    intake,
     presence,
     seeded,
     log,
@@ -169,6 +184,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
       if (stopped) return;
       stopped = true;
       await jobs.stop();
+      await intake.stop(); // before the rooms it calls go away
       await revocations.stop(); // before the presence closes with the server
       await server.gracefullyShutdown(false);
       await outbox.stop();

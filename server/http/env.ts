@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { Database } from "../../db/client.ts";
 import type { MemberRow } from "../../db/repository.ts";
 import type { Auth } from "../auth.ts";
+import type { Intake } from "../channels/intake.ts";
 
 /** What every route can reach through the context. */
 export interface AppDeps {
@@ -14,6 +15,10 @@ export interface AppDeps {
   readonly presence: Presence;
   /** Asks the job runner to look for work now (after a job was created). */
   readonly kickJobs: () => void;
+  /** Provider events in: `intake.receive(account, events)` commits them, then processes them (server/channels/intake.ts). */
+  readonly intake: Intake;
+  /** The base of the webhook URLs channel accounts answer: `PUBLIC_URL`, else `http://127.0.0.1:<port>` (known once listening). */
+  readonly publicUrl: () => string;
 }
 
 export interface AppEnv {

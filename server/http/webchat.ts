@@ -1,14 +1,13 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
-import { findChannel, intakeCustomer } from "../../db/channels.ts";
+import { findChannel } from "../../db/channels.ts";
+import { ChannelStatus } from "../../domain/channels.ts";
 import { DomainError, ErrorCode } from "../../domain/errors.ts";
 import { isTextTooLong } from "../../domain/actions.ts";
 import { MAX_TEXT_LENGTH } from "../../domain/sets.ts";
-import { callConversation } from "../roomCalls.ts";
 import type { AppDeps } from "./env.ts";
 import { errors, json, jsonBody, router } from "./openapi.ts";
-import { listSummary, publishChange } from "../../rooms/feed.ts";
 
 const InboundMessage = z
   .object({
@@ -30,7 +29,7 @@ const inbound = createRoute({
   },
   responses: {
     202: json(z.object({ conversationId: z.string(), seq: z.number().int().nullable(), duplicate: z.boolean() }), "Accepted and committed"),
-    ...errors(400, 401, 409, 413, 503),
+    ...errors(400, 401, 404, 409, 413, 503),
   },
 });
 
@@ -53,28 +52,24 @@ export function webchatRoutes(deps: AppDeps) {
   app.openapi(inbound, async (c) => {
     const db = deps.database.db;
     const channel = await findChannel(db, c.req.param("channelId"), "webchat");
+    // A disabled channel refuses its messages like any channel's webhooks.
+    if (channel?.status === ChannelStatus.disabled) throw new DomainError(ErrorCode.NOT_FOUND);
     const secret = c.req.header("x-channel-secret") ?? "";
     if (!channel?.secretHash || !sameSecret(secret, channel.secretHash)) throw new DomainError(ErrorCode.UNAUTHENTICATED);
     const body = c.req.valid("json");
     if (isTextTooLong(body.text)) throw new DomainError(ErrorCode.TEXT_TOO_LONG, { max: MAX_TEXT_LENGTH }); // code points, as in rooms
 
-    const { conversationId, customerId, created } = await intakeCustomer(db, channel, { channelUserId: body.customer.id, displayName: body.customer.name });
-    if (created) {
-      // A new conversation appears in the lists (after its commit, like every change).
-      await publishChange(deps.presence, {
-        type: "conversation",
-        workspaceId: created.conversation.workspaceId,
-        conversationId,
-        version: created.conversation.version,
-        before: null,
-        after: listSummary(created.conversation, created.times),
-        memberStates: [],
-      });
-    }
-
-    const answer = await callConversation(conversationId, { type: "customer_message", requestId: body.messageId, text: body.text, customerId });
-    if (!answer.ok) throw new DomainError(answer.code);
-    return c.json({ conversationId, seq: answer.seq ?? null, duplicate: answer.duplicate ?? false }, 202);
+    // The same intake as the providers' webhooks (stored once per messageId, then applied), answered once applied.
+    const account = { id: channel.id, workspaceId: channel.workspaceId, type: channel.type, status: channel.status, settings: {}, secrets: {} };
+    const processed = await deps.intake.receiveNow(account, {
+      kind: "message",
+      providerEventId: body.messageId,
+      channelUserId: body.customer.id,
+      displayName: body.customer.name,
+      parts: [{ type: "text", text: body.text }],
+      sentAt: deps.now().toISOString(),
+    });
+    return c.json(processed, 202);
   });
   return app;
 }

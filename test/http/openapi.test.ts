@@ -53,6 +53,8 @@ it("every route of the HTTP app appears in the document, and the document lists 
     publishInbox: () => {},
     presence: app.presence,
     kickJobs: () => {},
+    intake: app.intake,
+    publicUrl: () => app.url,
   });
   const served = new Set(
     http.routes

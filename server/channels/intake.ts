@@ -1,0 +1,273 @@
+import type { Presence } from "@colyseus/core";
+import type { Logger } from "pino";
+import { type ChannelAccountRow, intakeCustomer, selectChannelAccount } from "../../db/channels.ts";
+import type { Db } from "../../db/client.ts";
+import { type InboundEventRow, claimInboundEvents, insertInboundEvents, markInboundFailed, markInboundProcessed } from "../../db/inbound.ts";
+import { textLength } from "../../domain/actions.ts";
+import { type MessagePart, fallbackText } from "../../domain/channels.ts";
+import { DomainError, ErrorCode } from "../../domain/errors.ts";
+import { MAX_TEXT_LENGTH } from "../../domain/sets.ts";
+import { listSummary, publishChange } from "../../rooms/feed.ts";
+import { applyDeliveryReport } from "../delivery.ts";
+import { callConversation } from "../roomCalls.ts";
+import { toChannelAccount } from "./accounts.ts";
+import type { ChannelAccount, InboundEvent, InboundMessage, InboundStatus, Receive } from "./types.ts";
+
+/**
+ * Durable, idempotent intake of provider events (issue 9). `receive` commits a webhook's events
+ * (one row per channel and provider event id, in one statement) and returns once they are durable,
+ * so the webhook may be answered; it then processes the newly stored ones into their
+ * conversations through the rooms. A process killed in between leaves rows unprocessed: the
+ * processor started with the app claims them (lease, `FOR UPDATE SKIP LOCKED`) and applies them —
+ * at least once, and the room's check of the provider event id (the message's request id) makes
+ * the second application a duplicate, so each event lands once.
+ */
+
+export interface IntakeOptions {
+  readonly db: Db;
+  readonly presence: Presence;
+  readonly log: Logger;
+  readonly now: () => Date;
+  /** How long a claim on an event lasts: a process that dies while processing gives it up after this. */
+  readonly leaseMs?: number;
+  /** How often the processor looks for events left unprocessed (a crash, a failure to retry). */
+  readonly pollMs?: number;
+}
+
+/** What processing one message event came to (the Webchat endpoint answers with it). */
+export interface Processed {
+  readonly conversationId: string;
+  readonly seq: number | null;
+  readonly duplicate: boolean;
+}
+
+/** Room answers that mean "try again later": storage or presence down, an unexpected failure. */
+const TRANSIENT: ReadonlySet<string> = new Set([ErrorCode.STORAGE_UNAVAILABLE, ErrorCode.SERVICE_UNAVAILABLE, ErrorCode.INTERNAL]);
+/** A status report for a message whose send has not been recorded yet is retried this many times. */
+const UNMATCHED_STATUS_ATTEMPTS = 5;
+
+/** A failure to process an event now; it is tried again later. */
+class Retry extends Error {}
+
+/** The room refused a customer message: `code` says why (transient codes are retried). */
+class RoomRefusal extends Error {
+  constructor(readonly code: ErrorCode) {
+    super(`room answered ${code}`);
+  }
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** Replaces what PostgreSQL cannot store in text or jsonb (NUL, lone surrogates), everywhere in a value. */
+function storable(value: unknown): unknown {
+  if (typeof value === "string") return value.replace(LONE_SURROGATE, "\uFFFD").replaceAll(String.fromCharCode(0), "\uFFFD");
+  if (Array.isArray(value)) return value.map(storable);
+  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, storable(v)]));
+  return value;
+}
+
+/**
+ * The body of a customer message and the parts stored with it: plain text is the body alone;
+ * anything else (media, stickers, locations, text over the length limit) keeps its parts and
+ * stores their text fallback, cut to MAX_TEXT_LENGTH code points, as the body.
+ */
+export function bodyOf(parts: readonly MessagePart[]): { text: string; parts?: readonly MessagePart[] } {
+  const text = parts.map(fallbackText).join("\n").trim() || "[message]";
+  const plain = parts.every((p) => p.type === "text");
+  if (plain && textLength(text) <= MAX_TEXT_LENGTH) return { text };
+  return { text: textLength(text) <= MAX_TEXT_LENGTH ? text : `${Array.from(text).slice(0, MAX_TEXT_LENGTH - 1).join("")}…`, parts };
+}
+
+export class Intake {
+  private readonly leaseMs: number;
+  private readonly pollMs: number;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private timer: NodeJS.Timeout | null = null;
+  private draining: Promise<void> | null = null;
+  private again = false;
+  private stopping = false;
+
+  constructor(private readonly deps: IntakeOptions) {
+    this.leaseMs = deps.leaseMs ?? 30_000;
+    this.pollMs = deps.pollMs ?? 5_000;
+  }
+
+  /**
+   * The `Receive` of server/channels/types.ts: stores the events (idempotent on the provider event
+   * id) and returns once committed; the newly stored ones are then processed in the background,
+   * in their batch's order. Throws when the events could not be stored (answer the webhook 5xx:
+   * the provider retries).
+   */
+  readonly receive: Receive = async (account, events) => {
+    const rows = await this.store(account, events);
+    const ids = rows.map((r) => r.id);
+    if (ids.length > 0 && !this.stopping) this.track(this.processIds(ids));
+    return { stored: rows.length, duplicates: events.length - rows.length };
+  };
+
+  /**
+   * Stores one customer message and processes it now, answering where it landed (the Webchat
+   * endpoint, whose caller waits for the conversation and seq). A re-delivery is processed again
+   * and the room answers it `duplicate`, so the answer is the same either way.
+   */
+  async receiveNow(account: ChannelAccount, event: InboundMessage): Promise<Processed> {
+    const [stored] = await this.store(account, [event]);
+    try {
+      const processed = await this.applyMessage(account, storable(event) as InboundMessage);
+      if (stored) await markInboundProcessed(this.deps.db, stored.id, this.deps.now());
+      return processed;
+    } catch (err) {
+      // Left unprocessed: the processor applies it later unless the caller's retry does first.
+      if (err instanceof RoomRefusal) throw new DomainError(err.code);
+      throw err;
+    }
+  }
+
+  /** Starts the processor of events left unprocessed (after a crash, or failed and due again). */
+  start(): void {
+    this.stopping = false;
+    this.timer = setInterval(() => this.kick(), this.pollMs);
+    this.timer.unref();
+    this.kick();
+  }
+
+  /** Looks for unprocessed events now. */
+  kick(): void {
+    if (this.stopping) return;
+    if (this.draining) {
+      this.again = true;
+      return;
+    }
+    this.draining = this.drain()
+      .catch((err: unknown) => this.deps.log.error({ err }, "inbound processor failed; will retry"))
+      .finally(() => {
+        this.draining = null;
+        if (this.again && !this.stopping) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  /** Resolves once the processing under way has ended (tests; a graceful stop). */
+  async idle(): Promise<void> {
+    while (this.inFlight.size > 0 || this.draining) {
+      await Promise.allSettled([...this.inFlight, this.draining]);
+    }
+  }
+
+  /** Stops the processor after the work under way; what is left is picked up at the next start. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.idle();
+  }
+
+  private track(p: Promise<unknown>): void {
+    const tracked = p.catch((err: unknown) => this.deps.log.error({ err }, "inbound processing failed")).finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+  }
+
+  private async store(account: ChannelAccount, events: readonly InboundEvent[]): Promise<InboundEventRow[]> {
+    return insertInboundEvents(
+      this.deps.db,
+      account.id,
+      events.map((e) => ({ providerEventId: e.providerEventId, payload: storable(e) as Record<string, unknown> })),
+    );
+  }
+
+  private async drain(): Promise<void> {
+    while (!this.stopping) {
+      const rows = await claimInboundEvents(this.deps.db, { now: this.deps.now(), leaseMs: this.leaseMs, limit: 20 });
+      if (rows.length === 0) return;
+      await this.processRows(rows);
+    }
+  }
+
+  private async processIds(ids: readonly number[]): Promise<void> {
+    // Claimed like any other: the processor of another process never works on them at the same time.
+    const rows = await claimInboundEvents(this.deps.db, { now: this.deps.now(), leaseMs: this.leaseMs, limit: ids.length, ids });
+    await this.processRows(rows);
+  }
+
+  private async processRows(rows: readonly InboundEventRow[]): Promise<void> {
+    const accounts = new Map<string, ChannelAccountRow | null>();
+    for (const row of rows) {
+      if (!accounts.has(row.channelId)) accounts.set(row.channelId, await selectChannelAccount(this.deps.db, row.channelId));
+      await this.processRow(row, accounts.get(row.channelId) ?? null);
+    }
+  }
+
+  /** Applies one claimed event and marks it processed; a failure leaves it for a later attempt (backoff). */
+  private async processRow(row: InboundEventRow, accountRow: ChannelAccountRow | null): Promise<void> {
+    const { db, log, now } = this.deps;
+    try {
+      if (!accountRow) throw new Error("channel account not found");
+      const event = row.payload as unknown as InboundEvent;
+      if (event.kind === "message") {
+        try {
+          await this.applyMessage(toChannelAccount(db, accountRow), event);
+        } catch (err) {
+          if (!(err instanceof RoomRefusal) || TRANSIENT.has(err.code)) throw err;
+          // A refusal for good (the conversation's rules): kept with the event, not retried.
+          log.warn({ channelId: row.channelId, providerEventId: row.providerEventId, code: err.code }, "customer message refused by the room");
+          await markInboundProcessed(db, row.id, now(), err.code);
+          return;
+        }
+      } else if (event.kind === "status") {
+        await this.applyStatus(toChannelAccount(db, accountRow), event, row.attempts);
+      } else {
+        log.warn({ channelId: row.channelId, providerEventId: row.providerEventId }, "inbound event of an unknown kind: ignored");
+      }
+      await markInboundProcessed(db, row.id, now());
+    } catch (err) {
+      const delayMs = Math.min(300_000, 1000 * 2 ** Math.min(row.attempts, 10));
+      const message = err instanceof Error ? err.message : String(err);
+      if (!(err instanceof Retry)) log.warn({ err, channelId: row.channelId, providerEventId: row.providerEventId, attempts: row.attempts }, "inbound event not processed; will retry");
+      await markInboundFailed(db, row.id, message, new Date(now().getTime() + delayMs)).catch((e: unknown) =>
+        log.warn({ err: e, eventId: row.id }, "inbound event failure not recorded; its lease runs out instead"),
+      );
+    }
+  }
+
+  /** A customer message: the customer (profile) and conversation it lands in, then the room applies it. */
+  private async applyMessage(account: ChannelAccount, event: InboundMessage): Promise<Processed> {
+    const { db, presence } = this.deps;
+    const contact = {
+      channelUserId: event.channelUserId,
+      ...(event.displayName ? { displayName: event.displayName } : {}),
+      ...(event.pictureUrl ? { pictureUrl: event.pictureUrl } : {}),
+    };
+    const { conversationId, customerId, created } = await intakeCustomer(db, account, contact, event.groupId);
+    if (created) {
+      // A new conversation appears in the lists (after its commit, like every change).
+      await publishChange(presence, {
+        type: "conversation",
+        workspaceId: created.conversation.workspaceId,
+        conversationId,
+        version: created.conversation.version,
+        before: null,
+        after: listSummary(created.conversation, created.times),
+        memberStates: [],
+      });
+    }
+    const { text, parts } = bodyOf(event.parts);
+    const answer = await callConversation(conversationId, {
+      type: "customer_message",
+      requestId: event.providerEventId,
+      text,
+      ...(parts ? { parts } : {}),
+      customerId,
+    });
+    if (!answer.ok) throw new RoomRefusal(answer.code);
+    return { conversationId, seq: answer.seq ?? null, duplicate: answer.duplicate ?? false };
+  }
+
+  /** A provider's delivery report: moves the message's status forward (server/delivery.ts). */
+  private async applyStatus(account: ChannelAccount, event: InboundStatus, attempts: number): Promise<void> {
+    const { matched } = await applyDeliveryReport(this.deps.db, account, event);
+    // The report can overtake the commit of the send it is about: try again a few times.
+    if (!matched && attempts < UNMATCHED_STATUS_ATTEMPTS) throw new Retry("no message with this provider message id (yet)");
+  }
+}
