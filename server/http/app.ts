@@ -5,6 +5,7 @@ import { ErrorCode } from "../../domain/errors.ts";
 import { authRoutes, requireMember } from "./auth.ts";
 import { bulkRoutes } from "./bulk.ts";
 import { candidateRoutes } from "./candidates.ts";
+import { channelRoutes } from "./channels.ts";
 import { conversationRoutes } from "./conversations.ts";
 import { mountDocs } from "./docs.ts";
 import { limitBody, storableTextOnly } from "./edge.ts";
@@ -16,6 +17,7 @@ import { notificationRoutes } from "./notifications.ts";
 import { bearer, documentEdgeErrors, errors, json, router } from "./openapi.ts";
 import { boundedPresence } from "../serviceDeadline.ts";
 import { webchatRoutes } from "./webchat.ts";
+import { webhookRoutes } from "./webhooks.ts";
 import { workspaceRoutes } from "./workspace.ts";
 
 const Me = z
@@ -90,6 +92,7 @@ export function createHttpApp(given: AppDeps) {
 
   app.route("/auth", authRoutes(deps));
   app.route("/channels/webchat", webchatRoutes(deps));
+  app.route("/webhooks", webhookRoutes(deps));
 
   const api = router();
   api.use(requireMember(deps));
@@ -101,6 +104,7 @@ export function createHttpApp(given: AppDeps) {
   api.route("/conversations", conversationRoutes(deps));
   api.route("/conversations", candidateRoutes(deps));
   api.route("/members", memberRoutes(deps));
+  api.route("/channels", channelRoutes(deps));
   api.route("/workspace", workspaceRoutes(deps));
   api.route("/", bulkRoutes(deps));
   app.route("/api/v2", api);
