@@ -61,10 +61,10 @@ function parseJsonBody(raw: string): unknown {
 }
 
 /**
- * The `/webhooks` router. `receive` is intake's (server/channels/intake.ts): it commits the events
- * and returns once they are durable.
+ * The `/webhooks` router. Events go to intake (`deps.intake.receive`, server/channels/intake.ts),
+ * which commits them and returns once they are durable; `receive` replaces it (tests).
  */
-export function webhookRoutes(deps: AppDeps, receive: Receive) {
+export function webhookRoutes(deps: AppDeps, receive: Receive = (account, events) => deps.intake.receive(account, events)) {
   const app = router();
   documentLine(app);
 
