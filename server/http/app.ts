@@ -18,7 +18,6 @@ import { bearer, documentEdgeErrors, errors, json, router } from "./openapi.ts";
 import { boundedPresence } from "../serviceDeadline.ts";
 import { webchatRoutes } from "./webchat.ts";
 import { webhookRoutes } from "./webhooks.ts";
-import { webhookRoutes } from "./webhooks.ts";
 import { workspaceRoutes } from "./workspace.ts";
 
 const Me = z
@@ -93,7 +92,6 @@ export function createHttpApp(given: AppDeps) {
 
   app.route("/auth", authRoutes(deps));
   app.route("/channels/webchat", webchatRoutes(deps));
-  app.route("/webhooks", webhookRoutes(deps));
   app.route("/webhooks", webhookRoutes(deps));
 
   const api = router();
