@@ -121,6 +121,33 @@ describe("delivery of staff replies (server/delivery.ts)", () => {
     expect(await deliveryRow(app, conv.id, seq)).toMatchObject({ status: "read" });
   });
 
+  it("Webchat: a reply is `sent` at once (the visitor reads it from the server; nothing leaves through a provider)", async () => {
+    const conv = await createConversation(app, { channel: "webchat" });
+    const conn = await connect(app, "admin", conv.id);
+    const r = await conn.act("reply", { text: "hi visitor" });
+    const seq = r.seq as number;
+    await waitFor(() => conn.state.messages.find((m: { seq: number }) => m.seq === seq)?.delivery === "sent");
+    expect(await deliveryRow(app, conv.id, seq)).toMatchObject({ status: "sent", code: null });
+  });
+
+  it("a provider's `failed` report on a sent message fails it with the provider's code (or DELIVERY_REPORTED_FAILED), and nothing moves it after", async () => {
+    const { account, conv } = await lineSetup();
+    const conn = await connect(app, "admin", conv.id);
+    const seqs: number[] = [];
+    for (const text of ["one", "two"]) seqs.push((await conn.act("reply", { text })).seq as number);
+    await waitFor(() => seqs.every((seq) => conn.state.messages.find((m: { seq: number }) => m.seq === seq)?.delivery === "sent"));
+    const acc = (await loadAccount(app.database.db, account.id))!;
+    const ids = await Promise.all(seqs.map(async (seq) => (await deliveryRow(app, conv.id, seq))!.providerMessageId!));
+    await applyDeliveryReport(app.database.db, acc, { kind: "status", providerEventId: "f1", providerMessageId: ids[0]!, status: "failed", code: "131047", reason: "Re-engagement message" });
+    await applyDeliveryReport(app.database.db, acc, { kind: "status", providerEventId: "f2", providerMessageId: ids[1]!, status: "failed" });
+    const late = await applyDeliveryReport(app.database.db, acc, { kind: "status", providerEventId: "f3", providerMessageId: ids[0]!, status: "read" });
+    expect(late.changed).toBe(false);
+    expect(await deliveryRow(app, conv.id, seqs[0]!)).toMatchObject({ status: "failed", code: "131047", reason: "Re-engagement message" });
+    expect(await deliveryRow(app, conv.id, seqs[1]!)).toMatchObject({ status: "failed", code: "DELIVERY_REPORTED_FAILED" });
+    await waitFor(() => conn.state.messages.find((m: { seq: number }) => m.seq === seqs[1])?.deliveryCode === "DELIVERY_REPORTED_FAILED");
+    expect(conn.state.messages.find((m: { seq: number }) => m.seq === seqs[0])?.deliveryCode).toBe("131047");
+  });
+
   it("replies in a conversation without a channel account carry no delivery status", async () => {
     const plain = await createConversation(app, { channel: "line" });
     const conn = await connect(app, "admin", plain.id);
