@@ -84,7 +84,8 @@ function useCorsPolicy(): void {
 
 /** Starts the whole server: database (migrated), rooms, HTTP API, outbox. The composition root. */
 export async function startApp(config: Config, opts: { log?: Logger } = {}): Promise<App> {
-  const log = opts.log ?? pino({ level: config.logLevel });
+  // Channel credentials are never logged; redaction is the guard should an account object reach a log call.
+  const log = opts.log ?? pino({ level: config.logLevel, redact: { paths: ["secrets", "*.secrets", "credentials", "*.credentials"], censor: "[redacted]" } });
   if (!config.databaseUrl && config.dataDir !== "memory://") mkdirSync(config.dataDir, { recursive: true });
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, statementTimeoutMs: config.dbStatementTimeoutMs });
   // Channel credentials are encrypted at rest with this key (server/channels/secrets.ts).
