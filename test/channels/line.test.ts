@@ -9,7 +9,7 @@ import { encryptSecrets, secretsKeyOf } from "../../server/channels/secrets.ts";
 import { WEBCHAT, WORKSPACE } from "../support/demo.ts";
 import { FakeLine, lineGroupId, lineMessageEvent, lineUserId, lineWebhookBody, signLine } from "../support/fakes/line.ts";
 import { connect } from "../support/rooms.ts";
-import { useTestServer, waitFor } from "../support/server.ts";
+import { ID, useTestServer, waitFor } from "../support/server.ts";
 
 /**
  * LINE end to end: webhooks signed as LINE signs them, posted over real HTTP to the real server
@@ -304,5 +304,29 @@ describe("POST /webhooks/line/:channelId", () => {
     const { customer, messages } = await customerMessages(kim);
     expect(customer?.displayName).toBeTruthy();
     expect(messages.map((m) => m.body)).toEqual(["anyone?"]);
+  });
+  it("the whole loop: a LINE customer writes, a supervisor assigns it to an agent who replies, the reply is pushed to that LINE user and ends sent; the customer's next message lands in the same conversation", async () => {
+    const lena = lineUserId("lena-loop");
+    fake.setProfile(lena, { displayName: "Lena" });
+    expect((await post(lineWebhookBody([textEvent(lena, "Can I change my address?")]))).status).toBe(200);
+    const { conversations } = await customerMessages(lena);
+    const conversationId = conversations[0]!.id;
+    // A team viewer assigns the pending conversation (R4.2: it cannot be joined), then the agent replies.
+    const supervisor = await connect(app, "supervisor", conversationId, "team");
+    expect(await supervisor.act("transfer", { memberId: ID.agent })).toMatchObject({ ok: true });
+    const agent = await connect(app, "agent", conversationId);
+    const reply = await agent.act("reply", { text: "Yes — which address? 🙂" });
+    expect(reply).toMatchObject({ ok: true });
+    await waitFor(() => agent.state.messages.find((m: { seq: number }) => m.seq === reply.seq)?.delivery === "sent");
+    const pushes = fake.pushes.filter((p) => p.to === lena);
+    expect(pushes.map((p) => p.texts)).toEqual([["Yes — which address? 🙂"]]);
+    expect(
+      fake.requests.find((q) => q.path === "/v2/bot/message/push" && (q.body as { to: string }).to === lena)?.headers.authorization,
+    ).toBe(`Bearer ${TOKEN}`);
+
+    expect((await post(lineWebhookBody([textEvent(lena, "12 Main St")]))).status).toBe(200);
+    const after = await customerMessages(lena);
+    expect(after.conversations.map((c) => c.id)).toEqual([conversationId]);
+    expect(after.messages.map((m) => m.body)).toEqual(["Can I change my address?", "12 Main St"]);
   });
 });
