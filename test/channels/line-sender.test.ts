@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ConfigError, parseConfig } from "../../server/config.ts";
 import { LineSender, lineRetryKey, lineText, retryAfterMs } from "../../server/channels/line/outbound.ts";
 import type { ChannelAccount, OutboundMessage } from "../../server/channels/types.ts";
 import { FakeLine, lineGroupId, lineUserId } from "../support/fakes/line.ts";
@@ -151,5 +152,12 @@ describe("LINE sender against the fake Messaging API", () => {
     expect(retryAfterMs(new Date(10_000 + 5000).toUTCString(), 10_000)).toBe(5000);
     expect(retryAfterMs("soon")).toBeUndefined();
     expect(retryAfterMs(undefined)).toBeUndefined();
+  });
+
+  it("LINE_API_BASE_URL: LINE's own host by default, a configured http(s) URL, anything else stops the start naming the variable", () => {
+    expect(parseConfig({}).lineApiBaseUrl).toBe("https://api.line.me");
+    expect(parseConfig({ LINE_API_BASE_URL: fake.url }).lineApiBaseUrl).toBe(fake.url);
+    expect(() => parseConfig({ LINE_API_BASE_URL: "ftp://line.example" })).toThrow(ConfigError);
+    expect(() => parseConfig({ LINE_API_BASE_URL: "not a url" })).toThrow(/LINE_API_BASE_URL/);
   });
 });
