@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { and, asc, desc, eq, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import type { Conversation } from "../domain/model.ts";
 import { type ChannelStatus, type ChannelType, conversationChannelOf } from "../domain/channels.ts";
 import type { Db } from "./client.ts";
@@ -194,4 +194,15 @@ export async function intakeCustomer(
       },
     };
   });
+}
+
+/** The display names of the workspace's customers among `ids` (the writers of a group conversation's messages). */
+export async function loadCustomerNames(db: Db, workspaceId: string, ids: readonly string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const cu = s.customers;
+  const rows = await db
+    .select({ id: cu.id, name: cu.displayName })
+    .from(cu)
+    .where(and(eq(cu.workspaceId, workspaceId), inArray(cu.id, [...ids])));
+  return new Map(rows.map((r) => [r.id, r.name]));
 }

@@ -1,5 +1,5 @@
 import { and, desc, eq, lt } from "drizzle-orm";
-import type { DeliveryStatus } from "../domain/channels.ts";
+import type { DeliveryStatus, MessagePart } from "../domain/channels.ts";
 import type { LogEvent, SystemMessage } from "../domain/events.ts";
 import type { Db, Tx } from "./client.ts";
 import * as s from "./schema.ts";
@@ -17,6 +17,8 @@ export interface StoredMessage {
   readonly deliveryStatus: DeliveryStatus | null;
   readonly deliveryCode: string | null;
   readonly deliveryReason: string | null;
+  /** A customer message's typed parts (media, sticker, location), `body` being their text fallback; null for plain text. */
+  readonly parts: readonly MessagePart[] | null;
 }
 
 export function toStoredMessage(r: typeof s.messages.$inferSelect): StoredMessage {
@@ -30,6 +32,7 @@ export function toStoredMessage(r: typeof s.messages.$inferSelect): StoredMessag
     deliveryStatus: r.deliveryStatus ?? null,
     deliveryCode: r.deliveryCode ?? null,
     deliveryReason: r.deliveryReason ?? null,
+    parts: r.parts ?? null,
   };
 }
 

@@ -28,6 +28,7 @@ import { targetIdsOf } from "../domain/targets.ts";
 import { SerialLane } from "./lane.ts";
 import { isStorageUnavailable } from "../db/errors.ts";
 import { loadDelivery } from "../db/delivery.ts";
+import { loadCustomerNames } from "../db/channels.ts";
 import {
   type Answer,
   ConversationJoinOptions,
@@ -426,6 +427,9 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
     if (!wanted.length) return;
     const rows = await loadMembers(services().db, this.loaded.conversation.workspaceId, wanted);
     for (const r of rows.values()) this.names.set(r.id, { name: r.name, role: r.role });
+    // Ids that are no member's are customers (the writers of a group conversation's messages, R2.2).
+    const customers = await loadCustomerNames(services().db, this.loaded.conversation.workspaceId, wanted.filter((id) => !rows.has(id)));
+    for (const [id, name] of customers) this.names.set(id, { name, role: "customer" });
   }
 
   private memberRef(id: string): MemberRef {

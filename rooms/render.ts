@@ -11,7 +11,14 @@ export function nameOf(names: Names) {
 
 /** Ids whose names a message needs. */
 export function idsOfMessage(m: StoredMessage): string[] {
-  return [...(m.senderId && m.sender === "staff" ? [m.senderId] : []), ...(m.system?.subjectIds ?? [])];
+  // Customer senders too: in a group conversation (R2.2) each message names the customer who wrote it.
+  return [...(m.senderId && m.sender !== "system" ? [m.senderId] : []), ...(m.system?.subjectIds ?? [])];
+}
+
+/** A customer message is named by its writer (a group's member, R2.2) when known, else by the conversation's customer. */
+function senderNameOf(m: StoredMessage, names: Names, customerName: string): string {
+  if (m.sender === "customer") return (m.senderId ? names.get(m.senderId)?.name : undefined) ?? customerName;
+  return m.sender === "staff" ? nameOf(names)(m.senderId) : "";
 }
 
 export function toMessageItem(m: StoredMessage, names: Names, customerName: string): MessageItem {
@@ -19,12 +26,13 @@ export function toMessageItem(m: StoredMessage, names: Names, customerName: stri
   item.seq = m.seq;
   item.sender = m.sender;
   item.senderId = m.senderId ?? "";
-  item.senderName = m.sender === "customer" ? customerName : m.sender === "staff" ? nameOf(names)(m.senderId) : "";
+  item.senderName = senderNameOf(m, names, customerName);
   item.body = m.body ?? "";
   item.createdAt = m.createdAt.getTime();
   item.delivery = m.deliveryStatus ?? "";
   item.deliveryCode = m.deliveryCode ?? "";
   item.deliveryReason = m.deliveryReason ?? "";
+  item.parts = m.parts ? JSON.stringify(m.parts) : "";
   if (m.system) {
     item.systemKind = m.system.kind;
     for (const locale of LOCALES) item.texts.set(locale, renderSystem(m.system, locale, nameOf(names)));
@@ -42,7 +50,7 @@ export function messageJson(m: StoredMessage, names: Names, customerName: string
     seq: m.seq,
     sender: m.sender,
     senderId: m.senderId ?? "",
-    senderName: m.sender === "customer" ? customerName : m.sender === "staff" ? nameOf(names)(m.senderId) : "",
+    senderName: senderNameOf(m, names, customerName),
     body: m.body ?? "",
     systemKind: m.system?.kind ?? "",
     text: m.system ? renderSystem(m.system, locale, nameOf(names)) : (m.body ?? ""),
@@ -50,6 +58,7 @@ export function messageJson(m: StoredMessage, names: Names, customerName: string
     delivery: m.deliveryStatus ?? "",
     deliveryCode: m.deliveryCode ?? "",
     deliveryReason: m.deliveryReason ?? "",
+    parts: m.parts ? JSON.stringify(m.parts) : "",
   };
 }
 

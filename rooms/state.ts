@@ -36,6 +36,8 @@ export class MessageItem extends Schema {
   @type("string") deliveryCode = "";
   /** With "failed": the provider's reason as it gave it; "" otherwise. */
   @type("string") deliveryReason = "";
+  /** A customer message's typed parts as JSON (docs/protocol.md §7.10), `body` their text fallback; "" for plain text. */
+  @type("string") parts = "";
 }
 
 /** What only one member sees: their own unread count and pin (R11.6). */

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { rmSync } from "node:fs";
 import { and, asc, eq } from "drizzle-orm";
 import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../../db/client.ts";
 import * as s from "../../db/schema.ts";
 import { type App, startApp } from "../../server/app.ts";
@@ -11,7 +11,8 @@ import { Intake } from "../../server/channels/intake.ts";
 import type { ChannelAccount, InboundMessage } from "../../server/channels/types.ts";
 import { parseConfig } from "../../server/config.ts";
 import { dropDatabase, freshDatabaseUrl, freshPgliteDir } from "../support/db.ts";
-import { EMAIL, login } from "../support/server.ts";
+import { query } from "../support/rooms.ts";
+import { EMAIL, closeAll, login, open, track, waitFor } from "../support/server.ts";
 
 /**
  * Durable, idempotent intake (issue 9 item 3) and routing (item 4): events committed once per
@@ -49,6 +50,7 @@ beforeAll(async () => {
   expect(res.status).toBe(201);
   line = (await loadAccount(app.database.db, ((await res.json()) as { id: string }).id))!;
 });
+afterEach(closeAll);
 afterAll(async () => {
   await app?.stop();
   await dropDatabase(databaseUrl);
@@ -175,6 +177,34 @@ describe("intake", () => {
     }
     // Writing in a group opens no 1-on-1 conversation for the writer.
     for (const u of writers) expect((await conversationsOf(u)).conversations).toHaveLength(0);
+  });
+
+  it("[R2.2] room clients see each group message named by its writer, and a media message's parts (state and history)", async () => {
+    const groupId = `C-${randomUUID()}`;
+    await app.intake.receive(line, [message("U-room-1", { groupId, displayName: "Alice" })]);
+    await app.intake.idle();
+    const [owner] = await app.database.db.select().from(s.customers).where(eq(s.customers.channelUserId, `group:${groupId}`));
+    const [group] = await app.database.db.select().from(s.conversations).where(eq(s.conversations.customerId, owner!.id));
+    const admin = await login(app, EMAIL.admin);
+    const conn = track(await open(app, admin, group!.id, "team"));
+    await waitFor(() => conn.state.messages.length === 1);
+    // Live: later messages from two more writers, one with an image.
+    await app.intake.receive(line, [
+      message("U-room-2", { groupId, displayName: "Bob", parts: [{ type: "image", ref: "img-1" }] }),
+      message("U-room-3", { groupId, displayName: "Carol" }),
+    ]);
+    await waitFor(() => conn.state.messages.length === 3);
+    // `parts` is JSON text ("" for plain text): compared parsed, key order aside.
+    const row = (m: { senderName: string; body: string; parts: string }) => [m.senderName, m.body, m.parts ? JSON.parse(m.parts) : ""];
+    const live = [...conn.state.messages].map(row);
+    expect(live).toEqual([
+      ["Alice", "hello from U-room-1", ""],
+      ["Bob", "[image]", [{ type: "image", ref: "img-1" }]],
+      ["Carol", "hello from U-room-3", ""],
+    ]);
+    const history = await query(conn, "history", { limit: 10 });
+    const items = (history.messages as { senderName: string; body: string; parts: string }[]).map(row);
+    expect(items).toEqual(live);
   });
 
   it("a status report for a message we never sent is kept unprocessed with its reason, not dropped", async () => {
