@@ -82,6 +82,8 @@ export class Intake {
   private readonly leaseMs: number;
   private readonly pollMs: number;
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Per contact or group: the tail of the processing queued for it. */
+  private readonly lanes = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
   private draining: Promise<void> | null = null;
   private again = false;
@@ -101,7 +103,12 @@ export class Intake {
   readonly receive: Receive = async (account, events) => {
     const rows = await this.store(account, events);
     const ids = rows.map((r) => r.id);
-    if (ids.length > 0 && !this.stopping) this.track(this.processIds(ids));
+    if (ids.length > 0 && !this.stopping) {
+      // In the order the webhooks were committed, per conversation: a contact's quick successive
+      // messages (one webhook each) land in the order they were sent.
+      const keys = [...new Set(events.map((e) => (e.kind === "message" ? `${account.id}\u0000${e.groupId ?? e.channelUserId}` : `${account.id}\u0000status`)))];
+      this.track(this.inOrder(keys, () => this.processIds(ids)));
+    }
     return { stored: rows.length, duplicates: events.length - rows.length };
   };
 
@@ -162,6 +169,18 @@ export class Intake {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.idle();
+  }
+
+  /** Runs `fn` after everything queued before on any of `keys` (in this process), and queues it there. */
+  private inOrder(keys: readonly string[], fn: () => Promise<void>): Promise<void> {
+    const before = Promise.allSettled(keys.map((k) => this.lanes.get(k)));
+    const run = before.then(fn);
+    const tail = run.catch(() => {});
+    for (const k of keys) this.lanes.set(k, tail);
+    void tail.then(() => {
+      for (const k of keys) if (this.lanes.get(k) === tail) this.lanes.delete(k);
+    });
+    return run;
   }
 
   private track(p: Promise<unknown>): void {

@@ -130,6 +130,14 @@ describe("intake", () => {
     expect(bodies).toEqual(events.map((e) => (e.parts[0] as { text: string }).text).sort());
   });
 
+  it("a contact's successive webhooks, each answered before the next, land in the order they were sent", async () => {
+    const events = Array.from({ length: 12 }, (_, i) => message("U-order", { parts: [{ type: "text", text: `n${i}` }] }));
+    for (const e of events) expect((await app.intake.receive(line, [e])).stored).toBe(1);
+    await app.intake.idle();
+    const { conversations } = await conversationsOf("U-order");
+    expect((await customerMessages(conversations[0]!.id)).map((m) => m.body)).toEqual(events.map((_, i) => `n${i}`));
+  });
+
   it("every event of a batch is processed, in order; media keep their parts with a text fallback; the profile is stored", async () => {
     const batch: InboundMessage[] = [
       message("U-batch", { parts: [{ type: "text", text: "first" }] }),
