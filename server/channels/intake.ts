@@ -192,7 +192,7 @@ export class Intake {
     return insertInboundEvents(
       this.deps.db,
       account.id,
-      events.map((e) => ({ providerEventId: e.providerEventId, payload: storable(e) as Record<string, unknown> })),
+      events.map((e) => ({ providerEventId: storable(e.providerEventId) as string, payload: storable(e) as Record<string, unknown> })),
     );
   }
 

@@ -138,6 +138,15 @@ describe("intake", () => {
     expect((await customerMessages(conversations[0]!.id)).map((m) => m.body)).toEqual(events.map((_, i) => `n${i}`));
   });
 
+  it("text PostgreSQL cannot store (NUL, a lone surrogate) is stored with U+FFFD in its place, not refused for ever", async () => {
+    const event = message("U-nul", { displayName: `Bad${String.fromCharCode(0)}Name`, parts: [{ type: "text", text: `a${String.fromCharCode(0)}b\uD800c` }] });
+    expect(await app.intake.receive(line, [event])).toEqual({ stored: 1, duplicates: 0 });
+    await app.intake.idle();
+    const { customer, conversations } = await conversationsOf("U-nul");
+    expect(customer?.displayName).toBe("Bad\uFFFDName");
+    expect((await customerMessages(conversations[0]!.id)).map((m) => m.body)).toEqual(["a\uFFFDb\uFFFDc"]);
+  });
+
   it("every event of a batch is processed, in order; media keep their parts with a text fallback; the profile is stored", async () => {
     const batch: InboundMessage[] = [
       message("U-batch", { parts: [{ type: "text", text: "first" }] }),
