@@ -49,11 +49,17 @@ export function resolveSecretsKey(
   if (config.channelSecretsKey) return config.channelSecretsKey;
   if (!config.databaseUrl && config.dataDir !== "memory://") {
     const file = join(config.dataDir, "channel-secrets-key");
+    let stored: string | null = null;
     try {
-      const key = parseSecretsKey(readFileSync(file, "utf8"));
-      if (key) return key;
-    } catch {
-      // not there yet: generated below
+      stored = readFileSync(file, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+    if (stored !== null) {
+      // Never replaced silently: a new key would make every stored credential unreadable.
+      const key = parseSecretsKey(stored);
+      if (!key) throw new Error(`${file} is not a 32-byte base64 key; restore it, or set CHANNEL_SECRETS_KEY`);
+      return key;
     }
     mkdirSync(config.dataDir, { recursive: true });
     const key = randomBytes(32);

@@ -1,12 +1,14 @@
 import { createHash, createHmac, randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as s from "../../db/schema.ts";
 import { type App, startApp } from "../../server/app.ts";
 import { createAccount, loadAccount, loadActiveAccount } from "../../server/channels/accounts.ts";
-import { decryptSecrets, encryptSecrets, secretsKeyOf } from "../../server/channels/secrets.ts";
+import { decryptSecrets, encryptSecrets, resolveSecretsKey, secretsKeyOf } from "../../server/channels/secrets.ts";
 import { ConfigError, parseConfig } from "../../server/config.ts";
 import { otherWorkspaceConversation } from "../http/fixtures.ts";
 import { dropDatabase, freshDatabaseUrl, freshPgliteDir } from "../support/db.ts";
@@ -292,5 +294,26 @@ describe("channel configuration", () => {
     expect(c.channelSecretsKey?.equals(key)).toBe(true);
     expect(c.publicUrl).toBe("https://inbox.example.com");
     expect(() => parseConfig({ PUBLIC_URL: "ftp://x" })).toThrow("PUBLIC_URL");
+  });
+
+  it("the key: configured wins; embedded, generated once and kept in DATA_DIR (never silently replaced); PostgreSQL in development, derived from JWT_SECRET", () => {
+    const log = pino({ level: "silent" });
+    const dir = mkdtempSync(join(tmpdir(), "channel-key-"));
+    try {
+      const embedded = { channelSecretsKey: undefined, databaseUrl: undefined, dataDir: dir, jwtSecret: undefined };
+      const first = resolveSecretsKey(embedded, log);
+      expect(first).toHaveLength(32);
+      expect(resolveSecretsKey(embedded, log).equals(first)).toBe(true);
+      expect(Buffer.from(readFileSync(join(dir, "channel-secrets-key"), "utf8"), "base64").equals(first)).toBe(true);
+      writeFileSync(join(dir, "channel-secrets-key"), "not a key");
+      expect(() => resolveSecretsKey(embedded, log)).toThrow("channel-secrets-key");
+      const configured = randomBytes(32);
+      expect(resolveSecretsKey({ ...embedded, channelSecretsKey: configured }, log).equals(configured)).toBe(true);
+      const pg = { channelSecretsKey: undefined, databaseUrl: "postgres://x/y", dataDir: "memory://", jwtSecret: "j".repeat(40) };
+      expect(resolveSecretsKey(pg, log).equals(resolveSecretsKey(pg, log))).toBe(true);
+      expect(resolveSecretsKey(pg, log).equals(resolveSecretsKey({ ...pg, jwtSecret: "k".repeat(40) }, log))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
