@@ -224,6 +224,32 @@ describe("intake", () => {
     expect(items).toEqual(live);
   });
 
+  it("an event claimed by a process that died is left alone while its lease runs, and processed once it has run out", async () => {
+    const event = message("U-lease", { parts: [{ type: "text", text: "claimed, then the claimer died" }] });
+    const t0 = Date.now();
+    // What a dead claimer leaves: one attempt spent, the lease 60 s ahead.
+    await app.database.db.insert(s.inboundEvents).values({
+      channelId: line.id,
+      providerEventId: event.providerEventId,
+      payload: event as unknown as Record<string, unknown>,
+      attempts: 1,
+      availableAt: new Date(t0 + 60_000),
+    });
+    let clock = t0 + 1_000;
+    const other = new Intake({ db: app.database.db, presence: app.presence, log: silent(), now: () => new Date(clock) });
+    other.kick();
+    await other.idle();
+    expect((await conversationsOf("U-lease")).conversations).toHaveLength(0);
+    expect((await storedEvents(event.providerEventId))[0]?.processedAt).toBeNull();
+    clock = t0 + 61_000;
+    other.kick();
+    await other.idle();
+    const { conversations } = await conversationsOf("U-lease");
+    expect((await customerMessages(conversations[0]!.id)).map((m) => m.body)).toEqual(["claimed, then the claimer died"]);
+    expect((await storedEvents(event.providerEventId))[0]).toMatchObject({ attempts: 2, lastError: null });
+    expect((await storedEvents(event.providerEventId))[0]?.processedAt).toBeInstanceOf(Date);
+  });
+
   it("a status report for a message we never sent is kept unprocessed with its reason, not dropped", async () => {
     const status = { kind: "status" as const, providerEventId: `st-${randomUUID()}`, providerMessageId: "never-sent", status: "delivered" as const };
     expect(await app.intake.receive(line, [status])).toEqual({ stored: 1, duplicates: 0 });
