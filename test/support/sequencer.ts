@@ -12,6 +12,7 @@ export const SLOW_FIRST = [
   "test/bulk/reopen-5000.test.ts",
   "test/restart/durability.test.ts",
   "test/restart/deactivation-resume.test.ts",
+  "test/channels/delivery-restart.test.ts",
   "test/server/storage-outage.test.ts",
   "test/rooms/two-process.test.ts",
   "test/server/live-roles-processes.test.ts",
