@@ -16,6 +16,7 @@ import type { ChannelAccount, ChannelSender, InboundStatus, OutboundMessage, Sen
 import type { SenderRegistry } from "./channels/senders.ts";
 import type { ConversationRoom } from "../rooms/ConversationRoom.ts";
 import { services } from "../rooms/ports.ts";
+import { DrainLoop } from "./drainLoop.ts";
 import { withServiceDeadline } from "./serviceDeadline.ts";
 
 /**
@@ -53,10 +54,10 @@ export interface DeliveryWorkerOptions {
 const BATCH = 16;
 
 export class DeliveryWorker {
-  private running: Promise<void> | null = null;
-  private again = false;
-  private timer: NodeJS.Timeout | null = null;
-  private stopped = false;
+  private readonly loop = new DrainLoop(
+    () => this.drainAll(),
+    (err) => this.opts.log.error({ err }, "delivery drain failed"),
+  );
   private readonly tell: (conversationId: string, seq: number) => Promise<void>;
 
   constructor(private readonly opts: DeliveryWorkerOptions) {
@@ -68,36 +69,17 @@ export class DeliveryWorker {
   }
 
   start(): void {
-    this.timer = setInterval(() => this.kick(), this.opts.pollMs);
-    this.timer.unref();
-    this.kick();
+    this.loop.start(this.opts.pollMs);
   }
 
   /** Stops the timer and ignores kicks from now on; resolves once the drain under way is over. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.running;
+    await this.loop.stop();
   }
 
   /** Runs a drain now, or right after the one under way. */
   kick(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.drainAll()
-      .then(() => undefined)
-      .catch((err) => this.opts.log.error({ err }, "delivery drain failed"))
-      .finally(() => {
-        this.running = null;
-        if (this.again) {
-          this.again = false;
-          this.kick();
-        }
-      });
+    this.loop.kick();
   }
 
   /** Delivers until nothing is due; resolves with how many deliveries were handled. */

@@ -11,6 +11,7 @@ import { MemberStatus, assertNever } from "../domain/sets.ts";
 import type { Answer } from "../rooms/protocol.ts";
 import type { ServerInput } from "../rooms/ConversationRoom.ts";
 import { Topic } from "../rooms/topics.ts";
+import { DrainLoop } from "./drainLoop.ts";
 import { callConversation } from "./roomCalls.ts";
 
 export interface JobRunnerOptions {
@@ -56,10 +57,10 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * (`skipped`) — so nothing applies twice.
  */
 export class JobRunner {
-  private running: Promise<void> | null = null;
-  private again = false;
-  private stopping = false;
-  private timer: NodeJS.Timeout | null = null;
+  private readonly loop = new DrainLoop(
+    () => this.drain(),
+    (err) => this.deps.log.error({ err }, "job runner failed; will retry"),
+  );
   private readonly leaseMs: number;
   private readonly pollMs: number;
   private readonly itemPauseMs: number;
@@ -71,36 +72,22 @@ export class JobRunner {
   }
 
   start(): void {
-    this.stopping = false;
-    this.timer = setInterval(() => this.kick(), this.pollMs);
-    this.timer.unref();
-    this.kick();
+    this.loop.start(this.pollMs);
   }
 
   /** Looks for work now (or right after the job under way). */
   kick(): void {
-    if (this.stopping) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.drain()
-      .catch((err) => this.deps.log.error({ err }, "job runner failed; will retry"))
-      .finally(() => {
-        this.running = null;
-        if (this.again && !this.stopping) {
-          this.again = false;
-          this.kick();
-        }
-      });
+    this.loop.kick();
   }
 
   /** Stops after the item under way; the job's lease is given back so another process (or the next start) resumes it at once. */
   async stop(): Promise<void> {
-    this.stopping = true;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.running;
+    await this.loop.stop();
+  }
+
+  /** True once stopping: the drain checks it between items. */
+  private get stopping(): boolean {
+    return this.loop.stopped;
   }
 
   private leaseUntil(): Date {

@@ -4,6 +4,7 @@ import type { Db } from "../db/client.ts";
 import { listNotifications } from "../db/notifications.ts";
 import { drainOutboxBatch } from "../db/outbox.ts";
 import { Topic } from "../rooms/topics.ts";
+import { DrainLoop } from "./drainLoop.ts";
 import { notificationJson } from "./notices.ts";
 
 /** Retry delay after `attempts` failures: 1 s, 2 s, 4 s … capped at 5 minutes. Pure. */
@@ -19,9 +20,10 @@ export const DELIVERED_TOPICS = ["notice"] as const;
  * processes can run it; delivery is at least once (a notice carries its id for de-duplication).
  */
 export class OutboxDispatcher {
-  private running: Promise<void> | null = null;
-  private again = false;
-  private timer: NodeJS.Timeout | null = null;
+  private readonly loop = new DrainLoop(
+    () => this.drainAll(),
+    (err) => this.log.error({ err }, "outbox drain failed"),
+  );
 
   constructor(
     private readonly db: Db,
@@ -31,33 +33,16 @@ export class OutboxDispatcher {
   ) {}
 
   start(intervalMs = 1000): void {
-    this.timer = setInterval(() => this.kick(), intervalMs);
-    this.timer.unref();
-    this.kick();
+    this.loop.start(intervalMs);
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.running;
+    await this.loop.stop();
   }
 
   /** Runs a drain now, or right after the one under way. */
   kick(): void {
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.drainAll()
-      .then(() => undefined)
-      .catch((err) => this.log.error({ err }, "outbox drain failed"))
-      .finally(() => {
-        this.running = null;
-        if (this.again) {
-          this.again = false;
-          this.kick();
-        }
-      });
+    this.loop.kick();
   }
 
   /** Drains until nothing is due. Resolves with the number of rows delivered. */

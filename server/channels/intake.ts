@@ -9,6 +9,7 @@ import { DomainError, ErrorCode } from "../../domain/errors.ts";
 import { MAX_TEXT_LENGTH } from "../../domain/sets.ts";
 import { listSummary, publishChange } from "../../rooms/feed.ts";
 import { applyDeliveryReport } from "../delivery.ts";
+import { DrainLoop } from "../drainLoop.ts";
 import { callConversation } from "../roomCalls.ts";
 import { toChannelAccount } from "./accounts.ts";
 import type { ChannelAccount, InboundEvent, InboundMessage, InboundStatus, Receive } from "./types.ts";
@@ -84,10 +85,10 @@ export class Intake {
   private readonly inFlight = new Set<Promise<unknown>>();
   /** Per contact or group: the tail of the processing queued for it. */
   private readonly lanes = new Map<string, Promise<void>>();
-  private timer: NodeJS.Timeout | null = null;
-  private draining: Promise<void> | null = null;
-  private again = false;
-  private stopping = false;
+  private readonly loop = new DrainLoop(
+    () => this.drain(),
+    (err) => this.deps.log.error({ err }, "inbound processor failed; will retry"),
+  );
 
   constructor(private readonly deps: IntakeOptions) {
     this.leaseMs = deps.leaseMs ?? 30_000;
@@ -132,43 +133,30 @@ export class Intake {
 
   /** Starts the processor of events left unprocessed (after a crash, or failed and due again). */
   start(): void {
-    this.stopping = false;
-    this.timer = setInterval(() => this.kick(), this.pollMs);
-    this.timer.unref();
-    this.kick();
+    this.loop.start(this.pollMs);
   }
 
   /** Looks for unprocessed events now. */
   kick(): void {
-    if (this.stopping) return;
-    if (this.draining) {
-      this.again = true;
-      return;
-    }
-    this.draining = this.drain()
-      .catch((err: unknown) => this.deps.log.error({ err }, "inbound processor failed; will retry"))
-      .finally(() => {
-        this.draining = null;
-        if (this.again && !this.stopping) {
-          this.again = false;
-          this.kick();
-        }
-      });
+    this.loop.kick();
   }
 
   /** Resolves once the processing under way has ended (tests; a graceful stop). */
   async idle(): Promise<void> {
-    while (this.inFlight.size > 0 || this.draining) {
-      await Promise.allSettled([...this.inFlight, this.draining]);
+    while (this.inFlight.size > 0 || this.loop.current) {
+      await Promise.allSettled([...this.inFlight, this.loop.current]);
     }
   }
 
   /** Stops the processor after the work under way; what is left is picked up at the next start. */
   async stop(): Promise<void> {
-    this.stopping = true;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    await this.loop.stop();
     await this.idle();
+  }
+
+  /** True once stopping: new work is not started, long drains end between steps. */
+  private get stopping(): boolean {
+    return this.loop.stopped;
   }
 
   /** Runs `fn` after everything queued before on any of `keys` (in this process), and queues it there. */
