@@ -1,18 +1,16 @@
 import { randomUUID } from "node:crypto";
 import { eq } from "drizzle-orm";
-import pino from "pino";
-import postgres from "postgres";
+import type postgres from "postgres";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { insertChannelAccount } from "../../db/channels.ts";
 import * as s from "../../db/schema.ts";
-import { type App, startApp } from "../../server/app.ts";
+import type { App } from "../../server/app.ts";
 import { useLineApiBaseUrl } from "../../server/channels/line/client.ts";
 import { encryptSecrets, secretsKeyOf } from "../../server/channels/secrets.ts";
-import { parseConfig } from "../../server/config.ts";
-import { dropDatabase, freshDatabaseUrl } from "../support/db.ts";
+import { type ServerBehindProxy, startServerBehindProxy } from "../support/behind-proxy.ts";
 import { WORKSPACE } from "../support/demo.ts";
 import { FakeLine, lineMessageEvent, lineUserId, lineWebhookBody, signLine } from "../support/fakes/line.ts";
-import { TcpProxy } from "../support/tcp-proxy.ts";
+import type { TcpProxy } from "../support/tcp-proxy.ts";
 
 /**
  * The LINE webhook while PostgreSQL is unreachable (behind a TCP proxy the test cuts): the webhook
@@ -26,7 +24,7 @@ const TOKEN = "outage-line-token";
 if (!DATABASE_URL) {
   it.skip("LINE webhook during a PostgreSQL outage: skipped because DATABASE_URL is unset (PGlite runs in this process and cannot be cut)", () => {});
 } else {
-  let url: string;
+  let server: ServerBehindProxy | null = null;
   let proxy: TcpProxy;
   let app: App;
   let direct: postgres.Sql;
@@ -34,22 +32,10 @@ if (!DATABASE_URL) {
   let channelId: string;
 
   beforeAll(async () => {
-    url = (await freshDatabaseUrl())!;
-    proxy = TcpProxy.forUrl(url);
-    await proxy.start();
-    const config = parseConfig({
-      PORT: "0",
-      HOST: "127.0.0.1",
-      DATA_DIR: "memory://",
-      SEED_DEMO: "true",
-      JWT_SECRET: "test-secret-test-secret-test-secret-42",
-      DATABASE_URL: proxy.rewrite(url),
-      DB_STATEMENT_TIMEOUT_MS: "1000",
-    });
-    app = await startApp(config, { log: pino({ level: process.env.TEST_LOG ?? "silent" }) });
+    server = await startServerBehindProxy(1000);
+    ({ app, proxy, direct } = server);
     fake = await FakeLine.start([TOKEN]);
     useLineApiBaseUrl(fake.url);
-    direct = postgres(url, { max: 1, onnotice: () => {} });
     channelId = `line-${randomUUID()}`;
     await insertChannelAccount(app.database.db, {
       id: channelId,
@@ -62,12 +48,8 @@ if (!DATABASE_URL) {
     });
   });
   afterAll(async () => {
-    proxy?.pass();
-    await app?.stop();
+    await server?.stop();
     await fake?.stop();
-    await direct?.end();
-    await proxy?.stop();
-    await dropDatabase(url);
   });
 
   async function post(body: string) {

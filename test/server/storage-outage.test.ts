@@ -1,12 +1,10 @@
-import pino from "pino";
-import postgres from "postgres";
+import type postgres from "postgres";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../../db/client.ts";
 import { isStorageUnavailable } from "../../db/errors.ts";
-import { type App, startApp } from "../../server/app.ts";
-import { parseConfig } from "../../server/config.ts";
-import { dropDatabase, freshDatabaseUrl } from "../support/db.ts";
+import type { App } from "../../server/app.ts";
+import { type ServerBehindProxy, startServerBehindProxy } from "../support/behind-proxy.ts";
 import { type Conn, EMAIL, login, open } from "../support/server.ts";
 import { TcpProxy } from "../support/tcp-proxy.ts";
 
@@ -28,7 +26,7 @@ const HANG_MS = 4 * DEADLINE_MS + 2000;
 if (!DATABASE_URL) {
   it.skip("PostgreSQL outage through a TCP proxy: skipped because DATABASE_URL is unset (PGlite runs in this process and cannot stall)", () => {});
 } else {
-  let url: string;
+  let server: ServerBehindProxy | null = null;
   let proxy: TcpProxy;
   let app: App;
   let direct: postgres.Sql;
@@ -36,30 +34,15 @@ if (!DATABASE_URL) {
   let conn: Conn;
 
   beforeAll(async () => {
-    url = (await freshDatabaseUrl())!;
-    proxy = TcpProxy.forUrl(url);
-    await proxy.start();
-    const config = parseConfig({
-      PORT: "0",
-      HOST: "127.0.0.1",
-      DATA_DIR: "memory://",
-      SEED_DEMO: "true",
-      JWT_SECRET: "test-secret-test-secret-test-secret-42",
-      DATABASE_URL: proxy.rewrite(url),
-      DB_STATEMENT_TIMEOUT_MS: String(TIMEOUT_MS),
-    });
-    app = await startApp(config, { log: pino({ level: process.env.TEST_LOG ?? "silent" }) });
-    direct = postgres(url, { max: 1, onnotice: () => {} });
+    server = await startServerBehindProxy(TIMEOUT_MS);
+    ({ app, proxy, direct } = server);
     agentToken = await login(app, EMAIL.agent);
     conn = await open(app, agentToken, "demo-direct");
   });
   afterAll(async () => {
     proxy?.pass();
     await conn?.leave();
-    await app?.stop();
-    await direct?.end();
-    await proxy?.stop();
-    await dropDatabase(url);
+    await server?.stop();
   });
 
   /** `work`, or a failure naming `what` when it has not settled after HANG_MS. */
@@ -111,6 +94,7 @@ if (!DATABASE_URL) {
 
   describe("the database client alone", () => {
     it("a connection cut inside a transaction fails the transaction as storage-unavailable; the process and the pool survive", async () => {
+      const url = server!.databaseUrl;
       const own = TcpProxy.forUrl(url);
       await own.start();
       const database = await openDatabase({ databaseUrl: own.rewrite(url), dataDir: "unused", poolSize: 2, statementTimeoutMs: TIMEOUT_MS });
