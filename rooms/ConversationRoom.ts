@@ -45,6 +45,7 @@ import { type Names, eventJson, idsOfMessage, messageJson, toMessageItem } from 
 import { CloseCode } from "./closeCodes.ts";
 import type { MemberChange } from "./revocations.ts";
 import { services } from "./ports.ts";
+import { Topic } from "./topics.ts";
 import { ConversationState, MemberRef, MemberView } from "./state.ts";
 
 /** How many of the newest messages the synchronized state keeps; older ones come by request. */
@@ -60,9 +61,7 @@ export type ServerInput =
   | { type: "customer_message"; requestId: string; text: string; parts?: readonly MessagePart[]; customerId: string }
   | { type: "member_departed"; requestId: string; memberId: string; actorId: string | null }
   /** A member's action arriving over HTTP (bulk actions): the same rules as from a client. */
-  | { type: "member_action"; member: Pick<MemberRow, "id" | "role" | "locale" | "status" | "workspaceId">; view: View; action: MemberAction }
-  /** A message's delivery changed in storage (server/delivery.ts): the room shows the stored value. */
-  | { type: "delivery_status"; requestId: string; seq: number };
+  | { type: "member_action"; member: Pick<MemberRow, "id" | "role" | "locale" | "status" | "workspaceId">; view: View; action: MemberAction };
 
 const EVICT_CODES: Record<EvictReason, number> = {
   removed: CloseCode.removed,
@@ -134,9 +133,13 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
 
   override async onCreate(options: { conversationId: string }): Promise<void> {
     this.roomId = options.conversationId;
+    // Subscribed before the restore, which runs in the lane: a delivery change committed while the
+    // room loads queues behind the restore and is read after it, never lost between the two.
+    await this.presence.subscribe(Topic.delivery(this.roomId), this.onDelivery);
     try {
-      await this.restore();
+      await this.lane.run(() => this.restore());
     } catch (e) {
+      await this.presence.unsubscribe(Topic.delivery(this.roomId), this.onDelivery);
       // The message of an error thrown here reaches the joining client: never SQL text.
       if (!(e instanceof ServerError)) services().log.error({ err: e, conversationId: this.roomId }, "room not restored");
       throw joinFailure(e);
@@ -182,6 +185,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
 
   override async onDispose(): Promise<void> {
     this.stopRevoked?.();
+    await this.presence.unsubscribe(Topic.delivery(this.roomId), this.onDelivery);
     await this.lane.idle();
   }
 
@@ -246,9 +250,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
       const guard = (run: Promise<void>) => {
         run.catch((e: unknown) => resolve(this.failure(e, requestId, locale, input.type)));
       };
-      if (input.type === "delivery_status") {
-        guard(this.showDelivery(input.seq, input.requestId, resolve));
-      } else if (input.type === "customer_message") {
+      if (input.type === "customer_message") {
         const action: Action = { type: "customer_message", requestId: input.requestId, text: input.text, ...(input.parts ? { parts: input.parts } : {}) };
         guard(this.execute({ type: "customer", id: input.customerId }, action, "en", resolve, input.requestId));
       } else if (input.type === "member_action") {
@@ -265,22 +267,25 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
   }
 
   /**
-   * Shows a message's delivery as stored, read in the lane (so it is ordered with the room's own
-   * writes, and what is shown was committed before). A message no longer in the state has nothing to patch.
+   * A message's delivery changed in storage (`Topic.delivery`, published by server/delivery.ts
+   * after its commit, from any process): shows the stored value, read in the lane, so it is ordered
+   * with the room's own writes and with its restore. A message no longer in the state has nothing to patch.
    */
-  private showDelivery(seq: number, requestId: string, answer: (a: Answer) => void): Promise<void> {
-    return this.lane.run(async () => {
-      const d = await loadDelivery(services().db, this.roomId, seq);
-      const item = this.state.messages.find((m) => m.seq === seq);
-      if (item) {
+  private readonly onDelivery = (event: { seq?: unknown }) => {
+    const seq = event?.seq;
+    if (typeof seq !== "number") return;
+    this.lane
+      .run(async () => {
+        const d = await loadDelivery(services().db, this.roomId, seq);
+        const item = this.state.messages.find((m) => m.seq === seq);
+        if (!item) return;
         item.delivery = d.status ?? "";
         item.deliveryCode = d.code ?? "";
         item.deliveryReason = d.reason ?? "";
         this.broadcastPatch();
-      }
-      answer({ requestId, ok: true });
-    });
-  }
+      })
+      .catch((err: unknown) => services().log.warn({ err, conversationId: this.roomId, seq }, "delivery status not shown"));
+  };
 
   private refusal(requestId: string | null, code: ErrorCode, locale: Locale, issues?: string[]): Answer {
     return { requestId, ok: false, code, message: renderError(code, locale), ...(issues ? { issues } : {}) };

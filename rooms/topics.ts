@@ -9,4 +9,10 @@ export const Topic = {
    * closes), or a new role (rooms decide the next action with it and close views it no longer opens).
    */
   revoked: "members:revoked",
+  /**
+   * A staff message's delivery status changed (committed by the delivery worker, any process):
+   * `delivery:<conversationId>`, payload `{ seq }`. The conversation's room, wherever it lives,
+   * shows the stored status.
+   */
+  delivery: (conversationId: string) => `delivery:${conversationId}`,
 } as const;

@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { matchMaker } from "@colyseus/core";
 import type { Logger } from "pino";
 import type { Db } from "../db/client.ts";
 import {
@@ -14,8 +13,8 @@ import { assertNever } from "../domain/sets.ts";
 import { DeliveryCode, type RetryPolicy, gate, stepAfterSend } from "../domain/delivery.ts";
 import type { ChannelAccount, ChannelSender, InboundStatus, OutboundMessage, SendResult } from "./channels/types.ts";
 import type { SenderRegistry } from "./channels/senders.ts";
-import type { ConversationRoom } from "../rooms/ConversationRoom.ts";
 import { services } from "../rooms/ports.ts";
+import { Topic } from "../rooms/topics.ts";
 import { DrainLoop } from "./drainLoop.ts";
 import { withServiceDeadline } from "./serviceDeadline.ts";
 
@@ -169,21 +168,14 @@ export function retryKeyOf(conversationId: string, seq: number): string {
 }
 
 /**
- * Tells the conversation's room, if it is live in any process, to show a message's stored
- * delivery (it reads it in its lane: committed before told). A room that is not live restores
- * the stored value when it is created. Failures are logged: the next restore shows the truth.
+ * Tells the conversation's room, wherever it lives, to show a message's stored delivery: a
+ * presence message (`Topic.delivery`) the room reads in its lane (committed before told). A room
+ * being created subscribes before it restores, so the change is not lost in between; a room not
+ * live restores the stored value when created. Failures are logged: the next restore shows the truth.
  */
 export async function tellLiveRoom(conversationId: string, seq: number, log: Logger): Promise<void> {
   try {
-    const found = await withServiceDeadline(matchMaker.query({ name: "conversation", roomId: conversationId }), "matchMaker.query");
-    if (found.length === 0) return;
-    const call = matchMaker.remoteRoomCall<ConversationRoom>(
-      conversationId,
-      "serverAction",
-      [{ type: "delivery_status", requestId: `delivery:${seq}`, seq }],
-      10_000,
-    );
-    await withServiceDeadline(call, "room call", 15_000);
+    await withServiceDeadline(services().presence.publish(Topic.delivery(conversationId), { seq }), "presence.publish");
   } catch (err) {
     log.warn({ err, conversationId, seq }, "room not told of a delivery change");
   }
