@@ -2,6 +2,7 @@ import type { ChannelType } from "../../domain/channels.ts";
 import { lineSender } from "./line/outbound.ts";
 import { metaMessagingSender } from "./meta/outbound.ts";
 import type { ChannelSender } from "./types.ts";
+import { wechatSender } from "./wechat/outbound.ts";
 
 /**
  * Which sender delivers to each type of channel account: the delivery worker asks here. A type
@@ -41,7 +42,7 @@ export class SenderRegistry {
   }
 }
 
-/** The senders this server ships with (WhatsApp and WeChat: not yet). */
+/** The senders this server ships with (WhatsApp: not yet). */
 export function defaultSenders(): SenderRegistry {
-  return new SenderRegistry({ webchat: webchatSender, line: lineSender, messenger: metaMessagingSender, instagram: metaMessagingSender });
+  return new SenderRegistry({ webchat: webchatSender, line: lineSender, messenger: metaMessagingSender, instagram: metaMessagingSender, wechat: wechatSender });
 }

@@ -7,6 +7,8 @@ import { loadActiveAccount } from "../channels/accounts.ts";
 import { isLineSignatureValid, LineWebhook, parseLineWebhook, toInboundMessage } from "../channels/line/inbound.ts";
 import { lineProfiles } from "../channels/line/profile.ts";
 import type { Receive } from "../channels/types.ts";
+import { parseWechatXml, toInboundMessage as wechatInbound } from "../channels/wechat/inbound.ts";
+import { isWechatSignatureValid } from "../channels/wechat/signature.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
 import { documentMetaMessaging, mountMetaMessaging } from "./metaWebhooks.ts";
 import { errors, json, router } from "./openapi.ts";
@@ -47,6 +49,41 @@ function documentLine(app: OpenAPIHono<AppEnv>): void {
   });
 }
 
+const WechatQuery = z.object({
+  signature: z.string().describe("hex SHA-1 of the account's token, timestamp and nonce, sorted and joined"),
+  timestamp: z.string(),
+  nonce: z.string(),
+});
+
+/** The OpenAPI description of the WeChat Official Account webhook (`GET` echostr handshake, `POST` XML messages). */
+function documentWechat(app: OpenAPIHono<AppEnv>): void {
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/wechat/{channelId}",
+    tags: ["webhooks"],
+    summary: "WeChat Official Account server verification (the `echostr` handshake)",
+    description: "Called by WeChat when the server URL is saved: answers `echostr` as text when `signature` matches, else 401.",
+    request: { params: Params, query: WechatQuery.extend({ echostr: z.string() }) },
+    responses: { 200: { description: "The echostr, echoed", content: { "text/plain": { schema: z.string() } } }, ...errors(401, 404) },
+  });
+  app.openAPIRegistry.registerPath({
+    method: "post",
+    path: "/wechat/{channelId}",
+    tags: ["webhooks"],
+    summary: "WeChat Official Account messages (plaintext mode XML, signed by `signature` in the query)",
+    description:
+      "Called by WeChat. The query's `signature` is checked before the body is read (401 and nothing stored when wrong). " +
+      "A message (text, image, voice, video, shortvideo, location, link) is stored once per `MsgId`; events are acknowledged and ignored. " +
+      "Answers the text `success` only after the message is committed. Safe mode (`encrypt_type=aes`) is not supported: 400.",
+    request: {
+      params: Params,
+      query: WechatQuery.extend({ openid: z.string().optional(), encrypt_type: z.string().optional() }),
+      body: { required: true, content: { "text/xml": { schema: z.string().describe("WeChat's <xml> message") } } },
+    },
+    responses: { 200: { description: "`success` (WeChat's \"no reply\")", content: { "text/plain": { schema: z.string() } } }, ...errors(400, 401, 404, 413, 503) },
+  });
+}
+
 /** 400 INVALID_PAYLOAD when the body is not JSON or holds text that cannot be stored (whatever its content type said). */
 export function parseJsonBody(raw: string): unknown {
   let body: unknown;
@@ -69,6 +106,7 @@ export function webhookRoutes(deps: AppDeps, receive: Receive = (account, events
   const app = router();
   documentLine(app);
   documentMetaMessaging(app);
+  documentWechat(app);
 
   app.post("/line/:channelId", async (c) => {
     // Unknown, disabled or not a LINE account: 404 before the body is even read.
@@ -89,6 +127,32 @@ export function webhookRoutes(deps: AppDeps, receive: Receive = (account, events
     if (redeliveries > 0 || duplicates > 0)
       deps.log.debug({ channelId: account.id, redeliveries, duplicates }, "LINE webhook re-delivered events");
     return c.json({ ok: true as const, stored, duplicates, ignored }, 200);
+  });
+
+  // WeChat Official Account (plaintext mode): the echostr handshake, then signed XML messages.
+  app.get("/wechat/:channelId", async (c) => {
+    const account = await loadActiveAccount(deps.database.db, c.req.param("channelId"), ChannelType.wechat);
+    if (!account) throw new DomainError(ErrorCode.NOT_FOUND);
+    const q = c.req.query();
+    if (!isWechatSignatureValid(account.secrets.token, q) || q.echostr === undefined) throw new DomainError(ErrorCode.UNAUTHENTICATED);
+    return c.text(q.echostr, 200);
+  });
+
+  app.post("/wechat/:channelId", async (c) => {
+    const account = await loadActiveAccount(deps.database.db, c.req.param("channelId"), ChannelType.wechat);
+    if (!account) throw new DomainError(ErrorCode.NOT_FOUND);
+    const q = c.req.query();
+    // WeChat signs the query (token, timestamp, nonce), not the body: checked before the body is read.
+    if (!isWechatSignatureValid(account.secrets.token, q)) throw new DomainError(ErrorCode.UNAUTHENTICATED);
+    if (q.encrypt_type !== undefined && q.encrypt_type !== "raw")
+      throw new DomainError(ErrorCode.INVALID_PAYLOAD, {
+        issues: [`encrypt_type: ${q.encrypt_type} (safe mode) is not supported; set the account's message encryption mode to plaintext`],
+      });
+    const parsed = parseWechatXml(await c.req.text());
+    if (!parsed.ok) throw new DomainError(ErrorCode.INVALID_PAYLOAD, { issues: parsed.issues });
+    if ("message" in parsed) await receive(account, [wechatInbound(parsed.message)]);
+    // WeChat's documented "no reply" answer; anything else is shown to the customer as an error.
+    return c.text("success", 200);
   });
 
   // Messenger and Instagram (server/http/metaWebhooks.ts): the hub.* handshake and signed POSTs.
