@@ -8,7 +8,9 @@ import { encryptSecrets, secretsKeyOf } from "../../server/channels/secrets.ts";
 import { WECHAT_API_DEFAULT_BASE_URL, useWechatApiBaseUrl } from "../../server/channels/wechat/client.ts";
 import { parseWechatXml, toInboundMessage } from "../../server/channels/wechat/inbound.ts";
 import { isWechatSignatureValid } from "../../server/channels/wechat/signature.ts";
-import { wechatTokens } from "../../server/channels/wechat/token.ts";
+import { WechatSender } from "../../server/channels/wechat/outbound.ts";
+import { WechatTokens, wechatTokens } from "../../server/channels/wechat/token.ts";
+import type { ChannelAccount } from "../../server/channels/types.ts";
 import { WORKSPACE } from "../support/demo.ts";
 import { FakeWechat, signWechat, wechatOpenId, wechatXml } from "../support/fakes/wechat.ts";
 import { createConversation } from "../support/fixtures.ts";
@@ -252,6 +254,16 @@ describe("POST /webhooks/wechat/:channelId", () => {
     expect((await post(textXml(dave, "still here").xml)).status).toBe(200);
   });
 
+  it("20 concurrent first messages from one new contact land in ONE new conversation, each stored once", async () => {
+    const frank = wechatOpenId("frank-burst");
+    const bodies = Array.from({ length: 20 }, (_, i) => textXml(frank, `burst ${i}`));
+    const answers = await Promise.all(bodies.map((b) => post(b.xml)));
+    expect(answers.every((a) => a.status === 200 && a.text === "success")).toBe(true);
+    const { conversations, messages } = await customerMessages(frank);
+    expect(conversations).toHaveLength(1);
+    expect(messages.map((m) => m.body).sort()).toEqual(bodies.map((_, i) => `burst ${i}`).sort());
+  });
+
   it("a disabled or unknown channel answers 404 and stores nothing", async () => {
     const { xml } = textXml(wechatOpenId("erin"), "hello?");
     expect((await post(xml, { channel: disabledId })).status).toBe(404);
@@ -315,5 +327,87 @@ describe("WeChat outbound (customer-service messages)", () => {
     expect(item.deliveryReason).toContain("45015");
     expect(await deliveryRow(app, conv.id, seq)).toMatchObject({ status: "failed", code: "WECHAT_WINDOW_CLOSED" });
     expect(fake.requests.filter((r) => r.path === "/cgi-bin/message/custom/send").length - before).toBe(1);
+  });
+});
+
+describe("WeChat sender against the fake API (WechatSender: token and errcode handling)", () => {
+  const APP_ID = "wxsender000000001";
+  const APP_SECRET = "sender-secret";
+  const account = (secret = APP_SECRET): ChannelAccount => ({
+    id: `wechat-sender-${secret}`,
+    workspaceId: WORKSPACE,
+    type: "wechat",
+    status: "active",
+    settings: {},
+    secrets: { appId: APP_ID, appSecret: secret, token: TOKEN },
+  });
+  const to = wechatOpenId("sender-target");
+  const msg = (text: string) => ({ conversationId: "c", seq: 1, retryKey: "k", recipient: to, text });
+  const sender = () => new WechatSender({ apiBaseUrl: () => fake.url, tokens: new WechatTokens({ apiBaseUrl: () => fake.url }) });
+  const fetches = () => fake.tokenFetches.get(APP_ID) ?? 0;
+
+  beforeAll(() => {
+    fake.apps.set(APP_ID, APP_SECRET);
+  });
+
+  it("10 concurrent sends on an empty cache fetch the token once", async () => {
+    const before = fetches();
+    const s = sender();
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => s.send(account(), msg(`c${i}`))));
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(fetches() - before).toBe(1);
+  });
+
+  it("errcodes and HTTP failures map to their codes: transient ones retried later, permanent ones not", async () => {
+    const s = sender();
+    const cases: [Parameters<FakeWechat["fail"]>[0], { transient: boolean; code: string }][] = [
+      [{ status: 502 }, { transient: true, code: "WECHAT_UNAVAILABLE" }],
+      [
+        { errcode: -1, errmsg: "system error" },
+        { transient: true, code: "WECHAT_UNAVAILABLE" },
+      ],
+      [
+        { errcode: 45047, errmsg: "out of customer service message limit" },
+        { transient: true, code: "WECHAT_RATE_LIMITED" },
+      ],
+      [
+        { errcode: 45009, errmsg: "reach max api daily quota limit" },
+        { transient: true, code: "WECHAT_RATE_LIMITED" },
+      ],
+      [{ errcode: 45015 }, { transient: false, code: "WECHAT_WINDOW_CLOSED" }],
+      [
+        { errcode: 40003, errmsg: "invalid openid" },
+        { transient: false, code: "WECHAT_RECIPIENT_INVALID" },
+      ],
+      [{ errcode: 48001 }, { transient: false, code: "WECHAT_FORBIDDEN" }],
+      [{ errcode: 44003 }, { transient: false, code: "WECHAT_REJECTED" }],
+    ];
+    for (const [failure, want] of cases) {
+      fake.fail(failure);
+      const r = await s.send(account(), msg("x"));
+      expect(r, JSON.stringify(failure)).toMatchObject({ ok: false, ...want });
+    }
+    expect(await s.send(account(), msg("after all that"))).toEqual({ ok: true });
+  });
+
+  it("a token refused again after the one refetch (40001 twice) is transient WECHAT_TOKEN_INVALID after exactly two sends and two fetches", async () => {
+    const s = sender();
+    expect((await s.send(account(), msg("warm"))).ok).toBe(true);
+    const fetchesBefore = fetches();
+    const sendsBefore = fake.requests.filter((r) => r.path === "/cgi-bin/message/custom/send").length;
+    fake.fail({ errcode: 40001, errmsg: "invalid credential" }, 2);
+    expect(await s.send(account(), msg("x"))).toMatchObject({ ok: false, transient: true, code: "WECHAT_TOKEN_INVALID" });
+    expect(fetches() - fetchesBefore).toBe(1);
+    expect(fake.requests.filter((r) => r.path === "/cgi-bin/message/custom/send").length - sendsBefore).toBe(2);
+  });
+
+  it("a wrong appSecret (the token fetch refused) fails permanently WECHAT_UNAUTHORIZED and sends nothing", async () => {
+    const sendsBefore = fake.requests.filter((r) => r.path === "/cgi-bin/message/custom/send").length;
+    expect(await sender().send(account("wrong-secret"), msg("x"))).toMatchObject({
+      ok: false,
+      transient: false,
+      code: "WECHAT_UNAUTHORIZED",
+    });
+    expect(fake.requests.filter((r) => r.path === "/cgi-bin/message/custom/send").length).toBe(sendsBefore);
   });
 });
