@@ -7,6 +7,7 @@ import { MetaMessagingWebhook, parseMetaMessagingWebhook } from "../channels/met
 import { isMetaSignatureValid, verifyHandshake } from "../channels/meta/signature.ts";
 import type { Receive } from "../channels/types.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
+import { errorBody, localeOf } from "./errors.ts";
 import { errors, json } from "./openapi.ts";
 import { Ack, Params, parseJsonBody } from "./webhooks.ts";
 
@@ -38,12 +39,11 @@ export function documentMetaMessaging(app: OpenAPIHono<AppEnv>): void {
       summary: `${p.name} webhook verification (Meta's \`hub.*\` handshake)`,
       description:
         "Called by Meta when the callback URL is saved: answers `hub.challenge` as text/plain when `hub.mode` is `subscribe` and " +
-        "`hub.verify_token` is the account's verify token, else 403.",
+        "`hub.verify_token` is the account's verify token, else 403 `UNAUTHENTICATED` (JSON error body).",
       request: { params: Params, query: HubQuery },
       responses: {
         200: { description: "The challenge, echoed", content: { "text/plain": { schema: z.string() } } },
-        403: { description: "Not `subscribe`, or the verify token does not match", content: { "text/plain": { schema: z.string() } } },
-        ...errors(404),
+        ...errors(403, 404),
       },
     });
     app.openAPIRegistry.registerPath({
@@ -73,8 +73,9 @@ export function mountMetaMessaging(app: OpenAPIHono<AppEnv>, deps: AppDeps, rece
       const account = await loadActiveAccount(deps.database.db, c.req.param("channelId"), p.type);
       if (!account) throw new DomainError(ErrorCode.NOT_FOUND);
       const challenge = verifyHandshake(c.req.query(), account.secrets.verifyToken ?? "");
-      // Meta only looks at the status; 403 is what its documentation answers a wrong token with.
-      if (challenge === null) return c.text("verify token mismatch", 403);
+      // Meta only looks at the status; 403 is what its documentation answers a wrong token with
+      // (the body is our usual error body, code UNAUTHENTICATED).
+      if (challenge === null) return c.json(errorBody(ErrorCode.UNAUTHENTICATED, localeOf(c)), 403);
       return c.text(challenge, 200);
     });
 

@@ -130,7 +130,9 @@ describe("Messenger and Instagram webhooks", () => {
       expect(await ok.text()).toBe("1158201444");
       const wrong = await fetch(`${app.url}/webhooks/${path}/${id}?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1158201444`);
       expect(wrong.status).toBe(403);
-      expect(await wrong.text()).not.toContain("1158201444");
+      const refused = await wrong.text();
+      expect(refused).not.toContain("1158201444");
+      expect(JSON.parse(refused)).toMatchObject({ code: "UNAUTHENTICATED" });
     }
     const disabled = await fetch(`${app.url}/webhooks/messenger/${disabledId}?hub.mode=subscribe&hub.verify_token=${VERIFY}&hub.challenge=1`);
     expect(disabled.status).toBe(404);
