@@ -248,10 +248,32 @@ describe("Messenger and Instagram webhooks", () => {
   });
 });
 
+describe("Messenger bursts and limits", () => {
+  it("20 concurrent first messages from a new contact land in one conversation, all 20 in it", async () => {
+    const hal = psid();
+    const bodies = Array.from({ length: 20 }, (_, i) => metaWebhookBody("page", PAGE, [metaMessageItem({ senderId: hal, pageId: PAGE, text: `burst ${i}` })]));
+    const answers = await Promise.all(bodies.map((b) => post("messenger", b)));
+    expect(answers.every((a) => a.status === 200 && a.body.stored === 1)).toBe(true);
+    const { conversations, messages } = await customerMessages("facebook", hal);
+    expect(conversations).toHaveLength(1);
+    expect(messages.map((m) => m.body).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `burst ${i}`).sort());
+  });
+
+  it("an oversized body is 413 PAYLOAD_TOO_LARGE, nothing stored, and the server keeps serving", async () => {
+    const jan = psid();
+    const before = (await storedEvents(messengerId)).length;
+    const big = metaWebhookBody("page", PAGE, [metaMessageItem({ senderId: jan, pageId: PAGE, text: "x".repeat(70 * 1024) })]);
+    expect(await post("messenger", big)).toMatchObject({ status: 413, body: { code: "PAYLOAD_TOO_LARGE" } });
+    expect((await storedEvents(messengerId)).length).toBe(before);
+    expect((await post("messenger", metaWebhookBody("page", PAGE, [metaMessageItem({ senderId: jan, pageId: PAGE, text: "still here" })]))).status).toBe(200);
+  });
+});
+
 describe("Messenger replies through the Send API", () => {
-  async function replyTo(userId: string, text: string) {
-    expect((await post("messenger", metaWebhookBody("page", PAGE, [metaMessageItem({ senderId: userId, pageId: PAGE, text: "question" })]))).status).toBe(200);
-    const { conversations } = await customerMessages("facebook", userId);
+  async function replyTo(userId: string, text: string, via: "messenger" | "instagram" = "messenger") {
+    const object = via === "messenger" ? "page" : "instagram";
+    expect((await post(via, metaWebhookBody(object, PAGE, [metaMessageItem({ senderId: userId, pageId: PAGE, text: "question" })]))).status).toBe(200);
+    const { conversations } = await customerMessages(via === "messenger" ? "facebook" : "instagram", userId);
     const conversationId = conversations[0]!.id;
     const supervisor = await connect(app, "supervisor", conversationId, "team");
     expect(await supervisor.act("transfer", { memberId: ID.agent })).toMatchObject({ ok: true });
@@ -278,6 +300,18 @@ describe("Messenger replies through the Send API", () => {
     const delivery = { sender: { id: frank }, recipient: { id: PAGE }, timestamp: Date.now(), delivery: { mids: [sent[0]!.messageId], watermark: Date.now() } };
     expect(await post("messenger", metaWebhookBody("page", PAGE, [delivery]))).toMatchObject({ status: 200, body: { stored: 1 } });
     await waitFor(() => agent.state.messages.find((m: { seq: number }) => m.seq === reply.seq)?.delivery === "delivered");
+  });
+
+  it("an Instagram reply goes out through the Send API and Instagram's read report (read.mid) moves it to read; a repeated report changes nothing", async () => {
+    const ivy = psid();
+    const { agent, reply } = await replyTo(ivy, "Thanks for writing on Instagram", "instagram");
+    await waitFor(() => agent.state.messages.find((m: { seq: number }) => m.seq === reply.seq)?.delivery === "sent");
+    const sent = fake.sends.filter((x) => x.recipient === ivy);
+    expect(sent.map((x) => x.text)).toEqual(["Thanks for writing on Instagram"]);
+    const read = metaWebhookBody("instagram", PAGE, [{ sender: { id: ivy }, recipient: { id: PAGE }, timestamp: Date.now(), read: { mid: sent[0]!.messageId } }]);
+    expect(await post("instagram", read)).toMatchObject({ status: 200, body: { stored: 1, duplicates: 0 } });
+    await waitFor(() => agent.state.messages.find((m: { seq: number }) => m.seq === reply.seq)?.delivery === "read");
+    expect(await post("instagram", read)).toMatchObject({ status: 200, body: { stored: 0, duplicates: 1 } });
   });
 
   it("Meta's 24-hour window error (code 10 / subcode 2018278) fails the reply at once with META_WINDOW_CLOSED and Meta's reason", async () => {
