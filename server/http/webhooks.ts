@@ -8,7 +8,7 @@ import { isLineSignatureValid, LineWebhook, parseLineWebhook, toInboundMessage }
 import { lineProfiles } from "../channels/line/profile.ts";
 import type { Receive } from "../channels/types.ts";
 import { parseWechatXml, toInboundMessage as wechatInbound } from "../channels/wechat/inbound.ts";
-import { isWechatSignatureValid } from "../channels/wechat/signature.ts";
+import { isWechatSignatureValid, isWechatTimestampFresh } from "../channels/wechat/signature.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
 import { documentMetaMessaging, mountMetaMessaging } from "./metaWebhooks.ts";
 import { errors, json, router } from "./openapi.ts";
@@ -144,6 +144,8 @@ export function webhookRoutes(deps: AppDeps, receive: Receive = (account, events
     const q = c.req.query();
     // WeChat signs the query (token, timestamp, nonce), not the body: checked before the body is read.
     if (!isWechatSignatureValid(account.secrets.token, q)) throw new DomainError(ErrorCode.UNAUTHENTICATED);
+    // The signature does not cover the body: an old signed query is refused rather than replayed.
+    if (!isWechatTimestampFresh(q.timestamp, deps.now())) throw new DomainError(ErrorCode.UNAUTHENTICATED);
     if (q.encrypt_type !== undefined && q.encrypt_type !== "raw")
       throw new DomainError(ErrorCode.INVALID_PAYLOAD, {
         issues: [`encrypt_type: ${q.encrypt_type} (safe mode) is not supported; set the account's message encryption mode to plaintext`],

@@ -201,7 +201,7 @@ describe("POST /webhooks/wechat/:channelId", () => {
     expect(messages.map((m) => m.body)).toEqual(["我的訂單還沒到 📦"]);
   });
 
-  it("a wrong, missing or other account's signature answers 401 and stores nothing", async () => {
+  it("a wrong, missing or other account's signature, or a timestamp more than 5 minutes off, answers 401 and stores nothing", async () => {
     const bob = wechatOpenId("bob");
     const { msgId, xml } = textXml(bob, "forged");
     const good = signWechat(TOKEN);
@@ -211,6 +211,9 @@ describe("POST /webhooks/wechat/:channelId", () => {
       { timestamp: good.timestamp, nonce: good.nonce },
       {},
       { ...good, nonce: `${good.nonce}1` },
+      // Correctly signed, but 10 minutes old (or ahead): the body is not signed, so an old query could be replayed.
+      signWechat(TOKEN, { timestamp: String(Math.floor(Date.now() / 1000) - 600) }),
+      signWechat(TOKEN, { timestamp: String(Math.floor(Date.now() / 1000) + 600) }),
     ];
     for (const query of forged) {
       const r = await post(xml, { query });

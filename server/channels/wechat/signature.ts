@@ -22,3 +22,16 @@ export function isWechatSignatureValid(
   const given = Buffer.from(q.signature.toLowerCase(), "utf8");
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
+
+/**
+ * How far a POST's `timestamp` may be from our clock. In plaintext mode WeChat's signature does not
+ * cover the body, so a captured query could be replayed with any body; refusing old timestamps
+ * bounds that to this window (WeChat retries a webhook within about 15 s).
+ */
+export const WECHAT_TIMESTAMP_WINDOW_S = 300;
+
+/** Whether `timestamp` (Unix seconds) is within `WECHAT_TIMESTAMP_WINDOW_S` of `now`. */
+export function isWechatTimestampFresh(timestamp: string | undefined, now: Date): boolean {
+  if (!timestamp || !/^\d{1,12}$/.test(timestamp)) return false;
+  return Math.abs(Number(timestamp) - now.getTime() / 1000) <= WECHAT_TIMESTAMP_WINDOW_S;
+}
