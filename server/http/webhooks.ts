@@ -7,9 +7,12 @@ import { loadActiveAccount } from "../channels/accounts.ts";
 import { isLineSignatureValid, LineWebhook, parseLineWebhook, toInboundMessage } from "../channels/line/inbound.ts";
 import { lineProfiles } from "../channels/line/profile.ts";
 import type { Receive } from "../channels/types.ts";
+import { isMetaSignatureValid, verifyHandshake } from "../channels/meta/signature.ts";
+import { parseWhatsAppWebhook, WhatsAppWebhook } from "../channels/whatsapp/inbound.ts";
 import { parseWechatXml, toInboundMessage as wechatInbound } from "../channels/wechat/inbound.ts";
 import { isWechatSignatureValid, isWechatTimestampFresh } from "../channels/wechat/signature.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
+import { errorBody, localeOf } from "./errors.ts";
 import { documentMetaMessaging, mountMetaMessaging } from "./metaWebhooks.ts";
 import { errors, json, router } from "./openapi.ts";
 
@@ -84,6 +87,49 @@ function documentWechat(app: OpenAPIHono<AppEnv>): void {
   });
 }
 
+/** The OpenAPI description of the WhatsApp Cloud API webhook (`GET` handshake, `POST` events). */
+function documentWhatsApp(app: OpenAPIHono<AppEnv>): void {
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/whatsapp/{channelId}",
+    tags: ["webhooks"],
+    summary: "WhatsApp Cloud API webhook verification (Meta's `hub.*` handshake)",
+    description:
+      "Called by Meta when the webhook URL is registered: answers `hub.challenge` as text when `hub.mode` is `subscribe` and " +
+      "`hub.verify_token` is the account's verify token, else 403 (code `UNAUTHENTICATED`).",
+    request: {
+      params: Params,
+      query: z.object({
+        "hub.mode": z.string().optional(),
+        "hub.verify_token": z.string().optional(),
+        "hub.challenge": z.string().optional(),
+      }),
+    },
+    responses: {
+      200: { description: "The challenge, echoed", content: { "text/plain": { schema: z.string() } } },
+      ...errors(403, 404),
+    },
+  });
+  app.openAPIRegistry.registerPath({
+    method: "post",
+    path: "/whatsapp/{channelId}",
+    tags: ["webhooks"],
+    summary: "WhatsApp Cloud API webhook (signed with the app secret: `X-Hub-Signature-256`)",
+    description:
+      "Called by Meta. `X-Hub-Signature-256` must be `sha256=` + the hex HMAC-SHA256 of the raw body with the account's app secret, " +
+      "else 401 and nothing is stored. Every message (stored once per `wamid`) and every delivered / read / failed status " +
+      "(once per `wamid:status`) of every change of every entry is committed before the 200; other fields and kinds are acknowledged and ignored.",
+    request: {
+      params: Params,
+      headers: z.object({
+        "x-hub-signature-256": z.string().describe("sha256= + hex HMAC-SHA256 of the raw body, keyed with the app secret"),
+      }),
+      body: { required: true, content: { "application/json": { schema: WhatsAppWebhook.meta({ id: "WhatsAppWebhook" }) } } },
+    },
+    responses: { 200: json(Ack, "Committed (or nothing to store)"), ...errors(400, 401, 404, 413, 503) },
+  });
+}
+
 /** 400 INVALID_PAYLOAD when the body is not JSON or holds text that cannot be stored (whatever its content type said). */
 export function parseJsonBody(raw: string): unknown {
   let body: unknown;
@@ -105,6 +151,7 @@ export function parseJsonBody(raw: string): unknown {
 export function webhookRoutes(deps: AppDeps, receive: Receive = (account, events) => deps.intake.receive(account, events)) {
   const app = router();
   documentLine(app);
+  documentWhatsApp(app);
   documentMetaMessaging(app);
   documentWechat(app);
 
@@ -126,6 +173,33 @@ export function webhookRoutes(deps: AppDeps, receive: Receive = (account, events
     const { stored, duplicates } = await receive(account, events);
     if (redeliveries > 0 || duplicates > 0)
       deps.log.debug({ channelId: account.id, redeliveries, duplicates }, "LINE webhook re-delivered events");
+    return c.json({ ok: true as const, stored, duplicates, ignored }, 200);
+  });
+
+  // WhatsApp Cloud API: Meta's GET handshake, then signed POSTs of messages and statuses.
+  app.get("/whatsapp/:channelId", async (c) => {
+    const account = await loadActiveAccount(deps.database.db, c.req.param("channelId"), ChannelType.whatsapp);
+    if (!account) throw new DomainError(ErrorCode.NOT_FOUND);
+    const challenge = verifyHandshake(c.req.query(), account.secrets.verifyToken ?? "");
+    // Meta looks only at the status: 403 as its documentation answers a wrong token (as for Messenger),
+    // with our usual error body.
+    if (challenge === null) return c.json(errorBody(ErrorCode.UNAUTHENTICATED, localeOf(c)), 403);
+    return c.text(challenge, 200);
+  });
+
+  app.post("/whatsapp/:channelId", async (c) => {
+    const account = await loadActiveAccount(deps.database.db, c.req.param("channelId"), ChannelType.whatsapp);
+    if (!account) throw new DomainError(ErrorCode.NOT_FOUND);
+    const raw = await c.req.text();
+    if (!isMetaSignatureValid(raw, c.req.header("x-hub-signature-256"), account.secrets.appSecret ?? ""))
+      throw new DomainError(ErrorCode.UNAUTHENTICATED);
+
+    const parsed = parseWhatsAppWebhook(parseJsonBody(raw));
+    if (!parsed.ok) throw new DomainError(ErrorCode.INVALID_PAYLOAD, { issues: parsed.issues });
+    const { messages, statuses, ignored } = parsed.value;
+    const events = [...messages, ...statuses];
+    if (events.length === 0) return c.json({ ok: true as const, stored: 0, duplicates: 0, ignored }, 200);
+    const { stored, duplicates } = await receive(account, events);
     return c.json({ ok: true as const, stored, duplicates, ignored }, 200);
   });
 
