@@ -207,6 +207,25 @@ describe("POST /webhooks/whatsapp/:channelId", () => {
     expect(await customerOf(dave)).toBeUndefined();
   });
 
+  it("20 concurrent first messages from a new contact land in one conversation, all 20 in it", async () => {
+    const gina = waId(7);
+    const bodies = Array.from({ length: 20 }, (_, i) => textBody(gina, `burst ${i}`, "Gina"));
+    const answers = await Promise.all(bodies.map((b) => post(b)));
+    expect(answers.every((a) => a.status === 200 && a.body.stored === 1)).toBe(true);
+    const { conversations, messages } = await customerMessages(gina);
+    expect(conversations).toHaveLength(1);
+    expect(messages.map((m) => m.body).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `burst ${i}`).sort());
+  });
+
+  it("an oversized body is 413 PAYLOAD_TOO_LARGE with nothing stored, and the server keeps serving", async () => {
+    const hugo = waId(8);
+    const before = (await storedEvents()).length;
+    expect(await post(textBody(hugo, "x".repeat(70 * 1024)))).toMatchObject({ status: 413, body: { code: "PAYLOAD_TOO_LARGE" } });
+    expect((await storedEvents()).length).toBe(before);
+    expect(await customerOf(hugo)).toBeUndefined();
+    expect((await post(textBody(hugo, "still here"))).status).toBe(200);
+  });
+
   it("[R2.2] a WhatsApp group with three writers is one group conversation whose messages name their writers", async () => {
     const group = "120363041234567890";
     const writers = [waId(21), waId(22), waId(23)];
