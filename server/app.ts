@@ -27,6 +27,8 @@ import { loadAccount } from "./channels/accounts.ts";
 import { seedDemo } from "./seed.ts";
 import { resolveSecretsKey, useSecretsKey } from "./channels/secrets.ts";
 import { useLineApiBaseUrl } from "./channels/line/client.ts";
+import { useMetaGraphBaseUrl } from "./channels/meta/client.ts";
+import { useWechatApiBaseUrl } from "./channels/wechat/client.ts";
 import { Intake } from "./channels/intake.ts";
 import { boundedPresence } from "./serviceDeadline.ts";
 
@@ -91,6 +93,8 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
   // Channel credentials are encrypted at rest with this key (server/channels/secrets.ts).
   useSecretsKey(database.db, resolveSecretsKey(config, log));
   useLineApiBaseUrl(config.lineApiBaseUrl); // LINE push and profile calls (tests: the fake)
+  useMetaGraphBaseUrl(config.metaGraphBaseUrl, config.metaGraphVersion); // Messenger and Instagram sends (tests: the fake)
+  useWechatApiBaseUrl(config.wechatApiBaseUrl); // WeChat token and customer-service calls (tests: the fake)
   const shouldSeed = config.seedDemo === "true" || (config.seedDemo === "auto" && !config.databaseUrl);
   const seeded = shouldSeed ? await seedDemo(database.db) : false;
 

@@ -70,6 +70,23 @@ const Env = z.object({
     .regex(/^https?:\/\//, "must be an http(s) URL")
     .default("https://api.line.me")
     .describe("the LINE Messaging API (push, profile); tests point it at a local fake"),
+  META_GRAPH_BASE_URL: z
+    .string()
+    .url()
+    .regex(/^https?:\/\//, "must be an http(s) URL")
+    .default("https://graph.facebook.com")
+    .describe("the Meta Graph API (Messenger, Instagram and WhatsApp Cloud API sends); tests point it at a local fake"),
+  META_GRAPH_VERSION: z
+    .string()
+    .regex(/^v\d+\.\d+$/, "must look like v21.0")
+    .default("v21.0")
+    .describe("the Graph API version in every Meta call's path"),
+  WECHAT_API_BASE_URL: z
+    .string()
+    .url()
+    .regex(/^https?:\/\//, "must be an http(s) URL")
+    .default("https://api.weixin.qq.com")
+    .describe("the WeChat Official Account API (access token, customer-service messages); tests point it at a local fake"),
   DELIVERY_MAX_ATTEMPTS: z.coerce
     .number()
     .int()
@@ -131,6 +148,11 @@ export interface Config {
   readonly dbStatementTimeoutMs: number;
   /** `LINE_API_BASE_URL`: where the LINE Messaging API is (https://api.line.me). */
   readonly lineApiBaseUrl: string;
+  /** `META_GRAPH_BASE_URL` / `META_GRAPH_VERSION`: where the Meta Graph API is (https://graph.facebook.com, v21.0). */
+  readonly metaGraphBaseUrl: string;
+  readonly metaGraphVersion: string;
+  /** `WECHAT_API_BASE_URL`: where the WeChat Official Account API is (https://api.weixin.qq.com). */
+  readonly wechatApiBaseUrl: string;
   readonly production: boolean;
   /** Outbound delivery (server/delivery.ts): attempts, backoff, lease, poll. */
   readonly delivery: { readonly maxAttempts: number; readonly retryBaseMs: number; readonly retryMaxMs: number; readonly leaseMs: number; readonly pollMs: number };
@@ -167,6 +189,9 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     jobPollMs: e.JOB_POLL_MS,
     dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
     lineApiBaseUrl: e.LINE_API_BASE_URL,
+    metaGraphBaseUrl: e.META_GRAPH_BASE_URL,
+    metaGraphVersion: e.META_GRAPH_VERSION,
+    wechatApiBaseUrl: e.WECHAT_API_BASE_URL,
     production,
     delivery: {
       maxAttempts: e.DELIVERY_MAX_ATTEMPTS,

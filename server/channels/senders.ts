@@ -1,6 +1,9 @@
 import type { ChannelType } from "../../domain/channels.ts";
 import { lineSender } from "./line/outbound.ts";
+import { metaMessagingSender } from "./meta/outbound.ts";
 import type { ChannelSender } from "./types.ts";
+import { wechatSender } from "./wechat/outbound.ts";
+import { whatsAppSender } from "./whatsapp/outbound.ts";
 
 /**
  * Which sender delivers to each type of channel account: the delivery worker asks here. A type
@@ -40,7 +43,7 @@ export class SenderRegistry {
   }
 }
 
-/** The senders this server ships with (Messenger, Instagram, WhatsApp and WeChat: not yet). */
+/** The senders this server ships with: one per channel type. */
 export function defaultSenders(): SenderRegistry {
-  return new SenderRegistry({ webchat: webchatSender, line: lineSender });
+  return new SenderRegistry({ webchat: webchatSender, line: lineSender, messenger: metaMessagingSender, instagram: metaMessagingSender, whatsapp: whatsAppSender, wechat: wechatSender });
 }

@@ -1,0 +1,163 @@
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { metaSignature } from "../../../server/channels/meta/signature.ts";
+
+/**
+ * A local fake of Meta's Graph API Send API for Messenger and Instagram, on a free port:
+ * `POST /{version}/{page-id | me}/messages`, each request checked field by field against Meta's
+ * documented shape and recorded; failures answered on demand (Meta error objects such as the
+ * closed 24-hour window, rate limits, 5xx, a request left unanswered). Plus what Meta does on its
+ * side of a webhook: bodies signed with the app secret (`X-Hub-Signature-256`).
+ */
+
+export interface MetaRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: IncomingMessage["headers"];
+  readonly body: unknown;
+  readonly violations: readonly string[];
+}
+
+export type MetaFailure =
+  | { readonly status: number; readonly error?: { code: number; error_subcode?: number; message?: string; type?: string } }
+  | { readonly timeout: true };
+
+/** Meta's answer to a message sent outside the 24-hour window. */
+export const WINDOW_CLOSED: MetaFailure = {
+  status: 400,
+  error: { code: 10, error_subcode: 2018278, type: "OAuthException", message: "(#10) This message is sent outside of allowed window." },
+};
+
+export class FakeMeta {
+  readonly requests: MetaRequest[] = [];
+  /** Accepted sends, in order. */
+  readonly sends: { readonly pageId: string; readonly recipient: string; readonly text: string; readonly messageId: string }[] = [];
+  private readonly failures: MetaFailure[] = [];
+  private readonly held = new Set<ServerResponse>();
+  private ids = 0;
+
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+    readonly version: string,
+    /** The page access tokens the fake accepts. */
+    readonly tokens: Set<string>,
+  ) {}
+
+  static async start(tokens: readonly string[], version = "v21.0"): Promise<FakeMeta> {
+    let fake: FakeMeta | undefined;
+    const server = createServer((req, res) => void fake!.handle(req, res));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    fake = new FakeMeta(server, `http://127.0.0.1:${port}`, version, new Set(tokens));
+    return fake;
+  }
+
+  /** The next `count` sends answer `failure`. */
+  fail(failure: MetaFailure, count = 1): void {
+    for (let i = 0; i < count; i++) this.failures.push(failure);
+  }
+
+  violations(): string[] {
+    return this.requests.flatMap((r) => r.violations.map((v) => `${r.method} ${r.path}: ${v}`));
+  }
+
+  async stop(): Promise<void> {
+    for (const res of this.held) res.destroy();
+    this.held.clear();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const raw = Buffer.concat(chunks).toString("utf8");
+    const url = new URL(req.url ?? "/", this.url);
+    const violations: string[] = [];
+    const match = /^\/(v\d+\.\d+)\/([^/]+)\/messages$/.exec(url.pathname);
+    if (req.method !== "POST" || !match) {
+      this.requests.push({ method: req.method ?? "?", path: url.pathname, headers: req.headers, body: raw, violations: ["not an endpoint the fake knows"] });
+      return send(res, 404, { error: { message: "Unknown path components", type: "OAuthException", code: 2500 } });
+    }
+    if (match[1] !== this.version) violations.push(`version: ${match[1]} is not ${this.version}`);
+    const auth = req.headers.authorization ?? "";
+    const token = auth.startsWith("Bearer ") ? auth.slice(7) : url.searchParams.get("access_token");
+    if (!token) violations.push("no access token (Authorization: Bearer or access_token)");
+    let body: unknown;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      violations.push("body: not JSON");
+    }
+    violations.push(...sendViolations(req, body));
+    this.requests.push({ method: "POST", path: url.pathname, headers: req.headers, body, violations });
+    if (token && !this.tokens.has(token))
+      return send(res, 400, { error: { message: "Invalid OAuth access token.", type: "OAuthException", code: 190 } });
+    const failure = this.failures.shift();
+    if (failure) {
+      if ("timeout" in failure) {
+        this.held.add(res);
+        return;
+      }
+      return send(res, failure.status, failure.error ? { error: { type: "OAuthException", fbtrace_id: "fake", ...failure.error } } : { error: { message: "fake failure", code: 2 } });
+    }
+    if (violations.length > 0) return send(res, 400, { error: { message: violations.join("; "), type: "OAuthException", code: 100 } });
+    const b = body as { recipient: { id: string }; message: { text: string } };
+    const messageId = `m_fake${++this.ids}`;
+    this.sends.push({ pageId: decodeURIComponent(match[2]!), recipient: b.recipient.id, text: b.message.text, messageId });
+    return send(res, 200, { recipient_id: b.recipient.id, message_id: messageId });
+  }
+}
+
+/** What is wrong with a Send API request (a text reply within the 24-hour window). */
+function sendViolations(req: IncomingMessage, body: unknown): string[] {
+  const v: string[] = [];
+  if (!/^application\/json(;|$)/i.test(req.headers["content-type"] ?? "")) v.push(`content-type: ${req.headers["content-type"]} is not application/json`);
+  if (typeof body !== "object" || body === null) return [...v, "body: not an object"];
+  const b = body as Record<string, unknown>;
+  for (const k of Object.keys(b)) if (!["recipient", "messaging_type", "message", "tag", "notification_type"].includes(k)) v.push(`body.${k}: not a Send API field`);
+  const r = b.recipient as Record<string, unknown> | undefined;
+  if (typeof r?.id !== "string" || !/^\d{1,30}$/.test(r.id)) v.push(`recipient.id: ${JSON.stringify(r?.id)} is not a PSID / IGSID`);
+  if (b.messaging_type !== "RESPONSE") v.push(`messaging_type: ${JSON.stringify(b.messaging_type)} is not "RESPONSE"`);
+  const m = b.message as Record<string, unknown> | undefined;
+  if (typeof m?.text !== "string" || m.text.length < 1 || m.text.length > 2000) v.push("message.text: not 1 to 2000 characters");
+  for (const k of Object.keys(m ?? {})) if (!["text", "quick_replies", "metadata"].includes(k)) v.push(`message.${k}: not a text message field`);
+  return v;
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify(body));
+}
+
+/** Meta's webhook signature of `body` (`X-Hub-Signature-256`). */
+export function signMeta(body: string, appSecret: string): string {
+  return metaSignature(body, appSecret);
+}
+
+/** A messaging item carrying a customer's message, as Meta sends it. */
+export function metaMessageItem(opts: {
+  readonly senderId: string;
+  readonly pageId: string;
+  readonly mid?: string;
+  readonly text?: string;
+  readonly attachments?: readonly Record<string, unknown>[];
+  readonly timestamp?: number;
+}): Record<string, unknown> {
+  return {
+    sender: { id: opts.senderId },
+    recipient: { id: opts.pageId },
+    timestamp: opts.timestamp ?? Date.now(),
+    message: {
+      mid: opts.mid ?? `m_${Math.random().toString(36).slice(2)}${Date.now()}`,
+      ...(opts.text !== undefined ? { text: opts.text } : {}),
+      ...(opts.attachments ? { attachments: opts.attachments } : {}),
+    },
+  };
+}
+
+/** A webhook body: one entry of the page (or Instagram account) with these messaging items. */
+export function metaWebhookBody(object: "page" | "instagram", pageId: string, messaging: readonly Record<string, unknown>[]): string {
+  return JSON.stringify({ object, entry: [{ id: pageId, time: Date.now(), messaging }] });
+}
