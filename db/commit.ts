@@ -59,7 +59,7 @@ export async function commit(db: Db, input: CommitInput): Promise<CommitResult> 
     const { messages, events } = await writeTimeline(tx, input, lastSeq);
     const touched = await applyMemberStates(tx, input.before.id, input.decision.memberState, lastSeq, input.now);
     const notificationIds = await writeNotices(tx, input);
-    await writeEffects(tx, input.before.id, input.decision, lastSeq);
+    await writeEffects(tx, input.before.id, input.decision, lastSeq, input.now);
     return {
       conversation,
       lastSeq,
@@ -325,16 +325,29 @@ async function writeNotices(tx: Tx, input: CommitInput): Promise<number[]> {
     .returning({ id: s.notifications.id, memberId: s.notifications.memberId });
   await tx
     .insert(s.outbox)
-    .values(rows.map((r) => ({ topic: "notice", payload: { kind: "notice" as const, notificationId: r.id, memberId: r.memberId } })));
+    .values(
+      rows.map((r) => ({
+        topic: "notice",
+        payload: { kind: "notice" as const, notificationId: r.id, memberId: r.memberId },
+        // Due at the committer's clock, the one claims compare with (not the database's now(), which can be later within a millisecond).
+        createdAt: now,
+        availableAt: now,
+      })),
+    );
   return rows.map((r) => r.id);
 }
 
 /** Queues the decision's side effects (CSAT, push …) in the outbox. */
-async function writeEffects(tx: Tx, conversationId: string, d: Decision, lastSeq: number): Promise<void> {
+async function writeEffects(tx: Tx, conversationId: string, d: Decision, lastSeq: number, now: Date): Promise<void> {
   if (d.effects.length === 0) return;
   await tx
     .insert(s.outbox)
     .values(
-      d.effects.map((effect) => ({ topic: effect.kind, payload: { kind: "effect" as const, conversationId, seq: lastSeq, effect } })),
+      d.effects.map((effect) => ({
+        topic: effect.kind,
+        payload: { kind: "effect" as const, conversationId, seq: lastSeq, effect },
+        createdAt: now,
+        availableAt: now,
+      })),
     );
 }

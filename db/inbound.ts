@@ -20,11 +20,15 @@ export async function insertInboundEvents(
   db: Db,
   channelId: string,
   events: readonly { readonly providerEventId: string; readonly payload: Record<string, unknown> }[],
+  now: Date,
 ): Promise<InboundEventRow[]> {
   if (events.length === 0) return [];
+  // Received and due at the caller's clock, the one claims compare with: the database's own now()
+  // (microseconds) could be later than a claim's `now` in the same millisecond, and the event would
+  // wait for the next poll instead of being processed at once.
   return db
     .insert(s.inboundEvents)
-    .values(events.map((e) => ({ channelId, providerEventId: e.providerEventId, payload: e.payload })))
+    .values(events.map((e) => ({ channelId, providerEventId: e.providerEventId, payload: e.payload, receivedAt: now, availableAt: now })))
     .onConflictDoNothing({ target: [s.inboundEvents.channelId, s.inboundEvents.providerEventId] })
     .returning();
 }

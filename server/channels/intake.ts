@@ -181,6 +181,7 @@ export class Intake {
       this.deps.db,
       account.id,
       events.map((e) => ({ providerEventId: storable(e.providerEventId) as string, payload: storable(e) as Record<string, unknown> })),
+      this.deps.now(),
     );
   }
 

@@ -85,6 +85,24 @@ async function customerMessages(conversationId: string) {
     .orderBy(asc(s.messages.seq));
 }
 
+/**
+ * Waits until every event named is processed. Processing is eventual: an attempt that fails for a
+ * passing reason (storage or a room slow under load) is retried with backoff by the processor, so
+ * `idle()` alone may return before the retry. On a timeout, says what the rows hold.
+ */
+async function processed(providerEventIds: readonly string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await app.intake.idle();
+    const rows = (await Promise.all(providerEventIds.map((id) => storedEvents(id)))).flat();
+    if (rows.length === providerEventIds.length && rows.every((r) => r.processedAt !== null)) return;
+    if (Date.now() > deadline) {
+      throw new Error(`not processed in time: ${JSON.stringify(rows.map((r) => [r.providerEventId, r.attempts, r.lastError, r.processedAt]))}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function storedEvents(providerEventId: string) {
   return app.database.db
     .select()
@@ -141,7 +159,7 @@ describe("intake", () => {
   it("text PostgreSQL cannot store (NUL, a lone surrogate) is stored with U+FFFD in its place, not refused for ever", async () => {
     const event = message("U-nul", { displayName: `Bad${String.fromCharCode(0)}Name`, parts: [{ type: "text", text: `a${String.fromCharCode(0)}b\uD800c` }] });
     expect(await app.intake.receive(line, [event])).toEqual({ stored: 1, duplicates: 0 });
-    await app.intake.idle();
+    await processed([event.providerEventId]);
     const { customer, conversations } = await conversationsOf("U-nul");
     expect(customer?.displayName).toBe("Bad\uFFFDName");
     expect((await customerMessages(conversations[0]!.id)).map((m) => m.body)).toEqual(["a\uFFFDb\uFFFDc"]);
@@ -175,7 +193,7 @@ describe("intake", () => {
     // Concurrent first messages from all three, twice each.
     const events = writers.flatMap((u) => [message(u, { groupId }), message(u, { groupId })]);
     await Promise.all(events.map((e) => app.intake.receive(line, [e])));
-    await app.intake.idle();
+    await processed(events.map((e) => e.providerEventId));
     const db = app.database.db;
     const groups = await db.select().from(s.conversations).where(and(eq(s.conversations.channelId, line.id), eq(s.conversations.kind, "group")));
     const mine = [];
