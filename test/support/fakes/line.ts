@@ -1,6 +1,6 @@
 import { createHmac, randomUUID } from "node:crypto";
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { FakeProviderServer } from "./server.ts";
 
 /**
  * A local fake of the LINE Messaging API, on a free port: the endpoints we call (push, profile),
@@ -31,31 +31,24 @@ export interface LineProfile {
   readonly pictureUrl?: string;
 }
 
-export class FakeLine {
-  readonly requests: LineRequest[] = [];
+export class FakeLine extends FakeProviderServer<LineRequest> {
   /** Accepted pushes (answered 2xx), in order. */
   readonly pushes: { readonly to: string; readonly texts: readonly string[]; readonly retryKey: string; readonly id: string }[] = [];
   private readonly failures = new Map<string, LineFailure[]>();
   private readonly profiles = new Map<string, LineProfile>();
   private readonly accepted = new Map<string, string>();
-  private readonly held = new Set<ServerResponse>();
   private ids = 0;
 
   private constructor(
-    private readonly server: Server,
-    readonly url: string,
     /** The channel access tokens the fake accepts. */
     readonly tokens: Set<string>,
-  ) {}
+  ) {
+    super();
+  }
 
   /** Starts the fake on a free port of 127.0.0.1, accepting `tokens` as channel access tokens. */
   static async start(tokens: readonly string[]): Promise<FakeLine> {
-    let fake: FakeLine | undefined;
-    const server = createServer((req, res) => void fake!.handle(req, res));
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { port } = server.address() as AddressInfo;
-    fake = new FakeLine(server, `http://127.0.0.1:${port}`, new Set(tokens));
-    return fake;
+    return new FakeLine(new Set(tokens)).listen();
   }
 
   /** Registers a user's profile (`GET /v2/bot/profile/{userId}`); unknown users answer 404 as LINE does. */
@@ -70,23 +63,7 @@ export class FakeLine {
     this.failures.set(endpoint, list);
   }
 
-  /** Every violation of LINE's request shape seen so far. */
-  violations(): string[] {
-    return this.requests.flatMap((r) => r.violations.map((v) => `${r.method} ${r.path}: ${v}`));
-  }
-
-  async stop(): Promise<void> {
-    for (const res of this.held) res.destroy();
-    this.held.clear();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeAllConnections();
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const raw = Buffer.concat(chunks).toString("utf8");
-    const url = new URL(req.url ?? "/", this.url);
+  protected async handle(req: IncomingMessage, res: ServerResponse, raw: string, url: URL): Promise<void> {
     const violations: string[] = [];
     const auth = req.headers.authorization ?? "";
     const token = auth.startsWith("Bearer ") ? auth.slice(7) : null;

@@ -1,5 +1,5 @@
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { FakeProviderServer } from "./server.ts";
 import { metaSignature } from "../../../server/channels/meta/signature.ts";
 
 /**
@@ -28,29 +28,22 @@ export const WINDOW_CLOSED: MetaFailure = {
   error: { code: 10, error_subcode: 2018278, type: "OAuthException", message: "(#10) This message is sent outside of allowed window." },
 };
 
-export class FakeMeta {
-  readonly requests: MetaRequest[] = [];
+export class FakeMeta extends FakeProviderServer<MetaRequest> {
   /** Accepted sends, in order. */
   readonly sends: { readonly pageId: string; readonly recipient: string; readonly text: string; readonly messageId: string }[] = [];
   private readonly failures: MetaFailure[] = [];
-  private readonly held = new Set<ServerResponse>();
   private ids = 0;
 
   private constructor(
-    private readonly server: Server,
-    readonly url: string,
     readonly version: string,
     /** The page access tokens the fake accepts. */
     readonly tokens: Set<string>,
-  ) {}
+  ) {
+    super();
+  }
 
   static async start(tokens: readonly string[], version = "v21.0"): Promise<FakeMeta> {
-    let fake: FakeMeta | undefined;
-    const server = createServer((req, res) => void fake!.handle(req, res));
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { port } = server.address() as AddressInfo;
-    fake = new FakeMeta(server, `http://127.0.0.1:${port}`, version, new Set(tokens));
-    return fake;
+    return new FakeMeta(version, new Set(tokens)).listen();
   }
 
   /** The next `count` sends answer `failure`. */
@@ -58,22 +51,7 @@ export class FakeMeta {
     for (let i = 0; i < count; i++) this.failures.push(failure);
   }
 
-  violations(): string[] {
-    return this.requests.flatMap((r) => r.violations.map((v) => `${r.method} ${r.path}: ${v}`));
-  }
-
-  async stop(): Promise<void> {
-    for (const res of this.held) res.destroy();
-    this.held.clear();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeAllConnections();
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const raw = Buffer.concat(chunks).toString("utf8");
-    const url = new URL(req.url ?? "/", this.url);
+  protected async handle(req: IncomingMessage, res: ServerResponse, raw: string, url: URL): Promise<void> {
     const violations: string[] = [];
     const match = /^\/(v\d+\.\d+)\/([^/]+)\/messages$/.exec(url.pathname);
     if (req.method !== "POST" || !match) {

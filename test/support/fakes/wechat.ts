@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { FakeProviderServer } from "./server.ts";
 
 /**
  * A local fake of the WeChat Official Account API, on a free port: the token endpoint and the
@@ -24,8 +24,7 @@ export type WechatFailure = { readonly errcode: number; readonly errmsg?: string
 /** OpenIDs: 28 characters of [A-Za-z0-9_-] in practice; the fake accepts 20 to 40. */
 const OPENID = /^[A-Za-z0-9_-]{20,40}$/;
 
-export class FakeWechat {
-  readonly requests: WechatRequest[] = [];
+export class FakeWechat extends FakeProviderServer<WechatRequest> {
   /** Accepted customer-service messages (errcode 0), in order. */
   readonly sends: { readonly touser: string; readonly content: string; readonly token: string }[] = [];
   /** How many tokens were issued, per appid. */
@@ -35,19 +34,14 @@ export class FakeWechat {
   private ids = 0;
 
   private constructor(
-    private readonly server: Server,
-    readonly url: string,
     /** appid → secret of the accounts the fake knows. */
     readonly apps: Map<string, string>,
-  ) {}
+  ) {
+    super();
+  }
 
   static async start(apps: Record<string, string> = {}): Promise<FakeWechat> {
-    let fake: FakeWechat | undefined;
-    const server = createServer((req, res) => void fake!.handle(req, res));
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { port } = server.address() as AddressInfo;
-    fake = new FakeWechat(server, `http://127.0.0.1:${port}`, new Map(Object.entries(apps)));
-    return fake;
+    return new FakeWechat(new Map(Object.entries(apps))).listen();
   }
 
   /** The next `count` customer-service sends answer `failure` (after the token is checked). */
@@ -60,20 +54,7 @@ export class FakeWechat {
     this.valid.clear();
   }
 
-  violations(): string[] {
-    return this.requests.flatMap((r) => r.violations.map((v) => `${r.method} ${r.path}: ${v}`));
-  }
-
-  async stop(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeAllConnections();
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const raw = Buffer.concat(chunks).toString("utf8");
-    const url = new URL(req.url ?? "/", this.url);
+  protected async handle(req: IncomingMessage, res: ServerResponse, raw: string, url: URL): Promise<void> {
     const query = Object.fromEntries(url.searchParams);
     const violations: string[] = [];
 

@@ -1,5 +1,5 @@
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { FakeProviderServer } from "./server.ts";
 import { metaSignature } from "../../../server/channels/meta/signature.ts";
 
 /**
@@ -39,8 +39,7 @@ const TITLES: Record<number, string> = {
 
 const VERSION = /^v\d+\.\d+$/;
 
-export class FakeWhatsApp {
-  readonly requests: WhatsAppRequest[] = [];
+export class FakeWhatsApp extends FakeProviderServer<WhatsAppRequest> {
   /** Accepted sends (answered 2xx), in order. */
   readonly sends: {
     readonly phoneNumberId: string;
@@ -50,24 +49,18 @@ export class FakeWhatsApp {
     readonly wamid: string;
   }[] = [];
   private readonly failures: WhatsAppFailure[] = [];
-  private readonly held = new Set<ServerResponse>();
   private ids = 0;
 
   private constructor(
-    private readonly server: Server,
-    readonly url: string,
     /** The access tokens the fake accepts. */
     readonly tokens: Set<string>,
-  ) {}
+  ) {
+    super();
+  }
 
   /** Starts the fake on a free port of 127.0.0.1, accepting `tokens` as access tokens. */
   static async start(tokens: readonly string[]): Promise<FakeWhatsApp> {
-    let fake: FakeWhatsApp | undefined;
-    const server = createServer((req, res) => void fake!.handle(req, res));
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { port } = server.address() as AddressInfo;
-    fake = new FakeWhatsApp(server, `http://127.0.0.1:${port}`, new Set(tokens));
-    return fake;
+    return new FakeWhatsApp(new Set(tokens)).listen();
   }
 
   /** The next `count` sends answer `failure`. */
@@ -75,23 +68,7 @@ export class FakeWhatsApp {
     for (let i = 0; i < count; i++) this.failures.push(failure);
   }
 
-  /** Every violation of the request shape seen so far. */
-  violations(): string[] {
-    return this.requests.flatMap((r) => r.violations.map((v) => `${r.method} ${r.path}: ${v}`));
-  }
-
-  async stop(): Promise<void> {
-    for (const res of this.held) res.destroy();
-    this.held.clear();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeAllConnections();
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const raw = Buffer.concat(chunks).toString("utf8");
-    const url = new URL(req.url ?? "/", this.url);
+  protected async handle(req: IncomingMessage, res: ServerResponse, raw: string, url: URL): Promise<void> {
     const violations: string[] = [];
     const auth = req.headers.authorization ?? "";
     const token = auth.startsWith("Bearer ") ? auth.slice(7) : null;
