@@ -1,4 +1,5 @@
 import { messagingApi } from "@line/bot-sdk";
+import { raceDeadline } from "../../../db/deadline.ts";
 
 /**
  * The LINE Messaging API client (@line/bot-sdk) with a configurable base URL: the real
@@ -33,16 +34,8 @@ export function lineClient(channelAccessToken: string, apiBaseUrl: string = base
  * `promise`, or a rejection with `LineTimeout` after `ms`. The SDK's fetch takes no abort signal,
  * so a call that does not answer is abandoned (its socket closes when the server gives up).
  */
-export async function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new LineTimeout(ms)), ms);
-  });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
+export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return raceDeadline(promise, ms, () => new LineTimeout(ms));
 }
 
 /** A LINE call that did not answer within its deadline. */

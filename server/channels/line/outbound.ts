@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { HTTPFetchError } from "@line/bot-sdk";
 import type { ChannelAccount, ChannelSender, OutboundMessage, SendResult } from "../types.ts";
 import { LineTimeout, lineClient, withDeadline } from "./client.ts";
+import { cutText, retryAfterMs } from "../sendText.ts";
 
 /**
  * LINE's outbound half: a staff reply goes out as a push message
@@ -45,20 +46,7 @@ export function lineRetryKey(message: Pick<OutboundMessage, "retryKey" | "conver
 
 /** The text LINE receives: the message's text, cut to LINE's 5,000 code units without splitting a surrogate pair. */
 export function lineText(text: string): string {
-  if (text.length <= LINE_TEXT_MAX) return text;
-  let cut = LINE_TEXT_MAX;
-  const last = text.charCodeAt(cut - 1);
-  if (last >= 0xd800 && last <= 0xdbff) cut -= 1;
-  return text.slice(0, cut);
-}
-
-/** `Retry-After` (seconds or an HTTP date) in milliseconds, or undefined. */
-export function retryAfterMs(value: string | null | undefined, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  const seconds = Number(value.trim());
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+  return cutText(text, LINE_TEXT_MAX);
 }
 
 /** LINE's error message from an error body (`{ "message": …, "details": [...] }`), else the HTTP status line. */

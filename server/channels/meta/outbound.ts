@@ -1,5 +1,6 @@
 import type { ChannelAccount, ChannelSender, OutboundMessage, SendResult } from "../types.ts";
 import { graphPost, metaErrorOf } from "./client.ts";
+import { cutText } from "../sendText.ts";
 
 /**
  * Messenger's and Instagram's outbound half: a staff reply goes out through the Send API,
@@ -37,11 +38,7 @@ const RECIPIENT_SUBCODES = new Set([2018001, 2018108, 1545041]);
 
 /** The text Meta receives: cut to 2,000 characters without splitting a surrogate pair. */
 export function metaText(text: string): string {
-  if (text.length <= META_TEXT_MAX) return text;
-  let cut = META_TEXT_MAX;
-  const last = text.charCodeAt(cut - 1);
-  if (last >= 0xd800 && last <= 0xdbff) cut -= 1;
-  return text.slice(0, cut);
+  return cutText(text, META_TEXT_MAX);
 }
 
 /** What a Send API answer that is not 2xx comes to, from Meta's error object and the HTTP status. */

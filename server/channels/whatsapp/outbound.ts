@@ -1,5 +1,6 @@
 import type { ChannelAccount, ChannelSender, OutboundMessage, SendResult } from "../types.ts";
 import { metaGraph } from "../meta/client.ts";
+import { cutText, retryAfterMs } from "../sendText.ts";
 
 /**
  * WhatsApp's outbound half: a staff reply goes out as a Cloud API text message
@@ -43,18 +44,7 @@ export function whatsAppCodeOf(metaCode: number | undefined): { readonly code: s
 
 /** The text WhatsApp receives: cut to 4,096 code units without splitting a surrogate pair. */
 export function whatsAppText(text: string): string {
-  if (text.length <= WHATSAPP_TEXT_MAX) return text;
-  let cut = WHATSAPP_TEXT_MAX;
-  const last = text.charCodeAt(cut - 1);
-  if (last >= 0xd800 && last <= 0xdbff) cut -= 1;
-  return text.slice(0, cut);
-}
-
-/** `Retry-After` in seconds → ms, else undefined. */
-function retryAfterMs(value: string | null): number | undefined {
-  if (!value) return undefined;
-  const s = Number(value.trim());
-  return Number.isFinite(s) && s >= 0 ? Math.round(s * 1000) : undefined;
+  return cutText(text, WHATSAPP_TEXT_MAX);
 }
 
 interface MetaError {
