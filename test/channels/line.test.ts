@@ -10,6 +10,7 @@ import { WEBCHAT, WORKSPACE } from "../support/demo.ts";
 import { FakeLine, lineGroupId, lineMessageEvent, lineUserId, lineWebhookBody, signLine } from "../support/fakes/line.ts";
 import { connect } from "../support/rooms.ts";
 import { ID, useTestServer, waitFor } from "../support/server.ts";
+import { channelRows } from "../support/channelRows.ts";
 
 /**
  * LINE end to end: webhooks signed as LINE signs them, posted over real HTTP to the real server
@@ -68,36 +69,12 @@ async function post(body: string, opts: { signature?: string | null; channel?: s
 
 const db = () => app.database.db;
 
-async function storedEvents(channel = channelId) {
-  return db().select().from(s.inboundEvents).where(eq(s.inboundEvents.channelId, channel)).orderBy(asc(s.inboundEvents.id));
-}
-
-async function customerOf(userId: string) {
-  const rows = await db()
-    .select()
-    .from(s.customers)
-    .where(and(eq(s.customers.channel, "line"), eq(s.customers.channelUserId, userId)));
-  return rows[0];
-}
-
-async function conversationsOf(customerIds: string[]) {
-  if (customerIds.length === 0) return [];
-  return db().select().from(s.conversations).where(inArray(s.conversations.customerId, customerIds));
-}
-
-async function messagesOf(conversationId: string) {
-  return db().select().from(s.messages).where(eq(s.messages.conversationId, conversationId)).orderBy(asc(s.messages.seq));
-}
-
+const rows = channelRows(app);
+const storedEvents = (channel = channelId) => rows.storedEvents(channel);
+const customerOf = (userId: string) => rows.customerOf("line", userId);
+const { conversationsOf, messagesOf } = rows;
 /** The customer messages of a LINE user's (only) conversation, once processed. */
-async function customerMessages(userId: string) {
-  await app.intake.idle();
-  const customer = await customerOf(userId);
-  if (!customer) return { customer, conversations: [], messages: [] };
-  const conversations = await conversationsOf([customer.id]);
-  const messages = conversations[0] ? (await messagesOf(conversations[0].id)).filter((m) => m.sender === "customer") : [];
-  return { customer, conversations, messages };
-}
+const customerMessages = (userId: string) => rows.customerMessages("line", userId);
 
 function textEvent(userId: string, text: string, over: Partial<Parameters<typeof lineMessageEvent>[0]> = {}) {
   return lineMessageEvent({ userId, message: { id: String(Math.floor(Math.random() * 1e15)), type: "text", text }, ...over });

@@ -12,6 +12,7 @@ import { WEBCHAT, WORKSPACE } from "../support/demo.ts";
 import { FakeMeta, WINDOW_CLOSED, metaMessageItem, metaWebhookBody, signMeta } from "../support/fakes/meta.ts";
 import { connect } from "../support/rooms.ts";
 import { ID, useTestServer, waitFor } from "../support/server.ts";
+import { channelRows } from "../support/channelRows.ts";
 
 /**
  * Facebook Messenger and Instagram end to end: webhooks signed as Meta signs them, posted over real
@@ -74,26 +75,10 @@ async function post(path: "messenger" | "instagram", body: string, opts: { signa
   return { status: res.status, body: (await res.json()) as Record<string, any> };
 }
 
-async function storedEvents(channel: string) {
-  return db().select().from(s.inboundEvents).where(eq(s.inboundEvents.channelId, channel)).orderBy(asc(s.inboundEvents.id));
-}
-
+const rows = channelRows(app);
+const storedEvents = (channel: string) => rows.storedEvents(channel);
 /** The customer, conversations and customer messages of a Meta user on `channel` (facebook / instagram). */
-async function customerMessages(channel: "facebook" | "instagram", userId: string) {
-  await app.intake.idle();
-  const [customer] = await db()
-    .select()
-    .from(s.customers)
-    .where(and(eq(s.customers.channel, channel), eq(s.customers.channelUserId, userId)));
-  if (!customer) return { customer, conversations: [], messages: [] };
-  const conversations = await db().select().from(s.conversations).where(inArray(s.conversations.customerId, [customer.id]));
-  const messages = conversations[0]
-    ? (await db().select().from(s.messages).where(eq(s.messages.conversationId, conversations[0].id)).orderBy(asc(s.messages.seq))).filter(
-        (m) => m.sender === "customer",
-      )
-    : [];
-  return { customer, conversations, messages };
-}
+const customerMessages = (channel: "facebook" | "instagram", userId: string) => rows.customerMessages(channel, userId);
 
 describe("Meta signature and handshake (server/channels/meta/signature.ts)", () => {
   it("accepts exactly Meta's sha256= hex HMAC of the raw body; refuses other secrets, changed bodies, other prefixes and garbage", () => {

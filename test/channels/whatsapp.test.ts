@@ -11,6 +11,7 @@ import { WEBCHAT, WORKSPACE } from "../support/demo.ts";
 import { FakeWhatsApp, signWhatsApp, waStatus, waTextMessage, waWebhookBody } from "../support/fakes/whatsapp.ts";
 import { connect } from "../support/rooms.ts";
 import { ID, useTestServer, waitFor } from "../support/server.ts";
+import { channelRows } from "../support/channelRows.ts";
 
 /**
  * WhatsApp Cloud API end to end: webhooks signed as Meta signs them, posted over real HTTP to the
@@ -72,36 +73,12 @@ const wamid = () => `wamid.HBgL${randomUUID().replaceAll("-", "").toUpperCase()}
 /** A wa_id (digits) from a number. */
 const waId = (n: number) => `4915${String(n).padStart(9, "0")}`;
 
-async function storedEvents(channel = channelId) {
-  return db().select().from(s.inboundEvents).where(eq(s.inboundEvents.channelId, channel)).orderBy(asc(s.inboundEvents.id));
-}
-
-async function customerOf(userId: string) {
-  const rows = await db()
-    .select()
-    .from(s.customers)
-    .where(and(eq(s.customers.channel, "whatsapp"), eq(s.customers.channelUserId, userId)));
-  return rows[0];
-}
-
-async function conversationsOf(customerIds: string[]) {
-  if (customerIds.length === 0) return [];
-  return db().select().from(s.conversations).where(inArray(s.conversations.customerId, customerIds));
-}
-
-async function messagesOf(conversationId: string) {
-  return db().select().from(s.messages).where(eq(s.messages.conversationId, conversationId)).orderBy(asc(s.messages.seq));
-}
-
+const rows = channelRows(app);
+const storedEvents = (channel = channelId) => rows.storedEvents(channel);
+const customerOf = (userId: string) => rows.customerOf("whatsapp", userId);
+const { conversationsOf, messagesOf } = rows;
 /** The customer messages of a wa_id's (only) conversation, once processed. */
-async function customerMessages(userId: string) {
-  await app.intake.idle();
-  const customer = await customerOf(userId);
-  if (!customer) return { customer, conversations: [], messages: [] };
-  const conversations = await conversationsOf([customer.id]);
-  const messages = conversations[0] ? (await messagesOf(conversations[0].id)).filter((m) => m.sender === "customer") : [];
-  return { customer, conversations, messages };
-}
+const customerMessages = (userId: string) => rows.customerMessages("whatsapp", userId);
 
 /** A one-message webhook body from `from`. */
 function textBody(from: string, text: string, name = "Someone") {
