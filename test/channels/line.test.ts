@@ -1,8 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { and, asc, eq, inArray } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { insertChannelAccount, updateChannelAccount } from "../../db/channels.ts";
-import * as s from "../../db/schema.ts";
 import { useLineApiBaseUrl } from "../../server/channels/line/client.ts";
 import { forgetLineProfiles } from "../../server/channels/line/profile.ts";
 import { encryptSecrets, secretsKeyOf } from "../../server/channels/secrets.ts";
@@ -67,7 +65,7 @@ async function post(body: string, opts: { signature?: string | null; channel?: s
   return { status: res.status, body: (await res.json()) as Record<string, any> };
 }
 
-const db = () => app.database.db;
+const _db = () => app.database.db;
 
 const rows = channelRows(app);
 const storedEvents = (channel = channelId) => rows.storedEvents(channel);
