@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { and, eq, } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { insertChannelAccount, updateChannelAccount } from "../../db/channels.ts";
 import * as s from "../../db/schema.ts";
