@@ -65,7 +65,6 @@ async function post(body: string, opts: { signature?: string | null; channel?: s
   return { status: res.status, body: (await res.json()) as Record<string, any> };
 }
 
-
 const rows = channelRows(app);
 const storedEvents = (channel = channelId) => rows.storedEvents(channel);
 const customerOf = (userId: string) => rows.customerOf("line", userId);
