@@ -14,6 +14,7 @@ import { ConversationRoom } from "../rooms/ConversationRoom.ts";
 import { MAX_FRAME_BYTES } from "../rooms/protocol.ts";
 import { InboxRoom } from "../rooms/InboxRoom.ts";
 import { TeamRoom } from "../rooms/TeamRoom.ts";
+import { WebchatRoom } from "../rooms/WebchatRoom.ts";
 import { setServices } from "../rooms/ports.ts";
 import { Topic } from "../rooms/topics.ts";
 import { Auth } from "./auth.ts";
@@ -30,6 +31,7 @@ import { useLineApiBaseUrl } from "./channels/line/client.ts";
 import { useMetaGraphBaseUrl } from "./channels/meta/client.ts";
 import { useWechatApiBaseUrl } from "./channels/wechat/client.ts";
 import { Intake } from "./channels/intake.ts";
+import { VisitorTokens, WebchatVisitors } from "./channels/webchat/visitors.ts";
 import { boundedPresence } from "./serviceDeadline.ts";
 
 export interface App {
@@ -100,7 +102,9 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
 
   const presence: Presence = config.redisUrl ? new RedisPresence(config.redisUrl) : new LocalPresence();
   const driver = config.redisUrl ? new RedisDriver(config.redisUrl) : undefined;
-  const auth = new Auth(database.db, jwtSecret(config, log), config.accessTokenTtlSeconds, config.refreshTokenTtlDays);
+  const secret = jwtSecret(config, log);
+  const auth = new Auth(database.db, secret, config.accessTokenTtlSeconds, config.refreshTokenTtlDays);
+  const visitorTokens = new VisitorTokens(secret, config.webchatVisitorTtlSeconds);
   const now = () => new Date();
   const outbox = new OutboxDispatcher(database.db, presence, log, now);
   const revocations = new RevocationHub(presence, log);
@@ -110,7 +114,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
     db: database.db,
     log,
     now,
-    senders: defaultSenders(),
+    senders: defaultSenders(() => presence),
     loadAccount: (db, channelId) => loadAccount(db, channelId),
     policy: { maxAttempts: d.maxAttempts, baseMs: d.retryBaseMs, capMs: d.retryMaxMs },
     leaseMs: d.leaseMs,
@@ -120,11 +124,12 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
     outbox.kick();
     delivery.kick(); // a committed reply's `deliver_reply` row
   };
-  setServices({ db: database.db, auth, log, presence, kickOutbox, now, revocations });
   const jobs = new JobRunner({ db: database.db, presence, log, now, itemPauseMs: config.jobItemPauseMs, leaseMs: config.jobLeaseMs, pollMs: config.jobPollMs });
 
   // Bounded like the routes' presence: a Redis outage fails the processing (retried), never hangs it.
   const intake = new Intake({ db: database.db, presence: boundedPresence(presence), log, now });
+  const webchat = new WebchatVisitors({ db: database.db, intake, tokens: visitorTokens, now });
+  setServices({ db: database.db, auth, log, presence, kickOutbox, now, revocations, webchat });
   let listeningPort = config.port;
 
   const http = createHttpApp({
@@ -139,6 +144,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
       void Promise.resolve(presence.publish(Topic.inbox(memberId), event)).catch((err: unknown) => log.warn({ err }, "inbox publish failed")),
     presence,
     kickJobs: () => jobs.kick(),
+    visitorTokens,
   });
   const listener = getRequestListener(http.fetch);
   useCorsPolicy();
@@ -155,6 +161,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
       conversation: defineRoom(ConversationRoom).filterBy(["conversationId"]),
       inbox: defineRoom(InboxRoom).filterBy(["memberId"]),
       team: defineRoom(TeamRoom).filterBy(["workspaceId"]),
+      webchat: defineRoom(WebchatRoom).filterBy(["visitorId"]),
     },
     express: (app) => {
       app.use((req: IncomingMessage, res: ServerResponse) => void listener(req, res));

@@ -122,6 +122,13 @@ const Env = z.object({
     .max(600_000)
     .default(1000)
     .describe("how often a process looks for replies due (a retry, a held reply whose channel was enabled again)"),
+  WEBCHAT_VISITOR_TTL_DAYS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(365)
+    .default(30)
+    .describe("how long a Webchat visitor token lasts (the widget keeps it in the browser; after it, the visitor starts a new conversation identity)"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   NODE_ENV: z.string().optional(),
 });
@@ -154,6 +161,8 @@ export interface Config {
   /** `WECHAT_API_BASE_URL`: where the WeChat Official Account API is (https://api.weixin.qq.com). */
   readonly wechatApiBaseUrl: string;
   readonly production: boolean;
+  /** `WEBCHAT_VISITOR_TTL_DAYS`, in seconds. */
+  readonly webchatVisitorTtlSeconds: number;
   /** Outbound delivery (server/delivery.ts): attempts, backoff, lease, poll. */
   readonly delivery: { readonly maxAttempts: number; readonly retryBaseMs: number; readonly retryMaxMs: number; readonly leaseMs: number; readonly pollMs: number };
 }
@@ -193,6 +202,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     metaGraphVersion: e.META_GRAPH_VERSION,
     wechatApiBaseUrl: e.WECHAT_API_BASE_URL,
     production,
+    webchatVisitorTtlSeconds: e.WEBCHAT_VISITOR_TTL_DAYS * 86_400,
     delivery: {
       maxAttempts: e.DELIVERY_MAX_ATTEMPTS,
       retryBaseMs: e.DELIVERY_RETRY_BASE_MS,

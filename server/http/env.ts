@@ -4,6 +4,7 @@ import type { Database } from "../../db/client.ts";
 import type { MemberRow } from "../../db/repository.ts";
 import type { Auth } from "../auth.ts";
 import type { Intake } from "../channels/intake.ts";
+import type { VisitorTokens } from "../channels/webchat/visitors.ts";
 
 /** What every route can reach through the context. */
 export interface AppDeps {
@@ -19,6 +20,8 @@ export interface AppDeps {
   readonly intake: Intake;
   /** The base of the webhook URLs channel accounts answer: `PUBLIC_URL`, else `http://127.0.0.1:<port>` (known once listening). */
   readonly publicUrl: () => string;
+  /** Webchat visitor tokens (the `webchat` room's auth). */
+  readonly visitorTokens: VisitorTokens;
 }
 
 export interface AppEnv {

@@ -1,0 +1,26 @@
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { AppEnv } from "./env.ts";
+
+/**
+ * `/widget?channel=<id>`: the Webchat widget page (plain HTML, no build step) and the Colyseus
+ * SDK's browser bundle it loads, served from the installed `@colyseus/sdk` package.
+ */
+
+const require = createRequire(import.meta.url);
+let page: string | null = null;
+let sdk: Buffer | null = null;
+
+export function mountWidget(app: OpenAPIHono<AppEnv>): void {
+  app.get("/widget", (c) => {
+    page ??= readFileSync(new URL("../widget/widget.html", import.meta.url), "utf8");
+    return c.html(page, 200, { "cache-control": "no-cache" });
+  });
+  app.get("/widget/colyseus.js", (c) => {
+    // The package's `exports` do not expose `dist/`: found next to its package.json.
+    sdk ??= readFileSync(join(dirname(require.resolve("@colyseus/sdk/package.json")), "dist", "colyseus.js"));
+    return c.body(new Uint8Array(sdk), 200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "public, max-age=86400" });
+  });
+}
