@@ -118,6 +118,6 @@ export function createHttpApp(given: AppDeps) {
   documentEdgeErrors(app);
   app.doc31("/openapi.json", OPENAPI_INFO);
   mountDocs(app);
-  mountWidget(app);
+  mountWidget(app, deps);
   return app;
 }

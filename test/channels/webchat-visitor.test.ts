@@ -296,10 +296,13 @@ describe("Webchat visitors (issue 9, item 6)", () => {
       expect((await newVisitor({}, { origin: "https://evil.example" })).status).toBe(403);
       expect((await newVisitor({}, { origin: "https://shop.example" })).status).toBe(201);
       expect((await newVisitor({}, { origin: new URL(app.url).origin })).status).toBe(201); // the server's own /widget page
+      const framed = await app.http.request(`/widget?channel=${WEBCHAT.channelId}`);
+      expect(framed.headers.get("content-security-policy")).toBe("frame-ancestors 'self' https://shop.example");
     } finally {
       expect((await patch({})).status).toBe(200);
     }
     expect((await newVisitor({})).status).toBe(201);
+    expect((await app.http.request(`/widget?channel=${WEBCHAT.channelId}`)).headers.get("content-security-policy")).toBeNull();
   });
 
   it("the widget page and the SDK bundle it loads are served", async () => {
