@@ -355,3 +355,28 @@ export const jobItems = pgTable(
   },
   (t) => [primaryKey({ columns: [t.jobId, t.idx] })],
 );
+
+/** The kinds of durable timers (issue 11): the auto-close reminder and the auto-close (R13.4). */
+export type TimerKind = "auto_close_reminder" | "auto_close";
+
+/**
+ * Durable timers, one per conversation and kind, set and cleared in the transaction of the action
+ * that changes them. The scheduler claims due ones with `FOR UPDATE SKIP LOCKED` and a lease; a
+ * timer due while no process ran fires at the next start.
+ */
+export const timers = pgTable(
+  "timers",
+  {
+    conversationId: text("conversation_id")
+      .notNull()
+      .references(() => conversations.id),
+    kind: text("kind").$type<TimerKind>().notNull(),
+    dueAt: ts("due_at").notNull(),
+    /** While a process runs the timer it holds it until then; afterwards any process may take it. */
+    leaseUntil: ts("lease_until"),
+    attempts: integer("attempts").notNull().default(0),
+    lastError: text("last_error"),
+    createdAt: ts("created_at").notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.conversationId, t.kind] }), index("timers_due_idx").on(t.dueAt)],
+);
