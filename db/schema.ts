@@ -1,3 +1,4 @@
+import type { TimerKind } from "../domain/timers.ts";
 import { sql } from "drizzle-orm";
 import {
   bigserial,
@@ -22,7 +23,7 @@ const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" 
 export const workspaces = pgTable("workspaces", {
   id: text("id").primaryKey(),
   name: text("name").notNull(),
-  settings: jsonb("settings").$type<WorkspaceSettings>().notNull(),
+  settings: jsonb("settings").$type<Partial<WorkspaceSettings>>().notNull(),
   createdAt: ts("created_at").notNull().defaultNow(),
 });
 
@@ -185,7 +186,7 @@ export const messages = pgTable(
       .notNull()
       .references(() => conversations.id),
     seq: integer("seq").notNull(),
-    sender: text("sender").$type<"customer" | "staff" | "system">().notNull(),
+    sender: text("sender").$type<"customer" | "staff" | "system" | "auto">().notNull(),
     senderId: text("sender_id"),
     body: text("body"),
     /** For system messages: what happened, rendered on read (R16.2). */
@@ -356,8 +357,8 @@ export const jobItems = pgTable(
   (t) => [primaryKey({ columns: [t.jobId, t.idx] })],
 );
 
-/** The kinds of durable timers (issue 11): the auto-close reminder and the auto-close (R13.4). */
-export type TimerKind = "auto_close_reminder" | "auto_close";
+// The kinds of durable timers live in domain/timers.ts (the auto-close reminder and the auto-close, R13.4).
+export type { TimerKind };
 
 /**
  * Durable timers, one per conversation and kind, set and cleared in the transaction of the action

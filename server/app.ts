@@ -31,6 +31,7 @@ import { useLineApiBaseUrl } from "./channels/line/client.ts";
 import { useMetaGraphBaseUrl } from "./channels/meta/client.ts";
 import { useWechatApiBaseUrl } from "./channels/wechat/client.ts";
 import { Intake } from "./channels/intake.ts";
+import { Scheduler } from "./scheduler.ts";
 import { VisitorTokens, WebchatVisitors } from "./channels/webchat/visitors.ts";
 import { boundedPresence } from "./serviceDeadline.ts";
 
@@ -43,6 +44,8 @@ export interface App {
   /** Sends staff replies through their channels (its `senders` registry: channel type → sender). */
   readonly delivery: DeliveryWorker;
   readonly jobs: JobRunner;
+  /** Fires durable timers (auto-close, R13.4); runs only when `SCHEDULER_ENABLED`. */
+  readonly scheduler: Scheduler;
   /** Provider events: stored, then processed into conversations (server/channels/intake.ts). */
   readonly intake: Intake;
   readonly presence: Presence;
@@ -87,7 +90,7 @@ function useCorsPolicy(): void {
 }
 
 /** Starts the whole server: database (migrated), rooms, HTTP API, outbox. The composition root. */
-export async function startApp(config: Config, opts: { log?: Logger } = {}): Promise<App> {
+export async function startApp(config: Config, opts: { log?: Logger; now?: () => Date } = {}): Promise<App> {
   // Channel credentials are never logged; redaction is the guard should an account object reach a log call.
   const log = opts.log ?? pino({ level: config.logLevel, redact: { paths: ["secrets", "*.secrets", "credentials", "*.credentials"], censor: "[redacted]" } });
   if (!config.databaseUrl && config.dataDir !== "memory://") mkdirSync(config.dataDir, { recursive: true });
@@ -105,7 +108,8 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
   const secret = jwtSecret(config, log);
   const auth = new Auth(database.db, secret, config.accessTokenTtlSeconds, config.refreshTokenTtlDays);
   const visitorTokens = new VisitorTokens(secret, config.webchatVisitorTtlSeconds);
-  const now = () => new Date();
+  // The one clock of the process: rules, commits, the scheduler (tests move it).
+  const now = opts.now ?? (() => new Date());
   const outbox = new OutboxDispatcher(database.db, presence, log, now);
   const revocations = new RevocationHub(presence, log);
   await revocations.start();
@@ -128,6 +132,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
 
   // Bounded like the routes' presence: a Redis outage fails the processing (retried), never hangs it.
   const intake = new Intake({ db: database.db, presence: boundedPresence(presence), log, now });
+  const scheduler = new Scheduler({ db: database.db, log, now, leaseMs: config.scheduler.leaseMs, pollMs: config.scheduler.pollMs });
   const webchat = new WebchatVisitors({ db: database.db, intake, tokens: visitorTokens, now });
   setServices({ db: database.db, auth, log, presence, kickOutbox, now, revocations, webchat });
   let listeningPort = config.port;
@@ -175,6 +180,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
   delivery.start();
   jobs.start();
   intake.start();
+  if (config.scheduler.enabled) scheduler.start();
   log.info({ port, database: database.kind, presence: config.redisUrl ? "redis" : "local" }, "server started");
 
   let stopped = false;
@@ -186,6 +192,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
     outbox,
     delivery,
     jobs,
+    scheduler,
     intake,
     presence,
     seeded,
@@ -196,6 +203,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
       if (stopped) return;
       stopped = true;
       await jobs.stop();
+      await scheduler.stop();
       await intake.stop(); // before the rooms it calls go away
       await revocations.stop(); // before the presence closes with the server
       await server.gracefullyShutdown(false);

@@ -122,6 +122,24 @@ const Env = z.object({
     .max(600_000)
     .default(1000)
     .describe("how often a process looks for replies due (a retry, a held reply whose channel was enabled again)"),
+  SCHEDULER_ENABLED: z
+    .enum(["true", "false"])
+    .default("true")
+    .describe("run the scheduler (durable timers: auto-close) in this process; set false on web processes when a separate `scheduler` process runs it"),
+  SCHEDULER_POLL_MS: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(600_000)
+    .default(1000)
+    .describe("how often the scheduler looks for due timers"),
+  SCHEDULER_LEASE_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .max(600_000)
+    .default(30_000)
+    .describe("how long a process's claim on a due timer lasts; a dead process's timers are fired by another after it"),
   WEBCHAT_VISITOR_TTL_DAYS: z.coerce
     .number()
     .int()
@@ -161,6 +179,8 @@ export interface Config {
   /** `WECHAT_API_BASE_URL`: where the WeChat Official Account API is (https://api.weixin.qq.com). */
   readonly wechatApiBaseUrl: string;
   readonly production: boolean;
+  /** The scheduler (server/scheduler.ts): whether this process runs it, its poll and lease. */
+  readonly scheduler: { readonly enabled: boolean; readonly pollMs: number; readonly leaseMs: number };
   /** `WEBCHAT_VISITOR_TTL_DAYS`, in seconds. */
   readonly webchatVisitorTtlSeconds: number;
   /** Outbound delivery (server/delivery.ts): attempts, backoff, lease, poll. */
@@ -203,6 +223,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     wechatApiBaseUrl: e.WECHAT_API_BASE_URL,
     production,
     webchatVisitorTtlSeconds: e.WEBCHAT_VISITOR_TTL_DAYS * 86_400,
+    scheduler: { enabled: e.SCHEDULER_ENABLED === "true", pollMs: e.SCHEDULER_POLL_MS, leaseMs: e.SCHEDULER_LEASE_MS },
     delivery: {
       maxAttempts: e.DELIVERY_MAX_ATTEMPTS,
       retryBaseMs: e.DELIVERY_RETRY_BASE_MS,
