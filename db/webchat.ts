@@ -3,7 +3,7 @@ import type { MessagePart } from "../domain/channels.ts";
 import type { Db } from "./client.ts";
 import * as s from "./schema.ts";
 
-/** A message a Webchat visitor sees: theirs and the staff's replies (never system lines). */
+/** A message a Webchat visitor sees: theirs, the staff's replies and automatic messages (never system lines). */
 export interface VisitorMessageRow {
   readonly conversationId: string;
   readonly seq: number;
@@ -32,7 +32,7 @@ export async function visitorMessages(db: Db, channelId: string, visitorId: stri
   const rows = await db
     .select({ seq: m.seq, sender: m.sender, body: m.body, parts: m.parts, at: m.createdAt })
     .from(m)
-    .where(and(eq(m.conversationId, latest.id), inArray(m.sender, ["customer", "staff"])))
+    .where(and(eq(m.conversationId, latest.id), inArray(m.sender, ["customer", "staff", "auto"])))
     .orderBy(desc(m.seq))
     .limit(limit);
   return rows.reverse().map((r) => ({
