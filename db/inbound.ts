@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNull, lte } from "drizzle-orm";
+import { and, asc, eq, inArray, isNotNull, isNull, lt, lte } from "drizzle-orm";
 import type { Db } from "./client.ts";
 import * as s from "./schema.ts";
 
@@ -85,4 +85,20 @@ export async function markInboundFailed(db: Db, id: number, error: string, retry
     .update(e)
     .set({ lastError: error.slice(0, 2000), availableAt: retryAt })
     .where(eq(e.id, id));
+}
+
+/**
+ * Deletes up to `limit` events processed before `before` (retention): their ids no longer guard
+ * against a re-delivery, which providers make within hours (LINE, Meta: up to 36 h), not weeks.
+ * Unprocessed events are never deleted. Returns how many went.
+ */
+export async function deleteProcessedInboundEvents(db: Db, before: Date, limit: number): Promise<number> {
+  const e = s.inboundEvents;
+  const old = db
+    .select({ id: e.id })
+    .from(e)
+    .where(and(isNotNull(e.processedAt), lt(e.processedAt, before)))
+    .limit(limit);
+  const gone = await db.delete(e).where(inArray(e.id, old)).returning({ id: e.id });
+  return gone.length;
 }

@@ -2,7 +2,7 @@ import type { Presence } from "@colyseus/core";
 import type { Logger } from "pino";
 import { type ChannelAccountRow, intakeCustomer, selectChannelAccount } from "../../db/channels.ts";
 import type { Db } from "../../db/client.ts";
-import { type InboundEventRow, claimInboundEvents, insertInboundEvents, markInboundFailed, markInboundProcessed } from "../../db/inbound.ts";
+import { type InboundEventRow, claimInboundEvents, deleteProcessedInboundEvents, insertInboundEvents, markInboundFailed, markInboundProcessed } from "../../db/inbound.ts";
 import { textLength } from "../../domain/actions.ts";
 import { type MessagePart, fallbackText } from "../../domain/channels.ts";
 import { DomainError, ErrorCode } from "../../domain/errors.ts";
@@ -33,6 +33,8 @@ export interface IntakeOptions {
   readonly leaseMs?: number;
   /** How often the processor looks for events left unprocessed (a crash, a failure to retry). */
   readonly pollMs?: number;
+  /** Processed events are deleted this many days after processing (default 30). */
+  readonly retentionDays?: number;
 }
 
 /** What processing one message event came to (the Webchat endpoint answers with it). */
@@ -85,6 +87,7 @@ export class Intake {
   private readonly inFlight = new Set<Promise<unknown>>();
   /** Per contact or group: the tail of the processing queued for it. */
   private readonly lanes = new Map<string, Promise<void>>();
+  private lastCleanUp = Number.NEGATIVE_INFINITY;
   private readonly loop = new DrainLoop(
     () => this.drain(),
     (err) => this.deps.log.error({ err }, "inbound processor failed; will retry"),
@@ -186,11 +189,31 @@ export class Intake {
   }
 
   private async drain(): Promise<void> {
+    await this.cleanUp();
     while (!this.stopping) {
       const rows = await claimInboundEvents(this.deps.db, { now: this.deps.now(), leaseMs: this.leaseMs, limit: 20 });
       if (rows.length === 0) return;
       await this.processRows(rows);
     }
+  }
+
+  /**
+   * Retention: at most once an hour, events processed more than `retentionDays` ago are deleted,
+   * a batch at a time (the table would otherwise grow with every message ever received).
+   */
+  private async cleanUp(): Promise<void> {
+    const now = this.deps.now();
+    if (now.getTime() - this.lastCleanUp < 3_600_000) return;
+    this.lastCleanUp = now.getTime();
+    const before = new Date(now.getTime() - (this.deps.retentionDays ?? 30) * 86_400_000);
+    let total = 0;
+    // Until a batch finds nothing (another process may be deleting the same rows at the same time).
+    while (!this.stopping) {
+      const n = await deleteProcessedInboundEvents(this.deps.db, before, 1000);
+      total += n;
+      if (n === 0) break;
+    }
+    if (total > 0) this.deps.log.info({ deleted: total, before }, "inbound events past their retention deleted");
   }
 
   private async processIds(ids: readonly number[]): Promise<void> {
