@@ -33,6 +33,9 @@ import { useWechatApiBaseUrl } from "./channels/wechat/client.ts";
 import { Intake } from "./channels/intake.ts";
 import { VisitorTokens, WebchatVisitors } from "./channels/webchat/visitors.ts";
 import { boundedPresence } from "./serviceDeadline.ts";
+import { setUpPush } from "./push/setup.ts";
+import { connectedMembers } from "./push/viewers.ts";
+import { PushWorker } from "./push/worker.ts";
 
 export interface App {
   readonly port: number;
@@ -43,6 +46,8 @@ export interface App {
   /** Sends staff replies through their channels (its `senders` registry: channel type → sender). */
   readonly delivery: DeliveryWorker;
   readonly jobs: JobRunner;
+  /** Sends customer-message pushes to members' devices (server/push/worker.ts). */
+  readonly push: PushWorker;
   /** Provider events: stored, then processed into conversations (server/channels/intake.ts). */
   readonly intake: Intake;
   readonly presence: Presence;
@@ -120,9 +125,21 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
     leaseMs: d.leaseMs,
     pollMs: d.pollMs,
   });
+  const pushSetup = setUpPush(config, log);
+  const push = new PushWorker({
+    db: database.db,
+    log,
+    now,
+    senders: pushSetup.senders,
+    windowMs: config.push.coalesceMs,
+    leaseMs: config.push.leaseMs,
+    pollMs: config.push.pollMs,
+    viewers: connectedMembers,
+  });
   const kickOutbox = () => {
     outbox.kick();
     delivery.kick(); // a committed reply's `deliver_reply` row
+    push.kick(); // a customer message's `push` row
   };
   const jobs = new JobRunner({ db: database.db, presence, log, now, itemPauseMs: config.jobItemPauseMs, leaseMs: config.jobLeaseMs, pollMs: config.jobPollMs });
 
@@ -145,6 +162,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
     presence,
     kickJobs: () => jobs.kick(),
     visitorTokens,
+    push: pushSetup,
   });
   const listener = getRequestListener(http.fetch);
   useCorsPolicy();
@@ -173,6 +191,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
   listeningPort = port;
   outbox.start();
   delivery.start();
+  push.start();
   jobs.start();
   intake.start();
   log.info({ port, database: database.kind, presence: config.redisUrl ? "redis" : "local" }, "server started");
@@ -185,6 +204,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
     auth,
     outbox,
     delivery,
+    push,
     jobs,
     intake,
     presence,
@@ -196,6 +216,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
       if (stopped) return;
       stopped = true;
       await jobs.stop();
+      await push.stop(); // before the rooms it asks who is viewing
       await intake.stop(); // before the rooms it calls go away
       await revocations.stop(); // before the presence closes with the server
       await server.gracefullyShutdown(false);
