@@ -10,7 +10,7 @@ export type { App };
 export { EMAIL, ID } from "./demo.ts";
 
 /** A real server on a free port, with the demo workspace seeded, on a fresh database (PostgreSQL with `DATABASE_URL`, else PGlite). */
-export async function startTestServer(opts: { storage?: "pglite" | "postgres" } = {}): Promise<App> {
+export async function startTestServer(opts: { storage?: "pglite" | "postgres"; env?: Record<string, string> } = {}): Promise<App> {
   const usePostgres = opts.storage ? opts.storage === "postgres" : Boolean(process.env.DATABASE_URL);
   const databaseUrl = usePostgres ? await freshDatabaseUrl() : undefined;
   // Embedded: a copy of a migrated template folder, not `memory://`, which spends seconds in initdb.
@@ -22,6 +22,7 @@ export async function startTestServer(opts: { storage?: "pglite" | "postgres" } 
     SEED_DEMO: "true",
     JWT_SECRET: "test-secret-test-secret-test-secret-42",
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    ...opts.env,
   });
   const app = await startApp(config, { log: pino({ level: process.env.TEST_LOG ?? "silent" }) });
   const stop = app.stop.bind(app);
@@ -40,10 +41,10 @@ export async function startTestServer(opts: { storage?: "pglite" | "postgres" } 
  * stops it (dropping its database) after the file. The returned object stands for the server once
  * it has started: use it inside tests and hooks, as `app.url`, `app.database`, `connect(app, …)`.
  */
-export function useTestServer(opts: { storage?: "pglite" | "postgres" } = {}): App {
+export function useTestServer(opts: { storage?: "pglite" | "postgres"; env?: Record<string, string> | (() => Record<string, string>) } = {}): App {
   let started: App | undefined;
   beforeAll(async () => {
-    started = await startTestServer(opts);
+    started = await startTestServer({ ...opts, env: typeof opts.env === "function" ? opts.env() : opts.env });
   });
   afterEach(closeAll);
   afterAll(async () => {
