@@ -15,6 +15,7 @@ import {
 import type { ChannelStatus, ChannelType, DeliveryStatus, MessagePart } from "../domain/channels.ts";
 import type { Effect, LogKind, NoticeKind, SystemKind } from "../domain/events.ts";
 import type { JobKind, JobOutcome, JobStatus } from "../domain/jobs.ts";
+import type { DeviceKind } from "../domain/push.ts";
 import type { WorkspaceSettings } from "../domain/model.ts";
 import type { Channel, ConversationKind, Locale, MemberStatus, Role, Status } from "../domain/sets.ts";
 
@@ -380,4 +381,79 @@ export const timers = pgTable(
     createdAt: ts("created_at").notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.conversationId, t.kind] }), index("timers_due_idx").on(t.dueAt)],
+);
+
+/**
+ * A member's devices for push (issue 11): a browser's Web Push subscription (`token` is its
+ * endpoint, with its `p256dh` and `auth` keys) or a mobile app's FCM registration token. A token
+ * belongs to one member: registering it again (another member signed in on that phone) moves it.
+ * A device the push service reports gone (404 / 410) is deleted.
+ */
+export const devices = pgTable(
+  "devices",
+  {
+    id: text("id").primaryKey(),
+    memberId: text("member_id")
+      .notNull()
+      .references(() => members.id),
+    kind: text("kind").$type<DeviceKind>().notNull(),
+    token: text("token").notNull(),
+    p256dh: text("p256dh"),
+    auth: text("auth"),
+    /** The client's own label ("Chrome on a laptop", "Pixel 8"), shown in the list. */
+    label: text("label"),
+    createdAt: ts("created_at").notNull().defaultNow(),
+    lastPushAt: ts("last_push_at"),
+  },
+  (t) => [uniqueIndex("devices_token_uq").on(t.kind, t.token), index("devices_member_idx").on(t.memberId)],
+);
+
+/** A member's push preferences: mute every push. No row: nothing muted. */
+export const pushPreferences = pgTable("push_preferences", {
+  memberId: text("member_id")
+    .primaryKey()
+    .references(() => members.id),
+  mutedAll: boolean("muted_all").notNull().default(false),
+  updatedAt: ts("updated_at").notNull().defaultNow(),
+});
+
+/** One conversation muted by one member: no push for it. */
+export const pushMutes = pgTable(
+  "push_mutes",
+  {
+    memberId: text("member_id")
+      .notNull()
+      .references(() => members.id),
+    conversationId: text("conversation_id")
+      .notNull()
+      .references(() => conversations.id),
+    createdAt: ts("created_at").notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.memberId, t.conversationId] })],
+);
+
+/**
+ * Coalescing (issue 11): the customer messages waiting to be pushed to one member for one
+ * conversation. The first message opens the window (`due_at` = its time + PUSH_COALESCE_SECONDS);
+ * the next ones add to `count`; when due, one push says how many came. A process sending it holds
+ * the row until `lease_until`; devices already sent to are in `sent_device_ids` (a retry skips them).
+ */
+export const pushBatches = pgTable(
+  "push_batches",
+  {
+    memberId: text("member_id")
+      .notNull()
+      .references(() => members.id),
+    conversationId: text("conversation_id")
+      .notNull()
+      .references(() => conversations.id),
+    count: integer("count").notNull(),
+    lastSeq: integer("last_seq").notNull(),
+    dueAt: ts("due_at").notNull(),
+    leaseUntil: ts("lease_until"),
+    attempts: integer("attempts").notNull().default(0),
+    sentDeviceIds: text("sent_device_ids").array().notNull().default(sql`'{}'::text[]`),
+    lastError: text("last_error"),
+  },
+  (t) => [primaryKey({ columns: [t.memberId, t.conversationId] }), index("push_batches_due_idx").on(t.dueAt)],
 );

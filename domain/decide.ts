@@ -339,7 +339,7 @@ function markRead(c: Conversation, ctx: DecideContext): Decision {
   return { ...empty(c), memberState: [{ kind: "unread_clear", memberIds: [a.id] }] }; // R11.3, R11.4
 }
 
-/** R11.1, R2.4, R8.4, R12.1. A closed 1-on-1 conversation goes back to `pending` without a follower. */
+/** R11.1, R2.4, R8.4, R12.1 (push: see below). A closed 1-on-1 conversation goes back to `pending` without a follower. */
 function customerMessage(c: Conversation, text: string, ctx: DecideContext, parts?: readonly MessagePart[]): Decision {
   if (ctx.actor.type !== "customer") refuse(ErrorCode.UNAUTHENTICATED);
   let next = c;
@@ -349,7 +349,10 @@ function customerMessage(c: Conversation, text: string, ctx: DecideContext, part
       : { ...c, status: Status.pending, followerId: null };
   }
   const recipients = participantIds(next);
-  const push = isCollaborative(next) && next.status === Status.in_progress; // R12.1
+  // R12.1: in an in_progress collaborative conversation, the follower and every collaborator; in
+  // an in_progress 1-on-1, its follower (what users expect, issue 11). A pending conversation has
+  // nobody to push to (the follower-less queue is watched in the inbox, not pushed).
+  const push = next.status === Status.in_progress && recipients.length > 0;
   return {
     ...empty(next),
     conversationChanged: next !== c,

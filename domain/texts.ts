@@ -178,6 +178,7 @@ const ERROR_TEXTS: Record<ErrorCode, Record<Locale, string>> = {
   },
   MEMBER_DELETED: { "zh-TW": "此團隊成員已刪除", en: "That member has been deleted" },
   CANNOT_CHANGE_SELF: { "zh-TW": "無法對自己執行此操作", en: "You cannot do this to your own account" },
+  PUSH_NOT_CONFIGURED: { "zh-TW": "此伺服器未設定這種推播", en: "This kind of push is not configured on this server" },
   VERSION_CONFLICT: { "zh-TW": "對話已被更新，請再試一次", en: "The conversation changed meanwhile; try again" },
   STORAGE_UNAVAILABLE: { "zh-TW": "系統暫時無法儲存，請稍後再試", en: "Storage is unavailable; try again later" },
   SERVICE_UNAVAILABLE: { "zh-TW": "系統暫時無法使用，請稍後再試", en: "The service is temporarily unavailable; try again later" },
@@ -187,4 +188,27 @@ const ERROR_TEXTS: Record<ErrorCode, Record<Locale, string>> = {
 
 export function renderError(code: ErrorCode, locale: Locale): string {
   return ERROR_TEXTS[code][locale];
+}
+
+/** What a push (R12.1, issue 11) says: how many customer messages came, from whom, the latest one. */
+export interface PushView {
+  readonly customerName: string;
+  /** Customer messages in this push's window (coalesced: one push per member, conversation and window). */
+  readonly count: number;
+  /** The latest message, already cut (domain/push.ts `previewOf`). */
+  readonly preview: string;
+}
+
+/** A push notification's title and body (推播通知). */
+export function renderPush(p: PushView, locale: Locale): { title: string; body: string } {
+  const zh = locale === "zh-TW";
+  const title =
+    p.count === 1
+      ? zh
+        ? `${p.customerName} 傳來新訊息`
+        : `New message from ${p.customerName}`
+      : zh
+        ? `${p.customerName} 傳來 ${p.count} 則新訊息`
+        : `${p.count} new messages from ${p.customerName}`;
+  return { title, body: p.preview };
 }

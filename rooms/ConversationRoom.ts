@@ -537,4 +537,11 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
     );
     return { requestId, ok: true, events: rows.map((e) => eventJson(e, names, locale)) };
   }
+
+  // ---- presence for push (server/push/viewers.ts) ---------------------------------------------
+
+  /** The members with a client connected to this room now: they are looking at it, so no push (issue 11). */
+  connectedMemberIds(): string[] {
+    return [...new Set(this.clients.flatMap((c) => (c.userData ? [c.userData.member.id] : [])))];
+  }
 }

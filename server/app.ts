@@ -34,6 +34,9 @@ import { Intake } from "./channels/intake.ts";
 import { Scheduler } from "./scheduler.ts";
 import { VisitorTokens, WebchatVisitors } from "./channels/webchat/visitors.ts";
 import { boundedPresence } from "./serviceDeadline.ts";
+import { setUpPush } from "./push/setup.ts";
+import { connectedMembers } from "./push/viewers.ts";
+import { PushWorker } from "./push/worker.ts";
 
 export interface App {
   readonly port: number;
@@ -46,6 +49,8 @@ export interface App {
   readonly jobs: JobRunner;
   /** Fires durable timers (auto-close, R13.4); runs only when `SCHEDULER_ENABLED`. */
   readonly scheduler: Scheduler;
+  /** Sends customer-message pushes to members' devices (server/push/worker.ts). */
+  readonly push: PushWorker;
   /** Provider events: stored, then processed into conversations (server/channels/intake.ts). */
   readonly intake: Intake;
   readonly presence: Presence;
@@ -124,9 +129,21 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
     leaseMs: d.leaseMs,
     pollMs: d.pollMs,
   });
+  const pushSetup = setUpPush(config, log);
+  const push = new PushWorker({
+    db: database.db,
+    log,
+    now,
+    senders: pushSetup.senders,
+    windowMs: config.push.coalesceMs,
+    leaseMs: config.push.leaseMs,
+    pollMs: config.push.pollMs,
+    viewers: connectedMembers,
+  });
   const kickOutbox = () => {
     outbox.kick();
     delivery.kick(); // a committed reply's `deliver_reply` row
+    push.kick(); // a customer message's `push` row
   };
   const jobs = new JobRunner({ db: database.db, presence, log, now, itemPauseMs: config.jobItemPauseMs, leaseMs: config.jobLeaseMs, pollMs: config.jobPollMs });
 
@@ -150,6 +167,7 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
     presence,
     kickJobs: () => jobs.kick(),
     visitorTokens,
+    push: pushSetup,
   });
   const listener = getRequestListener(http.fetch);
   useCorsPolicy();
@@ -178,6 +196,7 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
   listeningPort = port;
   outbox.start();
   delivery.start();
+  push.start();
   jobs.start();
   intake.start();
   if (config.scheduler.enabled) scheduler.start();
@@ -191,6 +210,7 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
     auth,
     outbox,
     delivery,
+    push,
     jobs,
     scheduler,
     intake,
@@ -204,6 +224,7 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
       stopped = true;
       await jobs.stop();
       await scheduler.stop();
+      await push.stop(); // before the rooms it asks who is viewing
       await intake.stop(); // before the rooms it calls go away
       await revocations.stop(); // before the presence closes with the server
       await server.gracefullyShutdown(false);

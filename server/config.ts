@@ -147,6 +147,65 @@ const Env = z.object({
     .max(365)
     .default(30)
     .describe("how long a Webchat visitor token lasts (the widget keeps it in the browser; after it, the visitor starts a new conversation identity)"),
+  VAPID_PUBLIC_KEY: z
+    .string()
+    .refine((v) => Buffer.from(v, "base64url").length === 65, "must be an uncompressed P-256 public key, base64url (npx web-push generate-vapid-keys)")
+    .optional()
+    .describe("Web Push: the server's VAPID public key (with VAPID_PRIVATE_KEY); unset: embedded keeps a generated pair in DATA_DIR, otherwise Web Push is off"),
+  VAPID_PRIVATE_KEY: z
+    .string()
+    .refine((v) => Buffer.from(v, "base64url").length === 32, "must be a P-256 private key, base64url (npx web-push generate-vapid-keys)")
+    .optional()
+    .describe("Web Push: the server's VAPID private key"),
+  VAPID_SUBJECT: z
+    .string()
+    .regex(/^(mailto:|https:\/\/)/, "must be a mailto: or https:// URL")
+    .optional()
+    .describe("Web Push: a contact the push services may use (mailto: or https://); default mailto:push@<PUBLIC_URL's host>"),
+  WEB_PUSH_ALLOW_HTTP: z
+    .enum(["true", "false"])
+    .default("false")
+    .describe("accept http:// Web Push endpoints (tests with a local fake only; browsers always give https://)"),
+  FCM_SERVICE_ACCOUNT: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("FCM: the path of the Firebase service account key (JSON); unset (and no FCM_SERVICE_ACCOUNT_JSON): FCM is off"),
+  FCM_SERVICE_ACCOUNT_JSON: z.string().min(1).optional().describe("FCM: the service account key itself (JSON), instead of a path"),
+  FCM_PROJECT_ID: z.string().min(1).optional().describe("FCM: the Firebase project id (default: the key's project_id)"),
+  FCM_BASE_URL: z
+    .string()
+    .url()
+    .regex(/^https?:\/\//, "must be an http(s) URL")
+    .default("https://fcm.googleapis.com")
+    .describe("FCM HTTP v1 API; tests point it at a local fake"),
+  FCM_TOKEN_URL: z
+    .string()
+    .url()
+    .regex(/^https?:\/\//, "must be an http(s) URL")
+    .optional()
+    .describe("FCM: the OAuth 2.0 token endpoint (default: the key's token_uri, else https://oauth2.googleapis.com/token)"),
+  PUSH_COALESCE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(3600)
+    .default(10)
+    .describe("at most one push per member and conversation in this window; it says how many messages came"),
+  PUSH_LEASE_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .max(600_000)
+    .default(30_000)
+    .describe("how long a process's claim on a push lasts; a dead process's push is sent again after it"),
+  PUSH_POLL_MS: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(600_000)
+    .default(1000)
+    .describe("how often a process looks for pushes whose window is over"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   NODE_ENV: z.string().optional(),
 });
@@ -184,7 +243,26 @@ export interface Config {
   /** `WEBCHAT_VISITOR_TTL_DAYS`, in seconds. */
   readonly webchatVisitorTtlSeconds: number;
   /** Outbound delivery (server/delivery.ts): attempts, backoff, lease, poll. */
+  /** Push to devices (server/push/). */
+  readonly push: PushConfig;
   readonly delivery: { readonly maxAttempts: number; readonly retryBaseMs: number; readonly retryMaxMs: number; readonly leaseMs: number; readonly pollMs: number };
+}
+
+export interface PushConfig {
+  /** Both keys, or neither (then: generated in DATA_DIR when embedded, else Web Push off). */
+  readonly vapid: { readonly publicKey: string; readonly privateKey: string } | undefined;
+  readonly vapidSubject: string | undefined;
+  readonly allowHttpEndpoints: boolean;
+  readonly fcm: {
+    readonly serviceAccountFile: string | undefined;
+    readonly serviceAccountJson: string | undefined;
+    readonly projectId: string | undefined;
+    readonly baseUrl: string;
+    readonly tokenUrl: string | undefined;
+  };
+  readonly coalesceMs: number;
+  readonly leaseMs: number;
+  readonly pollMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -199,6 +277,9 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
   const e = r.data;
   const production = e.NODE_ENV === "production";
   if (production && !e.JWT_SECRET) throw new ConfigError("invalid configuration:\n  JWT_SECRET: required when NODE_ENV=production");
+  if (Boolean(e.VAPID_PUBLIC_KEY) !== Boolean(e.VAPID_PRIVATE_KEY)) {
+    throw new ConfigError("invalid configuration:\n  VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY: set both or neither");
+  }
   if (production && !e.CHANNEL_SECRETS_KEY) throw new ConfigError("invalid configuration:\n  CHANNEL_SECRETS_KEY: required when NODE_ENV=production");
   return {
     port: e.PORT,
@@ -224,6 +305,21 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     production,
     webchatVisitorTtlSeconds: e.WEBCHAT_VISITOR_TTL_DAYS * 86_400,
     scheduler: { enabled: e.SCHEDULER_ENABLED === "true", pollMs: e.SCHEDULER_POLL_MS, leaseMs: e.SCHEDULER_LEASE_MS },
+    push: {
+      vapid: e.VAPID_PUBLIC_KEY && e.VAPID_PRIVATE_KEY ? { publicKey: e.VAPID_PUBLIC_KEY, privateKey: e.VAPID_PRIVATE_KEY } : undefined,
+      vapidSubject: e.VAPID_SUBJECT,
+      allowHttpEndpoints: e.WEB_PUSH_ALLOW_HTTP === "true",
+      fcm: {
+        serviceAccountFile: e.FCM_SERVICE_ACCOUNT,
+        serviceAccountJson: e.FCM_SERVICE_ACCOUNT_JSON,
+        projectId: e.FCM_PROJECT_ID,
+        baseUrl: e.FCM_BASE_URL.replace(/\/+$/, ""),
+        tokenUrl: e.FCM_TOKEN_URL,
+      },
+      coalesceMs: e.PUSH_COALESCE_SECONDS * 1000,
+      leaseMs: e.PUSH_LEASE_MS,
+      pollMs: e.PUSH_POLL_MS,
+    },
     delivery: {
       maxAttempts: e.DELIVERY_MAX_ATTEMPTS,
       retryBaseMs: e.DELIVERY_RETRY_BASE_MS,

@@ -7,6 +7,7 @@ import { bulkRoutes } from "./bulk.ts";
 import { candidateRoutes } from "./candidates.ts";
 import { channelRoutes } from "./channels.ts";
 import { conversationRoutes } from "./conversations.ts";
+import { deviceRoutes, pushPreferenceRoutes } from "./devices.ts";
 import { mountDocs } from "./docs.ts";
 import { limitBody, storableTextOnly } from "./edge.ts";
 import { legacyRoutes } from "./legacy.ts";
@@ -108,6 +109,8 @@ export function createHttpApp(given: AppDeps) {
   api.route("/channels", channelRoutes(deps));
   api.route("/workspace", workspaceRoutes(deps));
   api.route("/", bulkRoutes(deps));
+  api.route("/devices", deviceRoutes(deps));
+  api.route("/push", pushPreferenceRoutes(deps));
   app.route("/api/v2", api);
 
   const v1 = router();

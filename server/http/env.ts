@@ -5,6 +5,7 @@ import type { MemberRow } from "../../db/repository.ts";
 import type { Auth } from "../auth.ts";
 import type { Intake } from "../channels/intake.ts";
 import type { VisitorTokens } from "../channels/webchat/visitors.ts";
+import type { PushSetup } from "../push/setup.ts";
 
 /** What every route can reach through the context. */
 export interface AppDeps {
@@ -22,6 +23,8 @@ export interface AppDeps {
   readonly publicUrl: () => string;
   /** Webchat visitor tokens (the `webchat` room's auth). */
   readonly visitorTokens: VisitorTokens;
+  /** Which device kinds can be registered, and the VAPID public key (server/push/setup.ts). */
+  readonly push?: Pick<PushSetup, "senders" | "vapidPublicKey" | "allowHttpEndpoints">;
 }
 
 export interface AppEnv {

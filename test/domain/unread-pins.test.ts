@@ -88,8 +88,8 @@ describe("§12 push notifications and pins", () => {
     expect(d.effects).toEqual([{ kind: "push", memberIds: ["fol", "c1", "c2", "c3"] }]);
   });
 
-  it("[R12.1] a customer message in a 1-on-1 conversation sends no collaborative push", () => {
-    expect(run(conversation(), act.customerMessage(), asCustomer()).effects).toEqual([]);
+  it("[R12.1] a customer message in an in_progress 1-on-1 conversation pushes to its follower only (issue 11)", () => {
+    expect(run(conversation(), act.customerMessage(), asCustomer()).effects).toEqual([{ kind: "push", memberIds: ["fol"] }]);
   });
 
   it("[R12.2] the follower pinning pins it for the follower only", () => {

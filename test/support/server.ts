@@ -41,10 +41,10 @@ export async function startTestServer(opts: { storage?: "pglite" | "postgres"; n
  * stops it (dropping its database) after the file. The returned object stands for the server once
  * it has started: use it inside tests and hooks, as `app.url`, `app.database`, `connect(app, …)`.
  */
-export function useTestServer(opts: { storage?: "pglite" | "postgres"; now?: () => Date; env?: Record<string, string> } = {}): App {
+export function useTestServer(opts: { storage?: "pglite" | "postgres"; now?: () => Date; env?: Record<string, string> | (() => Record<string, string>) } = {}): App {
   let started: App | undefined;
   beforeAll(async () => {
-    started = await startTestServer(opts);
+    started = await startTestServer({ ...opts, env: typeof opts.env === "function" ? opts.env() : opts.env });
   });
   afterEach(closeAll);
   afterAll(async () => {
