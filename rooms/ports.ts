@@ -10,6 +10,18 @@ export interface AuthPort {
   verifyAccess(token: string | undefined | null): Promise<MemberRow>;
 }
 
+/** Where rooms report how their requests went (server/metrics.ts implements it). */
+export interface RoomMetrics {
+  /** Called when a request arrives; the returned function is called with its one answer. */
+  roomRequest(type: string | number, origin: "client" | "server"): (answer: { ok: boolean; code?: string }) => void;
+}
+
+/** The rooms' rate limit: a member's messages per window (server/rateLimit.ts implements it). */
+export interface RoomLimits {
+  /** Counts one message of `memberId`: null when allowed, else how long until it would be (ms). */
+  roomAction(memberId: string): Promise<number | null>;
+}
+
 /** What rooms need from the composition root. Colyseus constructs rooms itself, so they reach it here. */
 export interface Services {
   readonly db: Db;
@@ -21,6 +33,8 @@ export interface Services {
   readonly now: () => Date;
   /** Members whose rights changed, for rooms to close or re-check their connections. */
   readonly revocations: RevocationHub;
+  readonly metrics: RoomMetrics;
+  readonly limits: RoomLimits;
 }
 
 let current: Services | null = null;

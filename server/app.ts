@@ -31,6 +31,8 @@ import { useMetaGraphBaseUrl } from "./channels/meta/client.ts";
 import { useWechatApiBaseUrl } from "./channels/wechat/client.ts";
 import { Intake } from "./channels/intake.ts";
 import { boundedPresence } from "./serviceDeadline.ts";
+import { Metrics } from "./metrics.ts";
+import { LimitName, RateLimits } from "./rateLimit.ts";
 
 export interface App {
   readonly port: number;
@@ -46,6 +48,10 @@ export interface App {
   readonly presence: Presence;
   readonly seeded: boolean;
   readonly log: Logger;
+  /** `/metrics`' registry and hooks (server/metrics.ts). */
+  readonly metrics: Metrics;
+  /** The rate limits' counts (server/rateLimit.ts). */
+  readonly limits: RateLimits;
   /** The HTTP routes the server serves, for callers in the same process (tests: `http.request`, no socket). */
   readonly http: ReturnType<typeof createHttpApp>;
   /** The Colyseus server (tests wrap it with `@colyseus/testing` to reach live room instances). */
@@ -79,7 +85,8 @@ function useCorsPolicy(): void {
   matchMaker.controller.getCorsHeaders = () => ({
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Credentials": "false",
-    "Access-Control-Allow-Headers": "Authorization, Content-Type, Accept, Accept-Language, Idempotency-Key, X-Channel-Secret",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, Accept, Accept-Language, Idempotency-Key, X-Channel-Secret, X-Request-Id",
+    "Access-Control-Expose-Headers": "X-Request-Id, Retry-After",
     "Access-Control-Max-Age": "600",
   });
 }
@@ -100,6 +107,22 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
 
   const presence: Presence = config.redisUrl ? new RedisPresence(config.redisUrl) : new LocalPresence();
   const driver = config.redisUrl ? new RedisDriver(config.redisUrl) : undefined;
+  const metrics = new Metrics({ db: database.db, now: () => new Date(), log, databaseKind: database.kind });
+  const r = config.rateLimits;
+  const limits = await RateLimits.create({
+    rules: { login_account: r.loginAccount, login_address: r.loginAddress, room_action: r.roomActions, webhook: r.webhooks },
+    log,
+    redisUrl: config.redisUrl,
+  });
+  const roomLimits = {
+    async roomAction(memberId: string) {
+      const v = await limits.take(LimitName.roomAction, memberId);
+      if (v.ok) return null;
+      metrics.limited(LimitName.roomAction);
+      log.warn({ limit: LimitName.roomAction, memberId, retryAfterMs: v.retryAfterMs }, "room messages rate limited");
+      return v.retryAfterMs;
+    },
+  };
   const auth = new Auth(database.db, jwtSecret(config, log), config.accessTokenTtlSeconds, config.refreshTokenTtlDays);
   const now = () => new Date();
   const outbox = new OutboxDispatcher(database.db, presence, log, now);
@@ -110,7 +133,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
     db: database.db,
     log,
     now,
-    senders: defaultSenders(),
+    senders: metrics.meterSenders(defaultSenders()),
     loadAccount: (db, channelId) => loadAccount(db, channelId),
     policy: { maxAttempts: d.maxAttempts, baseMs: d.retryBaseMs, capMs: d.retryMaxMs },
     leaseMs: d.leaseMs,
@@ -120,7 +143,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
     outbox.kick();
     delivery.kick(); // a committed reply's `deliver_reply` row
   };
-  setServices({ db: database.db, auth, log, presence, kickOutbox, now, revocations });
+  setServices({ db: database.db, auth, log, presence, kickOutbox, now, revocations, metrics, limits: roomLimits });
   const jobs = new JobRunner({ db: database.db, presence, log, now, itemPauseMs: config.jobItemPauseMs, leaseMs: config.jobLeaseMs, pollMs: config.jobPollMs });
 
   // Bounded like the routes' presence: a Redis outage fails the processing (retried), never hangs it.
@@ -139,6 +162,10 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
       void Promise.resolve(presence.publish(Topic.inbox(memberId), event)).catch((err: unknown) => log.warn({ err }, "inbox publish failed")),
     presence,
     kickJobs: () => jobs.kick(),
+    metrics,
+    metricsToken: config.metricsToken,
+    limits,
+    trustedProxies: config.trustedProxies,
   });
   const listener = getRequestListener(http.fetch);
   useCorsPolicy();
@@ -183,6 +210,8 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
     presence,
     seeded,
     log,
+    metrics,
+    limits,
     http,
     colyseus: server,
     async stop() {
@@ -195,6 +224,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
       await outbox.stop();
       await delivery.stop();
       setServices(null);
+      await limits.stop();
       await database.close();
     },
   };

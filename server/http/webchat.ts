@@ -6,6 +6,7 @@ import { ChannelStatus } from "../../domain/channels.ts";
 import { DomainError, ErrorCode } from "../../domain/errors.ts";
 import { isTextTooLong } from "../../domain/actions.ts";
 import { MAX_TEXT_LENGTH } from "../../domain/sets.ts";
+import { webhookLimit } from "./limits.ts";
 import type { AppDeps } from "./env.ts";
 import { errors, json, jsonBody, router } from "./openapi.ts";
 
@@ -49,6 +50,7 @@ function sameSecret(given: string, storedHash: string): boolean {
  */
 export function webchatRoutes(deps: AppDeps) {
   const app = router();
+  app.use("/:channelId/*", webhookLimit(deps, "webchat")); // per channel account: 429 past RATE_LIMIT_WEBHOOKS
   app.openapi(inbound, async (c) => {
     const db = deps.database.db;
     const channel = await findChannel(db, c.req.param("channelId"), "webchat");
@@ -69,6 +71,7 @@ export function webchatRoutes(deps: AppDeps) {
       parts: [{ type: "text", text: body.text }],
       sentAt: deps.now().toISOString(),
     });
+    deps.metrics.webhook("webchat", processed.duplicate ? "duplicate" : "stored");
     return c.json(processed, 202);
   });
   return app;

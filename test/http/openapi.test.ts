@@ -55,6 +55,10 @@ it("every route of the HTTP app appears in the document, and the document lists 
     kickJobs: () => {},
     intake: app.intake,
     publicUrl: () => app.url,
+    metrics: app.metrics,
+    metricsToken: undefined,
+    limits: app.limits,
+    trustedProxies: 0,
   });
   const served = new Set(
     http.routes

@@ -1,0 +1,146 @@
+import type { Logger } from "pino";
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
+import { createClient } from "redis";
+import type { LimitRule } from "./config.ts";
+
+/**
+ * Rate limits (rate-limiter-flexible): fixed windows of `points` per `seconds` per key.
+ *
+ * With `REDIS_URL` the counts live in Redis, shared by every process, through a client of the
+ * `redis` package of our own rather than the ioredis connections Colyseus's `RedisPresence` holds:
+ * those are Colyseus's internals (one of them in subscriber mode), and they queue commands while
+ * Redis is away, so a sign-in would wait on an outage. Ours fails fast instead
+ * (`disableOfflineQueue`), and every Redis call has `REDIS_DEADLINE_MS`: when Redis errs or is slow
+ * the decision falls back to this process's memory counts (the same limits, per process), so an
+ * outage neither blocks sign-ins nor lifts the limits. Without `REDIS_URL`, memory only.
+ */
+
+export const LimitName = {
+  /** Failed sign-ins per account (the email, lower-cased). */
+  loginAccount: "login_account",
+  /** Failed sign-ins per client address. */
+  loginAddress: "login_address",
+  /** Room messages per member. */
+  roomAction: "room_action",
+  /** Webhook (and Webchat) requests per channel account. */
+  webhook: "webhook",
+} as const;
+export type LimitName = (typeof LimitName)[keyof typeof LimitName];
+
+export type LimitRules = Readonly<Record<LimitName, LimitRule>>;
+
+/** Allowed, or refused with how long until the window ends. */
+export type Verdict = { ok: true } | { ok: false; retryAfterMs: number };
+
+/** How long a Redis call may take before the memory counts decide instead. */
+export const REDIS_DEADLINE_MS = 500;
+
+type Limiter = RateLimiterMemory | RateLimiterRedis;
+
+/** A client that fails fast while disconnected (no offline queue) and reconnects within 2 s steps. */
+function redisClient(url: string) {
+  return createClient({
+    url,
+    disableOfflineQueue: true,
+    socket: { connectTimeout: 3000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) },
+  });
+}
+type RedisClient = ReturnType<typeof redisClient>;
+
+export class RateLimits {
+  private readonly memory = new Map<LimitName, RateLimiterMemory>();
+  private readonly shared = new Map<LimitName, RateLimiterRedis>();
+  private lastWarning = 0;
+
+  private constructor(
+    readonly rules: LimitRules,
+    private readonly log: Logger,
+    private readonly client: RedisClient | null,
+    keyPrefix: string,
+  ) {
+    for (const name of Object.values(LimitName)) {
+      const { points, seconds } = rules[name];
+      this.memory.set(name, new RateLimiterMemory({ points, duration: seconds, keyPrefix: `${keyPrefix}:${name}` }));
+      if (client) {
+        this.shared.set(name, new RateLimiterRedis({ storeClient: client, useRedisPackage: true, points, duration: seconds, keyPrefix: `${keyPrefix}:${name}` }));
+      }
+    }
+  }
+
+  /** Memory counts, or Redis counts (with memory as the fallback) when `redisUrl` is given. */
+  static async create(opts: { rules: LimitRules; log: Logger; redisUrl?: string; keyPrefix?: string }): Promise<RateLimits> {
+    const keyPrefix = opts.keyPrefix ?? "rl";
+    if (!opts.redisUrl) return new RateLimits(opts.rules, opts.log, null, keyPrefix);
+    const client = redisClient(opts.redisUrl);
+    // Without a listener an error event would end the process; the calls fall back meanwhile.
+    client.on("error", (err: unknown) => opts.log.debug({ err }, "rate-limit Redis connection error"));
+    const limits = new RateLimits(opts.rules, opts.log, client, keyPrefix);
+    try {
+      await withDeadline(client.connect(), 3000);
+    } catch (err) {
+      // It keeps reconnecting in the background; memory decides until it is back.
+      opts.log.warn({ err }, "rate limits: Redis not reachable at start; using per-process counts until it is");
+    }
+    return limits;
+  }
+
+  /** Counts `points` against `key` and says whether that was allowed. */
+  async take(name: LimitName, key: string, points = 1): Promise<Verdict> {
+    try {
+      await this.call(name, (l) => l.consume(key, points));
+      return { ok: true };
+    } catch (res) {
+      if (res instanceof RateLimiterRes) return { ok: false, retryAfterMs: Math.max(1, res.msBeforeNext) };
+      throw res;
+    }
+  }
+
+  /** Gives `points` back to `key` (a sign-in that succeeded does not count as a failure). */
+  async give(name: LimitName, key: string, points = 1): Promise<void> {
+    await this.call(name, (l) => l.reward(key, points)).catch(() => {});
+  }
+
+  /** Clears `key`'s count (tests; an operator unlocking an account). */
+  async clear(name: LimitName, key: string): Promise<void> {
+    await this.call(name, (l) => l.delete(key)).catch(() => {});
+  }
+
+  async stop(): Promise<void> {
+    if (this.client?.isOpen) await this.client.close().catch(() => {});
+    else this.client?.destroy();
+  }
+
+  /** Runs `op` on Redis within the deadline, else (error, timeout, no Redis) on memory. A refusal (RateLimiterRes) is passed on. */
+  private async call<T>(name: LimitName, op: (l: Limiter) => Promise<T>): Promise<T> {
+    const shared = this.shared.get(name);
+    if (shared && this.client?.isReady) {
+      try {
+        return await withDeadline(op(shared), REDIS_DEADLINE_MS);
+      } catch (e) {
+        if (e instanceof RateLimiterRes) throw e;
+        this.warn(e);
+      }
+    }
+    return op(this.memory.get(name)!);
+  }
+
+  private warn(err: unknown): void {
+    const now = Date.now();
+    if (now - this.lastWarning < 10_000) return;
+    this.lastWarning = now;
+    this.log.warn({ err }, "rate limits: Redis failed or was slow; deciding with per-process counts");
+  }
+}
+
+function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** `Retry-After`'s value: whole seconds, at least 1. */
+export function retryAfterSeconds(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000));
+}
