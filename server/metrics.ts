@@ -32,8 +32,12 @@ export class Metrics implements RoomMetrics {
   private readonly webhookEvents: Counter<"provider" | "outcome">;
   private readonly deliverySends: Counter<"provider" | "result">;
   private readonly rateLimited: Counter<"limit">;
+  private readonly rooms: Gauge<"type">;
+  private readonly clients: Gauge<"type">;
+  private readonly roomsOk: Gauge;
+  private readonly stored: Record<"depth" | "lag" | "running" | "processed" | "total" | "ok", Gauge>;
 
-  constructor(deps: { db: Db; now: () => Date; log: Logger; databaseKind: string }) {
+  constructor(private readonly deps: { db: Db; now: () => Date; log: Logger; databaseKind: string }) {
     const registers = [this.registry];
     // Process CPU, memory, GC and the event loop's lag (nodejs_eventloop_lag_*), per registry.
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
@@ -77,54 +81,55 @@ export class Metrics implements RoomMetrics {
       registers,
     }).set({ kind: deps.databaseKind }, 1);
 
-    const rooms = new Gauge({ name: "inbox_rooms", help: "Rooms live in this process, by type", labelNames: ["type"], registers });
-    const clients = new Gauge({ name: "inbox_room_clients", help: "Client connections to the rooms of this process, by room type", labelNames: ["type"], registers });
-    // Collected once per scrape (the first gauge's collect runs it for both).
-    new Gauge({
-      name: "inbox_rooms_scrape_ok",
-      help: "1 when the live rooms were read at this scrape",
-      registers,
-      async collect() {
-        rooms.reset();
-        clients.reset();
-        try {
-          const local = await matchMaker.query({ processId: matchMaker.processId });
-          for (const r of local) {
-            rooms.inc({ type: r.name });
-            clients.inc({ type: r.name }, r.clients);
-          }
-          this.set(1);
-        } catch (err) {
-          deps.log.warn({ err }, "metrics: rooms not read");
-          this.set(0);
-        }
-      },
-    });
+    // Read at each scrape by `refresh()`.
+    this.rooms = new Gauge({ name: "inbox_rooms", help: "Rooms live in this process, by type", labelNames: ["type"], registers });
+    this.clients = new Gauge({ name: "inbox_room_clients", help: "Client connections to the rooms of this process, by room type", labelNames: ["type"], registers });
+    this.roomsOk = new Gauge({ name: "inbox_rooms_scrape_ok", help: "1 when the live rooms were read at this scrape", registers });
+    this.stored = {
+      depth: new Gauge({ name: "inbox_outbox_depth", help: "Outbox rows not done yet (all processes: read from the database)", registers }),
+      lag: new Gauge({ name: "inbox_outbox_lag_seconds", help: "Age of the oldest due outbox row not done yet; 0 when none is due", registers }),
+      running: new Gauge({ name: "inbox_jobs_running", help: "Background jobs (bulk actions, departures) running", registers }),
+      processed: new Gauge({ name: "inbox_job_items_processed", help: "Items of running jobs handled so far", registers }),
+      total: new Gauge({ name: "inbox_job_items_total", help: "Items of running jobs in all", registers }),
+      ok: new Gauge({ name: "inbox_storage_scrape_ok", help: "1 when the outbox and job gauges were read from the database at this scrape", registers }),
+    };
+  }
 
-    const depth = new Gauge({ name: "inbox_outbox_depth", help: "Outbox rows not done yet (all processes: read from the database)", registers });
-    const lag = new Gauge({ name: "inbox_outbox_lag_seconds", help: "Age of the oldest due outbox row not done yet; 0 when none is due", registers });
-    const running = new Gauge({ name: "inbox_jobs_running", help: "Background jobs (bulk actions, departures) running", registers });
-    const processed = new Gauge({ name: "inbox_job_items_processed", help: "Items of running jobs handled so far", registers });
-    const total = new Gauge({ name: "inbox_job_items_total", help: "Items of running jobs in all", registers });
-    new Gauge({
-      name: "inbox_storage_scrape_ok",
-      help: "1 when the outbox and job gauges were read from the database at this scrape",
-      registers,
-      async collect() {
+  /** Reads the gauges of live rooms and of what is stored; a part that fails says so (`*_scrape_ok` 0) and keeps its last values. */
+  private async refresh(): Promise<void> {
+    const { db, now, log } = this.deps;
+    await Promise.all([
+      (async () => {
         try {
-          const g = await withDeadline(loadStoredGauges(deps.db, deps.now()), STORED_GAUGES_DEADLINE_MS);
-          depth.set(g.outboxDepth);
-          lag.set(g.outboxLagSeconds);
-          running.set(g.jobsRunning);
-          processed.set(g.jobItemsProcessed);
-          total.set(g.jobItemsTotal);
-          this.set(1);
+          const local = await withDeadline(matchMaker.query({ processId: matchMaker.processId }), STORED_GAUGES_DEADLINE_MS);
+          this.rooms.reset();
+          this.clients.reset();
+          for (const r of local) {
+            this.rooms.inc({ type: r.name });
+            this.clients.inc({ type: r.name }, r.clients);
+          }
+          this.roomsOk.set(1);
         } catch (err) {
-          deps.log.warn({ err }, "metrics: stored gauges not read");
-          this.set(0);
+          log.warn({ err }, "metrics: rooms not read");
+          this.roomsOk.set(0);
         }
-      },
-    });
+      })(),
+      (async () => {
+        const s = this.stored;
+        try {
+          const g = await withDeadline(loadStoredGauges(db, now()), STORED_GAUGES_DEADLINE_MS);
+          s.depth.set(g.outboxDepth);
+          s.lag.set(g.outboxLagSeconds);
+          s.running.set(g.jobsRunning);
+          s.processed.set(g.jobItemsProcessed);
+          s.total.set(g.jobItemsTotal);
+          s.ok.set(1);
+        } catch (err) {
+          log.warn({ err }, "metrics: stored gauges not read");
+          s.ok.set(0);
+        }
+      })(),
+    ]);
   }
 
   /** Starts timing a room request; the returned function records its answer. */
@@ -181,8 +186,9 @@ export class Metrics implements RoomMetrics {
     return registry;
   }
 
-  /** The text exposition (`text/plain; version=0.0.4`). */
-  render(): Promise<string> {
+  /** The text exposition (`text/plain; version=0.0.4`), the scrape-time gauges read first. */
+  async render(): Promise<string> {
+    await this.refresh();
     return this.registry.metrics();
   }
 
