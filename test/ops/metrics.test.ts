@@ -7,7 +7,7 @@ import { createConversation } from "../support/fixtures.ts";
 import { webchat } from "../support/http.ts";
 import { connect } from "../support/rooms.ts";
 import { useTestServer } from "../support/server.ts";
-import { type Sample, has, parseMetrics, valueOf } from "./metrics-text.ts";
+import { type Sample, has, parseMetrics, sampleSum } from "./metrics-text.ts";
 
 /** `GET /metrics`: its token, and what real actions, webhooks and sends make it show (server/metrics.ts). */
 
@@ -64,8 +64,8 @@ describe("what it shows", () => {
     const c = await createConversation(app, { follower: ID.agent, channel: "webchat" });
     const dan = await connect(app, "agent", c.id);
     const before = await scrape();
-    expect(valueOf(before, "inbox_rooms", { type: "conversation" })).toBeGreaterThanOrEqual(1);
-    expect(valueOf(before, "inbox_room_clients", { type: "conversation" })).toBeGreaterThanOrEqual(1);
+    expect(sampleSum(before, "inbox_rooms", { type: "conversation" })).toBeGreaterThanOrEqual(1);
+    expect(sampleSum(before, "inbox_room_clients", { type: "conversation" })).toBeGreaterThanOrEqual(1);
 
     expect(await dan.act("reply", { text: "hello from the metrics test" })).toMatchObject({ ok: true });
     expect(await dan.act("mark_read")).toMatchObject({ ok: true });
@@ -75,22 +75,22 @@ describe("what it shows", () => {
     expect(bad).toMatchObject({ ok: false, code: "INVALID_PAYLOAD" });
 
     const after = await scrape();
-    const grew = (labels: Record<string, string>) => valueOf(after, ROOM, labels) - valueOf(before, ROOM, labels);
+    const grew = (labels: Record<string, string>) => sampleSum(after, ROOM, labels) - sampleSum(before, ROOM, labels);
     expect(grew({ action: "reply", outcome: "ok", origin: "client" })).toBe(1);
     expect(grew({ action: "mark_read", outcome: "ok", origin: "client" })).toBe(1);
     expect(grew({ action: "reopen", outcome: refused.code!, origin: "client" })).toBe(1);
     expect(grew({ action: "reply", outcome: "INVALID_PAYLOAD", origin: "client" })).toBe(1);
     // A type no client may invent a label for.
-    const unknownBefore = valueOf(after, ROOM, { action: "unknown" });
+    const unknownBefore = sampleSum(after, ROOM, { action: "unknown" });
     expect(await dan.act("no-such-action-🦄")).toMatchObject({ ok: false, code: "UNKNOWN_ACTION" });
     const last = await scrape();
-    expect(valueOf(last, ROOM, { action: "unknown", outcome: "UNKNOWN_ACTION" }) - unknownBefore).toBe(1);
+    expect(sampleSum(last, ROOM, { action: "unknown", outcome: "UNKNOWN_ACTION" }) - unknownBefore).toBe(1);
     expect(last.some((s) => s.name === ROOM && s.labels.action?.includes("🦄"))).toBe(false);
 
     // The staff reply went out through the Webchat sender: counted by provider and result.
     let sends = 0;
     for (let i = 0; i < 100 && sends < 1; i++) {
-      sends = valueOf(await scrape(), "inbox_delivery_sends_total", { provider: "webchat", result: "ok" }) - valueOf(before, "inbox_delivery_sends_total", { provider: "webchat", result: "ok" });
+      sends = sampleSum(await scrape(), "inbox_delivery_sends_total", { provider: "webchat", result: "ok" }) - sampleSum(before, "inbox_delivery_sends_total", { provider: "webchat", result: "ok" });
       if (sends < 1) await new Promise((r) => setTimeout(r, 100));
     }
     expect(sends).toBe(1);
@@ -113,7 +113,7 @@ describe("what it shows", () => {
 
     const after = await scrape();
     const grew = (labels: Record<string, string>) =>
-      valueOf(after, "inbox_webhook_events_total", labels) - valueOf(before, "inbox_webhook_events_total", labels);
+      sampleSum(after, "inbox_webhook_events_total", labels) - sampleSum(before, "inbox_webhook_events_total", labels);
     expect(grew({ provider: "webchat", outcome: "stored" })).toBe(1);
     expect(grew({ provider: "webchat", outcome: "duplicate" })).toBe(1);
     expect(grew({ provider: "webchat", outcome: "refused" })).toBe(2);
@@ -135,12 +135,12 @@ describe("what it shows", () => {
     ]) {
       expect(has(s, name), name).toBe(true);
     }
-    expect(valueOf(s, "inbox_storage_scrape_ok")).toBe(1);
-    expect(valueOf(s, "inbox_rooms_scrape_ok")).toBe(1);
-    expect(valueOf(s, "inbox_database_info", { kind: app.database.kind })).toBe(1);
-    expect(valueOf(s, "inbox_outbox_lag_seconds")).toBeGreaterThanOrEqual(0);
+    expect(sampleSum(s, "inbox_storage_scrape_ok")).toBe(1);
+    expect(sampleSum(s, "inbox_rooms_scrape_ok")).toBe(1);
+    expect(sampleSum(s, "inbox_database_info", { kind: app.database.kind })).toBe(1);
+    expect(sampleSum(s, "inbox_outbox_lag_seconds")).toBeGreaterThanOrEqual(0);
     // The earlier scrapes were HTTP requests too.
-    expect(valueOf(s, "inbox_http_request_duration_seconds_count", { method: "GET", status: "200" })).toBeGreaterThanOrEqual(1);
+    expect(sampleSum(s, "inbox_http_request_duration_seconds_count", { method: "GET", status: "200" })).toBeGreaterThanOrEqual(1);
   });
 
   it("a registry per server: a second Metrics in the same process starts from zero and does not clash", async () => {
@@ -148,8 +148,8 @@ describe("what it shows", () => {
     const registry = other.meterSenders(new SenderRegistry({ line: { send: async () => ({ ok: false, transient: true, code: "LINE_RATE_LIMITED", reason: "429" }) } }));
     await registry.get("line")!.send({} as never, {} as never);
     const mine = parseMetrics(await other.render());
-    expect(valueOf(mine, "inbox_delivery_sends_total", { provider: "line", result: "LINE_RATE_LIMITED" })).toBe(1);
-    expect(valueOf(mine, ROOM)).toBe(0);
-    expect(valueOf(await scrape(), "inbox_delivery_sends_total", { provider: "line", result: "LINE_RATE_LIMITED" })).toBe(0);
+    expect(sampleSum(mine, "inbox_delivery_sends_total", { provider: "line", result: "LINE_RATE_LIMITED" })).toBe(1);
+    expect(sampleSum(mine, ROOM)).toBe(0);
+    expect(sampleSum(await scrape(), "inbox_delivery_sends_total", { provider: "line", result: "LINE_RATE_LIMITED" })).toBe(0);
   });
 });
