@@ -84,6 +84,11 @@ export class RateLimits {
     return limits;
   }
 
+  /** Where the counts are kept now: `redis` while its connection is ready, else `memory`. */
+  get store(): "redis" | "memory" {
+    return this.client?.isReady ? "redis" : "memory";
+  }
+
   /** Counts `points` against `key` and says whether that was allowed. */
   async take(name: LimitName, key: string, points = 1): Promise<Verdict> {
     try {
