@@ -32,6 +32,7 @@ import { useWechatApiBaseUrl } from "./channels/wechat/client.ts";
 import { Intake } from "./channels/intake.ts";
 import { boundedPresence } from "./serviceDeadline.ts";
 import { Metrics } from "./metrics.ts";
+import { MONITOR_PATH, monitorGate, monitorPanel } from "./monitor.ts";
 import { LimitName, RateLimits } from "./rateLimit.ts";
 
 export interface App {
@@ -184,6 +185,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
       team: defineRoom(TeamRoom).filterBy(["workspaceId"]),
     },
     express: (app) => {
+      app.use(MONITOR_PATH, monitorGate(auth, log), monitorPanel()); // admins only (server/monitor.ts)
       app.use((req: IncomingMessage, res: ServerResponse) => void listener(req, res));
     },
   });
