@@ -112,7 +112,11 @@ export class RateLimits {
 
   /** Closes the Redis connection at once (pending calls fall back to memory): never waits on a lost Redis. */
   async stop(): Promise<void> {
-    if (this.client?.isOpen) this.client.destroy();
+    try {
+      this.client?.destroy(); // also stops a reconnection under way
+    } catch {
+      // already closed
+    }
   }
 
   /** Runs `op` on Redis within the deadline, else (error, timeout, no Redis) on memory. A refusal (RateLimiterRes) is passed on. */
