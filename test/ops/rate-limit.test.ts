@@ -5,6 +5,7 @@ import pino from "pino";
 import { describe, expect, it } from "vitest";
 import * as s from "../../db/schema.ts";
 import { Auth } from "../../server/auth.ts";
+import { ConfigError, parseConfig } from "../../server/config.ts";
 import { hashSecret } from "../../server/http/webchat.ts";
 import { LimitName, RateLimits } from "../../server/rateLimit.ts";
 import { childRedis } from "../support/child.ts";
@@ -225,6 +226,34 @@ describe.skipIf(!REDIS_URL)("Redis counts are shared, and an unreachable Redis f
       expect(verdicts).toEqual([true, true, true, false]);
     } finally {
       await limits.stop();
+    }
+  });
+});
+
+describe("the settings", () => {
+  it("limits are `<count>/<seconds>s`; a bad one stops the start naming the variable; defaults apply when unset", () => {
+    const c = parseConfig({});
+    expect(c.rateLimits).toEqual({
+      loginAccount: { points: 10, seconds: 900 },
+      loginAddress: { points: 50, seconds: 900 },
+      roomActions: { points: 300, seconds: 10 },
+      webhooks: { points: 10_000, seconds: 10 },
+    });
+    expect(c.metricsToken).toBeUndefined();
+    expect(c.trustedProxies).toBe(0);
+    expect(parseConfig({ RATE_LIMIT_ROOM_ACTIONS: "20/1s" }).rateLimits.roomActions).toEqual({ points: 20, seconds: 1 });
+    for (const [name, value] of [
+      ["RATE_LIMIT_LOGIN_ACCOUNT", "10"],
+      ["RATE_LIMIT_LOGIN_ADDRESS", "0/10s"],
+      ["RATE_LIMIT_ROOM_ACTIONS", "10/0s"],
+      ["RATE_LIMIT_WEBHOOKS", "ten/10s"],
+      ["RATE_LIMIT_WEBHOOKS", "-1/10s"],
+      ["METRICS_TOKEN", "short"],
+      ["METRICS_TOKEN", "has a space in it, long enough"],
+      ["TRUSTED_PROXIES", "-1"],
+    ]) {
+      expect(() => parseConfig({ [name!]: value }), `${name}=${value}`).toThrow(ConfigError);
+      expect(() => parseConfig({ [name!]: value })).toThrow(name);
     }
   });
 });

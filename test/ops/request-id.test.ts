@@ -2,6 +2,7 @@ import { Writable } from "node:stream";
 import fc from "fast-check";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
+import { createHttpApp } from "../../server/http/app.ts";
 import { MAX_REQUEST_ID_LENGTH, isSafeRequestId, requestIdFrom } from "../../server/http/requestLog.ts";
 import { EMAIL } from "../support/demo.ts";
 import { useTestServer } from "../support/server.ts";
@@ -125,5 +126,38 @@ describe("request logs", () => {
     expect(typeof line!.durationMs).toBe("number");
     expect(line!.address).toMatch(/127\.0\.0\.1/);
     expect(JSON.stringify(lines)).not.toContain(secret);
+  });
+});
+
+describe("the client address in logs (TRUSTED_PROXIES)", () => {
+  it("0: the socket's address, X-Forwarded-For ignored; n: the n-th X-Forwarded-For entry from the end", async () => {
+    const addressOf = async (trustedProxies: number, forwarded?: string) => {
+      const http = createHttpApp({
+        database: app.database,
+        auth: app.auth,
+        log: app.log,
+        now: () => new Date(),
+        publishInbox: () => {},
+        presence: app.presence,
+        kickJobs: () => {},
+        intake: app.intake,
+        publicUrl: () => app.url,
+        metrics: app.metrics,
+        metricsToken: undefined,
+        limits: app.limits,
+        trustedProxies,
+      });
+      const id = `addr-${trustedProxies}-${Math.random().toString(36).slice(2)}`;
+      const headers: Record<string, string> = { "x-request-id": id };
+      if (forwarded) headers["x-forwarded-for"] = forwarded;
+      // As the Node adapter passes it: the socket the request came on.
+      await http.request("/healthz", { headers }, { incoming: { socket: { remoteAddress: "10.9.8.7" } } });
+      return lines.find((l) => l.requestId === id && l.status !== undefined)?.address;
+    };
+    expect(await addressOf(0, "1.1.1.1")).toBe("10.9.8.7");
+    expect(await addressOf(1, "1.1.1.1, 2.2.2.2")).toBe("2.2.2.2");
+    expect(await addressOf(2, "1.1.1.1, 2.2.2.2")).toBe("1.1.1.1");
+    expect(await addressOf(1)).toBe("10.9.8.7"); // no header: the socket's
+    expect(await addressOf(3, "1.1.1.1")).toBe("10.9.8.7"); // fewer entries than proxies: the socket's
   });
 });
