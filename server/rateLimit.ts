@@ -10,8 +10,8 @@ import type { LimitRule } from "./config.ts";
  * `redis` package of our own rather than the ioredis connections Colyseus's `RedisPresence` holds:
  * those are Colyseus's internals (one of them in subscriber mode), and they queue commands while
  * Redis is away, so a sign-in would wait on an outage. Ours fails fast instead
- * (`disableOfflineQueue`), and every Redis call has `REDIS_DEADLINE_MS`: when Redis errs or is slow
- * the decision falls back to this process's memory counts (the same limits, per process), so an
+ * (`disableOfflineQueue`), and every Redis call has `REDIS_DEADLINE_MS`. Each process also keeps
+ * memory counts of the same limits (see `take`): when Redis errs or is slow they decide alone, so an
  * outage neither blocks sign-ins nor lifts the limits. Without `REDIS_URL`, memory only.
  */
 
@@ -33,7 +33,7 @@ export type LimitRules = Readonly<Record<LimitName, LimitRule>>;
 export type Verdict = { ok: true } | { ok: false; retryAfterMs: number };
 
 /** How long a Redis call may take before the memory counts decide instead. */
-export const REDIS_DEADLINE_MS = 500;
+export const REDIS_DEADLINE_MS = 1000;
 
 type Limiter = RateLimiterMemory | RateLimiterRedis;
 
@@ -89,25 +89,31 @@ export class RateLimits {
     return this.client?.isReady ? "redis" : "memory";
   }
 
-  /** Counts `points` against `key` and says whether that was allowed. */
+  /**
+   * Counts `points` against `key` and says whether that was allowed. The memory counts are always
+   * kept too: this process's count of a key is never above the shared one, so refusing when either
+   * refuses is never stricter than Redis alone, and when Redis errs or is slow the memory verdict
+   * still holds the limit per process.
+   */
   async take(name: LimitName, key: string, points = 1): Promise<Verdict> {
-    try {
-      await this.call(name, (l) => l.consume(key, points));
-      return { ok: true };
-    } catch (res) {
-      if (res instanceof RateLimiterRes) return { ok: false, retryAfterMs: Math.max(1, res.msBeforeNext) };
-      throw res;
-    }
+    const shared = this.shared.get(name);
+    const [local, remote] = await Promise.all([
+      verdictOf(this.memory.get(name)!.consume(key, points)),
+      shared && this.client?.isReady ? verdictOf(withDeadline(shared.consume(key, points), REDIS_DEADLINE_MS)).catch((e: unknown) => this.warn(e)) : undefined,
+    ]);
+    const refusals = [local, remote].filter((v): v is { ok: false; retryAfterMs: number } => v !== undefined && !v.ok);
+    if (refusals.length === 0) return { ok: true };
+    return { ok: false, retryAfterMs: Math.max(...refusals.map((r) => r.retryAfterMs)) };
   }
 
   /** Gives `points` back to `key` (a sign-in that succeeded does not count as a failure). */
   async give(name: LimitName, key: string, points = 1): Promise<void> {
-    await this.call(name, (l) => l.reward(key, points)).catch(() => {});
+    await this.both(name, (l) => l.reward(key, points));
   }
 
   /** Clears `key`'s count (tests; an operator unlocking an account). */
   async clear(name: LimitName, key: string): Promise<void> {
-    await this.call(name, (l) => l.delete(key)).catch(() => {});
+    await this.both(name, (l) => l.delete(key));
   }
 
   /** Closes the Redis connection at once (pending calls fall back to memory): never waits on a lost Redis. */
@@ -119,25 +125,31 @@ export class RateLimits {
     }
   }
 
-  /** Runs `op` on Redis within the deadline, else (error, timeout, no Redis) on memory. A refusal (RateLimiterRes) is passed on. */
-  private async call<T>(name: LimitName, op: (l: Limiter) => Promise<T>): Promise<T> {
+  private async both(name: LimitName, op: (l: Limiter) => Promise<unknown>): Promise<void> {
     const shared = this.shared.get(name);
-    if (shared && this.client?.isReady) {
-      try {
-        return await withDeadline(op(shared), REDIS_DEADLINE_MS);
-      } catch (e) {
-        if (e instanceof RateLimiterRes) throw e;
-        this.warn(e);
-      }
-    }
-    return op(this.memory.get(name)!);
+    await Promise.all([
+      op(this.memory.get(name)!).catch(() => {}),
+      shared && this.client?.isReady ? withDeadline(op(shared), REDIS_DEADLINE_MS).catch((e: unknown) => this.warn(e)) : undefined,
+    ]);
   }
 
-  private warn(err: unknown): void {
+  private warn(err: unknown): undefined {
     const now = Date.now();
     if (now - this.lastWarning < 10_000) return;
     this.lastWarning = now;
     this.log.warn({ err }, "rate limits: Redis failed or was slow; deciding with per-process counts");
+    return undefined;
+  }
+}
+
+/** A consume's outcome: allowed, refused (RateLimiterRes), or the store's error (thrown). */
+async function verdictOf(consumed: Promise<unknown>): Promise<Verdict> {
+  try {
+    await consumed;
+    return { ok: true };
+  } catch (res) {
+    if (res instanceof RateLimiterRes) return { ok: false, retryAfterMs: Math.max(1, res.msBeforeNext) };
+    throw res;
   }
 }
 
