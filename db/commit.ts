@@ -1,4 +1,4 @@
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, lte, sql } from "drizzle-orm";
 import type { PgUpdateSetSource } from "drizzle-orm/pg-core";
 import type { Decision } from "../domain/decide.ts";
 import type { MemberStateChange } from "../domain/events.ts";
@@ -55,11 +55,13 @@ export interface CommitResult {
 export async function commit(db: Db, input: CommitInput): Promise<CommitResult> {
   return db.transaction(async (tx) => {
     await claimRequest(tx, input);
+    await consumeTimer(tx, input);
     const { conversation, lastSeq, times } = await writeConversation(tx, input);
     const { messages, events } = await writeTimeline(tx, input, lastSeq);
     const touched = await applyMemberStates(tx, input.before.id, input.decision.memberState, lastSeq, input.now);
     const notificationIds = await writeNotices(tx, input);
     await writeEffects(tx, input.before.id, input.decision, lastSeq, input.now);
+    await writeTimers(tx, input);
     return {
       conversation,
       lastSeq,
@@ -149,8 +151,8 @@ function rowChanges(input: CommitInput, count: number): PgUpdateSetSource<typeof
       set.lastCustomerMessageAt = now;
       // R13.3: waiting starts at the oldest unanswered customer message …
       set.waitingSince = sql`coalesce(${c.waitingSince}, ${now.toISOString()}::timestamptz)`;
-    } else {
-      // … and ends with a staff reply.
+    } else if (d.message.sender === "staff") {
+      // … and ends with a staff reply (an automatic message changes neither, R13.4).
       set.lastStaffReplyAt = now;
       set.waitingSince = null;
     }
@@ -164,7 +166,7 @@ async function writeTimeline(tx: Tx, input: CommitInput, lastSeq: number): Promi
   let seq = lastSeq - seqCount(d);
   const messageRows: (typeof s.messages.$inferInsert)[] = [];
   if (d.message) {
-    const queued = d.message.sender === "staff" && (await delivers(tx, before.id, d));
+    const queued = d.message.sender !== "customer" && (await delivers(tx, before.id, d));
     messageRows.push({
       ...(queued ? { deliveryStatus: "queued" as const } : {}),
       conversationId: before.id,
@@ -350,4 +352,37 @@ async function writeEffects(tx: Tx, conversationId: string, d: Decision, lastSeq
         availableAt: now,
       })),
     );
+}
+
+/**
+ * The firing of a durable timer (R13.4) holds only while the timer is still there and due: an
+ * action committed since may have cleared it (a customer reply) or moved it (a staff reply). Then
+ * nothing is written and the firing is answered as a duplicate.
+ */
+async function consumeTimer(tx: Tx, input: CommitInput): Promise<void> {
+  const kind = input.decision.timers.consume;
+  if (!kind) return;
+  const t = s.timers;
+  const gone = await tx
+    .delete(t)
+    .where(and(eq(t.conversationId, input.before.id), eq(t.kind, kind), lte(t.dueAt, input.now)))
+    .returning({ kind: t.kind });
+  if (gone.length === 0) throw new Duplicate();
+}
+
+/** Clears and (re)arms the decision's timers, due relative to the commit time. */
+async function writeTimers(tx: Tx, input: CommitInput): Promise<void> {
+  const { set, clear } = input.decision.timers;
+  const t = s.timers;
+  const id = input.before.id;
+  const keep = new Set(set.map((x) => x.kind));
+  const drop = clear.filter((k) => !keep.has(k));
+  if (drop.length) await tx.delete(t).where(and(eq(t.conversationId, id), inArray(t.kind, [...drop])));
+  for (const x of set) {
+    const dueAt = new Date(input.now.getTime() + x.afterMs);
+    await tx
+      .insert(t)
+      .values({ conversationId: id, kind: x.kind, dueAt, createdAt: input.now })
+      .onConflictDoUpdate({ target: [t.conversationId, t.kind], set: { dueAt, leaseUntil: null, attempts: 0, lastError: null } });
+  }
 }

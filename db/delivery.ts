@@ -80,7 +80,7 @@ export async function loadDeliveryTarget(db: Db, conversationId: string, seq: nu
     .from(m)
     .innerJoin(c, eq(c.id, m.conversationId))
     .innerJoin(cu, eq(cu.id, c.customerId))
-    .where(and(eq(m.conversationId, conversationId), eq(m.seq, seq), eq(m.sender, "staff")));
+    .where(and(eq(m.conversationId, conversationId), eq(m.seq, seq), inArray(m.sender, ["staff", "auto"])));
   if (!row) return null;
   const groupId = row.kind === "group" && row.channelUserId.startsWith(GROUP_PREFIX) ? row.channelUserId.slice(GROUP_PREFIX.length) : null;
   return { status: row.status, text: row.body ?? "", parts: row.parts, channelId: row.channelId, recipient: groupId ?? row.channelUserId, groupId };

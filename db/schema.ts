@@ -1,3 +1,4 @@
+import type { TimerKind } from "../domain/timers.ts";
 import { sql } from "drizzle-orm";
 import {
   bigserial,
@@ -22,7 +23,7 @@ const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" 
 export const workspaces = pgTable("workspaces", {
   id: text("id").primaryKey(),
   name: text("name").notNull(),
-  settings: jsonb("settings").$type<WorkspaceSettings>().notNull(),
+  settings: jsonb("settings").$type<Partial<WorkspaceSettings>>().notNull(),
   createdAt: ts("created_at").notNull().defaultNow(),
 });
 
@@ -185,7 +186,7 @@ export const messages = pgTable(
       .notNull()
       .references(() => conversations.id),
     seq: integer("seq").notNull(),
-    sender: text("sender").$type<"customer" | "staff" | "system">().notNull(),
+    sender: text("sender").$type<"customer" | "staff" | "system" | "auto">().notNull(),
     senderId: text("sender_id"),
     body: text("body"),
     /** For system messages: what happened, rendered on read (R16.2). */
@@ -354,4 +355,29 @@ export const jobItems = pgTable(
     finishedAt: ts("finished_at"),
   },
   (t) => [primaryKey({ columns: [t.jobId, t.idx] })],
+);
+
+// The kinds of durable timers live in domain/timers.ts (the auto-close reminder and the auto-close, R13.4).
+export type { TimerKind };
+
+/**
+ * Durable timers, one per conversation and kind, set and cleared in the transaction of the action
+ * that changes them. The scheduler claims due ones with `FOR UPDATE SKIP LOCKED` and a lease; a
+ * timer due while no process ran fires at the next start.
+ */
+export const timers = pgTable(
+  "timers",
+  {
+    conversationId: text("conversation_id")
+      .notNull()
+      .references(() => conversations.id),
+    kind: text("kind").$type<TimerKind>().notNull(),
+    dueAt: ts("due_at").notNull(),
+    /** While a process runs the timer it holds it until then; afterwards any process may take it. */
+    leaseUntil: ts("lease_until"),
+    attempts: integer("attempts").notNull().default(0),
+    lastError: text("last_error"),
+    createdAt: ts("created_at").notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.conversationId, t.kind] }), index("timers_due_idx").on(t.dueAt)],
 );

@@ -8,7 +8,7 @@ import * as s from "./schema.ts";
 
 export interface StoredMessage {
   readonly seq: number;
-  readonly sender: "customer" | "staff" | "system";
+  readonly sender: "customer" | "staff" | "system" | "auto";
   readonly senderId: string | null;
   readonly body: string | null;
   readonly system: SystemMessage | null;

@@ -46,7 +46,11 @@ export type MemberAction = z.infer<typeof MemberActionSchema>;
 /** Actions that reach a room from the server side (webhooks, administration), never from a client. */
 export type ServerAction =
   | { type: "customer_message"; requestId: string; text: string; parts?: readonly MessagePart[] }
-  | { type: "member_departed"; requestId: string; memberId: string };
+  | { type: "member_departed"; requestId: string; memberId: string }
+  /** R13.4, from the scheduler: the auto-close reminder is due (sent on channels that have it). */
+  | { type: "auto_close_remind"; requestId: string }
+  /** R13.4, from the scheduler: the auto-close is due. */
+  | { type: "auto_close"; requestId: string };
 
 export type Action = MemberAction | ServerAction;
 

@@ -4,6 +4,8 @@ import { DomainError, ErrorCode } from "./errors.ts";
 import type { Effect, Eviction, LogEvent, MemberStateChange, Notice, SystemMessage } from "./events.ts";
 import { EvictReason, LogKind, NoticeKind, SystemKind } from "./events.ts";
 import { type Conversation, type DecideContext, isCollaborative, isParticipant, participantIds } from "./model.ts";
+import { NO_TIMER_CHANGES, type TimerChanges, TimerKind, afterReminder, afterStaffReply, clearAutoClose } from "./timers.ts";
+import { TriggeredKind, supportsTriggered } from "./triggered.ts";
 import { MANAGERS, MAX_COLLABORATORS, MemberStatus, type Role, Status, TEAM_VIEWERS, View, assertNever } from "./sets.ts";
 
 /** What an accepted action does. Nothing here has happened yet: the room commits it first. */
@@ -13,13 +15,16 @@ export interface Decision {
   readonly conversationChanged: boolean;
   /** A human message added to the timeline (a staff reply or a customer message). */
   /** `parts`: a customer message's typed parts (issue 9), `text` then being their text fallback. */
-  readonly message: { readonly sender: "staff" | "customer"; readonly senderId: string; readonly text: string; readonly parts?: readonly MessagePart[] } | null;
+  /** `auto`: an automatic message to the customer (R13.1: the auto-close reminder …), `senderId` naming which. */
+  readonly message: { readonly sender: "staff" | "customer" | "auto"; readonly senderId: string; readonly text: string; readonly parts?: readonly MessagePart[] } | null;
   readonly log: readonly LogEvent[];
   readonly system: readonly SystemMessage[];
   readonly notices: readonly Notice[];
   readonly evictions: readonly Eviction[];
   readonly memberState: readonly MemberStateChange[];
   readonly effects: readonly Effect[];
+  /** Durable timers this action sets, clears or fires (domain/timers.ts), written in its transaction. */
+  readonly timers: TimerChanges;
 }
 
 type MemberActor = Extract<DecideContext["actor"], { type: "member" }>;
@@ -35,6 +40,7 @@ function empty(c: Conversation): Decision {
     evictions: [],
     memberState: [],
     effects: [],
+    timers: NO_TIMER_CHANGES,
   };
 }
 
@@ -118,6 +124,10 @@ export function decide(c: Conversation, action: Action, ctx: DecideContext): Dec
       return customerMessage(c, action.text, ctx, action.parts);
     case "member_departed":
       return memberDeparted(c, action.memberId, ctx);
+    case "auto_close_remind":
+      return autoCloseRemind(c, ctx);
+    case "auto_close":
+      return autoClose(c, ctx, TimerKind.auto_close);
     default:
       return assertNever(action);
   }
@@ -146,6 +156,7 @@ function reply(c: Conversation, text: string, ctx: DecideContext): Decision {
     message: { sender: "staff", senderId: a.id, text },
     memberState: [unread],
     effects: [{ kind: "deliver_reply" }],
+    timers: afterStaffReply(c, ctx.settings), // R13.4: any participant's reply counts
   };
 }
 
@@ -295,6 +306,7 @@ function close(c: Conversation, ctx: DecideContext): Decision {
     evictions: c.collaboratorIds.map((id) => ({ memberId: id, reason: EvictReason.closed })),
     memberState: [{ kind: "unpin_all" }],
     effects: ctx.settings.csatOnClose ? [{ kind: "send_csat" }] : [],
+    timers: clearAutoClose(),
   };
 }
 
@@ -344,6 +356,7 @@ function customerMessage(c: Conversation, text: string, ctx: DecideContext, part
     message: { sender: "customer", senderId: ctx.actor.id, text, ...(parts ? { parts } : {}) },
     memberState: recipients.length ? [{ kind: "unread_increment", memberIds: recipients }] : [],
     effects: push ? [{ kind: "push", memberIds: recipients }] : [],
+    timers: clearAutoClose(), // R13.4: the customer replied
   };
 }
 
@@ -370,4 +383,53 @@ function memberDeparted(c: Conversation, memberId: string, ctx: DecideContext): 
     evictions: [{ memberId, reason: EvictReason.deactivated }],
     memberState: [{ kind: "pin", memberId, pinned: false }],
   };
+}
+
+function systemActor(ctx: DecideContext): void {
+  if (ctx.actor.type !== "system") refuse(ErrorCode.UNAUTHENTICATED);
+}
+
+/**
+ * R13.4 with R13.1's reminder: the auto-close wait is over; on a channel with the reminder the
+ * customer gets it (an automatic message) and the close follows after the grace period. Without a
+ * reminder (its text emptied since, or a channel without one) the conversation closes now.
+ */
+function autoCloseRemind(c: Conversation, ctx: DecideContext): Decision {
+  systemActor(ctx);
+  if (c.status === Status.closed) refuse(ErrorCode.ALREADY_CLOSED);
+  if (ctx.settings.autoCloseAfterMinutes <= 0) return autoCloseTurnedOff(c, TimerKind.auto_close_reminder);
+  const text = ctx.settings.autoCloseReminderText.trim();
+  if (!text || !supportsTriggered(TriggeredKind.auto_close_reminder, c.channel)) return autoClose(c, ctx, TimerKind.auto_close_reminder);
+  return {
+    ...empty(c),
+    message: { sender: "auto", senderId: TriggeredKind.auto_close_reminder, text },
+    effects: [{ kind: "deliver_reply" }],
+    timers: afterReminder(ctx.settings),
+  };
+}
+
+/**
+ * R13.4: the system closes the conversation, with a manual close's effects (R8.2: collaborators'
+ * views closed, every pin removed, the survey if enabled) and its own log line; every participant
+ * is told. `firing`: the timer this is the firing of (the commit refuses it if no longer due).
+ */
+function autoClose(c: Conversation, ctx: DecideContext, firing: TimerKind): Decision {
+  systemActor(ctx);
+  if (c.status === Status.closed) refuse(ErrorCode.ALREADY_CLOSED);
+  if (ctx.settings.autoCloseAfterMinutes <= 0) return autoCloseTurnedOff(c, firing);
+  return {
+    ...empty({ ...c, status: Status.closed }),
+    conversationChanged: true,
+    log: [{ kind: LogKind.auto_closed, actorId: null, targetIds: [] }],
+    notices: participantIds(c).map((id) => ({ kind: NoticeKind.auto_closed, recipientId: id, actorId: null, actorRole: null })),
+    evictions: c.collaboratorIds.map((id) => ({ memberId: id, reason: EvictReason.closed })),
+    memberState: [{ kind: "unpin_all" }],
+    effects: ctx.settings.csatOnClose ? [{ kind: "send_csat" }] : [],
+    timers: { ...clearAutoClose(), consume: firing },
+  };
+}
+
+/** Auto-close was turned off after the timer was set: the timer goes, nothing else happens. */
+function autoCloseTurnedOff(c: Conversation, firing: TimerKind): Decision {
+  return { ...empty(c), timers: { set: [], clear: [], consume: firing } };
 }

@@ -11,6 +11,7 @@ export const LogKind = {
   closed: "closed", // R8.3
   reopened: "reopened", // R9.4
   member_departed: "member_departed", // R14.2
+  auto_closed: "auto_closed", // R13.4 (the system closed it)
 } as const;
 export type LogKind = (typeof LogKind)[keyof typeof LogKind];
 
@@ -43,6 +44,7 @@ export const NoticeKind = {
   took_over_yours: "took_over_yours", // R6.4
   transferred_to_you: "transferred_to_you", // R7.4
   closed_by: "closed_by", // R8.3
+  auto_closed: "auto_closed", // R13.4
 } as const;
 export type NoticeKind = (typeof NoticeKind)[keyof typeof NoticeKind];
 

@@ -34,12 +34,21 @@ export interface WorkspaceSettings {
   readonly overdueAfterMinutes: number;
   /** Minutes after the last staff reply before auto-close (R13.4); 0 = off. */
   readonly autoCloseAfterMinutes: number;
+  /**
+   * On channels with the auto-close reminder (R13.1): the text sent to the customer when the
+   * auto-close duration has passed; empty = no reminder (the close comes at the due time).
+   */
+  readonly autoCloseReminderText: string;
+  /** Minutes between the reminder and the close. */
+  readonly autoCloseGraceMinutes: number;
 }
 
 export const DEFAULT_SETTINGS: WorkspaceSettings = {
   csatOnClose: false,
   overdueAfterMinutes: 30,
   autoCloseAfterMinutes: 0,
+  autoCloseReminderText: "您好，因為一段時間沒有收到您的回覆，此對話即將自動結束。如仍需協助，請直接回覆此訊息。",
+  autoCloseGraceMinutes: 60,
 };
 
 export interface DecideContext {

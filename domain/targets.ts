@@ -23,6 +23,8 @@ export function targetIdsOf(action: Action): string[] {
     case "unpin":
     case "mark_read":
     case "customer_message":
+    case "auto_close_remind":
+    case "auto_close":
       return [];
     default:
       return assertNever(action);

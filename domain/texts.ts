@@ -51,6 +51,8 @@ export function renderLog(e: LogEvent, locale: Locale, nameOf: NameOf): string {
       return zh
         ? `${actor} (停用者) 將 ${targets[0]} 退出協作對話`
         : `${actor} (deactivating) removed ${targets[0]} from the collaborative conversation`;
+    case LogKind.auto_closed: // R13.4: the seed gives no text; written in the style of R8.3's
+      return zh ? "系統自動結束了對話（客人逾時未回覆）" : "The system closed the conversation (no customer reply in time)";
     default:
       return assertNever(e.kind);
   }
@@ -106,6 +108,8 @@ export function renderNotice(n: NoticeView, locale: Locale): string {
       return zh ? `${who} 已將 1 個對話移轉給你` : `${who} transferred 1 conversation to you`;
     case "closed_by": // R8.3
       return zh ? `${n.actorName} 已將對話結束` : `${n.actorName} closed the conversation`;
+    case "auto_closed": // R13.4: written in the style of R8.3's notice
+      return zh ? `${customer} 的對話已由系統自動結束` : `${customer}'s conversation was closed automatically`;
     default:
       return assertNever(n.kind);
   }

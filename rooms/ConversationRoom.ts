@@ -60,6 +60,8 @@ export interface ConversationClientData {
 export type ServerInput =
   | { type: "customer_message"; requestId: string; text: string; parts?: readonly MessagePart[]; customerId: string }
   | { type: "member_departed"; requestId: string; memberId: string; actorId: string | null }
+  /** The scheduler (server/scheduler.ts): a durable timer is due (R13.4). */
+  | { type: "timer"; requestId: string; action: "auto_close_remind" | "auto_close" }
   /** A member's action arriving over HTTP (bulk actions): the same rules as from a client. */
   | { type: "member_action"; member: Pick<MemberRow, "id" | "role" | "locale" | "status" | "workspaceId">; view: View; action: MemberAction };
 
@@ -251,7 +253,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
   /** Entry point for server-side writers; the answer comes back once committed and applied. */
   async serverAction(input: ServerInput): Promise<Answer> {
     return new Promise<Answer>((settle) => {
-      const observe = services().metrics.roomRequest(input.type === "member_action" ? input.action.type : input.type, "server");
+      const observe = services().metrics.roomRequest(input.type === "member_action" || input.type === "timer" ? (input.type === "timer" ? input.action : input.action.type) : input.type, "server");
       const resolve = once((a: Answer) => {
         observe(a);
         settle(a);
@@ -270,6 +272,9 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
         // Checked in the lane, after its request-id check: a retried bulk item whose first run took the actor's access (a 1-on-1 transfer) is a duplicate, not a refusal.
         const admit = () => (mayOpen(this.model, member, view) ? null : ErrorCode.VIEW_NOT_ALLOWED);
         guard(this.execute({ type: "member", id: member.id, role: member.role, view }, action, member.locale, resolve, undefined, admit));
+      } else if (input.type === "timer") {
+        const action: Action = { type: input.action, requestId: input.requestId };
+        guard(this.execute({ type: "system", id: null }, action, "en", resolve));
       } else {
         const action: Action = { type: "member_departed", requestId: input.requestId, memberId: input.memberId };
         guard(this.execute({ type: "system", id: input.actorId }, action, "en", resolve));

@@ -2,6 +2,7 @@ import type { Presence } from "@colyseus/core";
 import type { Logger } from "pino";
 import type { Db } from "../db/client.ts";
 import type { MemberRow } from "../db/repository.ts";
+import type { MessagePart } from "../domain/channels.ts";
 import type { RevocationHub } from "./revocations.ts";
 
 /** What rooms need to know who a token speaks for; `server/auth.ts` implements it. */
@@ -22,6 +23,35 @@ export interface RoomLimits {
   roomAction(memberId: string): Promise<number | null>;
 }
 
+/** A Webchat visitor, as their visitor token says (server/channels/webchat/visitors.ts). */
+export interface VisitorIdentity {
+  readonly visitorId: string;
+  readonly channelId: string;
+  readonly workspaceId: string;
+  /** The name staff see for them. */
+  readonly name: string;
+}
+
+/** A message as a Webchat visitor sees it (docs/protocol.md §7.15). */
+export interface VisitorMessage {
+  readonly conversationId: string;
+  readonly seq: number;
+  readonly from: "customer" | "staff";
+  readonly text: string;
+  readonly parts?: readonly MessagePart[];
+  /** ISO 8601. */
+  readonly at: string;
+}
+
+/** What the `webchat` room needs: who a visitor token is, their history, and taking their message in. */
+export interface WebchatPort {
+  /** The visitor a token speaks for, or a `DomainError` (UNAUTHENTICATED, TOKEN_EXPIRED). */
+  verify(token: string | null | undefined): Promise<VisitorIdentity>;
+  history(visitor: VisitorIdentity): Promise<VisitorMessage[]>;
+  /** Stores and applies the visitor's message (idempotent on `requestId`); a refusal is a `DomainError`. */
+  say(visitor: VisitorIdentity, requestId: string, text: string): Promise<{ conversationId: string; seq: number | null; duplicate: boolean }>;
+}
+
 /** What rooms need from the composition root. Colyseus constructs rooms itself, so they reach it here. */
 export interface Services {
   readonly db: Db;
@@ -35,6 +65,8 @@ export interface Services {
   readonly revocations: RevocationHub;
   readonly metrics: RoomMetrics;
   readonly limits: RoomLimits;
+  /** The Webchat visitor side, for the `webchat` room. */
+  readonly webchat: WebchatPort;
 }
 
 let current: Services | null = null;

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { isStorageUnavailable } from "../db/errors.ts";
 import { ACTION_TYPES, MemberActionSchema, type MemberAction, isTextTooLong } from "../domain/actions.ts";
 import { DomainError, ErrorCode } from "../domain/errors.ts";
-import { type Locale, MAX_TEXT_LENGTH, View } from "../domain/sets.ts";
+import { Locale, MAX_TEXT_LENGTH, View } from "../domain/sets.ts";
 import { UNSTORABLE_TEXT_ISSUE, storableString, unstorablePaths } from "../domain/text.ts";
 import { renderError } from "../domain/texts.ts";
 
@@ -183,4 +183,24 @@ export async function verifyForJoin<T>(verify: () => Promise<T>): Promise<T> {
  */
 export function readOnlyRefusal(payload: unknown, locale: Locale): Answer {
   return { requestId: requestIdOf(payload), ok: false, code: ErrorCode.UNKNOWN_ACTION, message: renderError(ErrorCode.UNKNOWN_ACTION, locale) };
+}
+
+/** Join options of the Webchat visitor's room (docs/protocol.md §7.15). */
+export const WebchatJoinOptions = z.object({
+  visitorId: storableString().min(1).max(100),
+  locale: z.enum([Locale.zhTW, Locale.en]).default(Locale.zhTW),
+});
+
+/** A Webchat visitor's `say` message. */
+const VisitorSay = z.object({ requestId, text: storableString().trim().min(1) });
+export type ParsedSay = { ok: true; say: z.infer<typeof VisitorSay> } | Refused;
+
+/** Decodes a visitor's `say` at the edge: the same checks as a staff reply's text. */
+export function parseSay(payload: unknown): ParsedSay {
+  const refused = precheck(payload);
+  if (refused) return refused;
+  const r = VisitorSay.safeParse(payload);
+  if (!r.success) return { ok: false, requestId: requestIdOf(payload), code: ErrorCode.INVALID_PAYLOAD, issues: issuesOf(r.error) };
+  if (isTextTooLong(r.data.text)) return { ok: false, requestId: r.data.requestId, code: ErrorCode.TEXT_TOO_LONG, issues: [`text: at most ${MAX_TEXT_LENGTH} characters`] };
+  return { ok: true, say: r.data };
 }

@@ -15,4 +15,10 @@ export const Topic = {
    * shows the stored status.
    */
   delivery: (conversationId: string) => `delivery:${conversationId}`,
+  /**
+   * What a Webchat visitor sees, live: a staff reply the delivery worker sent (any process),
+   * `visitor:<channelId>:<visitorId>`, payload a `VisitorMessage`. The visitor's `webchat` room,
+   * wherever it lives, passes it on to their open widgets.
+   */
+  visitor: (channelId: string, visitorId: string) => `visitor:${channelId}:${visitorId}`,
 } as const;

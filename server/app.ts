@@ -14,6 +14,7 @@ import { ConversationRoom } from "../rooms/ConversationRoom.ts";
 import { MAX_FRAME_BYTES } from "../rooms/protocol.ts";
 import { InboxRoom } from "../rooms/InboxRoom.ts";
 import { TeamRoom } from "../rooms/TeamRoom.ts";
+import { WebchatRoom } from "../rooms/WebchatRoom.ts";
 import { setServices } from "../rooms/ports.ts";
 import { Topic } from "../rooms/topics.ts";
 import { Auth } from "./auth.ts";
@@ -30,6 +31,8 @@ import { useLineApiBaseUrl } from "./channels/line/client.ts";
 import { useMetaGraphBaseUrl } from "./channels/meta/client.ts";
 import { useWechatApiBaseUrl } from "./channels/wechat/client.ts";
 import { Intake } from "./channels/intake.ts";
+import { Scheduler } from "./scheduler.ts";
+import { VisitorTokens, WebchatVisitors } from "./channels/webchat/visitors.ts";
 import { boundedPresence } from "./serviceDeadline.ts";
 import { Metrics } from "./metrics.ts";
 import { MONITOR_PATH, monitorGate, monitorPanel } from "./monitor.ts";
@@ -44,6 +47,8 @@ export interface App {
   /** Sends staff replies through their channels (its `senders` registry: channel type → sender). */
   readonly delivery: DeliveryWorker;
   readonly jobs: JobRunner;
+  /** Fires durable timers (auto-close, R13.4); runs only when `SCHEDULER_ENABLED`. */
+  readonly scheduler: Scheduler;
   /** Provider events: stored, then processed into conversations (server/channels/intake.ts). */
   readonly intake: Intake;
   readonly presence: Presence;
@@ -93,7 +98,7 @@ function useCorsPolicy(): void {
 }
 
 /** Starts the whole server: database (migrated), rooms, HTTP API, outbox. The composition root. */
-export async function startApp(config: Config, opts: { log?: Logger } = {}): Promise<App> {
+export async function startApp(config: Config, opts: { log?: Logger; now?: () => Date } = {}): Promise<App> {
   // Channel credentials are never logged; redaction is the guard should an account object reach a log call.
   const log = opts.log ?? pino({ level: config.logLevel, redact: { paths: ["secrets", "*.secrets", "credentials", "*.credentials"], censor: "[redacted]" } });
   if (!config.databaseUrl && config.dataDir !== "memory://") mkdirSync(config.dataDir, { recursive: true });
@@ -108,7 +113,12 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
 
   const presence: Presence = config.redisUrl ? new RedisPresence(config.redisUrl) : new LocalPresence();
   const driver = config.redisUrl ? new RedisDriver(config.redisUrl) : undefined;
-  const metrics = new Metrics({ db: database.db, now: () => new Date(), log, databaseKind: database.kind });
+  const secret = jwtSecret(config, log);
+  const auth = new Auth(database.db, secret, config.accessTokenTtlSeconds, config.refreshTokenTtlDays);
+  const visitorTokens = new VisitorTokens(secret, config.webchatVisitorTtlSeconds);
+  // The one clock of the process: rules, commits, the scheduler (tests move it).
+  const now = opts.now ?? (() => new Date());
+  const metrics = new Metrics({ db: database.db, now, log, databaseKind: database.kind });
   const r = config.rateLimits;
   const limits = await RateLimits.create({
     rules: { login_account: r.loginAccount, login_address: r.loginAddress, room_action: r.roomActions, webhook: r.webhooks },
@@ -124,8 +134,6 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
       return v.retryAfterMs;
     },
   };
-  const auth = new Auth(database.db, jwtSecret(config, log), config.accessTokenTtlSeconds, config.refreshTokenTtlDays);
-  const now = () => new Date();
   const outbox = new OutboxDispatcher(database.db, presence, log, now);
   const revocations = new RevocationHub(presence, log);
   await revocations.start();
@@ -134,7 +142,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
     db: database.db,
     log,
     now,
-    senders: metrics.meterSenders(defaultSenders()),
+    senders: metrics.meterSenders(defaultSenders(() => presence)),
     loadAccount: (db, channelId) => loadAccount(db, channelId),
     policy: { maxAttempts: d.maxAttempts, baseMs: d.retryBaseMs, capMs: d.retryMaxMs },
     leaseMs: d.leaseMs,
@@ -144,11 +152,13 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
     outbox.kick();
     delivery.kick(); // a committed reply's `deliver_reply` row
   };
-  setServices({ db: database.db, auth, log, presence, kickOutbox, now, revocations, metrics, limits: roomLimits });
   const jobs = new JobRunner({ db: database.db, presence, log, now, itemPauseMs: config.jobItemPauseMs, leaseMs: config.jobLeaseMs, pollMs: config.jobPollMs });
 
   // Bounded like the routes' presence: a Redis outage fails the processing (retried), never hangs it.
   const intake = new Intake({ db: database.db, presence: boundedPresence(presence), log, now });
+  const scheduler = new Scheduler({ db: database.db, log, now, leaseMs: config.scheduler.leaseMs, pollMs: config.scheduler.pollMs });
+  const webchat = new WebchatVisitors({ db: database.db, intake, tokens: visitorTokens, now });
+  setServices({ db: database.db, auth, log, presence, kickOutbox, now, revocations, webchat, metrics, limits: roomLimits });
   let listeningPort = config.port;
 
   const http = createHttpApp({
@@ -167,6 +177,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
     metricsToken: config.metricsToken,
     limits,
     trustedProxies: config.trustedProxies,
+    visitorTokens,
   });
   const listener = getRequestListener(http.fetch);
   useCorsPolicy();
@@ -183,6 +194,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
       conversation: defineRoom(ConversationRoom).filterBy(["conversationId"]),
       inbox: defineRoom(InboxRoom).filterBy(["memberId"]),
       team: defineRoom(TeamRoom).filterBy(["workspaceId"]),
+      webchat: defineRoom(WebchatRoom).filterBy(["visitorId"]),
     },
     express: (app) => {
       app.use(MONITOR_PATH, monitorGate(auth, log), monitorPanel()); // admins only (server/monitor.ts)
@@ -197,6 +209,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
   delivery.start();
   jobs.start();
   intake.start();
+  if (config.scheduler.enabled) scheduler.start();
   log.info({ port, database: database.kind, presence: config.redisUrl ? "redis" : "local" }, "server started");
 
   let stopped = false;
@@ -208,6 +221,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
     outbox,
     delivery,
     jobs,
+    scheduler,
     intake,
     presence,
     seeded,
@@ -220,6 +234,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
       if (stopped) return;
       stopped = true;
       await jobs.stop();
+      await scheduler.stop();
       await intake.stop(); // before the rooms it calls go away
       await revocations.stop(); // before the presence closes with the server
       await server.gracefullyShutdown(false);

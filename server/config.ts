@@ -156,6 +156,31 @@ const Env = z.object({
     .max(10)
     .default(0)
     .describe("how many proxies in front of the server append to X-Forwarded-For: the client address (rate limits, logs) is that many entries from its end; 0: the socket's address"),
+  SCHEDULER_ENABLED: z
+    .enum(["true", "false"])
+    .default("true")
+    .describe("run the scheduler (durable timers: auto-close) in this process; set false on web processes when a separate `scheduler` process runs it"),
+  SCHEDULER_POLL_MS: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(600_000)
+    .default(1000)
+    .describe("how often the scheduler looks for due timers"),
+  SCHEDULER_LEASE_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .max(600_000)
+    .default(30_000)
+    .describe("how long a process's claim on a due timer lasts; a dead process's timers are fired by another after it"),
+  WEBCHAT_VISITOR_TTL_DAYS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(365)
+    .default(30)
+    .describe("how long a Webchat visitor token lasts (the widget keeps it in the browser; after it, the visitor starts a new conversation identity)"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   NODE_ENV: z.string().optional(),
 });
@@ -194,6 +219,10 @@ export interface Config {
   readonly rateLimits: { readonly loginAccount: LimitRule; readonly loginAddress: LimitRule; readonly roomActions: LimitRule; readonly webhooks: LimitRule };
   /** `TRUSTED_PROXIES`: X-Forwarded-For entries set by our own proxies (0: use the socket address). */
   readonly trustedProxies: number;
+  /** The scheduler (server/scheduler.ts): whether this process runs it, its poll and lease. */
+  readonly scheduler: { readonly enabled: boolean; readonly pollMs: number; readonly leaseMs: number };
+  /** `WEBCHAT_VISITOR_TTL_DAYS`, in seconds. */
+  readonly webchatVisitorTtlSeconds: number;
   /** Outbound delivery (server/delivery.ts): attempts, backoff, lease, poll. */
   readonly delivery: { readonly maxAttempts: number; readonly retryBaseMs: number; readonly retryMaxMs: number; readonly leaseMs: number; readonly pollMs: number };
 }
@@ -241,6 +270,8 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
       webhooks: e.RATE_LIMIT_WEBHOOKS,
     },
     trustedProxies: e.TRUSTED_PROXIES,
+    webchatVisitorTtlSeconds: e.WEBCHAT_VISITOR_TTL_DAYS * 86_400,
+    scheduler: { enabled: e.SCHEDULER_ENABLED === "true", pollMs: e.SCHEDULER_POLL_MS, leaseMs: e.SCHEDULER_LEASE_MS },
     delivery: {
       maxAttempts: e.DELIVERY_MAX_ATTEMPTS,
       retryBaseMs: e.DELIVERY_RETRY_BASE_MS,

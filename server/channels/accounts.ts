@@ -68,7 +68,18 @@ export const CHANNEL_SCHEMAS = {
   },
   webchat: {
     credentials: z.object({ secret: z.string().min(16).max(200) }).strict(),
-    settings: z.object({}).strict(),
+    settings: z
+      .object({
+        /**
+         * Where the widget may be embedded: when set, a visitor token is issued only to a browser
+         * whose `Origin` is one of these (or the server's own, for its `/widget` page).
+         */
+        allowedOrigins: z
+          .array(z.string().trim().url().regex(/^https?:\/\/[^/]+$/, "an origin: scheme and host, no path"))
+          .max(50)
+          .optional(),
+      })
+      .strict(),
   },
 } as const satisfies Record<ChannelType, { credentials: z.ZodType; settings: z.ZodType }>;
 

@@ -1,25 +1,16 @@
+import type { Presence } from "@colyseus/core";
 import type { ChannelType } from "../../domain/channels.ts";
 import { lineSender } from "./line/outbound.ts";
 import { metaMessagingSender } from "./meta/outbound.ts";
 import type { ChannelSender } from "./types.ts";
 import { wechatSender } from "./wechat/outbound.ts";
+import { webchatSender } from "./webchat/visitors.ts";
 import { whatsAppSender } from "./whatsapp/outbound.ts";
 
 /**
  * Which sender delivers to each type of channel account: the delivery worker asks here. A type
  * with no sender registered fails its messages with `DELIVERY_CHANNEL_UNSUPPORTED`.
  */
-
-/**
- * Webchat: the visitor reads staff replies from the server itself, so nothing leaves through a
- * provider and a reply is `sent` as soon as the worker sees it. The visitor side (its live
- * connection) is not built yet: `sent` means "available to the visitor", no more.
- */
-export const webchatSender: ChannelSender = {
-  async send() {
-    return { ok: true };
-  },
-};
 
 export class SenderRegistry {
   private readonly byType = new Map<ChannelType, ChannelSender>();
@@ -43,7 +34,10 @@ export class SenderRegistry {
   }
 }
 
-/** The senders this server ships with: one per channel type. */
-export function defaultSenders(): SenderRegistry {
-  return new SenderRegistry({ webchat: webchatSender, line: lineSender, messenger: metaMessagingSender, instagram: metaMessagingSender, whatsapp: whatsAppSender, wechat: wechatSender });
+/**
+ * The senders this server ships with: one per channel type. Webchat's publishes to the visitor's
+ * live room through `presence` (server/channels/webchat/visitors.ts).
+ */
+export function defaultSenders(presence: () => Presence): SenderRegistry {
+  return new SenderRegistry({ webchat: webchatSender(presence), line: lineSender, messenger: metaMessagingSender, instagram: metaMessagingSender, whatsapp: whatsAppSender, wechat: wechatSender });
 }

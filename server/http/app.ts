@@ -20,6 +20,7 @@ import { bearer, documentEdgeErrors, errors, json, router } from "./openapi.ts";
 import { boundedPresence } from "../serviceDeadline.ts";
 import { webchatRoutes } from "./webchat.ts";
 import { webhookRoutes } from "./webhooks.ts";
+import { mountWidget } from "./widget.ts";
 import { workspaceRoutes } from "./workspace.ts";
 
 const Me = z
@@ -117,5 +118,6 @@ export function createHttpApp(given: AppDeps) {
   documentEdgeErrors(app);
   app.doc31("/openapi.json", OPENAPI_INFO);
   mountDocs(app);
+  mountWidget(app, deps);
   return app;
 }

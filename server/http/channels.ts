@@ -71,7 +71,7 @@ const create = createRoute({
   summary: "Connect a channel account (admin only)",
   description:
     `${adminOnly} Credentials per type: line {channelSecret, channelAccessToken}; messenger and instagram {appSecret, pageAccessToken, verifyToken} with settings.pageId; ` +
-    "whatsapp {appSecret, accessToken, verifyToken} with settings.phoneNumberId; wechat {appId, appSecret, token, encodingAESKey?}; webchat {secret} (kept only as its SHA-256). " +
+    "whatsapp {appSecret, accessToken, verifyToken} with settings.phoneNumberId; wechat {appId, appSecret, token, encodingAESKey?}; webchat {secret} (kept only as its SHA-256) with optional settings.allowedOrigins (the origins whose pages may embed the widget). " +
     "They are encrypted at rest and never answered. The answer's webhookUrl is what to register with the provider.",
   security: bearer,
   request: { body: jsonBody(CreateBody) },

@@ -6,6 +6,7 @@ import type { Auth } from "../auth.ts";
 import type { Intake } from "../channels/intake.ts";
 import type { Metrics } from "../metrics.ts";
 import type { RateLimits } from "../rateLimit.ts";
+import type { VisitorTokens } from "../channels/webchat/visitors.ts";
 
 /** What every route can reach through the context. */
 export interface AppDeps {
@@ -29,6 +30,8 @@ export interface AppDeps {
   readonly limits: RateLimits;
   /** `TRUSTED_PROXIES`: how the client address is read (server/http/requestLog.ts). */
   readonly trustedProxies: number;
+  /** Webchat visitor tokens (the `webchat` room's auth). */
+  readonly visitorTokens: VisitorTokens;
 }
 
 export interface AppEnv {

@@ -144,7 +144,8 @@ export function legacyRoutes(deps: AppDeps) {
     const names = await loadMembers(db, member.workspaceId, stored.flatMap(idsOfMessage));
     const messages = stored.map((m) => {
       const j = messageJson(m, names, row.customerName, member.locale);
-      return { seq: j.seq, sender: j.sender, text: j.text ?? "", createdAt: j.createdAt };
+      // v1 knows three senders: an automatic message to the customer (v2 `auto`) reads as the staff side's.
+      return { seq: j.seq, sender: j.sender === "auto" ? ("staff" as const) : j.sender, text: j.text ?? "", createdAt: j.createdAt };
     });
     return ctx.json({ conversation: toLegacy(row), messages }, 200);
   });

@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
-import { findChannel } from "../../db/channels.ts";
+import { findChannel, selectChannelAccount } from "../../db/channels.ts";
+import { newVisitorId } from "../channels/webchat/visitors.ts";
 import { ChannelStatus } from "../../domain/channels.ts";
 import { DomainError, ErrorCode } from "../../domain/errors.ts";
 import { isTextTooLong } from "../../domain/actions.ts";
@@ -34,6 +35,40 @@ const inbound = createRoute({
   },
 });
 
+const NewVisitor = z
+  .object({
+    name: z.string().trim().min(1).max(80).optional().describe("The name staff see; default `Visitor <4 characters of the id>`"),
+  })
+  .meta({ id: "WebchatNewVisitor" });
+
+const Visitor = z
+  .object({
+    visitorId: z.string().describe("Join option of the `webchat` room"),
+    token: z.string().describe("The visitor token: the `webchat` room's auth token (`client.auth.token`)"),
+    expiresIn: z.number().int().describe("Seconds until the token expires (then get a new visitor)"),
+    name: z.string(),
+    room: z.literal("webchat"),
+  })
+  .meta({ id: "WebchatVisitor" });
+
+const visitors = createRoute({
+  method: "post",
+  path: "/{channelId}/visitors",
+  tags: ["channels"],
+  summary: "A new Webchat visitor and their token (called by the widget in the visitor's browser; no secret)",
+  description:
+    "Answers a visitor id and a visitor token for the `webchat` room (docs/protocol.md §7.15). When the channel's `settings.allowedOrigins` is set, " +
+    "only a browser whose `Origin` is one of them (or this server's own) gets one: 403 `VIEW_NOT_ALLOWED` otherwise. A disabled or unknown channel: 404.",
+  request: {
+    params: z.object({ channelId: z.string().min(1).max(200) }),
+    body: { content: { "application/json": { schema: NewVisitor } }, required: false },
+  },
+  responses: {
+    201: json(Visitor, "A new visitor"),
+    ...errors(400, 403, 404, 413, 503),
+  },
+});
+
 export function hashSecret(secret: string): string {
   return createHash("sha256").update(secret).digest("hex");
 }
@@ -50,7 +85,33 @@ function sameSecret(given: string, storedHash: string): boolean {
  */
 export function webchatRoutes(deps: AppDeps) {
   const app = router();
-  app.use("/:channelId/*", webhookLimit(deps, "webchat")); // per channel account: 429 past RATE_LIMIT_WEBHOOKS
+  app.openapi(visitors, async (c) => {
+    const channel = await selectChannelAccount(deps.database.db, c.req.param("channelId"), "webchat");
+    if (!channel || channel.status === ChannelStatus.disabled) throw new DomainError(ErrorCode.NOT_FOUND);
+    const allowed = channel.settings.allowedOrigins;
+    if (Array.isArray(allowed)) {
+      const origin = c.req.header("origin");
+      const own = new URL(deps.publicUrl()).origin;
+      if (!origin || (origin !== own && !allowed.includes(origin))) throw new DomainError(ErrorCode.VIEW_NOT_ALLOWED);
+    }
+    // An empty body is a visitor with the default name.
+    const raw = (await c.req.text()).trim();
+    let body: unknown = {};
+    if (raw) {
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        throw new DomainError(ErrorCode.INVALID_PAYLOAD, { issues: ["(root): not JSON"] });
+      }
+    }
+    const parsed = NewVisitor.safeParse(body);
+    if (!parsed.success) throw new DomainError(ErrorCode.INVALID_PAYLOAD, { issues: parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`) });
+    const visitorId = newVisitorId();
+    const name = parsed.data.name ?? `Visitor ${visitorId.slice(-4)}`;
+    const token = await deps.visitorTokens.sign({ visitorId, channelId: channel.id, workspaceId: channel.workspaceId, name });
+    return c.json({ visitorId, token, expiresIn: deps.visitorTokens.ttl, name, room: "webchat" as const }, 201);
+  });
+  app.use("/:channelId/messages", webhookLimit(deps, "webchat")); // per channel account: 429 past RATE_LIMIT_WEBHOOKS
   app.openapi(inbound, async (c) => {
     const db = deps.database.db;
     const channel = await findChannel(db, c.req.param("channelId"), "webchat");

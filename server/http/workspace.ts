@@ -10,6 +10,12 @@ const Settings = z
     csatOnClose: z.boolean().describe("Send a satisfaction survey when a conversation is closed (R8.2)"),
     overdueAfterMinutes: z.number().int().min(1).max(10_080).describe("Minutes unanswered before a conversation is overdue (R13.3)"),
     autoCloseAfterMinutes: z.number().int().min(0).max(525_600).describe("Auto-close after the last staff reply (R13.4); 0 = off"),
+    autoCloseReminderText: z
+      .string()
+      .trim()
+      .max(1000)
+      .describe("On LINE, Facebook, WhatsApp and Instagram (R13.1): sent to the customer when the auto-close duration has passed; the close follows after `autoCloseGraceMinutes`. Empty: no reminder, the close comes at the due time"),
+    autoCloseGraceMinutes: z.number().int().min(0).max(10_080).describe("Minutes between the auto-close reminder and the close"),
   })
   .meta({ id: "WorkspaceSettings" });
 const Workspace = z.object({ id: z.string(), name: z.string(), settings: Settings }).meta({ id: "Workspace" });

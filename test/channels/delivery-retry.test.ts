@@ -28,7 +28,7 @@ function worker(): DeliveryWorker {
     db: app.database.db,
     log: app.log,
     now: () => new Date(clock),
-    senders: defaultSenders(),
+    senders: defaultSenders(() => app.presence),
     loadAccount: (db, id) => loadAccount(db, id),
     policy,
     leaseMs: LEASE_MS,

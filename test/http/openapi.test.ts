@@ -1,3 +1,4 @@
+import { VisitorTokens } from "../../server/channels/webchat/visitors.ts";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createHttpApp } from "../../server/http/app.ts";
@@ -18,7 +19,8 @@ afterAll(async () => {
 
 const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"] as const;
 /** The documentation endpoints themselves are not operations of the API. */
-const DOC_ROUTES = new Set(["GET /openapi.json", "GET /docs", "GET /docs/assets/swagger-ui-dist/{file}"]);
+// Pages and their assets, not API operations: the API reference and the Webchat widget (docs/protocol.md §7.15).
+const DOC_ROUTES = new Set(["GET /openapi.json", "GET /docs", "GET /docs/assets/swagger-ui-dist/{file}", "GET /widget", "GET /widget/colyseus.js"]);
 
 /** Every `METHOD /path` the document lists. */
 function documented(): Set<string> {
@@ -59,6 +61,7 @@ it("every route of the HTTP app appears in the document, and the document lists 
     metricsToken: undefined,
     limits: app.limits,
     trustedProxies: 0,
+    visitorTokens: new VisitorTokens("openapi-test-secret-openapi-test-secret", 60),
   });
   const served = new Set(
     http.routes

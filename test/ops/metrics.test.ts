@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { VisitorTokens } from "../../server/channels/webchat/visitors.ts";
 import { createHttpApp } from "../../server/http/app.ts";
 import { Metrics } from "../../server/metrics.ts";
 import { SenderRegistry } from "../../server/channels/senders.ts";
@@ -50,6 +51,7 @@ describe("the token", () => {
       metricsToken: undefined,
       limits: app.limits,
       trustedProxies: 0,
+      visitorTokens: new VisitorTokens("ops-test-secret-ops-test-secret-ops", 60),
     });
     for (const headers of [{}, { authorization: `Bearer ${TOKEN}` }] as Record<string, string>[]) {
       const res = await http.request("/metrics", { headers });

@@ -2,6 +2,7 @@ import { Writable } from "node:stream";
 import fc from "fast-check";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
+import { VisitorTokens } from "../../server/channels/webchat/visitors.ts";
 import { createHttpApp } from "../../server/http/app.ts";
 import { MAX_REQUEST_ID_LENGTH, isSafeRequestId, requestIdFrom } from "../../server/http/requestLog.ts";
 import { EMAIL } from "../support/demo.ts";
@@ -146,6 +147,7 @@ describe("the client address in logs (TRUSTED_PROXIES)", () => {
         metricsToken: undefined,
         limits: app.limits,
         trustedProxies,
+        visitorTokens: new VisitorTokens("ops-test-secret-ops-test-secret-ops", 60),
       });
       const id = `addr-${trustedProxies}-${Math.random().toString(36).slice(2)}`;
       const headers: Record<string, string> = { "x-request-id": id };

@@ -12,6 +12,8 @@ export { EMAIL, ID } from "./demo.ts";
 /** How a test server differs from the default: settings on top (`env`, as the environment spells them), a logger of its own. */
 export interface TestServerOptions {
   storage?: "pglite" | "postgres";
+  /** The server's clock (tests move it). */
+  now?: () => Date;
   env?: Record<string, string>;
   log?: Logger;
 }
@@ -31,7 +33,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<App
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...opts.env,
   });
-  const app = await startApp(config, { log: opts.log ?? pino({ level: process.env.TEST_LOG ?? "silent" }) });
+  const app = await startApp(config, { log: opts.log ?? pino({ level: process.env.TEST_LOG ?? "silent" }), ...(opts.now ? { now: opts.now } : {}) });
   const stop = app.stop.bind(app);
   return Object.assign(app, {
     async stop() {
