@@ -107,6 +107,8 @@ function once(answer: (a: Answer) => void): (a: Answer) => void {
 export class ConversationRoom extends Room<{ state: ConversationState; client: Client<{ userData: ConversationClientData; auth: ConversationClientData }> }> {
   override state = new ConversationState();
   private readonly lane = new SerialLane();
+  /** The rate limit's checks, one at a time so messages reach the lane in the order they came. */
+  private readonly gate = new SerialLane();
   private loaded!: LoadedConversation;
   private readonly names = new Map<string, { name: string; role: string }>();
   private stopRevoked: (() => void) | null = null;
@@ -204,7 +206,9 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
    */
   private async onClientMessage(client: ConversationRoom["~client"], type: string | number, payload: unknown): Promise<void> {
     const requestId = requestIdOf(payload);
+    const observe = services().metrics.roomRequest(type, "client");
     const answer = once((a: Answer) => {
+      observe(a);
       try {
         client.send("result", a);
       } catch (e) {
@@ -216,6 +220,9 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
     try {
       const data = client.userData;
       if (!data) throw new Error("message from a client without join data");
+      // Checked in arrival order (a gate of its own, not the lane): a refused message changes nothing.
+      const retryAfterMs = await this.gate.run(() => services().limits.roomAction(data.member.id));
+      if (retryAfterMs !== null) return answer({ ...this.refusal(requestId, ErrorCode.RATE_LIMITED, locale), retryAfterMs });
       if (type === QueryType.history || type === QueryType.log) {
         answer(await this.query(type, payload, locale));
         return;
@@ -246,7 +253,11 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
   /** Entry point for server-side writers; the answer comes back once committed and applied. */
   async serverAction(input: ServerInput): Promise<Answer> {
     return new Promise<Answer>((settle) => {
-      const resolve = once(settle);
+      const observe = services().metrics.roomRequest(input.type === "member_action" || input.type === "timer" ? (input.type === "timer" ? input.action : input.action.type) : input.type, "server");
+      const resolve = once((a: Answer) => {
+        observe(a);
+        settle(a);
+      });
       const requestId = input.type === "member_action" ? input.action.requestId : input.requestId;
       const locale = input.type === "member_action" ? input.member.locale : "en";
       const guard = (run: Promise<void>) => {

@@ -11,6 +11,18 @@ export interface AuthPort {
   verifyAccess(token: string | undefined | null): Promise<MemberRow>;
 }
 
+/** Where rooms report how their requests went (server/metrics.ts implements it). */
+export interface RoomMetrics {
+  /** Called when a request arrives; the returned function is called with its one answer. */
+  roomRequest(type: string | number, origin: "client" | "server"): (answer: { ok: boolean; code?: string }) => void;
+}
+
+/** The rooms' rate limit: a member's messages per window (server/rateLimit.ts implements it). */
+export interface RoomLimits {
+  /** Counts one message of `memberId`: null when allowed, else how long until it would be (ms). */
+  roomAction(memberId: string): Promise<number | null>;
+}
+
 /** A Webchat visitor, as their visitor token says (server/channels/webchat/visitors.ts). */
 export interface VisitorIdentity {
   readonly visitorId: string;
@@ -51,6 +63,8 @@ export interface Services {
   readonly now: () => Date;
   /** Members whose rights changed, for rooms to close or re-check their connections. */
   readonly revocations: RevocationHub;
+  readonly metrics: RoomMetrics;
+  readonly limits: RoomLimits;
   /** The Webchat visitor side, for the `webchat` room. */
   readonly webchat: WebchatPort;
 }

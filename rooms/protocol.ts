@@ -54,7 +54,7 @@ export type QueryType = (typeof QueryType)[keyof typeof QueryType];
 /** The answer to every action and query; `message` is in the member's locale. */
 export type Answer =
   | { requestId: string | null; ok: true; duplicate?: boolean; seq?: number; [k: string]: unknown }
-  | { requestId: string | null; ok: false; code: ErrorCode; message: string; issues?: string[] };
+  | { requestId: string | null; ok: false; code: ErrorCode; message: string; issues?: string[]; retryAfterMs?: number };
 
 /** An input refused at the edge: the code to answer with, and for input errors what was wrong. */
 export interface Refused {

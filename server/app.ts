@@ -37,6 +37,9 @@ import { boundedPresence } from "./serviceDeadline.ts";
 import { setUpPush } from "./push/setup.ts";
 import { connectedMembers } from "./push/viewers.ts";
 import { PushWorker } from "./push/worker.ts";
+import { Metrics } from "./metrics.ts";
+import { MONITOR_PATH, monitorGate, monitorPanel } from "./monitor.ts";
+import { LimitName, RateLimits } from "./rateLimit.ts";
 
 export interface App {
   readonly port: number;
@@ -56,6 +59,10 @@ export interface App {
   readonly presence: Presence;
   readonly seeded: boolean;
   readonly log: Logger;
+  /** `/metrics`' registry and hooks (server/metrics.ts). */
+  readonly metrics: Metrics;
+  /** The rate limits' counts (server/rateLimit.ts). */
+  readonly limits: RateLimits;
   /** The HTTP routes the server serves, for callers in the same process (tests: `http.request`, no socket). */
   readonly http: ReturnType<typeof createHttpApp>;
   /** The Colyseus server (tests wrap it with `@colyseus/testing` to reach live room instances). */
@@ -89,7 +96,8 @@ function useCorsPolicy(): void {
   matchMaker.controller.getCorsHeaders = () => ({
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Credentials": "false",
-    "Access-Control-Allow-Headers": "Authorization, Content-Type, Accept, Accept-Language, Idempotency-Key, X-Channel-Secret",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, Accept, Accept-Language, Idempotency-Key, X-Channel-Secret, X-Request-Id",
+    "Access-Control-Expose-Headers": "X-Request-Id, Retry-After",
     "Access-Control-Max-Age": "600",
   });
 }
@@ -115,6 +123,22 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
   const visitorTokens = new VisitorTokens(secret, config.webchatVisitorTtlSeconds);
   // The one clock of the process: rules, commits, the scheduler (tests move it).
   const now = opts.now ?? (() => new Date());
+  const metrics = new Metrics({ db: database.db, now, log, databaseKind: database.kind });
+  const r = config.rateLimits;
+  const limits = await RateLimits.create({
+    rules: { login_account: r.loginAccount, login_address: r.loginAddress, room_action: r.roomActions, webhook: r.webhooks },
+    log,
+    redisUrl: config.redisUrl,
+  });
+  const roomLimits = {
+    async roomAction(memberId: string) {
+      const v = await limits.take(LimitName.roomAction, memberId);
+      if (v.ok) return null;
+      metrics.limited(LimitName.roomAction);
+      log.warn({ limit: LimitName.roomAction, memberId, retryAfterMs: v.retryAfterMs }, "room messages rate limited");
+      return v.retryAfterMs;
+    },
+  };
   const outbox = new OutboxDispatcher(database.db, presence, log, now);
   const revocations = new RevocationHub(presence, log);
   await revocations.start();
@@ -123,7 +147,7 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
     db: database.db,
     log,
     now,
-    senders: defaultSenders(() => presence),
+    senders: metrics.meterSenders(defaultSenders(() => presence)),
     loadAccount: (db, channelId) => loadAccount(db, channelId),
     policy: { maxAttempts: d.maxAttempts, baseMs: d.retryBaseMs, capMs: d.retryMaxMs },
     leaseMs: d.leaseMs,
@@ -151,7 +175,7 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
   const intake = new Intake({ db: database.db, presence: boundedPresence(presence), log, now });
   const scheduler = new Scheduler({ db: database.db, log, now, leaseMs: config.scheduler.leaseMs, pollMs: config.scheduler.pollMs });
   const webchat = new WebchatVisitors({ db: database.db, intake, tokens: visitorTokens, now });
-  setServices({ db: database.db, auth, log, presence, kickOutbox, now, revocations, webchat });
+  setServices({ db: database.db, auth, log, presence, kickOutbox, now, revocations, webchat, metrics, limits: roomLimits });
   let listeningPort = config.port;
 
   const http = createHttpApp({
@@ -166,6 +190,10 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
       void Promise.resolve(presence.publish(Topic.inbox(memberId), event)).catch((err: unknown) => log.warn({ err }, "inbox publish failed")),
     presence,
     kickJobs: () => jobs.kick(),
+    metrics,
+    metricsToken: config.metricsToken,
+    limits,
+    trustedProxies: config.trustedProxies,
     visitorTokens,
     push: pushSetup,
   });
@@ -187,6 +215,7 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
       webchat: defineRoom(WebchatRoom).filterBy(["visitorId"]),
     },
     express: (app) => {
+      app.use(MONITOR_PATH, monitorGate(auth, log), monitorPanel()); // admins only (server/monitor.ts)
       app.use((req: IncomingMessage, res: ServerResponse) => void listener(req, res));
     },
   });
@@ -217,6 +246,8 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
     presence,
     seeded,
     log,
+    metrics,
+    limits,
     http,
     colyseus: server,
     async stop() {
@@ -231,6 +262,7 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
       await outbox.stop();
       await delivery.stop();
       setServices(null);
+      await limits.stop();
       await database.close();
     },
   };

@@ -1,5 +1,22 @@
 import { z } from "zod";
 
+/** A rate limit: `<count>/<seconds>s`, e.g. `10/900s` (at most 10 per 15 minutes). */
+export interface LimitRule {
+  readonly points: number;
+  readonly seconds: number;
+}
+
+function limitRule(fallback: string) {
+  return z
+    .string()
+    .regex(/^[1-9]\d{0,6}\/[1-9]\d{0,5}s$/, "must look like 10/900s (count per seconds)")
+    .default(fallback)
+    .transform((v): LimitRule => {
+      const [points, seconds] = v.slice(0, -1).split("/").map(Number) as [number, number];
+      return { points, seconds };
+    });
+}
+
 /**
  * Configuration, parsed once at start from the environment. A bad value stops the start with a
  * message naming the variable.
@@ -122,6 +139,23 @@ const Env = z.object({
     .max(600_000)
     .default(1000)
     .describe("how often a process looks for replies due (a retry, a held reply whose channel was enabled again)"),
+  METRICS_TOKEN: z
+    .string()
+    .min(16, "must be at least 16 characters")
+    .regex(/^[\x21-\x7e]+$/, "printable ASCII without spaces")
+    .optional()
+    .describe("the bearer token Prometheus sends to GET /metrics; unset: /metrics answers 404 (not exposed)"),
+  RATE_LIMIT_LOGIN_ACCOUNT: limitRule("10/900s").describe("failed sign-ins per account (email) per window; more answer 429 RATE_LIMITED until the window ends"),
+  RATE_LIMIT_LOGIN_ADDRESS: limitRule("50/900s").describe("failed sign-ins per client address per window"),
+  RATE_LIMIT_ROOM_ACTIONS: limitRule("300/10s").describe("room messages (actions and queries) per member per window, across all their connections"),
+  RATE_LIMIT_WEBHOOKS: limitRule("10000/10s").describe("provider webhook and Webchat requests per channel account per window"),
+  TRUSTED_PROXIES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(10)
+    .default(0)
+    .describe("how many proxies in front of the server append to X-Forwarded-For: the client address (rate limits, logs) is that many entries from its end; 0: the socket's address"),
   SCHEDULER_ENABLED: z
     .enum(["true", "false"])
     .default("true")
@@ -238,6 +272,12 @@ export interface Config {
   /** `WECHAT_API_BASE_URL`: where the WeChat Official Account API is (https://api.weixin.qq.com). */
   readonly wechatApiBaseUrl: string;
   readonly production: boolean;
+  /** `METRICS_TOKEN`: the bearer token of `GET /metrics`; undefined: /metrics is not exposed (404). */
+  readonly metricsToken: string | undefined;
+  /** Rate limits (server/rateLimit.ts): `RATE_LIMIT_*`. */
+  readonly rateLimits: { readonly loginAccount: LimitRule; readonly loginAddress: LimitRule; readonly roomActions: LimitRule; readonly webhooks: LimitRule };
+  /** `TRUSTED_PROXIES`: X-Forwarded-For entries set by our own proxies (0: use the socket address). */
+  readonly trustedProxies: number;
   /** The scheduler (server/scheduler.ts): whether this process runs it, its poll and lease. */
   readonly scheduler: { readonly enabled: boolean; readonly pollMs: number; readonly leaseMs: number };
   /** `WEBCHAT_VISITOR_TTL_DAYS`, in seconds. */
@@ -303,6 +343,14 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     metaGraphVersion: e.META_GRAPH_VERSION,
     wechatApiBaseUrl: e.WECHAT_API_BASE_URL,
     production,
+    metricsToken: e.METRICS_TOKEN,
+    rateLimits: {
+      loginAccount: e.RATE_LIMIT_LOGIN_ACCOUNT,
+      loginAddress: e.RATE_LIMIT_LOGIN_ADDRESS,
+      roomActions: e.RATE_LIMIT_ROOM_ACTIONS,
+      webhooks: e.RATE_LIMIT_WEBHOOKS,
+    },
+    trustedProxies: e.TRUSTED_PROXIES,
     webchatVisitorTtlSeconds: e.WEBCHAT_VISITOR_TTL_DAYS * 86_400,
     scheduler: { enabled: e.SCHEDULER_ENABLED === "true", pollMs: e.SCHEDULER_POLL_MS, leaseMs: e.SCHEDULER_LEASE_MS },
     push: {

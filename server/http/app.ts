@@ -14,7 +14,9 @@ import { legacyRoutes } from "./legacy.ts";
 import { memberRoutes } from "./members.ts";
 import type { AppDeps } from "./env.ts";
 import { errorBody, localeOf, onError } from "./errors.ts";
+import { metricsRoutes } from "./metricsRoute.ts";
 import { notificationRoutes } from "./notifications.ts";
+import { requestLog } from "./requestLog.ts";
 import { bearer, documentEdgeErrors, errors, json, router } from "./openapi.ts";
 import { boundedPresence } from "../serviceDeadline.ts";
 import { webchatRoutes } from "./webchat.ts";
@@ -61,7 +63,7 @@ export const OPENAPI_INFO = {
     title: "Collaborative inbox API",
     version: "2.0.0",
     description:
-      "HTTP half of the contract; the rooms are described in docs/protocol.md. Errors are `{ code, message }`. " +
+      "HTTP half of the contract; the rooms are described in docs/protocol.md. Errors are `{ code, message, requestId }`; every answer has an `X-Request-Id` header (the caller's own when well-formed). " +
       "Request bodies are limited to 64 KiB (1 MiB on `/api/v2/bulk/*`): a larger one is refused with 413 `PAYLOAD_TOO_LARGE` before it is read. " +
       "Text that cannot be stored (NUL, lone surrogates) anywhere in the path, query or body is 400 `INVALID_PAYLOAD`. " +
       "When the database or Redis is down or too slow the answer is 503 `STORAGE_UNAVAILABLE` or `SERVICE_UNAVAILABLE` (retry later), " +
@@ -76,10 +78,7 @@ export const OPENAPI_INFO = {
 export function createHttpApp(given: AppDeps) {
   const deps: AppDeps = { ...given, presence: boundedPresence(given.presence) };
   const app = router();
-  app.use(async (c, next) => {
-    c.set("log", deps.log);
-    await next();
-  });
+  app.use(requestLog(deps)); // request id, request log line, HTTP metrics: first, around everything
   app.use(limitBody);
   app.use(storableTextOnly);
   app.onError(onError);
@@ -94,7 +93,8 @@ export function createHttpApp(given: AppDeps) {
 
   app.route("/auth", authRoutes(deps));
   app.route("/channels/webchat", webchatRoutes(deps));
-  app.route("/webhooks", webhookRoutes(deps));
+  app.route("/webhooks", webhookRoutes(deps, deps.metrics.meterReceive((account, events) => deps.intake.receive(account, events))));
+  app.route("/", metricsRoutes(deps));
 
   const api = router();
   api.use(requireMember(deps));

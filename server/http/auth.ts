@@ -3,6 +3,7 @@ import type { MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { DomainError, ErrorCode } from "../../domain/errors.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
+import { limitLogin } from "./limits.ts";
 import { errors, json, jsonBody, router } from "./openapi.ts";
 
 const Login = z.object({ email: z.string().email().max(200), password: z.string().min(1).max(200) }).meta({ id: "LoginRequest" });
@@ -22,7 +23,7 @@ const login = createRoute({
   tags: ["auth"],
   summary: "Sign in with email and password",
   request: { body: jsonBody(Login) },
-  responses: { 200: json(Tokens, "Signed in"), ...errors(400, 401) },
+  responses: { 200: json(Tokens, "Signed in"), ...errors(400, 401, 429) },
 });
 const refresh = createRoute({
   method: "post",
@@ -38,7 +39,9 @@ export function authRoutes(deps: AppDeps) {
   const app = router();
   app.openapi(login, async (c) => {
     const body = c.req.valid("json");
-    return c.json(await deps.auth.login(body.email, body.password), 200);
+    // Failed sign-ins are limited per account and per address (limits.ts): 429 RATE_LIMITED.
+    const wrongPassword = (e: unknown) => e instanceof DomainError && e.code === ErrorCode.INVALID_CREDENTIALS;
+    return c.json(await limitLogin(deps, c, body.email, () => deps.auth.login(body.email, body.password), wrongPassword), 200);
   });
   app.openapi(refresh, async (c) => {
     const body = c.req.valid("json");

@@ -4,6 +4,8 @@ import type { Database } from "../../db/client.ts";
 import type { MemberRow } from "../../db/repository.ts";
 import type { Auth } from "../auth.ts";
 import type { Intake } from "../channels/intake.ts";
+import type { Metrics } from "../metrics.ts";
+import type { RateLimits } from "../rateLimit.ts";
 import type { VisitorTokens } from "../channels/webchat/visitors.ts";
 import type { PushSetup } from "../push/setup.ts";
 
@@ -21,6 +23,14 @@ export interface AppDeps {
   readonly intake: Intake;
   /** The base of the webhook URLs channel accounts answer: `PUBLIC_URL`, else `http://127.0.0.1:<port>` (known once listening). */
   readonly publicUrl: () => string;
+  /** `/metrics`' registry and the hooks that feed it (server/metrics.ts). */
+  readonly metrics: Metrics;
+  /** `METRICS_TOKEN`: the bearer token of `/metrics`; undefined: /metrics answers 404. */
+  readonly metricsToken: string | undefined;
+  /** Sign-in and webhook rate limits (server/rateLimit.ts). */
+  readonly limits: RateLimits;
+  /** `TRUSTED_PROXIES`: how the client address is read (server/http/requestLog.ts). */
+  readonly trustedProxies: number;
   /** Webchat visitor tokens (the `webchat` room's auth). */
   readonly visitorTokens: VisitorTokens;
   /** Which device kinds can be registered, and the VAPID public key (server/push/setup.ts). */
@@ -31,5 +41,9 @@ export interface AppEnv {
   Variables: {
     member: MemberRow | undefined;
     log: Logger | undefined;
+    /** The request's id (server/http/requestLog.ts): in the `X-Request-Id` header and every error body. */
+    requestId: string | undefined;
+    /** The client's address (`TRUSTED_PROXIES`); undefined for in-process calls. */
+    address: string | undefined;
   };
 }

@@ -41,12 +41,34 @@ export function localeOf(c: Context<AppEnv>): Locale {
   return (c.req.header("accept-language") ?? "").toLowerCase().startsWith("zh") ? "zh-TW" : "en";
 }
 
+/**
+ * A rate limit refused the request (server/rateLimit.ts): 429 `RATE_LIMITED`, with `Retry-After`
+ * (whole seconds) and `detail.retryAfterSeconds`.
+ */
+export class RateLimited extends DomainError {
+  constructor(
+    readonly limit: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(ErrorCode.RATE_LIMITED, { retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)) });
+  }
+
+  get retryAfterSeconds(): number {
+    return Math.max(1, Math.ceil(this.retryAfterMs / 1000));
+  }
+}
+
+/**
+ * The one error body: `{ code, message, detail? }`. Every HTTP error answer also carries the
+ * request's id as `requestId`, added by the request middleware (requestLog.ts) whichever part
+ * answered, so it is not passed here.
+ */
 export function errorBody(code: ErrorCode, locale: Locale, extra?: Record<string, unknown>) {
   return { code, message: renderError(code, locale), ...extra };
 }
 
 /**
- * The one mapping from a thrown error to an HTTP answer, always `{ code, message }`:
+ * The one mapping from a thrown error to an HTTP answer, always `{ code, message }` (+ `requestId`):
  * - a domain refusal: its code and status;
  * - the database unreachable, slow or shutting down (`isStorageUnavailable`): 503 STORAGE_UNAVAILABLE;
  * - Redis, the presence or a room not answering in time: 503 SERVICE_UNAVAILABLE;
@@ -55,6 +77,7 @@ export function errorBody(code: ErrorCode, locale: Locale, extra?: Record<string
 export function onError(err: Error, c: Context<AppEnv>) {
   const log = c.get("log");
   if (err instanceof DomainError) {
+    if (err instanceof RateLimited) c.header("Retry-After", String(err.retryAfterSeconds));
     if (statusOf(err.code) >= 500) log?.warn({ err, cause: (err as { cause?: unknown }).cause, path: c.req.path }, "HTTP request answered %s", err.code);
     return c.json(errorBody(err.code, localeOf(c), err.detail ? { detail: err.detail } : undefined), statusOf(err.code));
   }

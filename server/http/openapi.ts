@@ -13,6 +13,7 @@ export const ErrorBody = z
     code: z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]).describe("Stable: clients switch on it"),
     message: z.string().describe("In the caller's locale (zh-TW or en)"),
     detail: z.record(z.string(), z.unknown()).optional(),
+    requestId: z.string().describe("The request's id, as in the `X-Request-Id` answer header (the caller's own when it sent a well-formed one)"),
   })
   .meta({ id: "Error" });
 
@@ -37,6 +38,7 @@ const STATUS_TEXT: Record<number, string> = {
   409: "Refused by a rule, or a conflict",
   413: "Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*)",
   422: "Idempotency-Key reused with a different request",
+  429: "A rate limit was reached (RATE_LIMITED): retry after `Retry-After` seconds; nothing was done",
   503: "The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later",
 };
 
@@ -62,6 +64,7 @@ export function documentEdgeErrors(app: OpenAPIHono<AppEnv>): void {
     responses[400] ??= errorResponse(400);
     if (route.request?.body) responses[413] ??= errorResponse(413);
     if (route.path !== "/healthz") responses[503] ??= errorResponse(503);
+    if (/^\/(webhooks|channels\/webchat)\//.test(route.path)) responses[429] ??= errorResponse(429); // server/http/limits.ts
     route.responses = responses;
   }
 }

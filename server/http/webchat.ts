@@ -7,6 +7,7 @@ import { ChannelStatus } from "../../domain/channels.ts";
 import { DomainError, ErrorCode } from "../../domain/errors.ts";
 import { isTextTooLong } from "../../domain/actions.ts";
 import { MAX_TEXT_LENGTH } from "../../domain/sets.ts";
+import { webhookLimit } from "./limits.ts";
 import type { AppDeps } from "./env.ts";
 import { errors, json, jsonBody, router } from "./openapi.ts";
 
@@ -110,6 +111,7 @@ export function webchatRoutes(deps: AppDeps) {
     const token = await deps.visitorTokens.sign({ visitorId, channelId: channel.id, workspaceId: channel.workspaceId, name });
     return c.json({ visitorId, token, expiresIn: deps.visitorTokens.ttl, name, room: "webchat" as const }, 201);
   });
+  app.use("/:channelId/messages", webhookLimit(deps, "webchat")); // per channel account: 429 past RATE_LIMIT_WEBHOOKS
   app.openapi(inbound, async (c) => {
     const db = deps.database.db;
     const channel = await findChannel(db, c.req.param("channelId"), "webchat");
@@ -130,6 +132,7 @@ export function webchatRoutes(deps: AppDeps) {
       parts: [{ type: "text", text: body.text }],
       sentAt: deps.now().toISOString(),
     });
+    deps.metrics.webhook("webchat", processed.duplicate ? "duplicate" : "stored");
     return c.json(processed, 202);
   });
   return app;

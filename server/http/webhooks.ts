@@ -13,6 +13,7 @@ import { parseWechatXml, toInboundMessage as wechatInbound } from "../channels/w
 import { isWechatSignatureValid, isWechatTimestampFresh } from "../channels/wechat/signature.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
 import { errorBody, localeOf } from "./errors.ts";
+import { webhookLimit } from "./limits.ts";
 import { documentMetaMessaging, mountMetaMessaging } from "./metaWebhooks.ts";
 import { errors, json, router } from "./openapi.ts";
 
@@ -150,6 +151,7 @@ export function parseJsonBody(raw: string): unknown {
  */
 export function webhookRoutes(deps: AppDeps, receive: Receive = (account, events) => deps.intake.receive(account, events)) {
   const app = router();
+  app.use("/:provider/:channelId", webhookLimit(deps)); // per channel account: 429 past RATE_LIMIT_WEBHOOKS
   documentLine(app);
   documentWhatsApp(app);
   documentMetaMessaging(app);

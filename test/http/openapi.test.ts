@@ -57,6 +57,10 @@ it("every route of the HTTP app appears in the document, and the document lists 
     kickJobs: () => {},
     intake: app.intake,
     publicUrl: () => app.url,
+    metrics: app.metrics,
+    metricsToken: undefined,
+    limits: app.limits,
+    trustedProxies: 0,
     visitorTokens: new VisitorTokens("openapi-test-secret-openapi-test-secret", 60),
   });
   const served = new Set(

@@ -1,6 +1,6 @@
 import { rmSync } from "node:fs";
 import { Client, type Room } from "@colyseus/sdk";
-import pino from "pino";
+import pino, { type Logger } from "pino";
 import { afterAll, afterEach, beforeAll } from "vitest";
 import { type App, startApp } from "../../server/app.ts";
 import { parseConfig } from "../../server/config.ts";
@@ -9,8 +9,18 @@ import { dropDatabase, freshDatabaseUrl, freshPgliteDir } from "./db.ts";
 export type { App };
 export { EMAIL, ID } from "./demo.ts";
 
+/** How a test server differs from the default: settings on top (`env`, as the environment spells them), a logger of its own. */
+export interface TestServerOptions {
+  storage?: "pglite" | "postgres";
+  /** The server's clock (tests move it). */
+  now?: () => Date;
+  /** Settings for the server; a function is called when the server starts (e.g. to read a fake's port). */
+  env?: Record<string, string> | (() => Record<string, string>);
+  log?: Logger;
+}
+
 /** A real server on a free port, with the demo workspace seeded, on a fresh database (PostgreSQL with `DATABASE_URL`, else PGlite). */
-export async function startTestServer(opts: { storage?: "pglite" | "postgres"; now?: () => Date; env?: Record<string, string> } = {}): Promise<App> {
+export async function startTestServer(opts: TestServerOptions = {}): Promise<App> {
   const usePostgres = opts.storage ? opts.storage === "postgres" : Boolean(process.env.DATABASE_URL);
   const databaseUrl = usePostgres ? await freshDatabaseUrl() : undefined;
   // Embedded: a copy of a migrated template folder, not `memory://`, which spends seconds in initdb.
@@ -22,9 +32,9 @@ export async function startTestServer(opts: { storage?: "pglite" | "postgres"; n
     SEED_DEMO: "true",
     JWT_SECRET: "test-secret-test-secret-test-secret-42",
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
-    ...opts.env,
+    ...(typeof opts.env === "function" ? opts.env() : opts.env),
   });
-  const app = await startApp(config, { log: pino({ level: process.env.TEST_LOG ?? "silent" }), ...(opts.now ? { now: opts.now } : {}) });
+  const app = await startApp(config, { log: opts.log ?? pino({ level: process.env.TEST_LOG ?? "silent" }), ...(opts.now ? { now: opts.now } : {}) });
   const stop = app.stop.bind(app);
   return Object.assign(app, {
     async stop() {
@@ -41,7 +51,7 @@ export async function startTestServer(opts: { storage?: "pglite" | "postgres"; n
  * stops it (dropping its database) after the file. The returned object stands for the server once
  * it has started: use it inside tests and hooks, as `app.url`, `app.database`, `connect(app, …)`.
  */
-export function useTestServer(opts: { storage?: "pglite" | "postgres"; now?: () => Date; env?: Record<string, string> | (() => Record<string, string>) } = {}): App {
+export function useTestServer(opts: TestServerOptions = {}): App {
   let started: App | undefined;
   beforeAll(async () => {
     started = await startTestServer({ ...opts, env: typeof opts.env === "function" ? opts.env() : opts.env });
