@@ -52,11 +52,18 @@ export async function signedInClient(
   email: string,
   password = "demo-password",
 ): Promise<{ client: Client; token: string }> {
-  const res = await fetch(`${httpUrl}/auth/login`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ email, password }),
-  });
+  const login = () =>
+    fetch(`${httpUrl}/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email, password }),
+    });
+  let res = await login();
+  // A server just started on a busy machine may answer 503 for a moment: a few more tries.
+  for (let i = 0; i < 5 && res.status === 503; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    res = await login();
+  }
   if (!res.ok) throw new Error(`login ${email}: ${res.status} ${await res.text()}`);
   const { accessToken } = (await res.json()) as { accessToken: string };
   const client = new Client(httpUrl.replace(/^http/, "ws"));
