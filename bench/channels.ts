@@ -654,7 +654,7 @@ async function main() {
   );
   for (const run of runs) {
     out.push("");
-    out.push(`**${run.kind}** (server in ${run.mode}; ${run.seconds.toFixed(0)} s)`);
+    out.push(`**${run.kind}** (server: ${run.mode}; ${run.seconds.toFixed(0)} s)`);
     out.push("");
     out.push(...table(run));
     out.push("");
