@@ -31,7 +31,14 @@ import postgres from "postgres";
 import { type Database, openDatabase } from "../db/client.ts";
 import type { JobView } from "../db/jobs.ts";
 import { likeSubstring } from "../db/sql.ts";
-import { countConversations, type ListItem, type ListQuery, listConversations, listSelect, type Viewer } from "../db/lists.ts";
+import {
+  countConversations,
+  type ListItem,
+  type ListQuery,
+  listConversations,
+  listSelect,
+  type Viewer,
+} from "../db/lists.ts";
 import type { Status } from "../domain/sets.ts";
 import { Topic } from "../rooms/topics.ts";
 import { readTallySnapshot } from "../rooms/TeamRoom.ts";

@@ -76,8 +76,7 @@ async function main() {
     reply.push(performance.now() - t1);
   }
 
-  const row = (name: string, xs: number[]) =>
-    `${name.padEnd(34)} p50 ${pct(xs, 50).toFixed(2).padStart(7)} ms   p99 ${pct(xs, 99).toFixed(2).padStart(7)} ms`;
+  const row = (name: string, xs: number[]) => `${name.padEnd(34)} p50 ${pct(xs, 50).toFixed(2).padStart(7)} ms   p99 ${pct(xs, 99).toFixed(2).padStart(7)} ms`;
   console.log(`reply latency, ${N} replies, database: ${app.database.kind}`);
   console.log(row("baseline (refused action round trip)", baseline));
   console.log(row("reply → other participant's patch", reply));
