@@ -31,6 +31,10 @@ import { useMetaGraphBaseUrl } from "./channels/meta/client.ts";
 import { useWechatApiBaseUrl } from "./channels/wechat/client.ts";
 import { Intake } from "./channels/intake.ts";
 import { boundedPresence } from "./serviceDeadline.ts";
+import { OnlineSweeper } from "../rooms/online.ts";
+import { useReconnectWindow } from "../rooms/reconnect.ts";
+import { ErrorCode } from "../domain/errors.ts";
+import { errorBody } from "./http/errors.ts";
 
 export interface App {
   readonly port: number;
@@ -50,6 +54,11 @@ export interface App {
   readonly http: ReturnType<typeof createHttpApp>;
   /** The Colyseus server (tests wrap it with `@colyseus/testing` to reach live room instances). */
   readonly colyseus: Server;
+  /**
+   * Graceful stop: new HTTP requests and joins are refused (503), the rooms finish their queued
+   * actions and close their connections with 4106 (`server_restarting`: rejoin, docs/protocol.md
+   * §2.6), the outbox is drained, then storage and presence close.
+   */
   stop(): Promise<void>;
 }
 
@@ -126,6 +135,8 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
   // Bounded like the routes' presence: a Redis outage fails the processing (retried), never hangs it.
   const intake = new Intake({ db: database.db, presence: boundedPresence(presence), log, now });
   let listeningPort = config.port;
+  /** Set by `stop()`: new HTTP requests are refused while the rooms drain (the load balancer retries elsewhere). */
+  let draining = false;
 
   const http = createHttpApp({
     database,
@@ -145,10 +156,15 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
   // The frame limit fits the longest valid room message (4,000 characters at 4 bytes + envelope);
   // a bigger frame is closed with 1009 by the transport (docs/protocol.md §2.6).
   const transport = new WebSocketTransport({ pingInterval: 10_000, pingMaxRetries: 3, maxPayload: MAX_FRAME_BYTES });
+  useReconnectWindow(config.reconnectWindowSeconds);
   const server = defineServer({
     transport,
     presence,
     driver,
+    // Seat reservations carry it: the SDK connects to the process holding the room (README, "Several processes").
+    ...(config.publicAddress ? { publicAddress: config.publicAddress } : {}),
+    // Signals are ours (server/main.ts → stop()): Colyseus's own handler would exit before the outbox is flushed.
+    gracefullyShutdown: false,
     greet: false,
     logger: log,
     rooms: {
@@ -157,7 +173,14 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
       team: defineRoom(TeamRoom).filterBy(["workspaceId"]),
     },
     express: (app) => {
-      app.use((req: IncomingMessage, res: ServerResponse) => void listener(req, res));
+      app.use((req: IncomingMessage, res: ServerResponse) => {
+        if (draining) {
+          res.writeHead(503, { "content-type": "application/json", "retry-after": "1", connection: "close" });
+          res.end(JSON.stringify(errorBody(ErrorCode.SERVICE_UNAVAILABLE, "en")));
+          return;
+        }
+        void listener(req, res);
+      });
     },
   });
   await server.listen(config.port, config.host);
@@ -168,6 +191,8 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
   delivery.start();
   jobs.start();
   intake.start();
+  const online = new OnlineSweeper(presence, log, config.onlineTtlSeconds);
+  await online.start();
   log.info({ port, database: database.kind, presence: config.redisUrl ? "redis" : "local" }, "server started");
 
   let stopped = false;
@@ -188,12 +213,21 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
     async stop() {
       if (stopped) return;
       stopped = true;
+      draining = true;
       await jobs.stop();
       await intake.stop(); // before the rooms it calls go away
-      await revocations.stop(); // before the presence closes with the server
-      await server.gracefullyShutdown(false);
+      // Refuses new joins and rooms, lets each room finish its lane and close its clients with
+      // 4106 (their onBeforeShutdown), and waits until every room is disposed.
+      await matchMaker.gracefullyShutdown().catch((err: unknown) => log.warn({ err }, "matchmaker shutdown"));
+      await revocations.stop(); // before the presence closes
+      await online.stop(); // the inbox rooms are gone: clear what this process still counts
+      // The outbox's rows are durable (another process would deliver them); flushed here so notices are not late.
       await outbox.stop();
+      await outbox.drainAll().catch((err: unknown) => log.warn({ err }, "outbox not flushed at stop (another process delivers it)"));
       await delivery.stop();
+      transport.shutdown();
+      presence.shutdown();
+      await driver?.shutdown();
       setServices(null);
       await database.close();
     },
