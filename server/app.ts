@@ -3,7 +3,6 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LocalPresence, type Presence, type Server, defineRoom, defineServer, matchMaker } from "@colyseus/core";
-import { RedisDriver } from "@colyseus/redis-driver";
 import { RedisPresence } from "@colyseus/redis-presence";
 import { RevocationHub } from "../rooms/revocations.ts";
 import { WebSocketTransport } from "@colyseus/ws-transport";
@@ -32,6 +31,7 @@ import { useWechatApiBaseUrl } from "./channels/wechat/client.ts";
 import { Intake } from "./channels/intake.ts";
 import { boundedPresence } from "./serviceDeadline.ts";
 import { OnlineSweeper } from "../rooms/online.ts";
+import { SingleRoomRedisDriver } from "./redisDriver.ts";
 import { useReconnectWindow } from "../rooms/reconnect.ts";
 import { ErrorCode } from "../domain/errors.ts";
 import { errorBody } from "./http/errors.ts";
@@ -108,7 +108,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
   const seeded = shouldSeed ? await seedDemo(database.db) : false;
 
   const presence: Presence = config.redisUrl ? new RedisPresence(config.redisUrl) : new LocalPresence();
-  const driver = config.redisUrl ? new RedisDriver(config.redisUrl) : undefined;
+  const driver = config.redisUrl ? new SingleRoomRedisDriver(config.redisUrl) : undefined;
   const auth = new Auth(database.db, jwtSecret(config, log), config.accessTokenTtlSeconds, config.refreshTokenTtlDays);
   const now = () => new Date();
   const outbox = new OutboxDispatcher(database.db, presence, log, now);
