@@ -1,7 +1,7 @@
 import { Client, type Room, type SeatReservation } from "@colyseus/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../../db/client.ts";
-import { type ChildServer, killHard } from "../support/child.ts";
+import { type ChildServer, killAllChildren, killHard } from "../support/child.ts";
 import { type Cluster, startCluster } from "../support/cluster.ts";
 import { type App, Conn, EMAIL, ID, waitFor } from "../support/server.ts";
 import { WEBCHAT, conversationRow, createConversation, eventRows, messageRows } from "../rooms/helpers.ts";
@@ -88,9 +88,11 @@ if (!enabled) {
       ({ servers, database } = cluster);
     }, 240_000);
     afterAll(async () => {
-      await Promise.all(rooms.map((r) => r.leave().catch(() => {})));
-      await cluster?.stop();
-    });
+      // A room already closed never answers a leave: each gets a moment, then the processes go.
+      await Promise.all(rooms.map((r) => Promise.race([r.leave().catch(() => {}), new Promise((ok) => setTimeout(ok, 1000))])));
+      if (cluster) await cluster.stop();
+      else await killAllChildren(); // the start failed half-way: never leave a process behind
+    }, 60_000);
 
     it("0 failed joins with clients spread over three processes; one room per conversation cluster-wide", async () => {
       const conversations = [];
