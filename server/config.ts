@@ -125,7 +125,7 @@ const Env = z.object({
   PUBLIC_ADDRESS: z
     .string()
     .regex(
-      /^(?!\w+:\/\/)[A-Za-z0-9.\-\[\]:]+(\/[A-Za-z0-9._~\-\/]*)?$/,
+      /^(?!\w+:\/\/)[A-Za-z0-9.\-[\]:]+(\/[A-Za-z0-9._~\-/]*)?$/,
       "must be host[:port][/path] without a scheme, e.g. 10.0.0.5:2567 or inbox.example.com/p1",
     )
     .optional()
