@@ -139,22 +139,32 @@ if (!enabled) {
         seed = (seed * 1103515245 + 12345) % 2147483648;
         return seed % n;
       };
-      const pending: Promise<{ type: string; r: { ok: boolean; code?: string; duplicate?: boolean } }>[] = [];
+      // Sent without waiting (answers counted on each connection's `results`): the races are real.
+      const sent: { conn: Conn; type: string; requestId: string }[] = [];
+      const fire = (conn: Conn, type: string, payload: Record<string, unknown> = {}) => {
+        const requestId = `${type}-${sent.length}`;
+        sent.push({ conn, type, requestId });
+        conn.room.send(type, { ...payload, requestId });
+      };
       for (let i = 0; i < 200; i++) {
-        const { jess } = conns[i % conns.length]!;
+        const { jess, managers } = conns[i % conns.length]!;
         const size = 1 + rand(3);
         const ids = [...new Set(Array.from({ length: size }, () => candidates[rand(candidates.length)]!))];
-        const conn = jess[rand(3)]!;
-        pending.push(conn.act("add_collaborators", { memberIds: ids }).then((r) => ({ type: "add", r })));
+        fire(jess[rand(3)]!, "add_collaborators", { memberIds: ids });
         if (i % 10 === 0) {
-          const { managers } = conns[i % conns.length]!;
           for (const m of managers) {
-            pending.push(m.act("join").then((r) => ({ type: "join", r })));
-            pending.push(m.act("take_over").then((r) => ({ type: "take_over", r })));
+            fire(m, "join");
+            fire(m, "take_over");
           }
         }
       }
-      const answers = await Promise.all(pending);
+      const answerOf = (s: (typeof sent)[number]) => s.conn.results.filter((r) => r.requestId === s.requestId);
+      await waitFor(() => sent.every((s) => answerOf(s).length > 0), 180_000);
+      const answers = sent.map((s) => {
+        const got = answerOf(s);
+        expect(got.length, `${s.requestId} answered once`).toBe(1);
+        return { type: s.type === "add_collaborators" ? "add" : s.type, r: got[0]! };
+      });
       for (const { r } of answers) expect(["STORAGE_UNAVAILABLE", "INTERNAL", "VERSION_CONFLICT"]).not.toContain(r.code);
       expect(answers.filter((a) => a.type === "add" && a.r.code === "COLLABORATOR_LIMIT").length, "some adds refused whole").toBeGreaterThan(0);
       expect(answers.filter((a) => a.type === "add" && a.r.ok).length, "some adds accepted").toBeGreaterThan(0);
@@ -178,13 +188,13 @@ if (!enabled) {
         // Every connection, on whichever process it joined through, shows the stored state.
         for (const conn of [...jess, ...managers]) {
           if (conn.closed) continue;
-          await waitFor(() => conn.state.version === row.version);
+          await waitFor(() => conn.state.version === row.version, 30_000);
           expect(conn.state.follower?.id).toBe(row.followerId);
           expect(conn.state.collaborators.map((m: { id: string }) => m.id)).toEqual(row.collaboratorIds);
         }
       }
       for (const { jess, managers } of conns) for (const conn of [...jess, ...managers]) await conn.leave();
-    }, 180_000);
+    }, 300_000);
 
     it("a webhook at process C and a bulk job at process B reach the room living in process A", async () => {
       const c = await createConversation(fixtures(), { follower: ID.agent, collaborators: [], channel: "webchat" });

@@ -47,6 +47,7 @@ describe.each(storageKinds())("SIGTERM on %s", (kind) => {
     const token = await signIn(server.url, "agent@demo.test");
     const room = await join(server.url, token, "conversation", { conversationId: "demo-collab", view: "mine" });
     const inbox = await join(server.url, token, "inbox", { memberId: "demo-agent" });
+    inbox.onMessage("*", () => {}); // list deltas and notices: not this test's concern
     const closes: Record<string, number> = {};
     room.onLeave((code) => {
       closes.conversation = code;

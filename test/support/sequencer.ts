@@ -10,6 +10,7 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
  */
 export const SLOW_FIRST = [
   "test/cluster/cluster.test.ts",
+  "test/cluster/shutdown.test.ts",
   "test/bulk/reopen-5000.test.ts",
   "test/restart/durability.test.ts",
   "test/restart/deactivation-resume.test.ts",
