@@ -22,10 +22,11 @@ export function reconnectWindowSeconds(): number {
 }
 
 /**
- * Codes the server closes with on purpose (an eviction, a shutdown): such a connection is not
- * dropped but ended, and its seat is never kept.
+ * Codes of a connection closed on purpose (an eviction, a shutdown; a client's normal close, 1000,
+ * after which the SDK does not reconnect): such a connection is not dropped but ended, and its
+ * seat is never kept.
  */
-const ENDED = new Set<number>([...Object.values(CloseCode), 4000, 4001, 4002, 4003]);
+const ENDED = new Set<number>([...Object.values(CloseCode), 1000, 4000, 4001, 4002, 4003]);
 
 /** The close was the server's or the client's decision (not a lost connection). */
 export function isEnded(code: number | undefined): boolean {

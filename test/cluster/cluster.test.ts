@@ -149,7 +149,8 @@ if (!enabled) {
       for (let i = 0; i < 200; i++) {
         const { jess, managers } = conns[i % conns.length]!;
         const size = 1 + rand(3);
-        const ids = [...new Set(Array.from({ length: size }, () => candidates[rand(candidates.length)]!))];
+        // Every twentieth asks for all six at once: past five, refused whole (R1.2) whatever raced it.
+        const ids = i % 20 === 0 ? candidates : [...new Set(Array.from({ length: size }, () => candidates[rand(candidates.length)]!))];
         fire(jess[rand(3)]!, "add_collaborators", { memberIds: ids });
         if (i % 10 === 0) {
           for (const m of managers) {

@@ -36,7 +36,7 @@ describe("cluster settings", () => {
 
   it("evictions and shutdown closes are endings (no seat kept); lost connections are drops", () => {
     for (const code of Object.values(CloseCode)) expect(isEnded(code)).toBe(true);
-    for (const code of [4000, 4001, 4002, 4003]) expect(isEnded(code)).toBe(true);
+    for (const code of [1000, 4000, 4001, 4002, 4003]) expect(isEnded(code)).toBe(true);
     for (const code of [1001, 1005, 1006, undefined]) expect(isEnded(code)).toBe(false);
   });
 });
