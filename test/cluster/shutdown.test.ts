@@ -66,6 +66,8 @@ describe.each(storageKinds())("SIGTERM on %s", (kind) => {
     const exitCode = await stopChild(server.child, "SIGTERM");
 
     expect(exitCode).toBe(0);
+    // The close frames were sent before the exit; the client may read them a moment after it.
+    for (const deadline = Date.now() + 10_000; (!closes.conversation || !closes.inbox) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
     expect(closes.conversation).toBe(CloseCode.restarting);
     expect(closes.inbox).toBe(CloseCode.restarting);
     for (const r of answers.values()) expect(r.ok, `answered ${r.code}`).toBe(true);
