@@ -1,4 +1,4 @@
-import { and, desc, eq, lt } from "drizzle-orm";
+import { and, asc, desc, eq, gt, lt, lte } from "drizzle-orm";
 import type { DeliveryStatus, MessagePart } from "../domain/channels.ts";
 import type { LogEvent, SystemMessage } from "../domain/events.ts";
 import type { Db, Tx } from "./client.ts";
@@ -63,4 +63,36 @@ export async function loadEvents(db: Db | Tx, conversationId: string, limit: num
     targetIds: r.targetIds,
     createdAt: r.createdAt,
   }));
+}
+
+/**
+ * The timeline after `afterSeq`, up to `throughSeq` included (a seq the room had applied, so every
+ * entry up to it is committed and visible to both statements): at most `limit` messages and at
+ * most `limit` events, each oldest first. The room's `catch_up` merges and cuts them.
+ */
+export async function loadTimelineAfter(
+  db: Db | Tx,
+  conversationId: string,
+  afterSeq: number,
+  throughSeq: number,
+  limit: number,
+): Promise<{ messages: StoredMessage[]; events: StoredEvent[] }> {
+  const m = s.messages;
+  const e = s.conversationEvents;
+  const messages = await db
+    .select()
+    .from(m)
+    .where(and(eq(m.conversationId, conversationId), gt(m.seq, afterSeq), lte(m.seq, throughSeq)))
+    .orderBy(asc(m.seq))
+    .limit(limit);
+  const events = await db
+    .select()
+    .from(e)
+    .where(and(eq(e.conversationId, conversationId), gt(e.seq, afterSeq), lte(e.seq, throughSeq)))
+    .orderBy(asc(e.seq))
+    .limit(limit);
+  return {
+    messages: messages.map(toStoredMessage),
+    events: events.map((r) => ({ seq: r.seq, kind: r.kind, actorId: r.actorId, targetIds: r.targetIds, createdAt: r.createdAt })),
+  };
 }

@@ -15,6 +15,8 @@ import {
   loadSettings,
   wasProcessed,
 } from "../db/repository.ts";
+import { loadTimelineAfter } from "../db/timeline.ts";
+import { activeMember, holdSeat } from "./reconnect.ts";
 import { mayOpen } from "../domain/access.ts";
 import type { Action, MemberAction } from "../domain/actions.ts";
 import type { MessagePart } from "../domain/channels.ts";
@@ -36,6 +38,7 @@ import {
   joinError,
   joinFailure,
   parseAction,
+  parseCatchUp,
   parsePage,
   requestIdOf,
   verifyForJoin,
@@ -112,6 +115,8 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
   private loaded!: LoadedConversation;
   private readonly names = new Map<string, { name: string; role: string }>();
   private stopRevoked: (() => void) | null = null;
+  /** Set when the process stops: messages from then on are not read (the clients resend them after rejoining). */
+  private shuttingDown = false;
   /**
    * A member's rights changed (rooms/revocations.ts), in any process. Deactivated: their
    * connections close (4104). A new role: their connections' next actions are decided with it, the
@@ -150,6 +155,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
     }
     this.stopRevoked = services().revocations.listen(this.onRevoked);
     this.onMessage("*", (client, type, payload) => {
+      if (this.shuttingDown) return; // not read: resent after the rejoin, answered then (docs/protocol.md §2.8)
       void this.onClientMessage(client as ConversationRoom["~client"], type, payload);
     });
   }
@@ -185,6 +191,43 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
   override onLeave(client: ConversationRoom["~client"]): void {
     const id = client.userData?.member.id;
     if (id && !this.clients.some((c) => c !== client && c.userData?.member.id === id)) this.state.me.delete(id);
+  }
+
+  /**
+   * A connection lost without a leave keeps its seat (and the member's view) for the reconnection
+   * window; the SDK reconnects to it by itself (rooms/reconnect.ts). Evictions and shutdown closes
+   * are endings, not drops: they go straight to `onLeave`.
+   */
+  override onDrop(client: ConversationRoom["~client"], code?: number): void {
+    holdSeat(this, client, code, this.shuttingDown);
+  }
+
+  /**
+   * Back within the window: the connection skipped `onAuth`, so its member is checked again as
+   * stored now (deactivated → 4104; a role or a membership that no longer opens the view → 4105).
+   * The member's view (unread, pin) stayed in the room and was kept current meanwhile.
+   */
+  override async onReconnect(client: ConversationRoom["~client"]): Promise<void> {
+    const data = client.userData;
+    if (!data) return;
+    const row = await activeMember(this.model.workspaceId, data.member.id);
+    if (!row) return client.leave(CloseCode.deactivated, "deactivated");
+    data.member = { ...data.member, role: row.role };
+    if (!mayOpen(this.model, data.member, data.view)) client.leave(CloseCode.noLongerParticipant, "no_longer_participant");
+  }
+
+  /**
+   * Graceful stop (server/app.ts `stop()`): the room is locked (no new joins) and stops reading
+   * client messages; the actions already queued in its lane run to their answers, then every
+   * connection closes with 4106 (`server_restarting`) and the room is disposed (its lane drained
+   * again for server-side calls that came in meanwhile).
+   */
+  override onBeforeShutdown(): void {
+    this.shuttingDown = true;
+    this.lane
+      .idle()
+      .then(() => this.disconnect(CloseCode.restarting))
+      .catch((err: unknown) => services().log.warn({ err, conversationId: this.roomId }, "room not closed at shutdown"));
   }
 
   override async onDispose(): Promise<void> {
@@ -223,6 +266,10 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
       // Checked in arrival order (a gate of its own, not the lane): a refused message changes nothing.
       const retryAfterMs = await this.gate.run(() => services().limits.roomAction(data.member.id));
       if (retryAfterMs !== null) return answer({ ...this.refusal(requestId, ErrorCode.RATE_LIMITED, locale), retryAfterMs });
+      if (type === QueryType.catchUp) {
+        answer(await this.catchUp(payload, locale));
+        return;
+      }
       if (type === QueryType.history || type === QueryType.log) {
         answer(await this.query(type, payload, locale));
         return;
@@ -530,6 +577,44 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
   // ---- reads ---------------------------------------------------------------------------------
 
   /** A `history` or `log` page. Errors propagate to `onClientMessage`, which answers them. */
+  /**
+   * `catch_up`: the timeline entries after `afterSeq`, messages and status-log lines together,
+   * each once, in pages that never split a seq: a page ends at `throughSeq`, the next starts after
+   * it. Entries up to the room's current `lastSeq` are read from storage (all committed); later
+   * ones reach the client as state patches.
+   */
+  private async catchUp(payload: unknown, locale: Locale): Promise<Answer> {
+    const parsed = parseCatchUp(payload);
+    if (!parsed.ok) return this.refusal(parsed.requestId, parsed.code, locale, parsed.issues);
+    const { requestId, afterSeq, limit } = parsed.request;
+    const lastSeq = this.loaded.lastSeq;
+    const { messages, events } = await loadTimelineAfter(services().db, this.roomId, afterSeq, lastSeq, limit);
+    // Merged by seq, cut at `limit`: a page ends where both lists are known to be complete.
+    const seqs = [...messages.map((m) => m.seq), ...events.map((e) => e.seq)].sort((a, b) => a - b);
+    const full = messages.length === limit || events.length === limit;
+    let throughSeq = lastSeq;
+    if (full) {
+      const lastOf = (xs: readonly { seq: number }[]) => (xs.length === limit ? xs[xs.length - 1]!.seq : lastSeq);
+      throughSeq = Math.min(lastOf(messages), lastOf(events), seqs[Math.min(limit, seqs.length) - 1] ?? lastSeq);
+    }
+    throughSeq = Math.max(throughSeq, afterSeq);
+    const pageMessages = messages.filter((m) => m.seq <= throughSeq);
+    const pageEvents = events.filter((e) => e.seq <= throughSeq);
+    await this.ensureNames(
+      [...pageMessages.flatMap(idsOfMessage), ...pageEvents.flatMap((e) => [...(e.actorId ? [e.actorId] : []), ...e.targetIds])],
+      true,
+    );
+    const names: Names = this.names;
+    return {
+      requestId,
+      ok: true,
+      messages: pageMessages.map((m) => messageJson(m, names, this.loaded.customer.displayName, locale)),
+      events: pageEvents.map((e) => eventJson(e, names, locale)),
+      throughSeq,
+      more: throughSeq < lastSeq,
+    };
+  }
+
   private async query(type: QueryType, payload: unknown, locale: Locale): Promise<Answer> {
     const parsed = parsePage(payload);
     if (!parsed.ok) return this.refusal(parsed.requestId, parsed.code, locale, parsed.issues);

@@ -12,6 +12,7 @@ import { CloseCode } from "./closeCodes.ts";
 import { services } from "./ports.ts";
 import type { MemberChange } from "./revocations.ts";
 import { Topic } from "./topics.ts";
+import { activeMember, holdSeat } from "./reconnect.ts";
 
 export class InboxState extends Schema {
   @type("string") memberId = "";
@@ -104,6 +105,25 @@ export class InboxRoom extends Room<{ state: InboxState; client: Client<{ userDa
   override onJoin(client: InboxRoom["~client"], _options: unknown, auth: MemberRow): void {
     client.userData = auth;
     void inboxOpened(this.presence, auth); // the team room's online flag (rooms/online.ts)
+  }
+
+  private shuttingDown = false;
+
+  /** A lost connection keeps its seat (and the member online) for the reconnection window (rooms/reconnect.ts). */
+  override onDrop(client: InboxRoom["~client"], code?: number): void {
+    holdSeat(this, client, code, this.shuttingDown);
+  }
+
+  /** Back within the window: a member deactivated meanwhile is closed with 4104. */
+  override async onReconnect(client: InboxRoom["~client"]): Promise<void> {
+    const data = client.userData;
+    if (data && !(await activeMember(data.workspaceId, data.id))) client.leave(CloseCode.deactivated, "deactivated");
+  }
+
+  /** Graceful stop: every connection closes with 4106 (rejoin); onLeave counts them offline here. */
+  override onBeforeShutdown(): void {
+    this.shuttingDown = true;
+    this.disconnect(CloseCode.restarting).catch((err: unknown) => services().log.warn({ err, memberId: this.memberId }, "inbox not closed at shutdown"));
   }
 
   override onLeave(client: InboxRoom["~client"]): void {

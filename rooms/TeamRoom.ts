@@ -10,6 +10,7 @@ import { type Status, TEAM_VIEWERS } from "../domain/sets.ts";
 import type { ConversationChange, ListSummary } from "./feed.ts";
 import { SerialLane } from "./lane.ts";
 import { type OnlineEvent, onlineMembers } from "./online.ts";
+import { activeMember, holdSeat } from "./reconnect.ts";
 import { joinError, readOnlyRefusal, verifyForJoin } from "./protocol.ts";
 import { CloseCode } from "./closeCodes.ts";
 import { services } from "./ports.ts";
@@ -223,6 +224,29 @@ export class TeamRoom extends Room<{ state: TeamState; client: TeamClient }> {
 
   override async onDispose(): Promise<void> {
     await this.unsubscribe();
+  }
+
+  private shuttingDown = false;
+
+  /** A lost connection keeps its seat for the reconnection window (rooms/reconnect.ts). */
+  override onDrop(client: TeamClient, code?: number): void {
+    holdSeat(this, client, code, this.shuttingDown);
+  }
+
+  /** Back within the window: deactivated meanwhile → 4104; a role outside TEAM_VIEWERS → 4105. */
+  override async onReconnect(client: TeamClient): Promise<void> {
+    const data = client.userData;
+    if (!data) return;
+    const row = await activeMember(this.workspaceId, data.id);
+    if (!row) return client.leave(CloseCode.deactivated, "deactivated");
+    if (!TEAM_VIEWERS.has(row.role)) return client.leave(CloseCode.noLongerParticipant, "view_not_allowed");
+    client.userData = { ...data, role: row.role };
+  }
+
+  /** Graceful stop: every connection closes with 4106 (rejoin, docs/protocol.md §2.8). */
+  override onBeforeShutdown(): void {
+    this.shuttingDown = true;
+    this.disconnect(CloseCode.restarting).catch((err: unknown) => services().log.warn({ err, workspaceId: this.workspaceId }, "team room not closed at shutdown"));
   }
 
   private async unsubscribe(): Promise<void> {

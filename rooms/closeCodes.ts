@@ -5,5 +5,11 @@ export const CloseCode = {
   closed: 4103,
   deactivated: 4104,
   noLongerParticipant: 4105,
+  /**
+   * The server is stopping (a deploy, a scale-down): the room's queued actions were answered, the
+   * connection closes so the client rejoins, on another process or this one restarted, and
+   * catches up (docs/protocol.md §2.8). Not an error.
+   */
+  restarting: 4106,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

@@ -48,7 +48,7 @@ export const PageRequest = z.object({
 });
 export type PageRequest = z.infer<typeof PageRequest>;
 
-export const QueryType = { history: "history", log: "log" } as const;
+export const QueryType = { history: "history", log: "log", catchUp: "catch_up" } as const;
 export type QueryType = (typeof QueryType)[keyof typeof QueryType];
 
 /** The answer to every action and query; `message` is in the member's locale. */
@@ -145,6 +145,23 @@ export function parsePage(payload: unknown): ParsedPage {
   const r = PageRequest.safeParse(payload);
   if (!r.success) return { ok: false, requestId: requestIdOf(payload), code: ErrorCode.INVALID_PAYLOAD, issues: issuesOf(r.error) };
   return { ok: true, page: r.data };
+}
+
+/** `catch_up`: every timeline entry (messages and status-log lines) after `afterSeq`, in pages (docs/protocol.md §2.7). */
+export const CatchUpRequest = z.object({
+  requestId,
+  afterSeq: z.number().int().min(0).max(MAX_SEQ),
+  limit: z.number().int().min(1).max(200).default(100),
+});
+export type CatchUpRequest = z.infer<typeof CatchUpRequest>;
+
+/** Decodes a `catch_up` request at the edge. */
+export function parseCatchUp(payload: unknown): { ok: true; request: CatchUpRequest } | Refused {
+  const refused = precheck(payload);
+  if (refused) return refused;
+  const r = CatchUpRequest.safeParse(payload);
+  if (!r.success) return { ok: false, requestId: requestIdOf(payload), code: ErrorCode.INVALID_PAYLOAD, issues: issuesOf(r.error) };
+  return { ok: true, request: r.data };
 }
 
 /** A join refusal: an HTTP-like status for the SDK, and the stable code first in the message. */

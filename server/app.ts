@@ -3,7 +3,6 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LocalPresence, type Presence, type Server, defineRoom, defineServer, matchMaker } from "@colyseus/core";
-import { RedisDriver } from "@colyseus/redis-driver";
 import { RedisPresence } from "@colyseus/redis-presence";
 import { RevocationHub } from "../rooms/revocations.ts";
 import { WebSocketTransport } from "@colyseus/ws-transport";
@@ -40,6 +39,11 @@ import { PushWorker } from "./push/worker.ts";
 import { Metrics } from "./metrics.ts";
 import { MONITOR_PATH, monitorGate, monitorPanel } from "./monitor.ts";
 import { LimitName, RateLimits } from "./rateLimit.ts";
+import { OnlineSweeper } from "../rooms/online.ts";
+import { SingleRoomRedisDriver } from "./redisDriver.ts";
+import { useReconnectWindow } from "../rooms/reconnect.ts";
+import { ErrorCode } from "../domain/errors.ts";
+import { errorBody } from "./http/errors.ts";
 
 export interface App {
   readonly port: number;
@@ -67,6 +71,11 @@ export interface App {
   readonly http: ReturnType<typeof createHttpApp>;
   /** The Colyseus server (tests wrap it with `@colyseus/testing` to reach live room instances). */
   readonly colyseus: Server;
+  /**
+   * Graceful stop: new HTTP requests and joins are refused (503), the rooms finish their queued
+   * actions and close their connections with 4106 (`server_restarting`: rejoin, docs/protocol.md
+   * §2.6), the outbox is drained, then storage and presence close.
+   */
   stop(): Promise<void>;
 }
 
@@ -117,7 +126,7 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
   const seeded = shouldSeed ? await seedDemo(database.db) : false;
 
   const presence: Presence = config.redisUrl ? new RedisPresence(config.redisUrl) : new LocalPresence();
-  const driver = config.redisUrl ? new RedisDriver(config.redisUrl) : undefined;
+  const driver = config.redisUrl ? new SingleRoomRedisDriver(config.redisUrl) : undefined;
   const secret = jwtSecret(config, log);
   const auth = new Auth(database.db, secret, config.accessTokenTtlSeconds, config.refreshTokenTtlDays);
   const visitorTokens = new VisitorTokens(secret, config.webchatVisitorTtlSeconds);
@@ -177,6 +186,8 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
   const webchat = new WebchatVisitors({ db: database.db, intake, tokens: visitorTokens, now });
   setServices({ db: database.db, auth, log, presence, kickOutbox, now, revocations, webchat, metrics, limits: roomLimits });
   let listeningPort = config.port;
+  /** Set by `stop()`: new HTTP requests are refused while the rooms drain (the load balancer retries elsewhere). */
+  let draining = false;
 
   const http = createHttpApp({
     database,
@@ -202,10 +213,15 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
   // The frame limit fits the longest valid room message (4,000 characters at 4 bytes + envelope);
   // a bigger frame is closed with 1009 by the transport (docs/protocol.md §2.6).
   const transport = new WebSocketTransport({ pingInterval: 10_000, pingMaxRetries: 3, maxPayload: MAX_FRAME_BYTES });
+  useReconnectWindow(config.reconnectWindowSeconds);
   const server = defineServer({
     transport,
     presence,
     driver,
+    // Seat reservations carry it: the SDK connects to the process holding the room (README, "Several processes").
+    ...(config.publicAddress ? { publicAddress: config.publicAddress } : {}),
+    // Signals are ours (server/main.ts → stop()): Colyseus's own handler would exit before the outbox is flushed.
+    gracefullyShutdown: false,
     greet: false,
     logger: log,
     rooms: {
@@ -216,7 +232,14 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
     },
     express: (app) => {
       app.use(MONITOR_PATH, monitorGate(auth, log), monitorPanel()); // admins only (server/monitor.ts)
-      app.use((req: IncomingMessage, res: ServerResponse) => void listener(req, res));
+      app.use((req: IncomingMessage, res: ServerResponse) => {
+        if (draining) {
+          res.writeHead(503, { "content-type": "application/json", "retry-after": "1", connection: "close" });
+          res.end(JSON.stringify(errorBody(ErrorCode.SERVICE_UNAVAILABLE, "en")));
+          return;
+        }
+        void listener(req, res);
+      });
     },
   });
   await server.listen(config.port, config.host);
@@ -229,6 +252,8 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
   jobs.start();
   intake.start();
   if (config.scheduler.enabled) scheduler.start();
+  const online = new OnlineSweeper(presence, log, config.onlineTtlSeconds);
+  await online.start();
   log.info({ port, database: database.kind, presence: config.redisUrl ? "redis" : "local" }, "server started");
 
   let stopped = false;
@@ -253,14 +278,23 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
     async stop() {
       if (stopped) return;
       stopped = true;
+      draining = true;
       await jobs.stop();
       await scheduler.stop();
       await push.stop(); // before the rooms it asks who is viewing
       await intake.stop(); // before the rooms it calls go away
-      await revocations.stop(); // before the presence closes with the server
-      await server.gracefullyShutdown(false);
+      // Refuses new joins and rooms, lets each room finish its lane and close its clients with
+      // 4106 (their onBeforeShutdown), and waits until every room is disposed.
+      await matchMaker.gracefullyShutdown().catch((err: unknown) => log.warn({ err }, "matchmaker shutdown"));
+      await revocations.stop(); // before the presence closes
+      await online.stop(); // the inbox rooms are gone: clear what this process still counts
+      // The outbox's rows are durable (another process would deliver them); flushed here so notices are not late.
       await outbox.stop();
+      await outbox.drainAll().catch((err: unknown) => log.warn({ err }, "outbox not flushed at stop (another process delivers it)"));
       await delivery.stop();
+      transport.shutdown();
+      presence.shutdown();
+      await driver?.shutdown();
       setServices(null);
       await limits.stop();
       await database.close();

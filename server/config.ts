@@ -240,6 +240,37 @@ const Env = z.object({
     .max(600_000)
     .default(1000)
     .describe("how often a process looks for pushes whose window is over"),
+  PUBLIC_ADDRESS: z
+    .string()
+    .regex(
+      /^(?!\w+:\/\/)[A-Za-z0-9.\-[\]:]+(\/[A-Za-z0-9._~\-/]*)?$/,
+      "must be host[:port][/path] without a scheme, e.g. 10.0.0.5:2567 or inbox.example.com/p1",
+    )
+    .optional()
+    .describe(
+      "this process's own address as clients reach it (host[:port][/path], no scheme): seat reservations carry it so a join reaches the process holding the room. Required with several processes",
+    ),
+  RECONNECT_WINDOW_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(3600)
+    .default(20)
+    .describe("how long a dropped connection's seat (and the member's state in the room) is kept for the SDK to reconnect to it; 0: no reconnection"),
+  SHUTDOWN_DEADLINE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(3600)
+    .default(25)
+    .describe("SIGTERM: the graceful shutdown's deadline; past it (or at a second SIGTERM) the process exits with 1"),
+  ONLINE_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(3)
+    .max(600)
+    .default(15)
+    .describe("a process's heartbeat lifetime (renewed every third of it): the online members of a process dead this long are swept"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   NODE_ENV: z.string().optional(),
 });
@@ -282,6 +313,14 @@ export interface Config {
   readonly scheduler: { readonly enabled: boolean; readonly pollMs: number; readonly leaseMs: number };
   /** `WEBCHAT_VISITOR_TTL_DAYS`, in seconds. */
   readonly webchatVisitorTtlSeconds: number;
+  /** `PUBLIC_ADDRESS`: host[:port][/path] the SDK connects to for rooms of this process; undefined: the address the client used. */
+  readonly publicAddress: string | undefined;
+  /** `RECONNECT_WINDOW_SECONDS`: a dropped client's seat is kept this long (0: not kept). */
+  readonly reconnectWindowSeconds: number;
+  /** `SHUTDOWN_DEADLINE_SECONDS`: a graceful stop taking longer is cut short. */
+  readonly shutdownDeadlineSeconds: number;
+  /** `ONLINE_TTL_SECONDS`: a process silent this long is dead for the team room's online flags. */
+  readonly onlineTtlSeconds: number;
   /** Outbound delivery (server/delivery.ts): attempts, backoff, lease, poll. */
   /** Push to devices (server/push/). */
   readonly push: PushConfig;
@@ -368,6 +407,10 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
       leaseMs: e.PUSH_LEASE_MS,
       pollMs: e.PUSH_POLL_MS,
     },
+    publicAddress: e.PUBLIC_ADDRESS?.replace(/\/+$/, ""),
+    reconnectWindowSeconds: e.RECONNECT_WINDOW_SECONDS,
+    shutdownDeadlineSeconds: e.SHUTDOWN_DEADLINE_SECONDS,
+    onlineTtlSeconds: e.ONLINE_TTL_SECONDS,
     delivery: {
       maxAttempts: e.DELIVERY_MAX_ATTEMPTS,
       retryBaseMs: e.DELIVERY_RETRY_BASE_MS,

@@ -29,14 +29,31 @@ if (app.database.kind === "pglite" || app.seeded) {
 }
 console.log(lines.join("\n"));
 
+/**
+ * SIGTERM / SIGINT: a graceful stop (server/app.ts `stop()`: refuse new work, finish the rooms'
+ * queued actions, close clients with 4106, flush the outbox), then exit 0. A second signal, or
+ * `SHUTDOWN_DEADLINE_SECONDS` passing, exits at once with 1: what was acknowledged is committed
+ * already, and the clients' reconnect finds the rooms again in another process.
+ */
 let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {
-    if (stopping) return;
+    if (stopping) {
+      app.log.warn({ signal }, "second signal: exiting now");
+      process.exit(1);
+    }
     stopping = true;
+    app.log.info({ signal, deadlineSeconds: config.shutdownDeadlineSeconds }, "stopping");
+    setTimeout(() => {
+      app.log.error({ deadlineSeconds: config.shutdownDeadlineSeconds }, "graceful stop past its deadline: exiting now");
+      process.exit(1);
+    }, config.shutdownDeadlineSeconds * 1000).unref();
     app
       .stop()
-      .then(() => process.exit(0))
+      .then(() => {
+        app.log.info("stopped");
+        process.exit(0);
+      })
       .catch((err) => {
         console.error(err);
         process.exit(1);

@@ -28,7 +28,8 @@ export function freePort(): Promise<number> {
  * Child servers inherit `REDIS_URL`. Two test files' servers on the same Redis database would be
  * one deployment over two data sets (rooms created in each other's processes), so each file gives
  * its servers a Redis database of its own. Taken: 1 and 4 (restart/durability), 2 (rooms/two-process),
- * 3 (server/live-roles-processes), 5–14 (server/redis.test.ts draws one), 15 (restart/deactivation-resume).
+ * 3 (server/live-roles-processes), 5–13 (server/redis.test.ts draws one), 14 (cluster/cluster),
+ * 15 (restart/deactivation-resume). (0 is REDIS_URL's own, server/redis-outage.)
  */
 export function childRedis(db: number): Record<string, string> {
   const base = process.env.REDIS_URL;
@@ -38,12 +39,18 @@ export function childRedis(db: number): Record<string, string> {
   return { REDIS_URL: url.toString() };
 }
 
+export interface ChildOptions {
+  /** Sets `PUBLIC_ADDRESS` to the child's own `127.0.0.1:<port>` (several processes: joins reach the room's process). */
+  readonly publicAddress?: boolean;
+}
+
 /** Starts the server with `env` on top of this process's environment and waits until `/readyz` answers. */
-export async function startChildServer(env: Record<string, string>): Promise<ChildServer> {
+export async function startChildServer(env: Record<string, string>, opts: ChildOptions = {}): Promise<ChildServer> {
   const port = await freePort();
+  const own: Record<string, string> = opts.publicAddress ? { PUBLIC_ADDRESS: `127.0.0.1:${port}` } : {};
   const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts"], {
     cwd: root,
-    env: { ...process.env, ...env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn", SEED_DEMO: "true", JWT_SECRET: "kill9-secret-kill9-secret-kill9-secret" },
+    env: { ...process.env, LOG_LEVEL: "warn", ...env, ...own, PORT: String(port), HOST: "127.0.0.1", SEED_DEMO: "true", JWT_SECRET: "kill9-secret-kill9-secret-kill9-secret" },
     stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";
@@ -84,4 +91,23 @@ export function killHard(child: ChildProcess): Promise<void> {
 /** Kills every child server still running (for `afterAll`). */
 export async function killAllChildren(): Promise<void> {
   await Promise.all([...children].map((c) => killHard(c)));
+}
+
+/**
+ * Sends `signal` (SIGTERM by default) and resolves with the exit code once the process is gone
+ * (null when a signal ended it).
+ */
+export function stopChild(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      children.delete(child);
+      resolve(child.exitCode);
+      return;
+    }
+    child.once("exit", (code) => {
+      children.delete(child);
+      resolve(code);
+    });
+    child.kill(signal);
+  });
 }

@@ -9,6 +9,8 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
  * name that no longer exists is simply not matched.
  */
 export const SLOW_FIRST = [
+  "test/cluster/cluster.test.ts",
+  "test/cluster/shutdown.test.ts",
   "test/bulk/reopen-5000.test.ts",
   "test/restart/durability.test.ts",
   "test/restart/deactivation-resume.test.ts",
