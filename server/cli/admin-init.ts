@@ -1,8 +1,8 @@
 import { fstatSync, mkdirSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { openDatabase } from "../../db/client.ts";
 import { ConfigError, parseConfig } from "../config.ts";
-import { InitCode, InitRefused, type InitResult, initWorkspace, parseInitInput } from "./initWorkspace.ts";
+import { InitCode, InitRefused, parseInitInput } from "./initInput.ts";
+import type { InitResult } from "./initWorkspace.ts";
 
 /**
  * `npm run admin:init -- --workspace-name "Acme" --email admin@acme.test [...]`: creates a
@@ -150,6 +150,9 @@ async function main(argv: string[]): Promise<number> {
     throw e;
   }
   if (!config.databaseUrl && config.dataDir !== "memory://") mkdirSync(config.dataDir, { recursive: true });
+  // Loaded only now: a run refused for its input exits without loading the database stack.
+  const { openDatabase } = await import("../../db/client.ts");
+  const { initWorkspace } = await import("./initWorkspace.ts");
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 1, statementTimeoutMs: config.dbStatementTimeoutMs });
   try {
     const result = await initWorkspace({ db: database.db, now: () => new Date(), publicUrl: config.publicUrl ?? `http://127.0.0.1:${config.port}` }, input);
@@ -166,7 +169,9 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    console.error("admin:init failed:", err instanceof Error ? err.message : err);
+    // The driver's own message (e.g. "too many clients", "connection refused") is the cause of drizzle's.
+    const cause = err instanceof Error && err.cause instanceof Error ? ` (${err.cause.message})` : "";
+    console.error(`admin:init failed: ${err instanceof Error ? err.message : String(err)}${cause}`);
     process.exit(EXIT.failed);
   },
 );

@@ -15,6 +15,7 @@ try {
   await database.close();
   console.log(`db:migrate: migrations applied (${database.kind === "postgres" ? "PostgreSQL" : `embedded PGlite in ${config.dataDir}`})`);
 } catch (e) {
-  console.error(e instanceof ConfigError ? `db:migrate: ${e.message}` : `db:migrate failed: ${e instanceof Error ? e.message : String(e)}`);
+  const cause = e instanceof Error && e.cause instanceof Error ? ` (${e.cause.message})` : "";
+  console.error(e instanceof ConfigError ? `db:migrate: ${e.message}` : `db:migrate failed: ${e instanceof Error ? e.message : String(e)}${cause}`);
   process.exit(1);
 }

@@ -1,17 +1,16 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../../db/client.ts";
 import { listMemberRecords } from "../../db/members.ts";
 import { someWorkspaceIds } from "../../db/setup.ts";
 import { killAllChildren, killHard, startChildServer } from "../support/child.ts";
-import { dropDatabase, freshDatabaseUrl, storageKinds } from "../support/db.ts";
+import { dropDatabase, freshDatabaseUrl, freshPgliteDir, storageKinds } from "../support/db.ts";
 
 /**
- * `npm run admin:init` as operators run it: a real child process on a fresh embedded folder (from
- * nothing: migrations first) and on a fresh PostgreSQL database. The admin it creates signs in on
+ * `npm run admin:init` as operators run it: a real child process on a fresh embedded folder and on
+ * a fresh, empty PostgreSQL database (migrations first). The admin it creates signs in on
  * the real server, its Webchat channel takes a customer's message, a second run is refused, and
  * bad input is refused with a clear message, writing nothing.
  */
@@ -81,7 +80,8 @@ describe.each(storageKinds())("admin:init on %s", (kind) => {
       cleanups.push(() => dropDatabase(url));
       env = { DATABASE_URL: url, DATA_DIR: "unused", REDIS_URL: "" };
     } else {
-      const dir = mkdtempSync(join(tmpdir(), "inbox-admin-init-")); // empty: the CLI migrates from nothing
+      // A migrated copy (the empty-database path, migrations first, is the PostgreSQL run's).
+      const dir = await freshPgliteDir("inbox-admin-init-");
       cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
       env = { DATABASE_URL: "", DATA_DIR: dir, REDIS_URL: "" };
     }
@@ -129,11 +129,12 @@ describe.each(storageKinds())("admin:init on %s", (kind) => {
       [["--workspace-name", "X", "--workspace-id", "x8", "--email", "x8@example.test", "--another-workspace"], "", "standard input is piped but empty"],
       [["--workspace-name", "X", "--emial", "x9@example.test"], undefined, "Unknown option '--emial'"],
     ];
-    for (const [args, stdin, message] of bad) {
-      const r = await adminInit(env, args, stdin);
-      expect([r.code, r.stderr], args.join(" ")).toEqual([2, expect.stringContaining(message)]);
-      expect(r.stderr).not.toContain("inside-password");
-    }
+    // Refused before the database is opened: they may run at once, even on one PGlite folder.
+    const runs = await Promise.all(bad.map(([args, stdin]) => adminInit(env, args, stdin)));
+    bad.forEach(([args, , message], i) => {
+      expect([runs[i]!.code, runs[i]!.stderr], args.join(" ")).toEqual([2, expect.stringContaining(message)]);
+      expect(runs[i]!.stderr).not.toContain("inside-password");
+    });
 
     // Nothing but the first run's rows.
     expect(await contents(env)).toEqual({ workspaces: ["acme"], members: ["ops.admin@example.test"] });
@@ -171,5 +172,5 @@ describe.each(storageKinds())("admin:init on %s", (kind) => {
     });
     expect(badSecret.status).toBe(401);
     await killHard(server.child);
-  }, 240_000);
+  }, 400_000); // a dozen CLI processes and a server, on a 2-core machine shared with other tests
 });
