@@ -172,5 +172,5 @@ describe.each(storageKinds())("admin:init on %s", (kind) => {
     });
     expect(badSecret.status).toBe(401);
     await killHard(server.child);
-  }, 400_000); // a dozen CLI processes and a server, on a 2-core machine shared with other tests
+  }, 600_000); // a dozen CLI processes and a server, on a 2-core machine shared with other tests
 });
