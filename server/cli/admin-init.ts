@@ -27,8 +27,8 @@ Migrations are applied first.
   --workspace-id ID       the workspace's id: 1-63 of a-z, 0-9 and "-" (default: main)
   --name NAME             the admin's display name (default: Admin)
   --locale zh-TW|en       the admin's language (default: zh-TW)
-  --webchat NAME          also create a Webchat channel with this name; prints its id, secret
-                          (shown once) and the endpoint customers' messages are posted to
+  --webchat NAME          also create a Webchat channel with this name; prints its id, its
+                          secret (shown once), its widget page and its message endpoint
   --generate-password     generate the password even when standard input is piped
   --another-workspace     allow it on a database that already holds a workspace
   --json                  print the result (or the refusal) as one JSON object
@@ -87,7 +87,8 @@ function printResult(r: InitResult, json: boolean, passwordFrom: "stdin" | "gene
     lines.push(
       `Webchat channel "${r.webchat.name}": id ${r.webchat.id}`,
       `  secret (shown this once, only its hash is stored): ${r.webchat.secret}`,
-      `  customers' messages: POST ${r.webchat.endpoint}  (header x-channel-secret: the secret; body in docs/protocol.md)`,
+      `  widget page (embed in an iframe): ${r.webchat.widget}`,
+      `  server-to-server messages: POST ${r.webchat.endpoint}  (header x-channel-secret: the secret; body in docs/protocol.md)`,
     );
   }
   lines.push("Sign in with POST /auth/login {\"email\", \"password\"}.");

@@ -21,7 +21,15 @@ export interface InitResult {
   /** Set when the password was generated: shown once, stored only as a hash. */
   readonly generatedPassword?: string;
   /** Set when a Webchat channel was asked for; its secret is shown once, stored only as a hash. */
-  readonly webchat?: { readonly id: string; readonly name: string; readonly secret: string; readonly endpoint: string };
+  readonly webchat?: {
+    readonly id: string;
+    readonly name: string;
+    readonly secret: string;
+    /** Where a website's server posts customers' messages (with the secret). */
+    readonly endpoint: string;
+    /** The Webchat widget page for this channel (`/widget?channel=<id>`), to embed in an iframe. */
+    readonly widget: string;
+  };
 }
 
 /** A password (or channel secret) for a human to copy: 24 characters, 144 random bits. */
@@ -81,7 +89,15 @@ export async function initWorkspace(deps: { db: Db; now: () => Date; publicUrl: 
       workspace: { id: input.workspaceId, name: input.workspaceName },
       admin: { id: admin.id, email: admin.email, name: admin.name, role: "admin", locale: input.adminLocale },
       ...(generatedPassword ? { generatedPassword } : {}),
-      ...(channel && webchatSecret ? { webchat: { id: channel.id, name: channel.name, secret: webchatSecret, endpoint: channel.webhookUrl } } : {}),
+      ...(channel && webchatSecret ? {
+            webchat: {
+              id: channel.id,
+              name: channel.name,
+              secret: webchatSecret,
+              endpoint: channel.webhookUrl,
+              widget: `${deps.publicUrl}/widget?channel=${encodeURIComponent(channel.id)}`,
+            },
+          } : {}),
     };
   });
 }

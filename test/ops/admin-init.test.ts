@@ -49,7 +49,7 @@ interface Created {
   workspace: { id: string; name: string };
   admin: { id: string; email: string; name: string; role: string; locale: string };
   generatedPassword?: string;
-  webchat?: { id: string; name: string; secret: string; endpoint: string };
+  webchat?: { id: string; name: string; secret: string; endpoint: string; widget: string };
   passwordFrom: "stdin" | "generated";
 }
 
@@ -159,6 +159,7 @@ describe.each(storageKinds())("admin:init on %s", (kind) => {
 
     const channel = created.webchat!;
     expect(channel.endpoint).toMatch(new RegExp(`/channels/webchat/${channel.id}/messages$`));
+    expect(channel.widget).toMatch(new RegExp(`/widget\\?channel=${channel.id}$`));
     const message = await fetch(`${server.url}${new URL(channel.endpoint).pathname}`, {
       method: "POST",
       headers: { "content-type": "application/json", "x-channel-secret": channel.secret },
