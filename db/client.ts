@@ -1,14 +1,12 @@
-import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { sql } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
-import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
-import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import { SocketWatch, guardClient, withDeadline } from "./deadline.ts";
+import { migratePgliteDatabase, migratePostgresDatabase } from "./migrate.ts";
 import * as schema from "./schema.ts";
 
 /** The one database type the code uses; PGlite and PostgreSQL both satisfy it. */
@@ -24,8 +22,6 @@ export interface Database {
   close(): Promise<void>;
 }
 
-const migrationsFolder = fileURLToPath(new URL("./migrations", import.meta.url));
-
 /** `DB_STATEMENT_TIMEOUT_MS`'s default. */
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 5000;
 /**
@@ -39,7 +35,8 @@ const backoff = (attempt: number) => Math.min(0.05 * 2 ** attempt, 2);
 
 /**
  * Opens PostgreSQL when `databaseUrl` is given, otherwise PGlite in `dataDir`
- * (or in memory when `dataDir` is `memory://`). Migrations are applied before it is returned.
+ * (or in memory when `dataDir` is `memory://`). Migrations are applied before it is returned
+ * (`db/migrate.ts`: on PostgreSQL under an advisory lock, so processes starting together are safe).
  *
  * On PostgreSQL every statement is bounded by `statementTimeoutMs` (server side) and every query
  * and transaction by the same plus a second (client side, see `deadline.ts`): a slow, stalled or
@@ -55,12 +52,7 @@ export async function openDatabase(opts: {
   if (opts.databaseUrl) {
     const timeoutMs = opts.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
     // Migrations run on their own connection without the statement timeout: they may be slow.
-    const migrator = postgres(opts.databaseUrl, { max: 1, onnotice: () => {}, connect_timeout: 30 });
-    try {
-      await migratePostgres(drizzlePostgres(migrator), { migrationsFolder });
-    } finally {
-      await migrator.end({ timeout: 5 });
-    }
+    await migratePostgresDatabase(opts.databaseUrl);
     const watch = new SocketWatch();
     const client = postgres(opts.databaseUrl, {
       max: opts.poolSize ?? 10,
@@ -84,7 +76,7 @@ export async function openDatabase(opts: {
   const client = opts.dataDir === "memory://" ? new PGlite(options) : new PGlite(opts.dataDir, options);
   await client.waitReady;
   const db = drizzlePglite(client, { schema }) as unknown as Db;
-  await migratePglite(drizzlePglite(client), { migrationsFolder });
+  await migratePgliteDatabase(client);
   return { db, kind: "pglite", migrated: true, close: () => client.close() };
 }
 

@@ -4,6 +4,7 @@ import type { LogKind, SystemKind } from "../domain/events.ts";
 import type { WorkspaceSettings } from "../domain/model.ts";
 import type { Channel, ConversationKind, Locale, Role, Status } from "../domain/sets.ts";
 import type { Db, Tx } from "./client.ts";
+import { lockWorkspaceSetup } from "./migrate.ts";
 import * as s from "./schema.ts";
 
 /**
@@ -40,9 +41,17 @@ export async function isEmpty(db: Db): Promise<boolean> {
   return (rows[0]?.n ?? 0) === 0;
 }
 
-/** Writes the workspace in one transaction; `now` dates its messages (ten minutes apart per conversation, the last one the newest). */
-export async function insertDemoWorkspace(db: Db, w: DemoWorkspace, now: number): Promise<void> {
-  await db.transaction(async (tx) => {
+/**
+ * Writes the workspace in one transaction when the database still holds no workspace; `now` dates
+ * its messages (ten minutes apart per conversation, the last one the newest). Returns false (and
+ * writes nothing) when a workspace exists: processes seeding at once on one database take the
+ * workspace-setup lock, so one seeds and the others see its workspace and skip.
+ */
+export async function insertDemoWorkspace(db: Db, w: DemoWorkspace, now: number): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    await lockWorkspaceSetup(tx);
+    const [found] = await tx.select({ n: sql<number>`count(*)::int` }).from(s.workspaces);
+    if ((found?.n ?? 0) > 0) return false;
     await tx.insert(s.workspaces).values({ id: w.id, name: w.name, settings: w.settings });
     await tx.insert(s.members).values(w.members.map((m) => ({ ...m, workspaceId: w.id })));
     await tx.insert(s.channels).values({ ...w.channel, workspaceId: w.id });
@@ -63,6 +72,7 @@ export async function insertDemoWorkspace(db: Db, w: DemoWorkspace, now: number)
       const base = now - (w.conversations.length * 10 - minute) * 60_000;
       await insertConversation(tx, w, conv, (k) => new Date(base + k * 60_000));
     }
+    return true;
   });
 }
 

@@ -75,7 +75,8 @@ const CONVERSATIONS: readonly DemoConversation[] = [
 export async function seedDemo(db: Db): Promise<boolean> {
   if (!(await isEmpty(db))) return false;
   const passwordHash = await Auth.hashPassword(DEMO_PASSWORD);
-  await insertDemoWorkspace(
+  // Checks again under a lock: another process may have seeded since `isEmpty`.
+  return insertDemoWorkspace(
     db,
     {
       id: "demo",
@@ -88,5 +89,4 @@ export async function seedDemo(db: Db): Promise<boolean> {
     },
     Date.now(),
   );
-  return true;
 }

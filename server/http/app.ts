@@ -1,3 +1,5 @@
+import type { Presence } from "@colyseus/core";
+import { RedisPresence } from "@colyseus/redis-presence";
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
 import { ping } from "../../db/client.ts";
@@ -18,7 +20,7 @@ import { metricsRoutes } from "./metricsRoute.ts";
 import { notificationRoutes } from "./notifications.ts";
 import { requestLog } from "./requestLog.ts";
 import { bearer, documentEdgeErrors, errors, json, router } from "./openapi.ts";
-import { boundedPresence } from "../serviceDeadline.ts";
+import { boundedPresence, withServiceDeadline } from "../serviceDeadline.ts";
 import { webchatRoutes } from "./webchat.ts";
 import { webhookRoutes } from "./webhooks.ts";
 import { mountWidget } from "./widget.ts";
@@ -35,19 +37,45 @@ const healthz = createRoute({
   summary: "The process is up",
   responses: { 200: json(z.object({ ok: z.boolean() }), "Up") },
 });
-/** `/readyz`'s own deadline for the database's answer. */
+/** `/readyz`'s own deadline for the database's and Redis's answers (both asked at once). */
 const READY_DEADLINE_MS = 2000;
+const Check = z.enum(["up", "down"]);
+const Readiness = z
+  .object({
+    ok: z.boolean(),
+    database: z.string().describe("`postgres` or `pglite`: which database the process uses"),
+    checks: z
+      .object({
+        database: Check.describe("the database answered a query on our schema (migrations applied)"),
+        redis: Check.optional().describe("present when `REDIS_URL` is set: Redis answered"),
+      })
+      .describe("each dependency checked, `down` when it failed or did not answer in time"),
+  })
+  .meta({ id: "Readiness" });
 const readyz = createRoute({
   method: "get",
   path: "/readyz",
   tags: ["health"],
-  summary: "The database answers and migrations are applied",
-  description: `Answers within ${READY_DEADLINE_MS / 1000} s: 503 when the database does not answer in that time.`,
+  summary: "The database (and Redis, when configured) answer",
+  description:
+    `200 when PostgreSQL (or PGlite) answers a query on the migrated schema and, when \`REDIS_URL\` is set, Redis answers; ` +
+    `otherwise 503, \`checks\` naming what is down. Answers within ${READY_DEADLINE_MS / 1000} s: a dependency that has not answered by then is down.`,
   responses: {
-    200: json(z.object({ ok: z.boolean(), database: z.string() }), "Ready"),
-    503: json(z.object({ ok: z.boolean(), database: z.string() }), "Not ready"),
+    200: json(Readiness, "Ready"),
+    503: json(Readiness, "Not ready: see `checks`"),
   },
 });
+
+/** True when Redis answers within the deadline (the presence's connection: what rooms and routes use). */
+async function redisAnswers(presence: Presence): Promise<boolean> {
+  try {
+    await withServiceDeadline(presence.exists("readyz"), "readyz redis", READY_DEADLINE_MS);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const me = createRoute({
   method: "get",
   path: "/me",
@@ -86,9 +114,18 @@ export function createHttpApp(given: AppDeps) {
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
 
   app.openapi(healthz, (c) => c.json({ ok: true }, 200));
+  // Redis is checked only when it is configured (the presence is Redis's); the raw presence, under
+  // /readyz's own deadline rather than the routes' longer one.
+  const redis = given.presence instanceof RedisPresence ? given.presence : null;
   app.openapi(readyz, async (c) => {
-    const ready = deps.database.migrated && (await ping(deps.database.db, READY_DEADLINE_MS));
-    return c.json({ ok: ready, database: deps.database.kind }, ready ? 200 : 503);
+    const [databaseUp, redisUp] = await Promise.all([
+      deps.database.migrated ? ping(deps.database.db, READY_DEADLINE_MS) : Promise.resolve(false),
+      redis ? redisAnswers(redis) : Promise.resolve(null),
+    ]);
+    const ok = databaseUp && redisUp !== false;
+    const state = (up: boolean) => (up ? ("up" as const) : ("down" as const));
+    const checks = { database: state(databaseUp), ...(redisUp === null ? {} : { redis: state(redisUp) }) };
+    return c.json({ ok, database: deps.database.kind, checks }, ok ? 200 : 503);
   });
 
   app.route("/auth", authRoutes(deps));

@@ -16,6 +16,8 @@ export const SLOW_FIRST = [
   "test/restart/deactivation-resume.test.ts",
   "test/channels/delivery-restart.test.ts",
   "test/server/storage-outage.test.ts",
+  "test/ops/migrate-race.test.ts",
+  "test/ops/admin-init.test.ts",
   "test/rooms/two-process.test.ts",
   "test/server/live-roles-processes.test.ts",
   "test/server/redis-outage.test.ts",
