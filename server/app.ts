@@ -89,7 +89,7 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
   // Channel credentials are never logged; redaction is the guard should an account object reach a log call.
   const log = opts.log ?? pino({ level: config.logLevel, redact: { paths: ["secrets", "*.secrets", "credentials", "*.credentials"], censor: "[redacted]" } });
   if (!config.databaseUrl && config.dataDir !== "memory://") mkdirSync(config.dataDir, { recursive: true });
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, statementTimeoutMs: config.dbStatementTimeoutMs });
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, statementTimeoutMs: config.dbStatementTimeoutMs, poolSize: config.dbPoolSize });
   // Channel credentials are encrypted at rest with this key (server/channels/secrets.ts).
   useSecretsKey(database.db, resolveSecretsKey(config, log));
   useLineApiBaseUrl(config.lineApiBaseUrl); // LINE push and profile calls (tests: the fake)
