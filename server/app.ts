@@ -116,9 +116,9 @@ export async function startApp(config: Config, opts: { log?: Logger } = {}): Pro
     leaseMs: d.leaseMs,
     pollMs: d.pollMs,
   });
-  const kickOutbox = () => {
-    outbox.kick();
-    delivery.kick(); // a committed reply's `deliver_reply` row
+  const kickOutbox = (topics: readonly string[]) => {
+    outbox.kickFor(topics);
+    if (topics.includes("deliver_reply")) delivery.kick(); // a committed reply's `deliver_reply` row
   };
   setServices({ db: database.db, auth, log, presence, kickOutbox, now, revocations });
   const jobs = new JobRunner({ db: database.db, presence, log, now, itemPauseMs: config.jobItemPauseMs, leaseMs: config.jobLeaseMs, pollMs: config.jobPollMs });

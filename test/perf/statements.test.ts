@@ -1,7 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { afterEach, describe, expect, it } from "vitest";
-import { type Fixture, ID, connect, createConversation, waitFor, webchat } from "../rooms/helpers.ts";
-import { type App, useTestServer } from "../support/server.ts";
+import { rmSync } from "node:fs";
+import pino from "pino";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startApp } from "../../server/app.ts";
+import { parseConfig } from "../../server/config.ts";
+import { type Fixture, ID, closeAll, connect, createConversation, waitFor, webchat } from "../rooms/helpers.ts";
+import { dropDatabase, freshDatabaseUrl, freshPgliteDir } from "../support/db.ts";
+import type { App } from "../support/server.ts";
 
 /**
  * The SQL statements one action costs (BEGIN and COMMIT included, and whatever the action wakes:
@@ -11,11 +16,41 @@ import { type App, useTestServer } from "../support/server.ts";
  * figure is the least of a few identical samples.
  */
 
-const app = useTestServer();
 const SAMPLES = 4;
 
-afterEach(() => {
+/**
+ * A server like `useTestServer`'s, with the pollers that run on a timer slowed down (the delivery
+ * worker, jobs, the outbox's fallback poll), so a sample holds what the action does and wakes,
+ * not a poll that happened to fall into it. Kicks still run the drains at once.
+ */
+let app: App;
+let databaseUrl: string | undefined;
+let dataDir: string;
+beforeAll(async () => {
+  databaseUrl = process.env.DATABASE_URL ? await freshDatabaseUrl() : undefined;
+  dataDir = databaseUrl ? "memory://" : await freshPgliteDir();
+  const config = parseConfig({
+    PORT: "0",
+    HOST: "127.0.0.1",
+    DATA_DIR: dataDir,
+    SEED_DEMO: "true",
+    JWT_SECRET: "test-secret-test-secret-test-secret-42",
+    DELIVERY_POLL_MS: "600000",
+    JOB_POLL_MS: "600000",
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+  });
+  app = await startApp(config, { log: pino({ level: process.env.TEST_LOG ?? "silent" }) });
+  await app.outbox.stop();
+  app.outbox.start(600_000);
+});
+afterEach(async () => {
   app.database.onStatement = null;
+  await closeAll();
+});
+afterAll(async () => {
+  await app?.stop();
+  await dropDatabase(databaseUrl);
+  if (dataDir && dataDir !== "memory://") rmSync(dataDir, { recursive: true, force: true });
 });
 
 /** Statements sent while `run` runs and until the database has been quiet for `quietMs`. */
@@ -43,7 +78,7 @@ async function fewest(sample: (i: number) => Promise<string[]>): Promise<string[
     const seen = await sample(i);
     if (!best || seen.length < best.length) best = seen;
   }
-  if (process.env.PERF_PRINT) console.log(best?.length, best);
+  if (process.env.PERF_PRINT) console.log(`statements: ${best?.length}\n${best?.map((t) => t.replace(/\s+/g, " ").slice(0, 140)).join("\n")}`);
   return best ?? [];
 }
 
