@@ -330,7 +330,7 @@ function commitStatement(input: CommitInput): { text: string; params: unknown[];
     : "'[]'::json";
   const noticeIds = d.notices.length ? "(select array_agg(id::text order by id) from notes)" : "null::text[]";
   const text = `with ${ctes.join(",\n")}
-select exists (select 1 from dup) as duplicate, (select ok from fence) as fenced,
+select exists (select 1 from dup) as duplicate, (select ok from fence) as fenced, ${at} as committed_at,
   c.version, c.last_seq, c.last_message_at, c.waiting_since, c.channel_id, ${states} as states, ${noticeIds} as notification_ids
 from (select 1) as one left join conv c on true`;
   return { text, params: q.values, ops };
