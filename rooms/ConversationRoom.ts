@@ -13,6 +13,7 @@ import {
   loadMembers,
   loadMessages,
   loadNames,
+  loadNewestMessages,
   loadStoredSettings,
   StaleContext,
   wasProcessed,
@@ -94,10 +95,9 @@ async function authorize(token: string, rawOptions: unknown): Promise<Conversati
  * Conversations read by `authorize` in the last moment, for the room this process creates right
  * after it (Colyseus runs `onAuth`, then `onCreate` when no room is live): a cold join reads the
  * conversation row once instead of twice. Only the first restore of a room takes an entry, and
- * only a fresh one; entries older than `HANDOFF_MS` are dropped. Reading the row this moment
- * earlier is safe: no room of the conversation is live to write it meanwhile (ARCHITECTURE
- * invariant 2), and a write that slipped in anyway fails the room's first commit on its version,
- * which reloads.
+ * only a fresh one; entries older than `HANDOFF_MS` are dropped. The restore reads the
+ * conversation's version with its messages, in the same statement, and reads the row again when
+ * it changed since (a room elsewhere wrote it just before it went away).
  */
 const HANDOFF_MS = 1000;
 const justRead = {
@@ -505,8 +505,10 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
     const { db } = services();
     const loaded = justLoaded ?? (await loadConversation(db, this.roomId));
     if (!loaded) throw new ServerError(404, `${ErrorCode.NOT_FOUND}: conversation ${this.roomId}`);
+    const { version, messages } = await loadNewestMessages(db, this.roomId, STATE_MESSAGES);
+    // A row taken from `authorize` that changed since (a room elsewhere wrote it before it went away): read both again.
+    if (justLoaded && version !== justLoaded.conversation.version) return this.restore(null);
     this.loaded = loaded;
-    const messages = await loadMessages(db, this.roomId, STATE_MESSAGES);
     await this.ensureNames([...participantIds(loaded.conversation), ...messages.flatMap(idsOfMessage)], true);
     const s = this.state;
     s.id = loaded.conversation.id;
