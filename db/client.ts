@@ -19,6 +19,8 @@ export interface Database {
   readonly kind: "pglite" | "postgres";
   /** True once migrations have run; `/readyz` checks it with a live query. */
   migrated: boolean;
+  /** Told of every statement sent (BEGIN and COMMIT included), when set: tests and benchmarks count them. */
+  onStatement: ((text: string) => void) | null;
   close(): Promise<void>;
 }
 
@@ -69,15 +71,69 @@ export async function openDatabase(opts: {
     });
     const deadlineMs = timeoutMs + CLIENT_GRACE_MS;
     const guarded = guardClient(client, deadlineMs, () => watch.destroyQuiet(deadlineMs / 2));
-    const db = drizzlePostgres(guarded, { schema }) as unknown as Db;
-    return { db, kind: "postgres", migrated: true, close: () => client.end({ timeout: 5 }) };
+    const database: Database = { db: null as unknown as Db, kind: "postgres", migrated: true, onStatement: null, close: () => client.end({ timeout: 5 }) };
+    const tell = (text: string) => database.onStatement?.(text);
+    (database as { db: Db }).db = drizzlePostgres(countedPostgres(guarded, tell), { schema }) as unknown as Db;
+    return database;
   }
   const options = { extensions: { pg_trgm } };
   const client = opts.dataDir === "memory://" ? new PGlite(options) : new PGlite(opts.dataDir, options);
   await client.waitReady;
-  const db = drizzlePglite(client, { schema }) as unknown as Db;
   await migratePgliteDatabase(client);
-  return { db, kind: "pglite", migrated: true, close: () => client.close() };
+  const database: Database = { db: null as unknown as Db, kind: "pglite", migrated: true, onStatement: null, close: () => client.close() };
+  const tell = (text: string) => database.onStatement?.(text);
+  (database as { db: Db }).db = drizzlePglite(countedPglite(client, tell), { schema }) as unknown as Db;
+  return database;
+}
+
+// ---- statement counting ---------------------------------------------------------------------
+// Thin proxies over the two clients: each statement (and a transaction's BEGIN and COMMIT or
+// ROLLBACK) is told to `tell`, which does nothing unless `Database.onStatement` is set.
+
+type Tell = (text: string) => void;
+
+function countedPostgres(client: postgres.Sql, tell: Tell): postgres.Sql {
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop === "unsafe") {
+        return (query: string, ...rest: unknown[]) => {
+          tell(query);
+          return (target.unsafe as (...a: unknown[]) => unknown)(query, ...rest);
+        };
+      }
+      if (prop === "begin" || prop === "savepoint") {
+        return (...args: unknown[]) => {
+          const cb = args.pop() as (tx: postgres.Sql) => unknown;
+          const method = (target as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[prop]!.bind(target);
+          tell(prop);
+          return method(...args, (tx: postgres.Sql) => cb(countedPostgres(tx, tell))).finally(() => tell(`end ${prop}`));
+        };
+      }
+      return Reflect.get(target, prop, receiver);
+    },
+  });
+}
+
+function countedPglite<T extends object>(client: T, tell: Tell): T {
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof value !== "function") return value;
+      if (prop === "query" || prop === "exec" || prop === "sql") {
+        return (query: unknown, ...rest: unknown[]) => {
+          tell(typeof query === "string" ? query : String(prop));
+          return value.call(target, query, ...rest);
+        };
+      }
+      if (prop === "transaction") {
+        return (cb: (tx: object) => Promise<unknown>) => {
+          tell("begin");
+          return (value.call(target, (tx: object) => cb(countedPglite(tx, tell))) as Promise<unknown>).finally(() => tell("end begin"));
+        };
+      }
+      return value.bind(target);
+    },
+  });
 }
 
 /** A cheap live query: does the database answer, within `deadlineMs`, and hold our schema? */

@@ -1,18 +1,34 @@
-import { and, eq, inArray, lte, sql } from "drizzle-orm";
-import type { PgUpdateSetSource } from "drizzle-orm/pg-core";
 import type { Decision } from "../domain/decide.ts";
 import type { MemberStateChange } from "../domain/events.ts";
-import type { Conversation } from "../domain/model.ts";
-import { type Role, assertNever } from "../domain/sets.ts";
-import type { Db, Tx } from "./client.ts";
+import type { Conversation, MemberInfo } from "../domain/model.ts";
+import { assertNever } from "../domain/sets.ts";
+import type { Db } from "./client.ts";
+import { Params, runRaw, toDate } from "./raw.ts";
 import type { ListTimes, MemberState } from "./rows.ts";
-import * as s from "./schema.ts";
-import { type StoredEvent, type StoredMessage, toStoredMessage } from "./timeline.ts";
+import type { StoredEvent, StoredMessage } from "./timeline.ts";
 
 /**
- * Writing an accepted decision: one transaction, in this order — the request id (a retry stops
- * here), the conversation row (version-checked), the timeline (messages, status log), per-member
- * unread and pins, notifications and the outbox. Each step is a small function below.
+ * Writing an accepted decision: ONE statement, so one transaction and one round trip. Its parts
+ * (common table expressions) run on one snapshot, and every write but the first hangs off it:
+ *
+ * 1. `dup` / `seen` — the request id (a member's, or a customer message's channel id) already
+ *    accepted? Then nothing is written (`Duplicate`).
+ * 2. `fence` — the member rows and workspace settings the decision was made with are still the
+ *    stored ones (the room keeps them between actions: see `CommitFence`)? Else `StaleContext`.
+ * 3. `conv` — the conversation row, version-checked and moved by one when the decision changes it
+ *    or adds to its timeline (else only read, for its `last_seq`); no row: `VersionConflict`.
+ * 4. From `conv`'s row, so they are written only when it is: the request id, the messages and
+ *    status-log events (seqs counted back from the new `last_seq`), every member's unread and pin
+ *    in one upsert (and one update for "all of them") that returns the rows, the notices and
+ *    their outbox rows, the effects' outbox rows.
+ *
+ * 5. `t_fired`, `t_clear`, `t_set` — durable timers (domain/timers.ts), from `conv`'s row too: a
+ *    firing (R13.4) commits only while its timer is still there and due (part of the guard of
+ *    `conv`; else nothing is written and it is answered `Duplicate`), and removes it; cleared
+ *    timers go; set ones are (re)armed relative to the commit time.
+ *
+ * A duplicate racing past `dup` (another statement inserting the same request id at the same
+ * time) meets the unique indexes and fails as a whole; it is answered `Duplicate` too.
  */
 
 export class VersionConflict extends Error {
@@ -25,6 +41,23 @@ export class Duplicate extends Error {
     super("duplicate request");
   }
 }
+/** The members or settings the decision was made with are no longer the stored ones: decide again with fresh ones. */
+export class StaleContext extends Error {
+  constructor() {
+    super("stale members or settings");
+  }
+}
+
+/**
+ * What a decision was made with, checked by the commit: every listed member still has this role
+ * and status in this workspace, and the workspace's stored settings are `settings` (the stored
+ * JSON, before defaults are filled in).
+ */
+export interface CommitFence {
+  readonly workspaceId: string;
+  readonly members: readonly MemberInfo[];
+  readonly settings: unknown;
+}
 
 export interface CommitInput {
   readonly before: Conversation;
@@ -35,6 +68,8 @@ export interface CommitInput {
   readonly now: Date;
   /** For customer messages: the channel's message id, unique per conversation. */
   readonly externalId?: string;
+  /** Checked in the same statement when given (the rooms give it); `StaleContext` when it fails. */
+  readonly fence?: CommitFence;
 }
 
 export interface CommitResult {
@@ -51,49 +86,43 @@ export interface CommitResult {
   readonly allMemberStatesChanged: boolean;
 }
 
-/** Writes a decision in one transaction. Throws `VersionConflict` or `Duplicate`, having written nothing. */
-export async function commit(db: Db, input: CommitInput): Promise<CommitResult> {
-  return db.transaction(async (tx) => {
-    await claimRequest(tx, input);
-    await consumeTimer(tx, input);
-    const { conversation, lastSeq, times } = await writeConversation(tx, input);
-    const { messages, events } = await writeTimeline(tx, input, lastSeq);
-    const touched = await applyMemberStates(tx, input.before.id, input.decision.memberState, lastSeq, input.now);
-    const notificationIds = await writeNotices(tx, input);
-    await writeEffects(tx, input.before.id, input.decision, lastSeq, input.now);
-    await writeTimers(tx, input);
-    return {
-      conversation,
-      lastSeq,
-      times,
-      messages,
-      events,
-      notificationIds,
-      memberStates: await readMemberStates(tx, input.before.id, touched),
-      allMemberStatesChanged: touched === "all",
-    };
-  });
+interface CommitRow {
+  duplicate: boolean;
+  /** The timer this decision fires is still there and due (true when it fires none). */
+  timer_due: boolean;
+  fenced: boolean;
+  version: number | null;
+  last_seq: number | null;
+  last_message_at: unknown;
+  waiting_since: unknown;
+  channel_id: string | null;
+  states: unknown;
+  notification_ids: string[] | null;
 }
 
-/** A member's request id is accepted once per conversation; a customer message's channel id once. */
-async function claimRequest(tx: Tx, input: CommitInput): Promise<void> {
-  const id = input.before.id;
-  if (input.memberId) {
-    const inserted = await tx
-      .insert(s.processedRequests)
-      .values({ conversationId: id, memberId: input.memberId, requestId: input.requestId })
-      .onConflictDoNothing()
-      .returning({ r: s.processedRequests.requestId });
-    if (inserted.length === 0) throw new Duplicate();
+/** Writes a decision in one statement. Throws `VersionConflict`, `Duplicate` or `StaleContext`, having written nothing. */
+export async function commit(db: Db, input: CommitInput): Promise<CommitResult> {
+  const { text, params, ops } = commitStatement(input);
+  let row: CommitRow | undefined;
+  try {
+    [row] = await runRaw<CommitRow>(db, text, params);
+  } catch (e) {
+    if (isRequestConflict(e)) throw new Duplicate();
+    throw e;
   }
-  if (input.externalId) {
-    const m = s.messages;
-    const seen = await tx
-      .select({ seq: m.seq })
-      .from(m)
-      .where(and(eq(m.conversationId, id), eq(m.sender, "customer"), eq(m.requestId, input.externalId)));
-    if (seen.length > 0) throw new Duplicate();
-  }
+  // A firing whose timer was cleared or moved meanwhile: not due any more, nothing written.
+  if (!row || row.duplicate || !row.timer_due) throw new Duplicate();
+  if (!row.fenced) throw new StaleContext();
+  if (row.last_seq === null) throw new VersionConflict();
+  return resultOf(input, row, ops);
+}
+
+/** A unique index on the request ids refused a row: the same request committed meanwhile. */
+function isRequestConflict(e: unknown): boolean {
+  const err = e as { code?: unknown; constraint_name?: unknown; constraint?: unknown; message?: unknown };
+  if (err?.code !== "23505") return false;
+  const name = String(err.constraint_name ?? err.constraint ?? err.message ?? "");
+  return name.includes("processed_requests") || name.includes("messages_request_uq");
 }
 
 /** How many seqs the decision hands out: the human message, system messages, log events. */
@@ -101,288 +130,330 @@ function seqCount(d: Decision): number {
   return (d.message ? 1 : 0) + d.system.length + d.log.length;
 }
 
+// ---- member states -----------------------------------------------------------------------------
+
 /**
- * Updates the conversation row when the decision changes it or adds to its timeline (version
- * checked, moved by one); otherwise reads its `lastSeq`.
+ * The decision's member-state changes folded, in order, into one operation per named member and
+ * one for "all the others": reset (unread 0, read up to the new last seq), then `add` unread, then
+ * set the pin. One row is written at most once, as one statement requires.
  */
-async function writeConversation(
-  tx: Tx,
-  input: CommitInput,
-): Promise<{ conversation: Conversation; lastSeq: number; times: ListTimes | null }> {
-  const { before, decision: d } = input;
-  const count = seqCount(d);
-  const c = s.conversations;
-  if (!d.conversationChanged && count === 0) {
-    const row = await tx.select({ lastSeq: c.lastSeq }).from(c).where(eq(c.id, before.id));
-    return { conversation: before, lastSeq: row[0]?.lastSeq ?? 0, times: null };
-  }
-  const [row] = await tx
-    .update(c)
-    .set(rowChanges(input, count))
-    .where(and(eq(c.id, before.id), eq(c.version, before.version)))
-    .returning({ version: c.version, lastSeq: c.lastSeq, lastMessageAt: c.lastMessageAt, waitingSince: c.waitingSince });
-  if (!row) throw new VersionConflict();
-  return {
-    conversation: { ...d.next, version: row.version },
-    lastSeq: row.lastSeq,
-    times: { lastMessageAt: row.lastMessageAt, waitingSince: row.waitingSince },
-  };
+interface StateOp {
+  reset: boolean;
+  add: number;
+  pin: boolean | null;
 }
 
-/** The columns a decision sets: status and participants, version and seq, and the list times. */
-function rowChanges(input: CommitInput, count: number): PgUpdateSetSource<typeof s.conversations> {
-  const { before, decision: d, now } = input;
-  const c = s.conversations;
-  const n = d.next;
-  const set: PgUpdateSetSource<typeof s.conversations> = {
-    status: n.status,
-    followerId: n.followerId,
-    collaboratorIds: [...n.collaboratorIds],
-    version: sql`${c.version} + 1`,
-    lastSeq: sql`${c.lastSeq} + ${count}`,
-    updatedAt: now,
-  };
-  if (n.status === "closed" && before.status !== "closed") set.closedAt = now;
-  if (n.status !== "closed" && before.status === "closed") set.closedAt = null;
-  if (d.message) {
-    set.lastMessageAt = now;
-    set.lastMessagePreview = d.message.text.slice(0, 200);
-    if (d.message.sender === "customer") {
-      set.lastCustomerMessageAt = now;
-      // R13.3: waiting starts at the oldest unanswered customer message …
-      set.waitingSince = sql`coalesce(${c.waitingSince}, ${now.toISOString()}::timestamptz)`;
-    } else if (d.message.sender === "staff") {
-      // … and ends with a staff reply (an automatic message changes neither, R13.4).
-      set.lastStaffReplyAt = now;
-      set.waitingSince = null;
+interface StateOps {
+  readonly named: Map<string, StateOp>;
+  /** For the conversation's other rows; null when the decision does not touch them. */
+  readonly all: StateOp | null;
+}
+
+function foldStates(changes: readonly MemberStateChange[]): StateOps {
+  const named = new Map<string, StateOp>();
+  let all: StateOp | null = null;
+  const of = (id: string): StateOp => {
+    let op = named.get(id);
+    if (!op) {
+      op = all ? { ...all } : { reset: false, add: 0, pin: null };
+      named.set(id, op);
     }
-  }
-  return set;
-}
-
-/** Inserts the messages and status-log events, handing out seqs in order up to `lastSeq`. */
-async function writeTimeline(tx: Tx, input: CommitInput, lastSeq: number): Promise<{ messages: StoredMessage[]; events: StoredEvent[] }> {
-  const { before, decision: d, now } = input;
-  let seq = lastSeq - seqCount(d);
-  const messageRows: (typeof s.messages.$inferInsert)[] = [];
-  if (d.message) {
-    const queued = d.message.sender !== "customer" && (await delivers(tx, before.id, d));
-    messageRows.push({
-      ...(queued ? { deliveryStatus: "queued" as const } : {}),
-      conversationId: before.id,
-      seq: ++seq,
-      sender: d.message.sender,
-      senderId: d.message.senderId,
-      body: d.message.text,
-      parts: d.message.parts ? [...d.message.parts] : null,
-      requestId: d.message.sender === "customer" ? (input.externalId ?? input.requestId) : input.requestId,
-      createdAt: now,
-    });
-  }
-  for (const m of d.system) {
-    messageRows.push({
-      conversationId: before.id,
-      seq: ++seq,
-      sender: "system",
-      senderId: null,
-      systemKind: m.kind,
-      subjectIds: [...m.subjectIds],
-      createdAt: now,
-    });
-  }
-  const eventRows = d.log.map((e) => ({
-    conversationId: before.id,
-    seq: ++seq,
-    kind: e.kind,
-    actorId: e.actorId,
-    targetIds: [...e.targetIds],
-    createdAt: now,
-  }));
-  if (messageRows.length) await tx.insert(s.messages).values(messageRows);
-  if (eventRows.length) await tx.insert(s.conversationEvents).values(eventRows);
-  return {
-    messages: messageRows.map((r) => toStoredMessage(r as typeof s.messages.$inferSelect)),
-    events: eventRows.map((e) => ({ seq: e.seq, kind: e.kind, actorId: e.actorId, targetIds: e.targetIds, createdAt: e.createdAt })),
+    return op;
   };
-}
-
-/** A staff reply is delivered (server/delivery.ts) when the conversation has a channel account: it starts `queued`. */
-async function delivers(tx: Tx, conversationId: string, d: Decision): Promise<boolean> {
-  if (!d.effects.some((e) => e.kind === "deliver_reply")) return false;
-  const [row] = await tx.select({ channelId: s.conversations.channelId }).from(s.conversations).where(eq(s.conversations.id, conversationId));
-  return Boolean(row?.channelId);
-}
-
-/** The members whose state rows changed, or "all" of the conversation's. */
-type Touched = Set<string> | "all";
-
-/** Applies the per-member changes (R11 unread, R12 pins). Every kind is handled: the switch is exhaustive. */
-async function applyMemberStates(
-  tx: Tx,
-  conversationId: string,
-  changes: readonly MemberStateChange[],
-  lastSeq: number,
-  now: Date,
-): Promise<Touched> {
-  const touched = new Set<string>();
-  let all = false;
+  const everyone = (f: (op: StateOp) => void) => {
+    all ??= { reset: false, add: 0, pin: null };
+    f(all);
+    for (const op of named.values()) f(op);
+  };
   for (const ch of changes) {
     switch (ch.kind) {
       case "unread_increment":
-        for (const id of ch.memberIds) {
-          await upsertState(
-            tx,
-            conversationId,
-            id,
-            { unreadCount: 1 },
-            { unreadCount: sql`${s.memberConversationState.unreadCount} + 1` },
-            now,
-          );
-          touched.add(id);
-        }
+        for (const id of ch.memberIds) of(id).add += 1;
         break;
       case "unread_clear":
-        for (const id of ch.memberIds) {
-          const read = { unreadCount: 0, lastReadSeq: lastSeq };
-          await upsertState(tx, conversationId, id, read, read, now);
-          touched.add(id);
-        }
+        for (const id of ch.memberIds) Object.assign(of(id), { reset: true, add: 0 });
         break;
       case "unread_clear_all":
-        await updateAllStates(tx, conversationId, { unreadCount: 0, lastReadSeq: lastSeq }, now);
-        all = true;
+        everyone((op) => Object.assign(op, { reset: true, add: 0 }));
         break;
-      case "pin": {
-        const pin = { pinned: ch.pinned, pinnedAt: ch.pinned ? now : null };
-        await upsertState(tx, conversationId, ch.memberId, pin, pin, now);
-        touched.add(ch.memberId);
+      case "pin":
+        of(ch.memberId).pin = ch.pinned;
         break;
-      }
       case "unpin_all":
-        await updateAllStates(tx, conversationId, { pinned: false, pinnedAt: null }, now);
-        all = true;
+        everyone((op) => {
+          op.pin = false;
+        });
         break;
       default:
         assertNever(ch);
     }
   }
-  return all ? "all" : touched;
+  return { named, all };
 }
 
-type StateColumns = PgUpdateSetSource<typeof s.memberConversationState>;
+// ---- the statement -----------------------------------------------------------------------------
 
-/** One member's state row: inserted with `values`, or updated with `changes` when it exists. */
-async function upsertState(
-  tx: Tx,
-  conversationId: string,
-  memberId: string,
-  values: Partial<typeof s.memberConversationState.$inferInsert>,
-  changes: StateColumns,
-  now: Date,
-) {
-  const mcs = s.memberConversationState;
-  await tx
-    .insert(mcs)
-    .values({ memberId, conversationId, ...values, updatedAt: now })
-    .onConflictDoUpdate({ target: [mcs.memberId, mcs.conversationId], set: { ...changes, updatedAt: now } });
-}
-
-async function updateAllStates(tx: Tx, conversationId: string, changes: StateColumns, now: Date) {
-  const mcs = s.memberConversationState;
-  await tx
-    .update(mcs)
-    .set({ ...changes, updatedAt: now })
-    .where(eq(mcs.conversationId, conversationId));
-}
-
-/** The stored state rows after the changes, for the room to show. */
-async function readMemberStates(tx: Tx, conversationId: string, touched: Touched): Promise<MemberState[]> {
-  const mcs = s.memberConversationState;
-  if (touched !== "all" && touched.size === 0) return [];
-  const where =
-    touched === "all"
-      ? eq(mcs.conversationId, conversationId)
-      : and(eq(mcs.conversationId, conversationId), inArray(mcs.memberId, [...touched]));
-  const rows = await tx.select().from(mcs).where(where);
-  return rows.map((r) => ({ memberId: r.memberId, unreadCount: r.unreadCount, lastReadSeq: r.lastReadSeq, pinned: r.pinned }));
-}
-
-/** Stores the notices (structured, rendered on read) and queues their delivery in the outbox. */
-async function writeNotices(tx: Tx, input: CommitInput): Promise<number[]> {
+function commitStatement(input: CommitInput): { text: string; params: unknown[]; ops: StateOps } {
   const { before, decision: d, now } = input;
-  if (d.notices.length === 0) return [];
-  const rows = await tx
-    .insert(s.notifications)
-    .values(
-      d.notices.map((n) => ({
-        workspaceId: before.workspaceId,
-        memberId: n.recipientId,
-        kind: n.kind,
-        conversationId: before.id,
-        actorId: n.actorId,
-        actorRole: n.actorRole as Role | null,
-        createdAt: now,
-      })),
-    )
-    .returning({ id: s.notifications.id, memberId: s.notifications.memberId });
-  await tx
-    .insert(s.outbox)
-    .values(
-      rows.map((r) => ({
-        topic: "notice",
-        payload: { kind: "notice" as const, notificationId: r.id, memberId: r.memberId },
-        // Due at the committer's clock, the one claims compare with (not the database's now(), which can be later within a millisecond).
-        createdAt: now,
-        availableAt: now,
-      })),
-    );
-  return rows.map((r) => r.id);
-}
+  const q = new Params();
+  const id = q.p(before.id, "text");
+  const at = q.p(now.toISOString(), "timestamptz");
+  const count = seqCount(d);
+  const writes = d.conversationChanged || count > 0;
+  const ctes: string[] = [];
 
-/** Queues the decision's side effects (CSAT, push …) in the outbox. */
-async function writeEffects(tx: Tx, conversationId: string, d: Decision, lastSeq: number, now: Date): Promise<void> {
-  if (d.effects.length === 0) return;
-  await tx
-    .insert(s.outbox)
-    .values(
-      d.effects.map((effect) => ({
-        topic: effect.kind,
-        payload: { kind: "effect" as const, conversationId, seq: lastSeq, effect },
-        createdAt: now,
-        availableAt: now,
-      })),
-    );
-}
-
-/**
- * The firing of a durable timer (R13.4) holds only while the timer is still there and due: an
- * action committed since may have cleared it (a customer reply) or moved it (a staff reply). Then
- * nothing is written and the firing is answered as a duplicate.
- */
-async function consumeTimer(tx: Tx, input: CommitInput): Promise<void> {
-  const kind = input.decision.timers.consume;
-  if (!kind) return;
-  const t = s.timers;
-  const gone = await tx
-    .delete(t)
-    .where(and(eq(t.conversationId, input.before.id), eq(t.kind, kind), lte(t.dueAt, input.now)))
-    .returning({ kind: t.kind });
-  if (gone.length === 0) throw new Duplicate();
-}
-
-/** Clears and (re)arms the decision's timers, due relative to the commit time. */
-async function writeTimers(tx: Tx, input: CommitInput): Promise<void> {
-  const { set, clear } = input.decision.timers;
-  const t = s.timers;
-  const id = input.before.id;
-  const keep = new Set(set.map((x) => x.kind));
-  const drop = clear.filter((k) => !keep.has(k));
-  if (drop.length) await tx.delete(t).where(and(eq(t.conversationId, id), inArray(t.kind, [...drop])));
-  for (const x of set) {
-    const dueAt = new Date(input.now.getTime() + x.afterMs);
-    await tx
-      .insert(t)
-      .values({ conversationId: id, kind: x.kind, dueAt, createdAt: input.now })
-      .onConflictDoUpdate({ target: [t.conversationId, t.kind], set: { dueAt, leaseUntil: null, attempts: 0, lastError: null } });
+  // 1. the request id (recorded in 4., after conv)
+  let claim: string | null = null;
+  if (input.memberId) {
+    const member = q.p(input.memberId, "text");
+    const request = q.p(input.requestId, "text");
+    ctes.push(`dup as (select 1 from processed_requests where conversation_id = ${id} and member_id = ${member} and request_id = ${request})`);
+    claim = `claim as (insert into processed_requests (conversation_id, member_id, request_id) select ${id}, ${member}, ${request} from conv)`;
+  } else if (input.externalId) {
+    ctes.push(`dup as (select 1 from messages where conversation_id = ${id} and sender = 'customer' and request_id = ${q.p(input.externalId, "text")})`);
+  } else {
+    ctes.push("dup as (select 1 where false)");
   }
+
+  // 2. the fence
+  const checks: string[] = [];
+  const f = input.fence;
+  if (f) {
+    const ws = q.p(f.workspaceId, "text");
+    checks.push(`exists (select 1 from workspaces where id = ${ws} and settings = ${q.p(JSON.stringify(f.settings ?? null), "text")}::jsonb)`);
+    if (f.members.length) {
+      const ids = q.p(
+        f.members.map((m) => m.id),
+        "text[]",
+      );
+      const roles = q.p(
+        f.members.map((m) => m.role),
+        "text[]",
+      );
+      const statuses = q.p(
+        f.members.map((m) => m.status),
+        "text[]",
+      );
+      checks.push(
+        `(select count(*) from members m join unnest(${ids}, ${roles}, ${statuses}) as x(id, role, status) on m.id = x.id and m.role = x.role and m.status = x.status and m.workspace_id = ${ws}) = ${q.p(f.members.length, "int")}`,
+      );
+    }
+  }
+  ctes.push(`fence as (select ${checks.length ? checks.join(" and ") : "true"} as ok)`);
+
+  // 2b. a durable timer this action is the firing of (R13.4): still there and due, or nothing is written
+  const consume = d.timers.consume;
+  const timerDue = consume
+    ? `exists (select 1 from timers where conversation_id = ${id} and kind = ${q.p(consume, "text")} and due_at <= ${at})`
+    : "true";
+
+  // 3. the conversation row
+  const guard = `not exists (select 1 from dup) and (select ok from fence) and ${timerDue}`;
+  const returned = "version, last_seq, last_message_at, waiting_since, channel_id";
+  if (writes) {
+    ctes.push(
+      `conv as (update conversations set ${rowChanges(input, count, q)} where id = ${id} and version = ${q.p(before.version, "int")} and ${guard} returning ${returned})`,
+    );
+  } else {
+    ctes.push(`conv as (select ${returned} from conversations where id = ${id} and ${guard})`);
+  }
+
+  // 4. everything else, from conv's row
+  if (claim) ctes.push(claim);
+  const rows = timelineRows(input, count, q, id, at);
+  if (rows.messages.length) {
+    ctes.push(
+      `msgs as (insert into messages (conversation_id, seq, sender, sender_id, body, system_kind, subject_ids, request_id, parts, delivery_status, created_at) ${rows.messages.join(" union all ")})`,
+    );
+  }
+  if (rows.events.length) {
+    ctes.push(`evts as (insert into conversation_events (conversation_id, seq, kind, actor_id, target_ids, created_at) ${rows.events.join(" union all ")})`);
+  }
+  const ops = foldStates(d.memberState);
+  const stateSets: string[] = [];
+  if (ops.named.size) {
+    const named = [...ops.named];
+    const ids = q.p(
+      named.map(([m]) => m),
+      "text[]",
+    );
+    // Sent as text arrays: postgres.js declares an array parameter by its first element's type.
+    const resets = `${q.p(
+      named.map(([, op]) => String(op.reset)),
+      "text[]",
+    )}::boolean[]`;
+    const adds = `${q.p(
+      named.map(([, op]) => String(op.add)),
+      "text[]",
+    )}::int[]`;
+    const pins = `${q.p(
+      named.map(([, op]) => (op.pin === null ? null : String(op.pin))),
+      "text[]",
+    )}::boolean[]`;
+    // The member's own reset and pin, looked up by the conflicting row's member id.
+    const reset = `(select y.r from unnest(${ids}, ${resets}) as y(id, r) where y.id = s.member_id)`;
+    const pin = `(select y.p from unnest(${ids}, ${pins}) as y(id, p) where y.id = s.member_id)`;
+    ctes.push(
+      `named as (insert into member_conversation_state as s (member_id, conversation_id, unread_count, last_read_seq, pinned, pinned_at, updated_at)
+        select x.id, ${id}, x.a, case when x.r then c.last_seq else 0 end, coalesce(x.p, false), case when x.p then ${at} end, ${at}
+        from conv c cross join unnest(${ids}, ${resets}, ${adds}, ${pins}) as x(id, r, a, p)
+        on conflict (member_id, conversation_id) do update set
+          unread_count = (case when ${reset} then 0 else s.unread_count end) + excluded.unread_count,
+          last_read_seq = case when ${reset} then excluded.last_read_seq else s.last_read_seq end,
+          pinned = coalesce(${pin}, s.pinned),
+          pinned_at = case ${pin} when true then ${at} when false then null else s.pinned_at end,
+          updated_at = ${at}
+        returning member_id, unread_count, last_read_seq, pinned)`,
+    );
+    stateSets.push("select * from named");
+  }
+  if (ops.all && (ops.all.reset || ops.all.add || ops.all.pin !== null)) {
+    const a = ops.all;
+    const sets: string[] = [];
+    if (a.reset) sets.push(`unread_count = ${a.add}`, "last_read_seq = c.last_seq");
+    else if (a.add) sets.push(`unread_count = s.unread_count + ${a.add}`);
+    if (a.pin !== null) sets.push(`pinned = ${a.pin}`, `pinned_at = ${a.pin ? at : "null"}`);
+    const skip = ops.named.size ? ` and s.member_id <> all(${q.p([...ops.named.keys()], "text[]")})` : "";
+    ctes.push(
+      `others as (update member_conversation_state as s set ${sets.join(", ")}, updated_at = ${at} from conv c where s.conversation_id = ${id}${skip} returning s.member_id, s.unread_count, s.last_read_seq, s.pinned)`,
+    );
+    stateSets.push("select * from others");
+  }
+  if (d.notices.length) {
+    const ws = q.p(before.workspaceId, "text");
+    const notices = d.notices.map(
+      (n) =>
+        `select ${ws}, ${q.p(n.recipientId, "text")}, ${q.p(n.kind, "text")}, ${id}, ${q.p(n.actorId, "text")}, ${q.p(n.actorRole ?? null, "text")}, ${at} from conv`,
+    );
+    ctes.push(`notes as (insert into notifications (workspace_id, member_id, kind, conversation_id, actor_id, actor_role, created_at) ${notices.join(" union all ")} returning id, member_id)`);
+    // Due at the committer's clock, the one claims compare with (not the database's now(), which can be later within a millisecond).
+    ctes.push(
+      `note_out as (insert into outbox (topic, payload, created_at, available_at) select 'notice', jsonb_build_object('kind', 'notice', 'notificationId', id, 'memberId', member_id), ${at}, ${at} from notes)`,
+    );
+  }
+  if (d.effects.length) {
+    const effects = d.effects.map(
+      (e) =>
+        `select ${q.p(e.kind, "text")}, jsonb_build_object('kind', 'effect', 'conversationId', ${id}, 'seq', c.last_seq, 'effect', ${q.p(JSON.stringify(e), "text")}::jsonb), ${at}, ${at} from conv c`,
+    );
+    ctes.push(`effect_out as (insert into outbox (topic, payload, created_at, available_at) ${effects.join(" union all ")})`);
+  }
+
+  // 5. durable timers, from conv's row: the one fired goes; cleared ones go; set ones are (re)armed.
+  if (consume) ctes.push(`t_fired as (delete from timers where conversation_id = ${id} and kind = ${q.p(consume, "text")} and exists (select 1 from conv))`);
+  const setKinds = new Set(d.timers.set.map((t) => t.kind));
+  const clear = d.timers.clear.filter((k) => !setKinds.has(k) && k !== consume);
+  if (clear.length) ctes.push(`t_clear as (delete from timers where conversation_id = ${id} and kind = any(${q.p(clear, "text[]")}) and exists (select 1 from conv))`);
+  if (d.timers.set.length) {
+    const armed = d.timers.set.map((t) => `select ${id}, ${q.p(t.kind, "text")}, ${q.p(new Date(now.getTime() + t.afterMs).toISOString(), "timestamptz")}, ${at} from conv`);
+    ctes.push(
+      `t_set as (insert into timers (conversation_id, kind, due_at, created_at) ${armed.join(" union all ")}
+        on conflict (conversation_id, kind) do update set due_at = excluded.due_at, lease_until = null, attempts = 0, last_error = null)`,
+    );
+  }
+
+  const states = stateSets.length
+    ? `(select coalesce(json_agg(json_build_object('m', member_id, 'u', unread_count, 'r', last_read_seq, 'p', pinned)), '[]'::json) from (${stateSets.join(" union all ")}) as st)`
+    : "'[]'::json";
+  const noticeIds = d.notices.length ? "(select array_agg(id::text order by id) from notes)" : "null::text[]";
+  const text = `with ${ctes.join(",\n")}
+select exists (select 1 from dup) as duplicate, (select ok from fence) as fenced, ${timerDue} as timer_due, ${at} as committed_at,
+  c.version, c.last_seq, c.last_message_at, c.waiting_since, c.channel_id, ${states} as states, ${noticeIds} as notification_ids
+from (select 1) as one left join conv c on true`;
+  return { text, params: q.values, ops };
+}
+
+/** The columns a decision sets: status and participants, version and seq, and the list times. */
+function rowChanges(input: CommitInput, count: number, q: Params): string {
+  const { before, decision: d, now } = input;
+  const n = d.next;
+  const at = q.p(now.toISOString(), "timestamptz");
+  const set = [
+    `status = ${q.p(n.status, "text")}`,
+    `follower_id = ${q.p(n.followerId, "text")}`,
+    `collaborator_ids = ${q.p([...n.collaboratorIds], "text[]")}`,
+    "version = version + 1",
+    `last_seq = last_seq + ${q.p(count, "int")}`,
+    `updated_at = ${at}`,
+  ];
+  if (n.status === "closed" && before.status !== "closed") set.push(`closed_at = ${at}`);
+  if (n.status !== "closed" && before.status === "closed") set.push("closed_at = null");
+  if (d.message) {
+    set.push(`last_message_at = ${at}`, `last_message_preview = ${q.p(d.message.text.slice(0, 200), "text")}`);
+    if (d.message.sender === "customer") {
+      // R13.3: waiting starts at the oldest unanswered customer message …
+      set.push(`last_customer_message_at = ${at}`, `waiting_since = coalesce(waiting_since, ${at})`);
+    } else if (d.message.sender === "staff") {
+      // … and ends with a staff reply (an automatic message changes neither, R13.4).
+      set.push(`last_staff_reply_at = ${at}`, "waiting_since = null");
+    }
+  }
+  return set.join(", ");
+}
+
+/** A staff reply or an automatic message is delivered (server/delivery.ts) when the conversation has a channel account: it starts `queued`. */
+function delivers(d: Decision): boolean {
+  return (d.message?.sender === "staff" || d.message?.sender === "auto") && d.effects.some((e) => e.kind === "deliver_reply");
+}
+
+/** The messages and status-log events as `select … from conv` rows, seqs counted back from conv's new `last_seq`. */
+function timelineRows(input: CommitInput, count: number, q: Params, id: string, at: string): { messages: string[]; events: string[] } {
+  const { decision: d } = input;
+  let k = 0;
+  const seq = () => `c.last_seq - ${count - ++k}`;
+  const messages: string[] = [];
+  if (d.message) {
+    const requestId = d.message.sender === "customer" ? (input.externalId ?? input.requestId) : input.requestId;
+    const status = delivers(d) ? "case when c.channel_id is not null then 'queued' end" : "null";
+    messages.push(
+      `select ${id}, ${seq()}, ${q.p(d.message.sender, "text")}, ${q.p(d.message.senderId, "text")}, ${q.p(d.message.text, "text")}, null, null, ${q.p(requestId, "text")}, ${q.p(d.message.parts ? JSON.stringify(d.message.parts) : null, "text")}::jsonb, ${status}, ${at} from conv c`,
+    );
+  }
+  for (const m of d.system) {
+    messages.push(`select ${id}, ${seq()}, 'system', null, null, ${q.p(m.kind, "text")}, ${q.p([...m.subjectIds], "text[]")}, null, null, null, ${at} from conv c`);
+  }
+  const events = d.log.map(
+    (e) => `select ${id}, ${seq()}, ${q.p(e.kind, "text")}, ${q.p(e.actorId, "text")}, ${q.p([...e.targetIds], "text[]")}, ${at} from conv c`,
+  );
+  return { messages, events };
+}
+
+// ---- the result ---------------------------------------------------------------------------------
+
+function resultOf(input: CommitInput, row: CommitRow, ops: StateOps): CommitResult {
+  const { before, decision: d, now } = input;
+  const lastSeq = row.last_seq as number;
+  const count = seqCount(d);
+  const writes = d.conversationChanged || count > 0;
+  let seq = lastSeq - count;
+  const messages: StoredMessage[] = [];
+  const base = { createdAt: now, deliveryCode: null, deliveryReason: null };
+  if (d.message) {
+    const queued = delivers(d) && row.channel_id !== null;
+    messages.push({
+      ...base,
+      seq: ++seq,
+      sender: d.message.sender,
+      senderId: d.message.senderId,
+      body: d.message.text,
+      system: null,
+      deliveryStatus: queued ? "queued" : null,
+      parts: d.message.parts ? [...d.message.parts] : null,
+    });
+  }
+  for (const m of d.system) {
+    messages.push({ ...base, seq: ++seq, sender: "system", senderId: null, body: null, system: { kind: m.kind, subjectIds: [...m.subjectIds] }, deliveryStatus: null, parts: null });
+  }
+  const events: StoredEvent[] = d.log.map((e) => ({ seq: ++seq, kind: e.kind, actorId: e.actorId, targetIds: [...e.targetIds], createdAt: now }));
+  const states = (typeof row.states === "string" ? JSON.parse(row.states) : row.states) as { m: string; u: number; r: number; p: boolean }[];
+  return {
+    conversation: writes ? { ...d.next, version: row.version as number } : before,
+    lastSeq,
+    times: writes ? { lastMessageAt: toDate(row.last_message_at), waitingSince: row.waiting_since == null ? null : toDate(row.waiting_since) } : null,
+    messages,
+    events,
+    notificationIds: (row.notification_ids ?? []).map(Number),
+    memberStates: states.map((s) => ({ memberId: s.m, unreadCount: s.u, lastReadSeq: s.r, pinned: s.p })),
+    allMemberStatesChanged: ops.all !== null,
+  };
 }

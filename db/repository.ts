@@ -4,11 +4,12 @@ import type { Locale } from "../domain/sets.ts";
 import type { Db, Tx } from "./client.ts";
 import type { ListTimes, MemberState } from "./rows.ts";
 import * as s from "./schema.ts";
+import { Params, runRaw } from "./raw.ts";
 import { settingsOf } from "./workspaces.ts";
 
 // The write path, the timeline and settings have their own modules; importers of the repository keep one entry point.
-export { type CommitInput, type CommitResult, Duplicate, VersionConflict, commit } from "./commit.ts";
-export { type StoredEvent, type StoredMessage, loadEvents, loadMessages } from "./timeline.ts";
+export { type CommitFence, type CommitInput, type CommitResult, Duplicate, StaleContext, VersionConflict, commit } from "./commit.ts";
+export { type StoredEvent, type StoredMessage, loadEvents, loadMessages, loadNewestMessages } from "./timeline.ts";
 export { loadSettings } from "./workspaces.ts";
 export type { ListTimes, MemberState } from "./rows.ts";
 
@@ -33,6 +34,8 @@ export interface LoadedConversation {
   readonly conversation: Conversation;
   readonly customer: { readonly id: string; readonly displayName: string };
   readonly settings: WorkspaceSettings;
+  /** The settings as stored (before defaults are filled in): what a commit's fence compares with. */
+  readonly storedSettings: unknown;
   readonly lastSeq: number;
   /** The list fields that change with messages (sort keys of the lists). */
   readonly times: ListTimes;
@@ -62,6 +65,7 @@ export async function loadConversation(db: Db | Tx, id: string): Promise<LoadedC
     },
     customer: { id: c.customerId, displayName: row.customerName },
     settings: settingsOf(row.settings),
+    storedSettings: row.settings,
     lastSeq: c.lastSeq,
     times: { lastMessageAt: c.lastMessageAt, waitingSince: c.waitingSince },
   };
@@ -109,6 +113,34 @@ export async function loadMemberStates(
   for (const r of rows)
     out.set(r.memberId, { memberId: r.memberId, unreadCount: r.unreadCount, lastReadSeq: r.lastReadSeq, pinned: r.pinned });
   return out;
+}
+
+/**
+ * The names shown for `ids` in one statement: members of the workspace (with their role), and
+ * for the ids that are no member's, customers of the workspace (role "customer": the writers of a
+ * group conversation's messages, R2.2). Unknown ids are left out.
+ */
+export async function loadNames(db: Db, workspaceId: string, ids: readonly string[]): Promise<Map<string, { name: string; role: string }>> {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return new Map();
+  const q = new Params();
+  const ws = q.p(workspaceId, "text");
+  const wanted = q.p(unique, "text[]");
+  const rows = await runRaw<{ id: string; name: string; role: string }>(
+    db,
+    `select id, name, role from members where workspace_id = ${ws} and id = any(${wanted})
+     union all
+     select c.id, c.display_name, 'customer' from customers c
+     where c.workspace_id = ${ws} and c.id = any(${wanted}) and not exists (select 1 from members m where m.id = c.id and m.workspace_id = ${ws})`,
+    q.values,
+  );
+  return new Map(rows.map((r) => [r.id, { name: r.name, role: r.role }]));
+}
+
+/** A workspace's settings, as stored and completed with the defaults (defaults alone for an unknown workspace). */
+export async function loadStoredSettings(db: Db | Tx, workspaceId: string): Promise<{ stored: unknown; settings: WorkspaceSettings }> {
+  const rows = await db.select({ settings: s.workspaces.settings }).from(s.workspaces).where(eq(s.workspaces.id, workspaceId));
+  return { stored: rows[0]?.settings ?? null, settings: settingsOf(rows[0]?.settings) };
 }
 
 /** True when this member's request id was already accepted on this conversation. */

@@ -12,7 +12,10 @@ import {
   loadMemberStates,
   loadMembers,
   loadMessages,
-  loadSettings,
+  loadNames,
+  loadNewestMessages,
+  loadStoredSettings,
+  StaleContext,
   wasProcessed,
 } from "../db/repository.ts";
 import { loadTimelineAfter } from "../db/timeline.ts";
@@ -30,7 +33,6 @@ import { targetIdsOf } from "../domain/targets.ts";
 import { SerialLane } from "./lane.ts";
 import { isStorageUnavailable } from "../db/errors.ts";
 import { loadDelivery } from "../db/delivery.ts";
-import { loadCustomerNames } from "../db/channels.ts";
 import {
   type Answer,
   ConversationJoinOptions,
@@ -90,8 +92,37 @@ async function authorize(token: string, rawOptions: unknown): Promise<Conversati
   }
   if (!loaded || loaded.conversation.workspaceId !== member.workspaceId) throw joinError(404, ErrorCode.NOT_FOUND, member.locale);
   if (!mayOpen(loaded.conversation, member, options.data.view)) throw joinError(403, ErrorCode.VIEW_NOT_ALLOWED, member.locale);
+  justRead.put(loaded);
   return { member, view: options.data.view };
 }
+
+/**
+ * Conversations read by `authorize` in the last moment, for the room this process creates right
+ * after it (Colyseus runs `onAuth`, then `onCreate` when no room is live): a cold join reads the
+ * conversation row once instead of twice. Only the first restore of a room takes an entry, and
+ * only a fresh one; entries older than `HANDOFF_MS` are dropped. The restore reads the
+ * conversation's version with its messages, in the same statement, and reads the row again when
+ * it changed since (a room elsewhere wrote it just before it went away).
+ */
+const HANDOFF_MS = 1000;
+const justRead = {
+  entries: new Map<string, { loaded: LoadedConversation; at: number }>(),
+  put(loaded: LoadedConversation): void {
+    const now = performance.now();
+    this.entries.delete(loaded.conversation.id);
+    this.entries.set(loaded.conversation.id, { loaded, at: now });
+    // Insertion order is age order: drop the stale ones from the front.
+    for (const [id, e] of this.entries) {
+      if (now - e.at <= HANDOFF_MS) break;
+      this.entries.delete(id);
+    }
+  },
+  take(id: string): LoadedConversation | null {
+    const e = this.entries.get(id);
+    this.entries.delete(id);
+    return e && performance.now() - e.at <= HANDOFF_MS ? e.loaded : null;
+  },
+};
 
 /** Calls `answer` at most once: every request is answered exactly once, whatever fails after. */
 function once(answer: (a: Answer) => void): (a: Answer) => void {
@@ -114,6 +145,12 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
   private readonly gate = new SerialLane();
   private loaded!: LoadedConversation;
   private readonly names = new Map<string, { name: string; role: string }>();
+  /**
+   * Member rows the actions are decided with, kept between actions: refreshed by the member change
+   * feed (`onRevoked`) and checked by every commit's fence, so a change that has not reached the
+   * room yet makes the commit fail and the action be decided again with the stored rows.
+   */
+  private readonly members = new Map<string, MemberRow>();
   private stopRevoked: (() => void) | null = null;
   /** Set when the process stops: messages from then on are not read (the clients resend them after rejoining). */
   private shuttingDown = false;
@@ -123,7 +160,12 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
    * state shows it, and a view it no longer opens (`team` outside TEAM_VIEWERS) closes (4105).
    */
   private readonly onRevoked = (change: MemberChange) => {
-    if (change.kind === "revoked") return this.evictMember(change.memberId, CloseCode.deactivated, "deactivated");
+    if (change.kind === "revoked") {
+      this.members.delete(change.memberId);
+      return this.evictMember(change.memberId, CloseCode.deactivated, "deactivated");
+    }
+    const row = this.members.get(change.memberId);
+    if (row) this.members.set(change.memberId, { ...row, role: change.role });
     const known = this.names.get(change.memberId);
     if (known) known.role = change.role;
     for (const ref of [this.state.follower, ...this.state.collaborators]) if (ref?.id === change.memberId) ref.role = change.role;
@@ -146,7 +188,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
     // room loads queues behind the restore and is read after it, never lost between the two.
     await this.presence.subscribe(Topic.delivery(this.roomId), this.onDelivery);
     try {
-      await this.lane.run(() => this.restore());
+      await this.lane.run(() => this.restore(justRead.take(this.roomId)));
     } catch (e) {
       await this.presence.unsubscribe(Topic.delivery(this.roomId), this.onDelivery);
       // The message of an error thrown here reaches the joining client: never SQL text.
@@ -356,6 +398,14 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
 
   // ---- the lane ------------------------------------------------------------------------------
 
+  /**
+   * Decides and commits one action. The members and settings it is decided with come from the
+   * room (`members`, `loaded.storedSettings`), kept current by the member change feed and by every
+   * restore; the commit checks in the same statement that they are still the stored ones (its
+   * fence) and, if not, they are read again and the action decided again. A refusal is never
+   * decided on kept data: the members and settings are read again first, and a request id already
+   * accepted is answered `duplicate` instead (the commit itself turns away a retried accepted one).
+   */
   private execute(
     actor: Actor,
     action: Action,
@@ -367,45 +417,40 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
     return this.lane.run(async () => {
       const { db } = services();
       const memberId = actor.type === "member" ? actor.id : null;
+      const targetIds = targetIdsOf(action);
+      const ids = memberId ? [...targetIds, memberId] : targetIds;
+      let fresh = false;
+      let conflicts = 0;
       try {
-        if (memberId && (await wasProcessed(db, this.roomId, memberId, action.requestId))) {
-          answer({ requestId: action.requestId, ok: true, duplicate: true });
-          return;
-        }
-        const refused = admit?.();
-        if (refused) {
-          answer(this.refusal(action.requestId, refused, locale));
-          return;
-        }
-        for (let attempt = 0; attempt < 2; attempt++) {
+        for (let round = 0; round < 4 && conflicts < 2; round++) {
           const now = services().now();
-          // The acting member's row is read with the targets, in the lane: the action is decided
-          // with their role as stored now, even if the role change's notice has not arrived yet.
-          const targetIds = targetIdsOf(action);
-          const rows = await loadMembers(db, this.model.workspaceId, memberId ? [...targetIds, memberId] : targetIds);
-          const current = this.currentActor(actor, rows);
-          if (!current.ok) {
-            answer(this.refusal(action.requestId, current.code, locale));
+          const rows = await this.membersOf(ids, fresh);
+          const verdict = this.judge(actor, action, rows, now, admit);
+          if (!verdict.ok) {
+            if (!fresh) {
+              fresh = true;
+              continue;
+            }
+            if (memberId && (await wasProcessed(db, this.roomId, memberId, action.requestId))) {
+              answer({ requestId: action.requestId, ok: true, duplicate: true });
+            } else {
+              answer(this.refusal(action.requestId, verdict.code, locale));
+            }
             return;
           }
-          // Settings are read per action: an admin's change applies to live rooms at once.
-          const settings = await loadSettings(db, this.model.workspaceId);
-          let decision: Decision;
-          try {
-            decision = decide(this.model, action, { actor: current.actor, now, members: rows, settings });
-          } catch (e) {
-            if (e instanceof DomainError) {
-              answer(this.refusal(action.requestId, e.code, locale));
-              return;
-            }
-            throw e;
-          }
+          const { decision } = verdict;
+          const fence = { workspaceId: this.model.workspaceId, members: [...rows.values()], settings: this.loaded.storedSettings };
           let result: CommitResult;
           try {
-            result = await commit(db, { before: this.model, decision, memberId, requestId: action.requestId, now, externalId });
+            result = await commit(db, { before: this.model, decision, memberId, requestId: action.requestId, now, externalId, fence });
           } catch (e) {
             if (e instanceof VersionConflict) {
+              conflicts++;
               await this.restore(); // someone else wrote: reload and decide again once
+              continue;
+            }
+            if (e instanceof StaleContext) {
+              fresh = true; // a member or the settings changed meanwhile: read them and decide again
               continue;
             }
             if (e instanceof Duplicate) {
@@ -422,6 +467,55 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
         answer(this.failure(e, action.requestId, locale, action.type));
       }
     });
+  }
+
+  /**
+   * The rules' verdict on an action with the given member rows: the server writer's admission,
+   * the acting member as stored (see `currentActor`), then `decide`.
+   */
+  private judge(
+    actor: Actor,
+    action: Action,
+    rows: ReadonlyMap<string, MemberRow>,
+    now: Date,
+    admit?: () => ErrorCode | null,
+  ): { ok: true; decision: Decision } | { ok: false; code: ErrorCode } {
+    const refused = admit?.();
+    if (refused) return { ok: false, code: refused };
+    const current = this.currentActor(actor, rows);
+    if (!current.ok) return current;
+    try {
+      return { ok: true, decision: decide(this.model, action, { actor: current.actor, now, members: rows, settings: this.loaded.settings }) };
+    } catch (e) {
+      if (e instanceof DomainError) return { ok: false, code: e.code };
+      throw e;
+    }
+  }
+
+  /**
+   * The member rows of `ids` the room keeps, reading the ones it does not know; with `fresh`, all
+   * of them and the workspace settings are read from storage (and kept).
+   */
+  private async membersOf(ids: readonly string[], fresh: boolean): Promise<Map<string, MemberRow>> {
+    const { db } = services();
+    const workspaceId = this.model.workspaceId;
+    const wanted = [...new Set(ids)];
+    if (fresh) {
+      const { stored, settings } = await loadStoredSettings(db, workspaceId);
+      this.loaded = { ...this.loaded, settings, storedSettings: stored };
+      for (const id of wanted) this.members.delete(id);
+    }
+    const missing = wanted.filter((id) => !this.members.has(id));
+    if (missing.length) {
+      const loaded = await loadMembers(db, workspaceId, missing);
+      for (const row of loaded.values()) this.members.set(row.id, row);
+    }
+    const out = new Map<string, MemberRow>();
+    for (const id of wanted) {
+      const row = this.members.get(id);
+      if (row) out.set(id, row);
+    }
+    return out;
   }
 
   /**
@@ -469,13 +563,15 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
 
   // ---- state ---------------------------------------------------------------------------------
 
-  /** Loads the conversation from the database and rebuilds the synchronized state. */
-  private async restore(): Promise<void> {
+  /** Loads the conversation from the database (or takes the one `authorize` just read) and rebuilds the synchronized state. */
+  private async restore(justLoaded: LoadedConversation | null = null): Promise<void> {
     const { db } = services();
-    const loaded = await loadConversation(db, this.roomId);
+    const loaded = justLoaded ?? (await loadConversation(db, this.roomId));
     if (!loaded) throw new ServerError(404, `${ErrorCode.NOT_FOUND}: conversation ${this.roomId}`);
+    const { version, messages } = await loadNewestMessages(db, this.roomId, STATE_MESSAGES);
+    // A row taken from `authorize` that changed since (a room elsewhere wrote it before it went away): read both again.
+    if (justLoaded && version !== justLoaded.conversation.version) return this.restore(null);
     this.loaded = loaded;
-    const messages = await loadMessages(db, this.roomId, STATE_MESSAGES);
     await this.ensureNames([...participantIds(loaded.conversation), ...messages.flatMap(idsOfMessage)], true);
     const s = this.state;
     s.id = loaded.conversation.id;
@@ -493,11 +589,8 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
   private async ensureNames(ids: readonly string[], fresh = false): Promise<void> {
     const wanted = [...new Set(ids)].filter((id) => fresh || !this.names.has(id));
     if (!wanted.length) return;
-    const rows = await loadMembers(services().db, this.loaded.conversation.workspaceId, wanted);
-    for (const r of rows.values()) this.names.set(r.id, { name: r.name, role: r.role });
     // Ids that are no member's are customers (the writers of a group conversation's messages, R2.2).
-    const customers = await loadCustomerNames(services().db, this.loaded.conversation.workspaceId, wanted.filter((id) => !rows.has(id)));
-    for (const [id, name] of customers) this.names.set(id, { name, role: "customer" });
+    for (const [id, known] of await loadNames(services().db, this.loaded.conversation.workspaceId, wanted)) this.names.set(id, known);
   }
 
   private memberRef(id: string): MemberRef {
@@ -551,7 +644,8 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
         client.leave(CloseCode.noLongerParticipant, "no_longer_participant");
       }
     }
-    if (decision.notices.length || decision.effects.length) services().kickOutbox();
+    const queued = [...(decision.notices.length ? ["notice"] : []), ...decision.effects.map((e) => e.kind)];
+    if (queued.length) services().kickOutbox(queued);
   }
 
   /** Tells the lists (inbox and team rooms) what changed. After commit, never before. */

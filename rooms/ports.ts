@@ -58,8 +58,11 @@ export interface Services {
   readonly auth: AuthPort;
   readonly log: Logger;
   readonly presence: Presence;
-  /** Asks the outbox dispatcher to run now (it also runs on a timer). */
-  readonly kickOutbox: () => void;
+  /**
+   * Tells the outbox's workers that rows of these topics were committed: the ones that deliver
+   * one of them run now (they also run on a timer); the others are not woken.
+   */
+  readonly kickOutbox: (topics: readonly string[]) => void;
   readonly now: () => Date;
   /** Members whose rights changed, for rooms to close or re-check their connections. */
   readonly revocations: RevocationHub;

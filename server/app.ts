@@ -116,7 +116,7 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
   // Channel credentials are never logged; redaction is the guard should an account object reach a log call.
   const log = opts.log ?? pino({ level: config.logLevel, redact: { paths: ["secrets", "*.secrets", "credentials", "*.credentials"], censor: "[redacted]" } });
   if (!config.databaseUrl && config.dataDir !== "memory://") mkdirSync(config.dataDir, { recursive: true });
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, statementTimeoutMs: config.dbStatementTimeoutMs });
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, statementTimeoutMs: config.dbStatementTimeoutMs, poolSize: config.dbPoolSize });
   // Channel credentials are encrypted at rest with this key (server/channels/secrets.ts).
   useSecretsKey(database.db, resolveSecretsKey(config, log));
   useLineApiBaseUrl(config.lineApiBaseUrl); // LINE push and profile calls (tests: the fake)
@@ -173,10 +173,10 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
     pollMs: config.push.pollMs,
     viewers: connectedMembers,
   });
-  const kickOutbox = () => {
-    outbox.kick();
-    delivery.kick(); // a committed reply's `deliver_reply` row
-    push.kick(); // a customer message's `push` row
+  const kickOutbox = (topics: readonly string[]) => {
+    outbox.kickFor(topics);
+    if (topics.includes("deliver_reply")) delivery.kick(); // a committed reply's `deliver_reply` row
+    if (topics.includes("push")) push.kick(); // a customer message's `push` row
   };
   const jobs = new JobRunner({ db: database.db, presence, log, now, itemPauseMs: config.jobItemPauseMs, leaseMs: config.jobLeaseMs, pollMs: config.jobPollMs });
 

@@ -81,6 +81,13 @@ const Env = z.object({
     .describe(
       "PostgreSQL: the server cancels a statement after this; the client gives up on a connection that has not answered within it plus 1 s. Either answers STORAGE_UNAVAILABLE",
     ),
+  DB_POOL_SIZE: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .default(10)
+    .describe("PostgreSQL: how many connections this process opens at most (each room commit holds one for its transaction)"),
   LINE_API_BASE_URL: z
     .string()
     .url()
@@ -295,6 +302,8 @@ export interface Config {
   readonly jobPollMs: number;
   /** `DB_STATEMENT_TIMEOUT_MS`: every PostgreSQL statement's deadline. */
   readonly dbStatementTimeoutMs: number;
+  /** `DB_POOL_SIZE`: the PostgreSQL connections this process opens at most. */
+  readonly dbPoolSize: number;
   /** `LINE_API_BASE_URL`: where the LINE Messaging API is (https://api.line.me). */
   readonly lineApiBaseUrl: string;
   /** `META_GRAPH_BASE_URL` / `META_GRAPH_VERSION`: where the Meta Graph API is (https://graph.facebook.com, v21.0). */
@@ -377,6 +386,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     jobLeaseMs: e.JOB_LEASE_MS,
     jobPollMs: e.JOB_POLL_MS,
     dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
+    dbPoolSize: e.DB_POOL_SIZE,
     lineApiBaseUrl: e.LINE_API_BASE_URL,
     metaGraphBaseUrl: e.META_GRAPH_BASE_URL,
     metaGraphVersion: e.META_GRAPH_VERSION,

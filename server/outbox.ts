@@ -45,6 +45,14 @@ export class OutboxDispatcher {
     this.loop.kick();
   }
 
+  /**
+   * Runs a drain when rows of `topics` were queued and this dispatcher delivers one of them;
+   * otherwise (a `push` or `deliver_reply` row, delivered elsewhere or not yet) does nothing.
+   */
+  kickFor(topics: readonly string[]): void {
+    if (topics.some((t) => (DELIVERED_TOPICS as readonly string[]).includes(t))) this.loop.kick();
+  }
+
   /** Drains until nothing is due. Resolves with the number of rows delivered. */
   async drainAll(): Promise<number> {
     let total = 0;

@@ -1,0 +1,140 @@
+import { randomUUID } from "node:crypto";
+import { rmSync } from "node:fs";
+import pino from "pino";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startApp } from "../../server/app.ts";
+import { parseConfig } from "../../server/config.ts";
+import { type Fixture, ID, closeAll, connect, createConversation, waitFor, webchat } from "../rooms/helpers.ts";
+import { dropDatabase, freshDatabaseUrl, freshPgliteDir } from "../support/db.ts";
+import type { App } from "../support/server.ts";
+
+/**
+ * The SQL statements one action costs (BEGIN and COMMIT included, and whatever the action wakes:
+ * the outbox drain, the delivery worker), counted through `Database.onStatement`. The bounds are
+ * what the hot path costs today: a change that adds statements to it fails here. A count, not a
+ * timing; background pollers (outbox, jobs, intake) may add a statement to one sample, so each
+ * figure is the least of a few identical samples.
+ */
+
+const SAMPLES = 4;
+
+/**
+ * A server like `useTestServer`'s, with the pollers that run on a timer slowed down (the delivery
+ * worker, jobs, the outbox's fallback poll), so a sample holds what the action does and wakes,
+ * not a poll that happened to fall into it. Kicks still run the drains at once.
+ */
+let app: App;
+let databaseUrl: string | undefined;
+let dataDir: string;
+beforeAll(async () => {
+  databaseUrl = process.env.DATABASE_URL ? await freshDatabaseUrl() : undefined;
+  dataDir = databaseUrl ? "memory://" : await freshPgliteDir();
+  const config = parseConfig({
+    PORT: "0",
+    HOST: "127.0.0.1",
+    DATA_DIR: dataDir,
+    SEED_DEMO: "true",
+    JWT_SECRET: "test-secret-test-secret-test-secret-42",
+    DELIVERY_POLL_MS: "600000",
+    JOB_POLL_MS: "600000",
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+  });
+  app = await startApp(config, { log: pino({ level: process.env.TEST_LOG ?? "silent" }) });
+  await app.outbox.stop();
+  app.outbox.start(600_000);
+});
+afterEach(async () => {
+  app.database.onStatement = null;
+  await closeAll();
+});
+afterAll(async () => {
+  await app?.stop();
+  await dropDatabase(databaseUrl);
+  if (dataDir && dataDir !== "memory://") rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** Statements sent while `run` runs and until the database has been quiet for `quietMs`. */
+async function statementsOf(target: App, run: () => Promise<void>, quietMs = 150): Promise<string[]> {
+  const seen: string[] = [];
+  let last = Date.now();
+  target.database.onStatement = (text) => {
+    seen.push(text);
+    last = Date.now();
+  };
+  try {
+    await run();
+    last = Date.now();
+    while (Date.now() - last < quietMs) await new Promise((r) => setTimeout(r, 20));
+    return seen;
+  } finally {
+    target.database.onStatement = null;
+  }
+}
+
+/** The least count over `SAMPLES` runs of `sample` (and the statements of that run, for the failure message). */
+async function fewest(sample: (i: number) => Promise<string[]>): Promise<string[]> {
+  let best: string[] | null = null;
+  for (let i = 0; i < SAMPLES; i++) {
+    const seen = await sample(i);
+    if (!best || seen.length < best.length) best = seen;
+  }
+  if (process.env.PERF_PRINT) console.log(`statements: ${best?.length}\n${best?.map((t) => t.replace(/\s+/g, " ").slice(0, 140)).join("\n")}`);
+  return best ?? [];
+}
+
+async function busyConversation(): Promise<Fixture> {
+  return createConversation(app, {
+    channel: "webchat",
+    follower: ID.agent,
+    collaborators: [ID.manager, ID.agent2],
+    texts: ["hello"],
+  });
+}
+
+describe("statements per action", () => {
+  it("a Webchat customer message into a collaborative conversation with three clients", async () => {
+    const c = await busyConversation();
+    const clients = [await connect(app, "agent", c.id), await connect(app, "manager", c.id), await connect(app, "supervisor", c.id, "team")];
+    const seen = await fewest(async (i) =>
+      statementsOf(app, async () => {
+        const r = await webchat(app, { messageId: randomUUID(), customer: { id: c.channelUserId, name: c.customerName }, text: `m${i}` });
+        expect(r.status).toBe(202);
+        await waitFor(() => clients.every((k) => k.state.messages.at(-1)?.body === `m${i}`));
+      }),
+    );
+    expect(seen.length, seen.join("\n")).toBeLessThanOrEqual(BOUND.customerMessage);
+  });
+
+  it("a staff reply in a collaborative conversation", async () => {
+    const c = await busyConversation();
+    const dan = await connect(app, "agent", c.id);
+    const ben = await connect(app, "manager", c.id);
+    const seen = await fewest(async (i) =>
+      statementsOf(app, async () => {
+        const r = await dan.act("reply", { text: `r${i}` });
+        expect(r.ok).toBe(true);
+        await waitFor(() => ben.state.messages.at(-1)?.body === `r${i}`);
+      }),
+    );
+    expect(seen.length, seen.join("\n")).toBeLessThanOrEqual(BOUND.staffReply);
+  });
+
+  it("a cold room join", async () => {
+    const seen = await fewest(async () => {
+      const c = await busyConversation();
+      return statementsOf(app, async () => {
+        const dan = await connect(app, "agent", c.id);
+        expect(dan.state.id).toBe(c.id);
+      });
+    });
+    expect(seen.length, seen.join("\n")).toBeLessThanOrEqual(BOUND.coldJoin);
+  });
+});
+
+/**
+ * The bounds: the counts reached (docs/benchmarks.md has the before and after). A customer
+ * message: the Webchat intake's 7 and the room's 1. A staff reply: the room's 1 and the delivery
+ * worker sending it (15). A cold join: the token's member, the conversation, its messages, the
+ * names, the member's own state.
+ */
+const BOUND = { customerMessage: 8, staffReply: 16, coldJoin: 5 };
