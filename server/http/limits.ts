@@ -42,12 +42,18 @@ export async function limitLogin<T>(deps: AppDeps, c: Context<AppEnv>, email: st
   const account = email.trim().toLowerCase();
   const address = c.get("address");
   const log = c.get("log") ?? deps.log;
+  // A refused sign-in never ran: its points are given back, so only attempts that ran (and failed)
+  // count. Otherwise correct sign-ins racing one another past the limit would lock the account.
   const byAccount = await deps.limits.take(LimitName.loginAccount, account);
-  if (!byAccount.ok) return refuse(LimitName.loginAccount, byAccount.retryAfterMs);
+  if (!byAccount.ok) {
+    await deps.limits.give(LimitName.loginAccount, account);
+    return refuse(LimitName.loginAccount, byAccount.retryAfterMs);
+  }
   if (address) {
     const byAddress = await deps.limits.take(LimitName.loginAddress, address);
     if (!byAddress.ok) {
       await deps.limits.give(LimitName.loginAccount, account);
+      await deps.limits.give(LimitName.loginAddress, address);
       return refuse(LimitName.loginAddress, byAddress.retryAfterMs);
     }
   }

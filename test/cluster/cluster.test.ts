@@ -21,20 +21,24 @@ let database: Database | null = null;
 const rooms: Room[] = [];
 /** test/rooms/helpers.ts's fixtures only read `app.database`. */
 const fixtures = () => ({ database }) as unknown as App;
-const tokens = new Map<string, string>();
+/** One sign-in per member and process, shared by concurrent callers (failed sign-ins are rate limited per account, and a sign-in takes a point while it runs). */
+const tokens = new Map<string, Promise<string>>();
 
-async function signIn(server: ChildServer, email: string): Promise<string> {
+function signIn(server: ChildServer, email: string): Promise<string> {
   const key = `${server.url} ${email}`;
-  const known = tokens.get(key);
-  if (known) return known;
-  const res = await fetch(`${server.url}/auth/login`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ email, password: "demo-password" }),
-  });
-  expect(res.status).toBe(200);
-  const token = ((await res.json()) as { accessToken: string }).accessToken;
-  tokens.set(key, token);
+  let token = tokens.get(key);
+  if (!token) {
+    token = (async () => {
+      const res = await fetch(`${server.url}/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email, password: "demo-password" }),
+      });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { accessToken: string }).accessToken;
+    })();
+    tokens.set(key, token);
+  }
   return token;
 }
 

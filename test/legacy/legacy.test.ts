@@ -105,9 +105,9 @@ describe("GET /api/v1/conversations/{id}", () => {
   it("[R15.2] a collaborative conversation answers 409 LEGACY_COLLABORATIVE with the document's text (zh-TW) or the English one (en)", async () => {
     const c = await createConversation(app, { follower: ID.agent, collaborators: [ID.agent2] });
     const zh = await api(app, await tokenOf(app, "agent"), `/api/v1/conversations/${c.id}`);
-    expect(zh).toEqual({ status: 409, body: { code: "LEGACY_COLLABORATIVE", message: R15_2_ZH } });
+    expect(zh).toEqual({ status: 409, body: { code: "LEGACY_COLLABORATIVE", message: R15_2_ZH, requestId: expect.any(String) } });
     const en = await api(app, await tokenOf(app, "agent2"), `/api/v1/conversations/${c.id}`);
-    expect(en).toEqual({ status: 409, body: { code: "LEGACY_COLLABORATIVE", message: renderError("LEGACY_COLLABORATIVE", "en") } });
+    expect(en).toEqual({ status: 409, body: { code: "LEGACY_COLLABORATIVE", message: renderError("LEGACY_COLLABORATIVE", "en"), requestId: expect.any(String) } });
     expect(en.body.message).not.toBe(R15_2_ZH);
     // A TEAM_VIEWER who does not take part is refused the same way.
     expect((await api(app, await tokenOf(app, "supervisor"), `/api/v1/conversations/${c.id}`)).body.code).toBe("LEGACY_COLLABORATIVE");
@@ -165,7 +165,7 @@ describe("POST /api/v1/conversations/{id}/messages", () => {
       method: "POST",
       body: { text: "through v1", requestId: "v1-collab" },
     });
-    expect(r).toEqual({ status: 409, body: { code: "LEGACY_COLLABORATIVE", message: R15_2_ZH } });
+    expect(r).toEqual({ status: 409, body: { code: "LEGACY_COLLABORATIVE", message: R15_2_ZH, requestId: expect.any(String) } });
     expect((await messageRows(app, c.id)).filter((m) => m.sender === "staff")).toEqual([]);
   });
 

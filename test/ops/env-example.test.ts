@@ -13,7 +13,7 @@ const example = readFileSync(join(root, ".env.example"), "utf8");
 const source = readFileSync(join(root, "server", "config.ts"), "utf8");
 
 /** The keys of the `Env` zod object: `  NAME: z…` lines. */
-const configKeys = [...source.matchAll(/^ {2}([A-Z][A-Z0-9_]*): z\b/gm)].map((m) => m[1]!);
+const configKeys = [...source.matchAll(/^ {2}([A-Z][A-Z0-9_]*): (z\b|limitRule\()/gm)].map((m) => m[1]!);
 const [serverPart, composePart = ""] = example.split(/^# -+ Docker Compose only/m);
 const listed = (text: string) => [...text.matchAll(/^#? ?([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]!);
 

@@ -119,6 +119,16 @@ function suite(store: "memory" | "redis") {
     for (let i = 0; i < 15; i++) expect((await app.http.request("/auth/login", loginRequest(m.email, "right-password-2"))).status).toBe(200);
   });
 
+  it("right passwords at once past the limit: some may wait (429), but none counts, and the account is not locked afterwards", async () => {
+    const m = await memberWithPassword(app, "right-password-3");
+    const answers = await Promise.all(Array.from({ length: 30 }, () => app.http.request("/auth/login", loginRequest(m.email, "right-password-3"))));
+    expect(answers.every((r) => r.status === 200 || r.status === 429)).toBe(true);
+    expect(answers.some((r) => r.status === 200)).toBe(true);
+    // Nothing was a failure: ten wrong passwords still get their ten attempts after this.
+    for (let i = 0; i < 10; i++) expect((await app.http.request("/auth/login", loginRequest(m.email, "guess"))).status).toBe(401);
+    await expectLimited(await app.http.request("/auth/login", loginRequest(m.email, "guess")), 900);
+  });
+
   it("per address: wrong passwords for many accounts from one address are limited; other addresses are not", async () => {
     const m = await memberWithPassword(app, "right-password-3");
     // Redis keeps counts across runs of this file: start this address from zero.

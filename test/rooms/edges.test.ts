@@ -1,3 +1,4 @@
+import { CloseCode } from "../../rooms/closeCodes.ts";
 import { describe, expect, it } from "vitest";
 import { MAX_FRAME_BYTES, MAX_SEQ } from "../../rooms/protocol.ts";
 import { sdk, startTestServer, useTestServer } from "../support/server.ts";
@@ -273,7 +274,7 @@ describe("a pending conversation's first follower", () => {
 });
 
 describe("storage failures and shutdown (a server of its own)", () => {
-  it("with the database gone, actions and queries answer STORAGE_UNAVAILABLE, once each; at shutdown connections close with 4001", async () => {
+  it("with the database gone, actions and queries answer STORAGE_UNAVAILABLE, once each; at shutdown connections close with 4106 (server_restarting: rejoin)", async () => {
     const own = await startTestServer();
     try {
       const c = await createConversation(own, { follower: ID.admin });
@@ -302,7 +303,7 @@ describe("storage failures and shutdown (a server of its own)", () => {
       // The database is already closed: stopping may complain about closing it again.
       await own.stop().catch(() => {});
       await waitFor(() => jess.closed !== null);
-      expect(jess.closed!.code).toBe(4001);
+      expect(jess.closed!.code).toBe(CloseCode.restarting);
     } finally {
       await own.stop().catch(() => {});
     }

@@ -1,3 +1,4 @@
+import { createClient } from "redis";
 import { type Database, openDatabase } from "../../db/client.ts";
 import { type ChildServer, childRedis, killAllChildren, startChildServer } from "./child.ts";
 import { dropDatabase, freshDatabaseUrl } from "./db.ts";
@@ -27,7 +28,14 @@ export interface ClusterOptions {
 export async function startCluster(redisDb: number, count = 2, opts: ClusterOptions = {}): Promise<Cluster> {
   const databaseUrl = await freshDatabaseUrl();
   if (!databaseUrl) throw new Error("startCluster needs DATABASE_URL");
-  const env = { ...opts.env, ...childRedis(redisDb), DATABASE_URL: databaseUrl, DATA_DIR: "unused" };
+  const env: Record<string, string> = { ...opts.env, ...childRedis(redisDb), DATABASE_URL: databaseUrl, DATA_DIR: "unused" };
+  // The file's Redis database starts empty: rooms, online ledgers and rate-limit counts of an earlier run are gone.
+  if (env.REDIS_URL) {
+    const redis = createClient({ url: env.REDIS_URL });
+    await redis.connect();
+    await redis.flushDb();
+    await redis.destroy();
+  }
   const servers: ChildServer[] = [];
   for (let i = 0; i < count; i++) servers.push(await startChildServer(env, { publicAddress: opts.publicAddress }));
   const database = await openDatabase({ databaseUrl, dataDir: "unused" });
