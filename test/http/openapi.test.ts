@@ -1,7 +1,6 @@
-import { VisitorTokens } from "../../server/channels/webchat/visitors.ts";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { createHttpApp } from "../../server/http/app.ts";
+import { httpAppOf } from "../support/httpApp.ts";
 import { type App, startTestServer } from "../support/server.ts";
 
 let app: App;
@@ -47,22 +46,7 @@ it("GET /openapi.json is a valid OpenAPI 3.1 document", async () => {
 
 it("every route of the HTTP app appears in the document, and the document lists nothing the app does not serve", async () => {
   // The same factory the server uses, with the running server's parts: its routes are the server's.
-  const http = createHttpApp({
-    database: app.database,
-    auth: app.auth,
-    log: app.log,
-    now: () => new Date(),
-    publishInbox: () => {},
-    presence: app.presence,
-    kickJobs: () => {},
-    intake: app.intake,
-    publicUrl: () => app.url,
-    metrics: app.metrics,
-    metricsToken: undefined,
-    limits: app.limits,
-    trustedProxies: 0,
-    visitorTokens: new VisitorTokens("openapi-test-secret-openapi-test-secret", 60),
-  });
+  const http = httpAppOf(app);
   const served = new Set(
     http.routes
       .filter((r) => r.method !== "ALL") // middleware

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { VisitorTokens } from "../../server/channels/webchat/visitors.ts";
-import { createHttpApp } from "../../server/http/app.ts";
+import { httpAppOf } from "../support/httpApp.ts";
 import { Metrics } from "../../server/metrics.ts";
 import { SenderRegistry } from "../../server/channels/senders.ts";
 import { ID, WEBCHAT } from "../support/demo.ts";
@@ -37,22 +36,7 @@ describe("the token", () => {
   });
 
   it("without METRICS_TOKEN the route is not exposed: 404 NOT_FOUND, whatever token is sent", async () => {
-    const http = createHttpApp({
-      database: app.database,
-      auth: app.auth,
-      log: app.log,
-      now: () => new Date(),
-      publishInbox: () => {},
-      presence: app.presence,
-      kickJobs: () => {},
-      intake: app.intake,
-      publicUrl: () => app.url,
-      metrics: app.metrics,
-      metricsToken: undefined,
-      limits: app.limits,
-      trustedProxies: 0,
-      visitorTokens: new VisitorTokens("ops-test-secret-ops-test-secret-ops", 60),
-    });
+    const http = httpAppOf(app);
     for (const headers of [{}, { authorization: `Bearer ${TOKEN}` }] as Record<string, string>[]) {
       const res = await http.request("/metrics", { headers });
       expect(res.status).toBe(404);

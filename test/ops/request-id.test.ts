@@ -2,8 +2,7 @@ import { Writable } from "node:stream";
 import fc from "fast-check";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
-import { VisitorTokens } from "../../server/channels/webchat/visitors.ts";
-import { createHttpApp } from "../../server/http/app.ts";
+import { httpAppOf } from "../support/httpApp.ts";
 import { MAX_REQUEST_ID_LENGTH, isSafeRequestId, requestIdFrom } from "../../server/http/requestLog.ts";
 import { EMAIL } from "../support/demo.ts";
 import { useTestServer } from "../support/server.ts";
@@ -133,22 +132,7 @@ describe("request logs", () => {
 describe("the client address in logs (TRUSTED_PROXIES)", () => {
   it("0: the socket's address, X-Forwarded-For ignored; n: the n-th X-Forwarded-For entry from the end", async () => {
     const addressOf = async (trustedProxies: number, forwarded?: string) => {
-      const http = createHttpApp({
-        database: app.database,
-        auth: app.auth,
-        log: app.log,
-        now: () => new Date(),
-        publishInbox: () => {},
-        presence: app.presence,
-        kickJobs: () => {},
-        intake: app.intake,
-        publicUrl: () => app.url,
-        metrics: app.metrics,
-        metricsToken: undefined,
-        limits: app.limits,
-        trustedProxies,
-        visitorTokens: new VisitorTokens("ops-test-secret-ops-test-secret-ops", 60),
-      });
+      const http = httpAppOf(app, { trustedProxies });
       const id = `addr-${trustedProxies}-${Math.random().toString(36).slice(2)}`;
       const headers: Record<string, string> = { "x-request-id": id };
       if (forwarded) headers["x-forwarded-for"] = forwarded;
