@@ -37,7 +37,6 @@ export class WebchatRoom extends Room<{ client: Client<{ userData: VisitorData; 
   override async onCreate(options: { visitorId: string }): Promise<void> {
     // Room ids are [A-Za-z0-9_-] (the WebSocket transport matches them so): visitor ids are base64url.
     this.roomId = `webchat_${options.visitorId}`;
-    this.autoDispose = true;
     this.onMessage("*", (client, type, payload) => {
       void this.onVisitorMessage(client as WebchatRoom["~client"], type, payload);
     });

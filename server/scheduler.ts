@@ -57,11 +57,6 @@ export class Scheduler {
     this.loop.kick();
   }
 
-  /** Resolves once the drain under way (if any) has ended. */
-  async idle(): Promise<void> {
-    while (this.loop.current) await this.loop.current;
-  }
-
   /** Fires every due timer; resolves with how many were claimed. */
   async drainAll(): Promise<number> {
     let total = 0;
