@@ -16,7 +16,7 @@ let databaseUrl: string | undefined;
 describe.skipIf(!redisUrl)("on Redis presence and driver", () => {
   beforeAll(async () => {
     const url = new URL(redisUrl!);
-    url.pathname = `/${5 + Math.floor(Math.random() * 9)}`; // 5–13; 14 is test/cluster/cluster.test.ts
+    url.pathname = `/${5 + Math.floor(Math.random() * 7)}`; // 5–11; 12 and 13 are push/scheduler, 14 is test/cluster/cluster.test.ts
     databaseUrl = await freshDatabaseUrl();
     const config = parseConfig({
       PORT: "0",
