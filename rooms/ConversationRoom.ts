@@ -52,6 +52,7 @@ import type { MemberChange } from "./revocations.ts";
 import { services } from "./ports.ts";
 import { Topic } from "./topics.ts";
 import { ConversationState, MemberRef, MemberView } from "./state.ts";
+import { conversationRoomId } from "./roomIds.ts";
 
 /** How many of the newest messages the synchronized state keeps; older ones come by request. */
 export const STATE_MESSAGES = 50;
@@ -183,7 +184,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
   }
 
   override async onCreate(options: { conversationId: string }): Promise<void> {
-    this.roomId = options.conversationId;
+    this.roomId = conversationRoomId(options.conversationId);
     // Subscribed before the restore, which runs in the lane: a delivery change committed while the
     // room loads queues behind the restore and is read after it, never lost between the two.
     await this.presence.subscribe(Topic.delivery(this.roomId), this.onDelivery);

@@ -16,6 +16,7 @@ import { CloseCode } from "./closeCodes.ts";
 import { services } from "./ports.ts";
 import type { MemberChange } from "./revocations.ts";
 import { Topic } from "./topics.ts";
+import { teamRoomId } from "./roomIds.ts";
 
 // ---- state ---------------------------------------------------------------------------------------
 
@@ -190,7 +191,7 @@ export class TeamRoom extends Room<{ state: TeamState; client: TeamClient }> {
   override async onCreate(options: unknown): Promise<void> {
     const { workspaceId } = TeamJoinOptions.parse(options);
     this.workspaceId = workspaceId;
-    this.roomId = `team-${workspaceId}`;
+    this.roomId = teamRoomId(workspaceId);
     this.state.workspaceId = workspaceId;
     // Subscribe first, load second: the load is the lane's first task and waits for the
     // subscription, so every event published after the snapshot queues behind it.

@@ -6,6 +6,7 @@ import { renderError } from "../domain/texts.ts";
 import { type VisitorIdentity, type VisitorMessage, services } from "./ports.ts";
 import { type Answer, WebchatJoinOptions, joinError, joinFailure, parseSay, requestIdOf, verifyForJoin } from "./protocol.ts";
 import { Topic } from "./topics.ts";
+import { webchatRoomId } from "./roomIds.ts";
 
 interface VisitorData {
   visitor: VisitorIdentity;
@@ -36,7 +37,7 @@ export class WebchatRoom extends Room<{ client: Client<{ userData: VisitorData; 
 
   override async onCreate(options: { visitorId: string }): Promise<void> {
     // Room ids are [A-Za-z0-9_-] (the WebSocket transport matches them so): visitor ids are base64url.
-    this.roomId = `webchat_${options.visitorId}`;
+    this.roomId = webchatRoomId(options.visitorId);
     this.onMessage("*", (client, type, payload) => {
       void this.onVisitorMessage(client as WebchatRoom["~client"], type, payload);
     });

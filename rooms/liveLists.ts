@@ -116,6 +116,8 @@ export interface LiveListsHost {
   readonly now: () => Date;
   /** The room state's `counts`. */
   readonly counts: MapSchema<number>;
+  /** `counts` changed: the room sends its patch now (it does not tick fast while idle). */
+  countsChanged(): void;
   /** Sends one delta to every client of the room. */
   send(delta: ListDelta): void;
   /** The member's views changed (a role change): `team` shown or not. */
@@ -260,6 +262,7 @@ export class LiveLists {
       this.team = false;
       await this.host.presence.unsubscribe(Topic.team(member.workspaceId), this.onTeam);
       for (const key of [...this.host.counts.keys()]) if (key.startsWith(`${View.team}.`)) this.host.counts.delete(key);
+      this.host.countsChanged();
       this.windows.delete(View.team);
     }
     this.host.setTeamView(team);
@@ -273,6 +276,7 @@ export class LiveLists {
     const counts = await countConversations(this.host.db, viewer, view);
     if (this.disposed || (view === View.team && !this.team)) return;
     for (const [key, n] of countEntries(view, counts)) if (this.host.counts.get(key) !== n) this.host.counts.set(key, n);
+    this.host.countsChanged();
     this.windows.set(view, { seqAtStart, end: Date.now() });
   }
 
@@ -298,6 +302,7 @@ export class LiveLists {
     if (task.seq <= window.seqAtStart) return;
     if (move.minus) this.host.counts.set(move.minus, (this.host.counts.get(move.minus) ?? 0) - 1);
     if (move.plus) this.host.counts.set(move.plus, (this.host.counts.get(move.plus) ?? 0) + 1);
+    this.host.countsChanged();
     // Arrived while counting or just after: it may be in the count too. Count again when quiet.
     if (task.at <= window.end + SETTLE_MS) this.scheduleRecount(shape.view);
   }

@@ -40,7 +40,7 @@ import { Metrics } from "./metrics.ts";
 import { MONITOR_PATH, monitorGate, monitorPanel } from "./monitor.ts";
 import { LimitName, RateLimits } from "./rateLimit.ts";
 import { OnlineSweeper } from "../rooms/online.ts";
-import { SingleRoomRedisDriver } from "./redisDriver.ts";
+import { FixedIdLocalDriver, SingleRoomRedisDriver } from "./roomDrivers.ts";
 import { useReconnectWindow } from "../rooms/reconnect.ts";
 import { ErrorCode } from "../domain/errors.ts";
 import { errorBody } from "./http/errors.ts";
@@ -126,7 +126,7 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
   const seeded = shouldSeed ? await seedDemo(database.db) : false;
 
   const presence: Presence = config.redisUrl ? new RedisPresence(config.redisUrl) : new LocalPresence();
-  const driver = config.redisUrl ? new SingleRoomRedisDriver(config.redisUrl) : undefined;
+  const driver = config.redisUrl ? new SingleRoomRedisDriver(config.redisUrl) : new FixedIdLocalDriver();
   const secret = jwtSecret(config, log);
   const auth = new Auth(database.db, secret, config.accessTokenTtlSeconds, config.refreshTokenTtlDays);
   const visitorTokens = new VisitorTokens(secret, config.webchatVisitorTtlSeconds);

@@ -21,8 +21,9 @@ function asRoomFailure(err: unknown): unknown {
 /** The matchmaker's lookup (Redis with `REDIS_URL`), bounded: a Redis outage is SERVICE_UNAVAILABLE. */
 async function findRoom(conversationId: string): Promise<boolean> {
   try {
-    const found = await withServiceDeadline(matchMaker.query({ name: "conversation", roomId: conversationId }), "matchMaker.query");
-    return found.length > 0;
+    // By id: one lookup (server/roomDrivers.ts), not a scan of every listing.
+    const found = await withServiceDeadline(matchMaker.getRoomById(conversationId), "matchMaker.getRoomById");
+    return found?.name === "conversation";
   } catch (err) {
     throw asServiceFailure(err);
   }

@@ -42,13 +42,15 @@ export function childRedis(db: number): Record<string, string> {
 export interface ChildOptions {
   /** Sets `PUBLIC_ADDRESS` to the child's own `127.0.0.1:<port>` (several processes: joins reach the room's process). */
   readonly publicAddress?: boolean;
+  /** Extra node options before the script (the benchmarks' `--cpu-prof`). */
+  readonly nodeArgs?: readonly string[];
 }
 
 /** Starts the server with `env` on top of this process's environment and waits until `/readyz` answers. */
 export async function startChildServer(env: Record<string, string>, opts: ChildOptions = {}): Promise<ChildServer> {
   const port = await freePort();
   const own: Record<string, string> = opts.publicAddress ? { PUBLIC_ADDRESS: `127.0.0.1:${port}` } : {};
-  const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts"], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), "--import", "tsx", "server/main.ts"], {
     cwd: root,
     env: { ...process.env, LOG_LEVEL: "warn", ...env, ...own, PORT: String(port), HOST: "127.0.0.1", SEED_DEMO: "true", JWT_SECRET: "kill9-secret-kill9-secret-kill9-secret" },
     stdio: ["ignore", "ignore", "pipe"],
