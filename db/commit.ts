@@ -422,7 +422,7 @@ function timelineRows(input: CommitInput, count: number, q: Params, id: string, 
     // Under the request id of the message that triggered it: once per customer message.
     const requestId = input.externalId ?? input.requestId;
     messages.push(
-      `select ${id}, ${seq()}, 'auto', ${q.p(m.senderId, "text")}, ${q.p(m.text, "text")}, null, null, ${q.p(requestId, "text")}, null, case when c.channel_id is not null then 'queued' end, ${at} from conv c`,
+      `select ${id}, ${seq()}, 'auto', ${q.p(m.senderId, "text")}, ${q.p(m.text, "text")}, null::text, null::text[], ${q.p(requestId, "text")}, null::jsonb, case when c.channel_id is not null then 'queued' end, ${at} from conv c`,
     );
   }
   for (const m of d.system) {
