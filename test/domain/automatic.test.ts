@@ -5,7 +5,14 @@ import { decide } from "../../domain/decide.ts";
 import { DomainError, ErrorCode } from "../../domain/errors.ts";
 import { LogKind, NoticeKind, SystemKind } from "../../domain/events.ts";
 import { type BusinessHours, isOpenAt, openBetween } from "../../domain/hours.ts";
-import { type Conversation, type DecideContext, DEFAULT_SETTINGS, type MemberInfo, type TimelineFacts, type WorkspaceSettings } from "../../domain/model.ts";
+import {
+  type Conversation,
+  type DecideContext,
+  DEFAULT_SETTINGS,
+  type MemberInfo,
+  type TimelineFacts,
+  type WorkspaceSettings,
+} from "../../domain/model.ts";
 import { CHANNELS, type Channel, MemberStatus, Role, type Status } from "../../domain/sets.ts";
 import { renderLog, renderNotice } from "../../domain/texts.ts";
 
@@ -25,10 +32,26 @@ const TUE_03 = taipei("2026-12-01T03:00:00");
 const TUE_19 = taipei("2026-12-01T19:00:00");
 const SAT_12 = taipei("2026-12-05T12:00:00");
 
-const settings = (patch: Partial<WorkspaceSettings> = {}): WorkspaceSettings => ({ ...DEFAULT_SETTINGS, businessHours: TAIPEI, awayText: "下班了", ...patch });
+const settings = (patch: Partial<WorkspaceSettings> = {}): WorkspaceSettings => ({
+  ...DEFAULT_SETTINGS,
+  businessHours: TAIPEI,
+  awayText: "下班了",
+  ...patch,
+});
 
 function conv(patch: Partial<Conversation> = {}): Conversation {
-  return { id: "c", workspaceId: "w", customerId: "cu", channel: "line", kind: "direct", status: "pending", followerId: null, collaboratorIds: [], version: 1, ...patch };
+  return {
+    id: "c",
+    workspaceId: "w",
+    customerId: "cu",
+    channel: "line",
+    kind: "direct",
+    status: "pending",
+    followerId: null,
+    collaboratorIds: [],
+    version: 1,
+    ...patch,
+  };
 }
 
 const MEMBERS = new Map<string, MemberInfo>([
@@ -103,7 +126,13 @@ describe("away messages (R13.1)", () => {
         fc.constantFrom<"direct" | "group">("direct", "group"),
         fc.integer({ min: 0, max: 5 }),
         (channel: Channel, status, kind, n) => {
-          const c = conv({ channel, status, kind, followerId: n || status !== "pending" ? "fol" : null, collaboratorIds: ["c1", "c2", "c3", "c4", "c5"].slice(0, n) });
+          const c = conv({
+            channel,
+            status,
+            kind,
+            followerId: n || status !== "pending" ? "fol" : null,
+            collaboratorIds: ["c1", "c2", "c3", "c4", "c5"].slice(0, n),
+          });
           expect(customer(c, "hi", { now: SAT_12 }).autoMessages.filter((m) => m.senderId === AutoSender.away)).toHaveLength(1);
         },
       ),
@@ -115,14 +144,22 @@ describe("welcome message (R13.2)", () => {
   const welcome = settings({ welcomeText: "歡迎光臨", businessHours: null });
 
   it("[R13.2] sent on the first customer message of a new 1-on-1 conversation (empty timeline), not on later ones nor on a reopened closed one", () => {
-    expect(customer(conv(), "hi", { settings: welcome, timeline: { empty: true, lastAwayAt: null } }).autoMessages).toEqual([{ senderId: AutoSender.welcome, text: "歡迎光臨" }]);
+    expect(customer(conv(), "hi", { settings: welcome, timeline: { empty: true, lastAwayAt: null } }).autoMessages).toEqual([
+      { senderId: AutoSender.welcome, text: "歡迎光臨" },
+    ]);
     expect(customer(conv(), "hi", { settings: welcome, timeline: { empty: false, lastAwayAt: null } }).autoMessages).toEqual([]);
     expect(customer(conv({ status: "closed", followerId: "fol" }), "back", { settings: welcome }).autoMessages).toEqual([]);
-    expect(customer(conv(), "hi", { settings: { ...welcome, welcomeText: "" }, timeline: { empty: true, lastAwayAt: null } }).autoMessages).toEqual([]);
+    expect(
+      customer(conv(), "hi", { settings: { ...welcome, welcomeText: "" }, timeline: { empty: true, lastAwayAt: null } }).autoMessages,
+    ).toEqual([]);
   });
 
   it("[R13.2] a new conversation outside hours gets the welcome, then the away message", () => {
-    const d = customer(conv(), "hi", { settings: settings({ welcomeText: "歡迎光臨" }), now: SAT_12, timeline: { empty: true, lastAwayAt: null } });
+    const d = customer(conv(), "hi", {
+      settings: settings({ welcomeText: "歡迎光臨" }),
+      now: SAT_12,
+      timeline: { empty: true, lastAwayAt: null },
+    });
     expect(d.autoMessages.map((m) => m.senderId)).toEqual([AutoSender.welcome, AutoSender.away]);
   });
 
@@ -144,7 +181,10 @@ describe("welcome message (R13.2)", () => {
   });
 
   it("[R13.2] not on a WhatsApp group conversation (a choice: any group member's message would trigger it)", () => {
-    expect(customer(conv({ kind: "group", channel: "whatsapp" }), "hi", { settings: welcome, timeline: { empty: true, lastAwayAt: null } }).autoMessages).toEqual([]);
+    expect(
+      customer(conv({ kind: "group", channel: "whatsapp" }), "hi", { settings: welcome, timeline: { empty: true, lastAwayAt: null } })
+        .autoMessages,
+    ).toEqual([]);
   });
 });
 
@@ -170,7 +210,9 @@ describe("keyword auto-assignment (R13.2)", () => {
     const name = (id: string | null) => (id === "amy" ? "Amy" : "?");
     expect(renderLog(d.log[0]!, "zh-TW", name)).toBe("系統依關鍵字將對話指派給了 Amy");
     expect(renderLog(d.log[0]!, "en", name)).toBe("The system assigned the conversation to Amy by keyword");
-    expect(renderNotice({ kind: NoticeKind.keyword_assigned, actorName: "", actorRole: null, customerName: "王小明" }, "zh-TW")).toBe("系統已依關鍵字將 王小明 的對話指派給你");
+    expect(renderNotice({ kind: NoticeKind.keyword_assigned, actorName: "", actorRole: null, customerName: "王小明" }, "zh-TW")).toBe(
+      "系統已依關鍵字將 王小明 的對話指派給你",
+    );
   });
 
   it("[R13.2] rules are tried in the workspace's order; an inactive or unknown member's rule is skipped; full-width and case fold", () => {
@@ -216,12 +258,16 @@ describe("keyword auto-assignment (R13.2)", () => {
 
 describe("OMO binding messages (R13.2)", () => {
   const omo = (c: Conversation, actorId = "fol", role: Role = Role.agent) =>
-    decide(c, { type: "omo_binding", requestId: "o1", kind: "success", text: "綁定成功" }, {
-      actor: { type: "member", id: actorId, role, view: "mine" },
-      now: MON_10,
-      members: MEMBERS,
-      settings: DEFAULT_SETTINGS,
-    });
+    decide(
+      c,
+      { type: "omo_binding", requestId: "o1", kind: "success", text: "綁定成功" },
+      {
+        actor: { type: "member", id: actorId, role, view: "mine" },
+        now: MON_10,
+        members: MEMBERS,
+        settings: DEFAULT_SETTINGS,
+      },
+    );
 
   it("[R13.2] sent as an automatic message on a 1-on-1 conversation", () => {
     const d = omo(conv({ status: "in_progress", followerId: "fol" }));
@@ -231,7 +277,11 @@ describe("OMO binding messages (R13.2)", () => {
 
   it("[R13.2] refused on a collaborative conversation (NOT_FOR_COLLABORATIVE), whatever its status or the sender", () => {
     for (const status of ["in_progress", "closed"] as const) {
-      for (const [who, role] of [["fol", Role.agent], ["c1", Role.agent], ["adm", Role.admin]] as const) {
+      for (const [who, role] of [
+        ["fol", Role.agent],
+        ["c1", Role.agent],
+        ["adm", Role.admin],
+      ] as const) {
         const c = conv({ status, followerId: "fol", collaboratorIds: ["c1"] });
         expect(() => omo(c, who, role)).toThrowError(new DomainError(ErrorCode.NOT_FOR_COLLABORATIVE));
       }
