@@ -164,6 +164,26 @@ describe("keyword auto-assignment (R13.2)", () => {
     expect(await conversationRow(app, none.id)).toMatchObject({ status: "pending", followerId: null });
   });
 
+  it("[R13.2] a new Webchat conversation whose first message holds a keyword is welcomed and assigned in the same commit", async () => {
+    await settings({ businessHours: null, welcomeText: "歡迎！", keywordRules: [{ keyword: "訂單", memberId: ID.agent3 }] });
+    const r = await webchat(app, {
+      messageId: randomUUID(),
+      customer: { id: `visitor-${randomUUID().slice(0, 8)}`, name: "查訂單" },
+      text: "我的訂單呢",
+    });
+    expect(r.status).toBe(202);
+    const id = r.body.conversationId as string;
+    expect(await conversationRow(app, id)).toMatchObject({ status: "in_progress", followerId: ID.agent3 });
+    const rows = await messageRows(app, id);
+    expect(rows.map((m) => [m.sender, m.sender === "system" ? m.systemKind : m.body])).toEqual([
+      ["customer", "我的訂單呢"],
+      ["auto", "歡迎！"],
+      ["system", "followed"],
+    ]);
+    expect(new Set(rows.map((m) => m.createdAt.getTime())).size).toBe(1);
+    await settings({ welcomeText: "" });
+  });
+
   it("[R13.2] a rule whose member was deactivated since it was saved is skipped; the next matching rule applies", async () => {
     const leaving = await createMember(app, { name: "Leaving" });
     await settings({
