@@ -127,7 +127,7 @@ function isRequestConflict(e: unknown): boolean {
 
 /** How many seqs the decision hands out: the human message, system messages, log events. */
 function seqCount(d: Decision): number {
-  return (d.message ? 1 : 0) + d.system.length + d.log.length;
+  return (d.message ? 1 : 0) + d.autoMessages.length + d.system.length + d.log.length;
 }
 
 // ---- member states -----------------------------------------------------------------------------
@@ -338,6 +338,15 @@ function commitStatement(input: CommitInput): { text: string; params: unknown[];
     );
     ctes.push(`effect_out as (insert into outbox (topic, payload, created_at, available_at) ${effects.join(" union all ")})`);
   }
+  if (d.autoMessages.length) {
+    // Each automatic message (R13.1, R13.2) is delivered like a staff reply: a `deliver_reply` row with its own seq.
+    const first = (d.message ? 1 : 0) + 1;
+    const rows = d.autoMessages.map(
+      (_, i) =>
+        `select 'deliver_reply', jsonb_build_object('kind', 'effect', 'conversationId', ${id}, 'seq', c.last_seq - ${count - (first + i)}, 'effect', '{"kind":"deliver_reply"}'::jsonb), ${at}, ${at} from conv c where c.channel_id is not null`,
+    );
+    ctes.push(`auto_out as (insert into outbox (topic, payload, created_at, available_at) ${rows.join(" union all ")})`);
+  }
 
   // 5. durable timers, from conv's row: the one fired goes; cleared ones go; set ones are (re)armed.
   if (consume) ctes.push(`t_fired as (delete from timers where conversation_id = ${id} and kind = ${q.p(consume, "text")} and exists (select 1 from conv))`);
@@ -409,6 +418,13 @@ function timelineRows(input: CommitInput, count: number, q: Params, id: string, 
       `select ${id}, ${seq()}, ${q.p(d.message.sender, "text")}, ${q.p(d.message.senderId, "text")}, ${q.p(d.message.text, "text")}, null, null, ${q.p(requestId, "text")}, ${q.p(d.message.parts ? JSON.stringify(d.message.parts) : null, "text")}::jsonb, ${status}, ${at} from conv c`,
     );
   }
+  for (const m of d.autoMessages) {
+    // Under the request id of the message that triggered it: once per customer message.
+    const requestId = input.externalId ?? input.requestId;
+    messages.push(
+      `select ${id}, ${seq()}, 'auto', ${q.p(m.senderId, "text")}, ${q.p(m.text, "text")}, null::text, null::text[], ${q.p(requestId, "text")}, null::jsonb, case when c.channel_id is not null then 'queued' end, ${at} from conv c`,
+    );
+  }
   for (const m of d.system) {
     messages.push(`select ${id}, ${seq()}, 'system', null, null, ${q.p(m.kind, "text")}, ${q.p([...m.subjectIds], "text[]")}, null, null, null, ${at} from conv c`);
   }
@@ -440,6 +456,10 @@ function resultOf(input: CommitInput, row: CommitRow, ops: StateOps): CommitResu
       deliveryStatus: queued ? "queued" : null,
       parts: d.message.parts ? [...d.message.parts] : null,
     });
+  }
+  for (const m of d.autoMessages) {
+    const queued = row.channel_id !== null;
+    messages.push({ ...base, seq: ++seq, sender: "auto", senderId: m.senderId, body: m.text, system: null, deliveryStatus: queued ? "queued" : null, parts: null });
   }
   for (const m of d.system) {
     messages.push({ ...base, seq: ++seq, sender: "system", senderId: null, body: null, system: { kind: m.kind, subjectIds: [...m.subjectIds] }, deliveryStatus: null, parts: null });

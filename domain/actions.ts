@@ -50,7 +50,9 @@ export type ServerAction =
   /** R13.4, from the scheduler: the auto-close reminder is due (sent on channels that have it). */
   | { type: "auto_close_remind"; requestId: string }
   /** R13.4, from the scheduler: the auto-close is due. */
-  | { type: "auto_close"; requestId: string };
+  | { type: "auto_close"; requestId: string }
+  /** R13.2, over HTTP: an OMO binding success / additional message to the customer (never on a collaborative conversation). */
+  | { type: "omo_binding"; requestId: string; kind: "success" | "additional"; text: string };
 
 export type Action = MemberAction | ServerAction;
 

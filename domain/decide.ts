@@ -1,4 +1,5 @@
 import type { Action } from "./actions.ts";
+import { type AutoMessage, AutoSender, awayMessage, keywordAssignee, welcomeMessage } from "./automatic.ts";
 import type { MessagePart } from "./channels.ts";
 import { DomainError, ErrorCode } from "./errors.ts";
 import type { Effect, Eviction, LogEvent, MemberStateChange, Notice, SystemMessage } from "./events.ts";
@@ -17,6 +18,11 @@ export interface Decision {
   /** `parts`: a customer message's typed parts (issue 9), `text` then being their text fallback. */
   /** `auto`: an automatic message to the customer (R13.1: the auto-close reminder …), `senderId` naming which. */
   readonly message: { readonly sender: "staff" | "customer" | "auto"; readonly senderId: string; readonly text: string; readonly parts?: readonly MessagePart[] } | null;
+  /**
+   * Automatic messages to the customer written right after `message` in the same commit (R13.1
+   * away, R13.2 welcome), each delivered like a staff reply (its own `deliver_reply` outbox row).
+   */
+  readonly autoMessages: readonly AutoMessage[];
   readonly log: readonly LogEvent[];
   readonly system: readonly SystemMessage[];
   readonly notices: readonly Notice[];
@@ -34,6 +40,7 @@ function empty(c: Conversation): Decision {
     next: c,
     conversationChanged: false,
     message: null,
+    autoMessages: [],
     log: [],
     system: [],
     notices: [],
@@ -128,6 +135,8 @@ export function decide(c: Conversation, action: Action, ctx: DecideContext): Dec
       return autoCloseRemind(c, ctx);
     case "auto_close":
       return autoClose(c, ctx, TimerKind.auto_close);
+    case "omo_binding":
+      return omoBinding(c, action.kind, action.text, ctx);
     default:
       return assertNever(action);
   }
@@ -339,7 +348,11 @@ function markRead(c: Conversation, ctx: DecideContext): Decision {
   return { ...empty(c), memberState: [{ kind: "unread_clear", memberIds: [a.id] }] }; // R11.3, R11.4
 }
 
-/** R11.1, R2.4, R8.4, R12.1 (push: see below). A closed 1-on-1 conversation goes back to `pending` without a follower. */
+/**
+ * R11.1, R2.4, R8.4, R12.1 (push: see below). A closed 1-on-1 conversation goes back to `pending`
+ * without a follower. Then R13.2's keyword assignment (a pending 1-on-1 without follower), R13.2's
+ * welcome (a new 1-on-1) and R13.1's away message (outside business hours, any conversation).
+ */
 function customerMessage(c: Conversation, text: string, ctx: DecideContext, parts?: readonly MessagePart[]): Decision {
   if (ctx.actor.type !== "customer") refuse(ErrorCode.UNAUTHENTICATED);
   let next = c;
@@ -348,6 +361,9 @@ function customerMessage(c: Conversation, text: string, ctx: DecideContext, part
       ? { ...c, status: Status.in_progress } // R2.4, R8.4
       : { ...c, status: Status.pending, followerId: null };
   }
+  const assignee = keywordAssignee(next, text, ctx.settings, ctx.members); // R13.2: never a collaborative conversation
+  if (assignee) next = reshape(next, assignee, []);
+  const autoMessages = [welcomeMessage(next, ctx), awayMessage(next, ctx)].filter((m): m is AutoMessage => m !== null);
   const recipients = participantIds(next);
   // R12.1: in an in_progress collaborative conversation, the follower and every collaborator; in
   // an in_progress 1-on-1, its follower (what users expect, issue 11). A pending conversation has
@@ -357,9 +373,29 @@ function customerMessage(c: Conversation, text: string, ctx: DecideContext, part
     ...empty(next),
     conversationChanged: next !== c,
     message: { sender: "customer", senderId: ctx.actor.id, text, ...(parts ? { parts } : {}) },
+    autoMessages,
+    log: assignee ? [{ kind: LogKind.keyword_assigned, actorId: null, targetIds: [assignee] }] : [],
+    system: assignee ? [{ kind: SystemKind.followed, subjectIds: [assignee] }] : [],
+    notices: assignee ? [{ kind: NoticeKind.keyword_assigned, recipientId: assignee, actorId: null, actorRole: null }] : [],
     memberState: recipients.length ? [{ kind: "unread_increment", memberIds: recipients }] : [],
     effects: push ? [{ kind: "push", memberIds: recipients }] : [],
     timers: clearAutoClose(), // R13.4: the customer replied
+  };
+}
+
+/**
+ * R13.2: an OMO binding success / additional message, sent to the customer as an automatic
+ * message; never on a collaborative conversation. Sent by a member who may open the conversation
+ * (a participant, or TEAM_VIEWERS), whatever its status.
+ */
+function omoBinding(c: Conversation, kind: "success" | "additional", text: string, ctx: DecideContext): Decision {
+  const a = memberActor(ctx);
+  if (!isParticipant(c, a.id) && !TEAM_VIEWERS.has(a.role)) refuse(ErrorCode.VIEW_NOT_ALLOWED);
+  if (isCollaborative(c)) refuse(ErrorCode.NOT_FOR_COLLABORATIVE);
+  return {
+    ...empty(c),
+    message: { sender: "auto", senderId: kind === "success" ? AutoSender.omo_binding_success : AutoSender.omo_binding_additional, text },
+    effects: [{ kind: "deliver_reply" }],
   };
 }
 

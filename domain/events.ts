@@ -12,6 +12,7 @@ export const LogKind = {
   reopened: "reopened", // R9.4
   member_departed: "member_departed", // R14.2
   auto_closed: "auto_closed", // R13.4 (the system closed it)
+  keyword_assigned: "keyword_assigned", // R13.2 (the system assigned it by keyword)
 } as const;
 export type LogKind = (typeof LogKind)[keyof typeof LogKind];
 
@@ -45,6 +46,7 @@ export const NoticeKind = {
   transferred_to_you: "transferred_to_you", // R7.4
   closed_by: "closed_by", // R8.3
   auto_closed: "auto_closed", // R13.4
+  keyword_assigned: "keyword_assigned", // R13.2
 } as const;
 export type NoticeKind = (typeof NoticeKind)[keyof typeof NoticeKind];
 

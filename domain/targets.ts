@@ -25,6 +25,7 @@ export function targetIdsOf(action: Action): string[] {
     case "customer_message":
     case "auto_close_remind":
     case "auto_close":
+    case "omo_binding":
       return [];
     default:
       return assertNever(action);

@@ -53,6 +53,8 @@ export function renderLog(e: LogEvent, locale: Locale, nameOf: NameOf): string {
         : `${actor} (deactivating) removed ${targets[0]} from the collaborative conversation`;
     case LogKind.auto_closed: // R13.4: the seed gives no text; written in the style of R8.3's
       return zh ? "系統自動結束了對話（客人逾時未回覆）" : "The system closed the conversation (no customer reply in time)";
+    case LogKind.keyword_assigned: // R13.2: the seed gives no text; written in the style of R7.3's
+      return zh ? `系統依關鍵字將對話指派給了 ${targets[0] ?? ""}` : `The system assigned the conversation to ${targets[0] ?? ""} by keyword`;
     default:
       return assertNever(e.kind);
   }
@@ -110,6 +112,8 @@ export function renderNotice(n: NoticeView, locale: Locale): string {
       return zh ? `${n.actorName} 已將對話結束` : `${n.actorName} closed the conversation`;
     case "auto_closed": // R13.4: written in the style of R8.3's notice
       return zh ? `${customer} 的對話已由系統自動結束` : `${customer}'s conversation was closed automatically`;
+    case "keyword_assigned": // R13.2: written in the style of R7.4's notice
+      return zh ? `系統已依關鍵字將 ${customer} 的對話指派給你` : `The system assigned ${customer}'s conversation to you by keyword`;
     default:
       return assertNever(n.kind);
   }
@@ -179,6 +183,10 @@ const ERROR_TEXTS: Record<ErrorCode, Record<Locale, string>> = {
   MEMBER_DELETED: { "zh-TW": "此團隊成員已刪除", en: "That member has been deleted" },
   CANNOT_CHANGE_SELF: { "zh-TW": "無法對自己執行此操作", en: "You cannot do this to your own account" },
   PUSH_NOT_CONFIGURED: { "zh-TW": "此伺服器未設定這種推播", en: "This kind of push is not configured on this server" },
+  NOT_FOR_COLLABORATIVE: {
+    "zh-TW": "協作對話不支援此功能",
+    en: "This is not supported for collaborative conversations",
+  },
   VERSION_CONFLICT: { "zh-TW": "對話已被更新，請再試一次", en: "The conversation changed meanwhile; try again" },
   STORAGE_UNAVAILABLE: { "zh-TW": "系統暫時無法儲存，請稍後再試", en: "Storage is unavailable; try again later" },
   SERVICE_UNAVAILABLE: { "zh-TW": "系統暫時無法使用，請稍後再試", en: "The service is temporarily unavailable; try again later" },

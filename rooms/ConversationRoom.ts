@@ -19,6 +19,8 @@ import {
   wasProcessed,
 } from "../db/repository.ts";
 import { loadTimelineAfter } from "../db/timeline.ts";
+import { lastAutoMessageAt } from "../db/automatic.ts";
+import { AutoSender, awayMayBeDue, keywordCandidates } from "../domain/automatic.ts";
 import { activeMember, holdSeat } from "./reconnect.ts";
 import { mayOpen } from "../domain/access.ts";
 import type { Action, MemberAction } from "../domain/actions.ts";
@@ -26,7 +28,7 @@ import type { MessagePart } from "../domain/channels.ts";
 import { type Decision, decide } from "../domain/decide.ts";
 import { DomainError, ErrorCode } from "../domain/errors.ts";
 import type { EvictReason } from "../domain/events.ts";
-import { type Actor, type Conversation, isCollaborative, participantIds } from "../domain/model.ts";
+import { type Actor, type Conversation, type TimelineFacts, isCollaborative, isParticipant, participantIds } from "../domain/model.ts";
 import type { Locale, View } from "../domain/sets.ts";
 import { renderError } from "../domain/texts.ts";
 import { targetIdsOf } from "../domain/targets.ts";
@@ -69,7 +71,9 @@ export type ServerInput =
   /** The scheduler (server/scheduler.ts): a durable timer is due (R13.4). */
   | { type: "timer"; requestId: string; action: "auto_close_remind" | "auto_close" }
   /** A member's action arriving over HTTP (bulk actions): the same rules as from a client. */
-  | { type: "member_action"; member: Pick<MemberRow, "id" | "role" | "locale" | "status" | "workspaceId">; view: View; action: MemberAction };
+  | { type: "member_action"; member: Pick<MemberRow, "id" | "role" | "locale" | "status" | "workspaceId">; view: View; action: MemberAction }
+  /** R13.2, over HTTP (server/http/omo.ts): an OMO binding message, sent by a member. */
+  | { type: "omo_binding"; requestId: string; kind: "success" | "additional"; text: string; member: Pick<MemberRow, "id" | "role" | "locale" | "status" | "workspaceId"> };
 
 const EVICT_CODES: Record<EvictReason, number> = {
   removed: CloseCode.removed,
@@ -349,7 +353,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
         settle(a);
       });
       const requestId = input.type === "member_action" ? input.action.requestId : input.requestId;
-      const locale = input.type === "member_action" ? input.member.locale : "en";
+      const locale = input.type === "member_action" || input.type === "omo_binding" ? input.member.locale : "en";
       const guard = (run: Promise<void>) => {
         run.catch((e: unknown) => resolve(this.failure(e, requestId, locale, input.type)));
       };
@@ -362,6 +366,12 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
         // Checked in the lane, after its request-id check: a retried bulk item whose first run took the actor's access (a 1-on-1 transfer) is a duplicate, not a refusal.
         const admit = () => (mayOpen(this.model, member, view) ? null : ErrorCode.VIEW_NOT_ALLOWED);
         guard(this.execute({ type: "member", id: member.id, role: member.role, view }, action, member.locale, resolve, undefined, admit));
+      } else if (input.type === "omo_binding") {
+        const { member } = input;
+        if (member.workspaceId !== this.model.workspaceId) return resolve(this.refusal(input.requestId, ErrorCode.NOT_FOUND, member.locale));
+        const view = isParticipant(this.model, member.id) ? "mine" : "team";
+        const action: Action = { type: "omo_binding", requestId: input.requestId, kind: input.kind, text: input.text };
+        guard(this.execute({ type: "member", id: member.id, role: member.role, view }, action, member.locale, resolve));
       } else if (input.type === "timer") {
         const action: Action = { type: input.action, requestId: input.requestId };
         guard(this.execute({ type: "system", id: null }, action, "en", resolve));
@@ -425,8 +435,15 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
       try {
         for (let round = 0; round < 4 && conflicts < 2; round++) {
           const now = services().now();
-          const rows = await this.membersOf(ids, fresh);
-          const verdict = this.judge(actor, action, rows, now, admit);
+          let rows = await this.membersOf(ids, fresh);
+          let timeline: TimelineFacts | undefined;
+          if (action.type === "customer_message") {
+            // R13.2: the members keyword assignment may pick; R13.1/R13.2: the timeline facts of the automatic messages.
+            const candidates = keywordCandidates(this.model, action.text, this.loaded.settings);
+            if (candidates.length) rows = await this.membersOf([...ids, ...candidates], fresh);
+            timeline = await this.timelineFacts(now);
+          }
+          const verdict = this.judge(actor, action, rows, now, admit, timeline);
           if (!verdict.ok) {
             if (!fresh) {
               fresh = true;
@@ -480,17 +497,27 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
     rows: ReadonlyMap<string, MemberRow>,
     now: Date,
     admit?: () => ErrorCode | null,
+    timeline?: TimelineFacts,
   ): { ok: true; decision: Decision } | { ok: false; code: ErrorCode } {
     const refused = admit?.();
     if (refused) return { ok: false, code: refused };
     const current = this.currentActor(actor, rows);
     if (!current.ok) return current;
     try {
-      return { ok: true, decision: decide(this.model, action, { actor: current.actor, now, members: rows, settings: this.loaded.settings }) };
+      return { ok: true, decision: decide(this.model, action, { actor: current.actor, now, members: rows, settings: this.loaded.settings, ...(timeline ? { timeline } : {}) }) };
     } catch (e) {
       if (e instanceof DomainError) return { ok: false, code: e.code };
       throw e;
     }
+  }
+
+  /**
+   * What a customer message's automatic replies need of the timeline: whether it is empty (R13.2
+   * welcome), and — only when the workspace is closed now — when the last away message went out (R13.1).
+   */
+  private async timelineFacts(now: Date): Promise<TimelineFacts> {
+    const lastAwayAt = awayMayBeDue(this.loaded.settings, this.model, now) ? await lastAutoMessageAt(services().db, this.roomId, AutoSender.away) : null;
+    return { empty: this.loaded.lastSeq === 0, lastAwayAt };
   }
 
   /**
@@ -645,7 +672,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
         client.leave(CloseCode.noLongerParticipant, "no_longer_participant");
       }
     }
-    const queued = [...(decision.notices.length ? ["notice"] : []), ...decision.effects.map((e) => e.kind)];
+    const queued = [...(decision.notices.length ? ["notice"] : []), ...decision.effects.map((e) => e.kind), ...(decision.autoMessages.length ? ["deliver_reply"] : [])];
     if (queued.length) services().kickOutbox(queued);
   }
 

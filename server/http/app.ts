@@ -18,6 +18,7 @@ import type { AppDeps } from "./env.ts";
 import { errorBody, localeOf, onError } from "./errors.ts";
 import { metricsRoutes } from "./metricsRoute.ts";
 import { notificationRoutes } from "./notifications.ts";
+import { omoRoutes } from "./omo.ts";
 import { requestLog } from "./requestLog.ts";
 import { bearer, documentEdgeErrors, errors, json, router } from "./openapi.ts";
 import { boundedPresence, withServiceDeadline } from "../serviceDeadline.ts";
@@ -142,6 +143,7 @@ export function createHttpApp(given: AppDeps) {
   api.route("/notifications", notificationRoutes(deps));
   api.route("/conversations", conversationRoutes(deps));
   api.route("/conversations", candidateRoutes(deps));
+  api.route("/conversations", omoRoutes(deps));
   api.route("/members", memberRoutes(deps));
   api.route("/channels", channelRoutes(deps));
   api.route("/workspace", workspaceRoutes(deps));
