@@ -1,3 +1,4 @@
+import "./nodeCompat.ts"; // first: fills globals Colyseus expects (Node 20)
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
