@@ -33,6 +33,7 @@ const Me = z
 const healthz = createRoute({
   method: "get",
   path: "/healthz",
+  operationId: "healthz",
   tags: ["health"],
   summary: "The process is up",
   responses: { 200: json(z.object({ ok: z.boolean() }), "Up") },
@@ -55,6 +56,7 @@ const Readiness = z
 const readyz = createRoute({
   method: "get",
   path: "/readyz",
+  operationId: "readyz",
   tags: ["health"],
   summary: "The database (and Redis, when configured) answer",
   description:
@@ -79,6 +81,7 @@ async function redisAnswers(presence: Presence): Promise<boolean> {
 const me = createRoute({
   method: "get",
   path: "/me",
+  operationId: "getMe",
   tags: ["members"],
   summary: "The signed-in member",
   security: bearer,
