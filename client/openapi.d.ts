@@ -4,5079 +4,4979 @@
  */
 
 export interface paths {
-  "/healthz": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/healthz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The process is up */
+        get: operations["healthz"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /** The process is up */
-    get: operations["healthz"];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/readyz": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/readyz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The database (and Redis, when configured) answer
+         * @description 200 when PostgreSQL (or PGlite) answers a query on the migrated schema and, when `REDIS_URL` is set, Redis answers; otherwise 503, `checks` naming what is down. Answers within 2 s: a dependency that has not answered by then is down.
+         */
+        get: operations["readyz"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * The database (and Redis, when configured) answer
-     * @description 200 when PostgreSQL (or PGlite) answers a query on the migrated schema and, when `REDIS_URL` is set, Redis answers; otherwise 503, `checks` naming what is down. Answers within 2 s: a dependency that has not answered by then is down.
-     */
-    get: operations["readyz"];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/auth/login": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/auth/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign in with email and password */
+        post: operations["login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /** Sign in with email and password */
-    post: operations["login"];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/auth/refresh": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/auth/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Trade a refresh token for new tokens (rotation) */
+        post: operations["refreshTokens"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /** Trade a refresh token for new tokens (rotation) */
-    post: operations["refreshTokens"];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/channels/webchat/{channelId}/visitors": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/channels/webchat/{channelId}/visitors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A new Webchat visitor and their token (called by the widget in the visitor's browser; no secret)
+         * @description Answers a visitor id and a visitor token for the `webchat` room (docs/protocol.md §7.15). When the channel's `settings.allowedOrigins` is set, only a browser whose `Origin` is one of them (or this server's own) gets one: 403 `VIEW_NOT_ALLOWED` otherwise. A disabled or unknown channel: 404.
+         */
+        post: operations["createWebchatVisitor"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /**
-     * A new Webchat visitor and their token (called by the widget in the visitor's browser; no secret)
-     * @description Answers a visitor id and a visitor token for the `webchat` room (docs/protocol.md §7.15). When the channel's `settings.allowedOrigins` is set, only a browser whose `Origin` is one of them (or this server's own) gets one: 403 `VIEW_NOT_ALLOWED` otherwise. A disabled or unknown channel: 404.
-     */
-    post: operations["createWebchatVisitor"];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/channels/webchat/{channelId}/messages": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/channels/webchat/{channelId}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A Webchat customer's message (server to server, `X-Channel-Secret`) */
+        post: operations["postWebchatMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /** A Webchat customer's message (server to server, `X-Channel-Secret`) */
-    post: operations["postWebchatMessage"];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/webhooks/line/{channelId}": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/webhooks/line/{channelId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * LINE Messaging API webhook (signed with the channel secret: `x-line-signature`)
+         * @description Called by LINE. `x-line-signature` must be the base64 HMAC-SHA256 of the raw body with the account's channel secret, else 401 and nothing is stored. Every message event of the batch is stored once per `webhookEventId` (a re-delivery stores nothing new); other event types are acknowledged and ignored. 200 only after the events are committed; 5xx makes LINE retry (with redelivery on).
+         */
+        post: operations["lineWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /**
-     * LINE Messaging API webhook (signed with the channel secret: `x-line-signature`)
-     * @description Called by LINE. `x-line-signature` must be the base64 HMAC-SHA256 of the raw body with the account's channel secret, else 401 and nothing is stored. Every message event of the batch is stored once per `webhookEventId` (a re-delivery stores nothing new); other event types are acknowledged and ignored. 200 only after the events are committed; 5xx makes LINE retry (with redelivery on).
-     */
-    post: operations["lineWebhook"];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/webhooks/whatsapp/{channelId}": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/webhooks/whatsapp/{channelId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * WhatsApp Cloud API webhook verification (Meta's `hub.*` handshake)
+         * @description Called by Meta when the webhook URL is registered: answers `hub.challenge` as text when `hub.mode` is `subscribe` and `hub.verify_token` is the account's verify token, else 403 (code `UNAUTHENTICATED`).
+         */
+        get: operations["whatsappWebhookVerify"];
+        put?: never;
+        /**
+         * WhatsApp Cloud API webhook (signed with the app secret: `X-Hub-Signature-256`)
+         * @description Called by Meta. `X-Hub-Signature-256` must be `sha256=` + the hex HMAC-SHA256 of the raw body with the account's app secret, else 401 and nothing is stored. Every message (stored once per `wamid`) and every delivered / read / failed status (once per `wamid:status`) of every change of every entry is committed before the 200; other fields and kinds are acknowledged and ignored.
+         */
+        post: operations["whatsappWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * WhatsApp Cloud API webhook verification (Meta's `hub.*` handshake)
-     * @description Called by Meta when the webhook URL is registered: answers `hub.challenge` as text when `hub.mode` is `subscribe` and `hub.verify_token` is the account's verify token, else 403 (code `UNAUTHENTICATED`).
-     */
-    get: operations["whatsappWebhookVerify"];
-    put?: never;
-    /**
-     * WhatsApp Cloud API webhook (signed with the app secret: `X-Hub-Signature-256`)
-     * @description Called by Meta. `X-Hub-Signature-256` must be `sha256=` + the hex HMAC-SHA256 of the raw body with the account's app secret, else 401 and nothing is stored. Every message (stored once per `wamid`) and every delivered / read / failed status (once per `wamid:status`) of every change of every entry is committed before the 200; other fields and kinds are acknowledged and ignored.
-     */
-    post: operations["whatsappWebhook"];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/webhooks/messenger/{channelId}": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/webhooks/messenger/{channelId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Facebook Messenger webhook verification (Meta's `hub.*` handshake)
+         * @description Called by Meta when the callback URL is saved: answers `hub.challenge` as text/plain when `hub.mode` is `subscribe` and `hub.verify_token` is the account's verify token, else 403 `UNAUTHENTICATED` (JSON error body).
+         */
+        get: operations["messengerWebhookVerify"];
+        put?: never;
+        /**
+         * Facebook Messenger webhook (signed with the app secret: `X-Hub-Signature-256`)
+         * @description Called by Meta with `object: "page"`. `X-Hub-Signature-256` must be `sha256=` + the hex HMAC-SHA256 of the raw body with the account's app secret, else 401 and nothing is stored. Every messaging item of every entry is read: messages are stored once per `mid`; `delivery.mids` and Instagram's `read.mid` become delivery reports; echoes, Messenger's watermark-only `read` and other kinds are acknowledged and ignored. 200 only after the events are committed.
+         */
+        post: operations["messengerWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * Facebook Messenger webhook verification (Meta's `hub.*` handshake)
-     * @description Called by Meta when the callback URL is saved: answers `hub.challenge` as text/plain when `hub.mode` is `subscribe` and `hub.verify_token` is the account's verify token, else 403 `UNAUTHENTICATED` (JSON error body).
-     */
-    get: operations["messengerWebhookVerify"];
-    put?: never;
-    /**
-     * Facebook Messenger webhook (signed with the app secret: `X-Hub-Signature-256`)
-     * @description Called by Meta with `object: "page"`. `X-Hub-Signature-256` must be `sha256=` + the hex HMAC-SHA256 of the raw body with the account's app secret, else 401 and nothing is stored. Every messaging item of every entry is read: messages are stored once per `mid`; `delivery.mids` and Instagram's `read.mid` become delivery reports; echoes, Messenger's watermark-only `read` and other kinds are acknowledged and ignored. 200 only after the events are committed.
-     */
-    post: operations["messengerWebhook"];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/webhooks/instagram/{channelId}": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/webhooks/instagram/{channelId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Instagram Messaging webhook verification (Meta's `hub.*` handshake)
+         * @description Called by Meta when the callback URL is saved: answers `hub.challenge` as text/plain when `hub.mode` is `subscribe` and `hub.verify_token` is the account's verify token, else 403 `UNAUTHENTICATED` (JSON error body).
+         */
+        get: operations["instagramWebhookVerify"];
+        put?: never;
+        /**
+         * Instagram Messaging webhook (signed with the app secret: `X-Hub-Signature-256`)
+         * @description Called by Meta with `object: "instagram"`. `X-Hub-Signature-256` must be `sha256=` + the hex HMAC-SHA256 of the raw body with the account's app secret, else 401 and nothing is stored. Every messaging item of every entry is read: messages are stored once per `mid`; `delivery.mids` and Instagram's `read.mid` become delivery reports; echoes, Messenger's watermark-only `read` and other kinds are acknowledged and ignored. 200 only after the events are committed.
+         */
+        post: operations["instagramWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * Instagram Messaging webhook verification (Meta's `hub.*` handshake)
-     * @description Called by Meta when the callback URL is saved: answers `hub.challenge` as text/plain when `hub.mode` is `subscribe` and `hub.verify_token` is the account's verify token, else 403 `UNAUTHENTICATED` (JSON error body).
-     */
-    get: operations["instagramWebhookVerify"];
-    put?: never;
-    /**
-     * Instagram Messaging webhook (signed with the app secret: `X-Hub-Signature-256`)
-     * @description Called by Meta with `object: "instagram"`. `X-Hub-Signature-256` must be `sha256=` + the hex HMAC-SHA256 of the raw body with the account's app secret, else 401 and nothing is stored. Every messaging item of every entry is read: messages are stored once per `mid`; `delivery.mids` and Instagram's `read.mid` become delivery reports; echoes, Messenger's watermark-only `read` and other kinds are acknowledged and ignored. 200 only after the events are committed.
-     */
-    post: operations["instagramWebhook"];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/webhooks/wechat/{channelId}": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/webhooks/wechat/{channelId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * WeChat Official Account server verification (the `echostr` handshake)
+         * @description Called by WeChat when the server URL is saved: answers `echostr` as text when `signature` matches, else 401.
+         */
+        get: operations["wechatWebhookVerify"];
+        put?: never;
+        /**
+         * WeChat Official Account messages (plaintext mode XML, signed by `signature` in the query)
+         * @description Called by WeChat. The query's `signature` is checked before the body is read (401 and nothing stored when wrong). A message (text, image, voice, video, shortvideo, location, link) is stored once per `MsgId`; events are acknowledged and ignored. Answers the text `success` only after the message is committed. Safe mode (`encrypt_type=aes`) is not supported: 400.
+         */
+        post: operations["wechatWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * WeChat Official Account server verification (the `echostr` handshake)
-     * @description Called by WeChat when the server URL is saved: answers `echostr` as text when `signature` matches, else 401.
-     */
-    get: operations["wechatWebhookVerify"];
-    put?: never;
-    /**
-     * WeChat Official Account messages (plaintext mode XML, signed by `signature` in the query)
-     * @description Called by WeChat. The query's `signature` is checked before the body is read (401 and nothing stored when wrong). A message (text, image, voice, video, shortvideo, location, link) is stored once per `MsgId`; events are acknowledged and ignored. Answers the text `success` only after the message is committed. Safe mode (`encrypt_type=aes`) is not supported: 400.
-     */
-    post: operations["wechatWebhook"];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/metrics": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prometheus metrics (text exposition format), for the `METRICS_TOKEN` bearer
+         * @description Send `Authorization: Bearer <METRICS_TOKEN>`. A missing or wrong token is 401 `UNAUTHENTICATED`; when `METRICS_TOKEN` is not set the route is not exposed: 404 `NOT_FOUND`. The metrics are listed in docs/protocol.md §10.
+         */
+        get: operations["getMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * Prometheus metrics (text exposition format), for the `METRICS_TOKEN` bearer
-     * @description Send `Authorization: Bearer <METRICS_TOKEN>`. A missing or wrong token is 401 `UNAUTHENTICATED`; when `METRICS_TOKEN` is not set the route is not exposed: 404 `NOT_FOUND`. The metrics are listed in docs/protocol.md §10.
-     */
-    get: operations["getMetrics"];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/api/v2/me": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/v2/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The signed-in member */
+        get: operations["getMe"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /** The signed-in member */
-    get: operations["getMe"];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/api/v2/notifications": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/v2/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's notifications, newest first */
+        get: operations["listNotifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /** The caller's notifications, newest first */
-    get: operations["listNotifications"];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/api/v2/notifications/read": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/v2/notifications/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark notifications read (some, or all) */
+        post: operations["markNotificationsRead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /** Mark notifications read (some, or all) */
-    post: operations["markNotificationsRead"];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/api/v2/conversations": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/v2/conversations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One page of an inbox list (R10.1–R10.5, R13.3)
+         * @description In `mine`, the caller's pinned conversations come first. Then `last_message` (newest first, id descending) or `overdue` (oldest waitingSince first, not waiting last, id ascending). Follow `nextCursor` for the next page; a cursor only works with the query it came from.
+         */
+        get: operations["listConversations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * One page of an inbox list (R10.1–R10.5, R13.3)
-     * @description In `mine`, the caller's pinned conversations come first. Then `last_message` (newest first, id descending) or `overdue` (oldest waitingSince first, not waiting last, id ascending). Follow `nextCursor` for the next page; a cursor only works with the query it came from.
-     */
-    get: operations["listConversations"];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/api/v2/conversations/counts": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/v2/conversations/counts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Tab counts per status and type
+         * @description `team` is null for members who do not see the team view (only admin, supervisor and cs_manager do).
+         */
+        get: operations["getConversationCounts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * Tab counts per status and type
-     * @description `team` is null for members who do not see the team view (only admin, supervisor and cs_manager do).
-     */
-    get: operations["getConversationCounts"];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/api/v2/conversations/{id}/candidates": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/v2/conversations/{id}/candidates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Members who may be added as collaborators (R2.3)
+         * @description Active members of the caller's workspace who are not participants of the conversation, ordered by name. The caller must be allowed to open the conversation: a participant, or a TEAM_VIEWER (admin, supervisor, cs_manager).
+         */
+        get: operations["listCandidates"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * Members who may be added as collaborators (R2.3)
-     * @description Active members of the caller's workspace who are not participants of the conversation, ordered by name. The caller must be allowed to open the conversation: a participant, or a TEAM_VIEWER (admin, supervisor, cs_manager).
-     */
-    get: operations["listCandidates"];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/api/v2/members": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/v2/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Members of the caller's workspace (admin only)
+         * @description Every status unless filtered, ordered by name.
+         */
+        get: operations["listMembers"];
+        put?: never;
+        /** Create a member (admin only) */
+        post: operations["createMember"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * Members of the caller's workspace (admin only)
-     * @description Every status unless filtered, ordered by name.
-     */
-    get: operations["listMembers"];
-    put?: never;
-    /** Create a member (admin only) */
-    post: operations["createMember"];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/api/v2/members/{id}": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/v2/members/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One member of the caller's workspace (admin only) */
+        get: operations["getMember"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a member (admin only, SPEC §14)
+         * @description As deactivate, and the member can never be reactivated.
+         */
+        delete: operations["deleteMember"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a member's name, phone, role or locale (admin only)
+         * @description A role change applies to the member's next request and to live rooms as they reload the member. An admin cannot change their own role (409 CANNOT_CHANGE_SELF); a deleted member cannot be changed (409 MEMBER_DELETED).
+         */
+        patch: operations["updateMember"];
+        trace?: never;
     };
-    /** One member of the caller's workspace (admin only) */
-    get: operations["getMember"];
-    put?: never;
-    post?: never;
-    /**
-     * Delete a member (admin only, SPEC §14)
-     * @description As deactivate, and the member can never be reactivated.
-     */
-    delete: operations["deleteMember"];
-    options?: never;
-    head?: never;
-    /**
-     * Change a member's name, phone, role or locale (admin only)
-     * @description A role change applies to the member's next request and to live rooms as they reload the member. An admin cannot change their own role (409 CANNOT_CHANGE_SELF); a deleted member cannot be changed (409 MEMBER_DELETED).
-     */
-    patch: operations["updateMember"];
-    trace?: never;
-  };
-  "/api/v2/members/{id}/deactivate": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/v2/members/{id}/deactivate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deactivate a member (admin only, SPEC §14)
+         * @description At once: the member's tokens stop working and their connections close with 4104. The returned job takes them out of every conversation they follow or collaborate on (R14.1–R14.5). 409 CANNOT_CHANGE_SELF for oneself, MEMBER_DELETED if deleted.
+         */
+        post: operations["deactivateMember"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /**
-     * Deactivate a member (admin only, SPEC §14)
-     * @description At once: the member's tokens stop working and their connections close with 4104. The returned job takes them out of every conversation they follow or collaborate on (R14.1–R14.5). 409 CANNOT_CHANGE_SELF for oneself, MEMBER_DELETED if deleted.
-     */
-    post: operations["deactivateMember"];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/api/v2/members/{id}/reactivate": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/v2/members/{id}/reactivate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reactivate a deactivated member (admin only)
+         * @description Status active again; their old tokens stay revoked (they sign in again). 409 MEMBER_DELETED for a deleted member.
+         */
+        post: operations["reactivateMember"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /**
-     * Reactivate a deactivated member (admin only)
-     * @description Status active again; their old tokens stay revoked (they sign in again). 409 MEMBER_DELETED for a deleted member.
-     */
-    post: operations["reactivateMember"];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/api/v2/channels": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/v2/channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The workspace's channel accounts (admin only)
+         * @description Admin only: other roles get 403 ROLE_NOT_ALLOWED. Another workspace's account is 404 NOT_FOUND.
+         */
+        get: operations["listChannelAccounts"];
+        put?: never;
+        /**
+         * Connect a channel account (admin only)
+         * @description Admin only: other roles get 403 ROLE_NOT_ALLOWED. Another workspace's account is 404 NOT_FOUND. Credentials per type: line {channelSecret, channelAccessToken}; messenger and instagram {appSecret, pageAccessToken, verifyToken} with settings.pageId; whatsapp {appSecret, accessToken, verifyToken} with settings.phoneNumberId; wechat {appId, appSecret, token, encodingAESKey?}; webchat {secret} (kept only as its SHA-256) with optional settings.allowedOrigins (the origins whose pages may embed the widget). They are encrypted at rest and never answered. The answer's webhookUrl is what to register with the provider.
+         */
+        post: operations["createChannelAccount"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * The workspace's channel accounts (admin only)
-     * @description Admin only: other roles get 403 ROLE_NOT_ALLOWED. Another workspace's account is 404 NOT_FOUND.
-     */
-    get: operations["listChannelAccounts"];
-    put?: never;
-    /**
-     * Connect a channel account (admin only)
-     * @description Admin only: other roles get 403 ROLE_NOT_ALLOWED. Another workspace's account is 404 NOT_FOUND. Credentials per type: line {channelSecret, channelAccessToken}; messenger and instagram {appSecret, pageAccessToken, verifyToken} with settings.pageId; whatsapp {appSecret, accessToken, verifyToken} with settings.phoneNumberId; wechat {appId, appSecret, token, encodingAESKey?}; webchat {secret} (kept only as its SHA-256) with optional settings.allowedOrigins (the origins whose pages may embed the widget). They are encrypted at rest and never answered. The answer's webhookUrl is what to register with the provider.
-     */
-    post: operations["createChannelAccount"];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/api/v2/channels/{id}": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/v2/channels/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One channel account (admin only)
+         * @description Admin only: other roles get 403 ROLE_NOT_ALLOWED. Another workspace's account is 404 NOT_FOUND.
+         */
+        get: operations["getChannelAccount"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Rename an account, replace its settings or its credentials (admin only)
+         * @description Admin only: other roles get 403 ROLE_NOT_ALLOWED. Another workspace's account is 404 NOT_FOUND. Credentials are replaced whole and validated for the account's type (400 INVALID_PAYLOAD naming the fields).
+         */
+        patch: operations["updateChannelAccount"];
+        trace?: never;
     };
-    /**
-     * One channel account (admin only)
-     * @description Admin only: other roles get 403 ROLE_NOT_ALLOWED. Another workspace's account is 404 NOT_FOUND.
-     */
-    get: operations["getChannelAccount"];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    /**
-     * Rename an account, replace its settings or its credentials (admin only)
-     * @description Admin only: other roles get 403 ROLE_NOT_ALLOWED. Another workspace's account is 404 NOT_FOUND. Credentials are replaced whole and validated for the account's type (400 INVALID_PAYLOAD naming the fields).
-     */
-    patch: operations["updateChannelAccount"];
-    trace?: never;
-  };
-  "/api/v2/channels/{id}/disable": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/v2/channels/{id}/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Disable an account (admin only)
+         * @description Admin only: other roles get 403 ROLE_NOT_ALLOWED. Another workspace's account is 404 NOT_FOUND. Its webhooks answer 404 and its outbound messages are held (delivery `held`) until it is enabled again.
+         */
+        post: operations["disableChannelAccount"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /**
-     * Disable an account (admin only)
-     * @description Admin only: other roles get 403 ROLE_NOT_ALLOWED. Another workspace's account is 404 NOT_FOUND. Its webhooks answer 404 and its outbound messages are held (delivery `held`) until it is enabled again.
-     */
-    post: operations["disableChannelAccount"];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/api/v2/channels/{id}/enable": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/v2/channels/{id}/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enable a disabled account (admin only)
+         * @description Admin only: other roles get 403 ROLE_NOT_ALLOWED. Another workspace's account is 404 NOT_FOUND. Its webhooks are accepted again and its held messages go out.
+         */
+        post: operations["enableChannelAccount"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /**
-     * Enable a disabled account (admin only)
-     * @description Admin only: other roles get 403 ROLE_NOT_ALLOWED. Another workspace's account is 404 NOT_FOUND. Its webhooks are accepted again and its held messages go out.
-     */
-    post: operations["enableChannelAccount"];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/api/v2/workspace": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/v2/workspace": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's workspace and its settings */
+        get: operations["getWorkspace"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /** The caller's workspace and its settings */
-    get: operations["getWorkspace"];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/api/v2/workspace/settings": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/v2/workspace/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change settings (admin only) */
+        patch: operations["updateWorkspaceSettings"];
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    /** Change settings (admin only) */
-    patch: operations["updateWorkspaceSettings"];
-    trace?: never;
-  };
-  "/api/v2/bulk/close": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/v2/bulk/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Close many conversations (R8.5)
+         * @description Each conversation is closed through its room as a single close would be (log, notices, pins). Per-item results: where the caller is only a collaborator the item is refused with COLLABORATOR_CANNOT_CLOSE.
+         */
+        post: operations["bulkClose"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /**
-     * Close many conversations (R8.5)
-     * @description Each conversation is closed through its room as a single close would be (log, notices, pins). Per-item results: where the caller is only a collaborator the item is refused with COLLABORATOR_CANNOT_CLOSE.
-     */
-    post: operations["bulkClose"];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/api/v2/bulk/reopen": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/v2/bulk/reopen": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reopen many conversations (R9.5, R9.3)
+         * @description Followers and collaborators from `mine`; TEAM_VIEWERS from `team`, without becoming participants. No batch limit beyond 10000 ids per call.
+         */
+        post: operations["bulkReopen"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /**
-     * Reopen many conversations (R9.5, R9.3)
-     * @description Followers and collaborators from `mine`; TEAM_VIEWERS from `team`, without becoming participants. No batch limit beyond 10000 ids per call.
-     */
-    post: operations["bulkReopen"];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/api/v2/bulk/transfer": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/v2/bulk/transfer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Transfer many 1-on-1 conversations (R7.5)
+         * @description A selection holding any collaborative or group conversation is refused whole with 409 BULK_TRANSFER_COLLABORATIVE and no job. The target must be an active member of the workspace (409 TARGET_NOT_FOUND / TARGET_INACTIVE).
+         */
+        post: operations["bulkTransfer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /**
-     * Transfer many 1-on-1 conversations (R7.5)
-     * @description A selection holding any collaborative or group conversation is refused whole with 409 BULK_TRANSFER_COLLABORATIVE and no job. The target must be an active member of the workspace (409 TARGET_NOT_FOUND / TARGET_INACTIVE).
-     */
-    post: operations["bulkTransfer"];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/api/v2/jobs/{id}": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/v2/jobs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A job with its per-conversation results
+         * @description Only the job's actor or an admin of its workspace may read it; others get 404.
+         */
+        get: operations["getJob"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * A job with its per-conversation results
-     * @description Only the job's actor or an admin of its workspace may read it; others get 404.
-     */
-    get: operations["getJob"];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/api/v2/devices": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/v2/devices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's push devices */
+        get: operations["listDevices"];
+        put?: never;
+        /**
+         * Register a browser's Web Push subscription or an app's FCM token
+         * @description 201 when new to the caller, 200 when already theirs (updated). A token another member had moves to the caller. A kind this server has no sender for is 409 PUSH_NOT_CONFIGURED. A member keeps at most 20 devices: the oldest is forgotten.
+         */
+        post: operations["registerDevice"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /** The caller's push devices */
-    get: operations["listDevices"];
-    put?: never;
-    /**
-     * Register a browser's Web Push subscription or an app's FCM token
-     * @description 201 when new to the caller, 200 when already theirs (updated). A token another member had moves to the caller. A kind this server has no sender for is 409 PUSH_NOT_CONFIGURED. A member keeps at most 20 devices: the oldest is forgotten.
-     */
-    post: operations["registerDevice"];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/api/v2/devices/vapid-public-key": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/v2/devices/vapid-public-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The server's VAPID public key, for `PushManager.subscribe({ applicationServerKey })`
+         * @description 409 PUSH_NOT_CONFIGURED when Web Push is off.
+         */
+        get: operations["vapidPublicKey"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * The server's VAPID public key, for `PushManager.subscribe({ applicationServerKey })`
-     * @description 409 PUSH_NOT_CONFIGURED when Web Push is off.
-     */
-    get: operations["vapidPublicKey"];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/api/v2/devices/{id}": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/v2/devices/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove one of the caller's devices (at sign-out)
+         * @description The caller's own devices only: another member's device is 404 NOT_FOUND.
+         */
+        delete: operations["removeDevice"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    post?: never;
-    /**
-     * Remove one of the caller's devices (at sign-out)
-     * @description The caller's own devices only: another member's device is 404 NOT_FOUND.
-     */
-    delete: operations["removeDevice"];
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/api/v2/push/preferences": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/v2/push/preferences": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's push preferences */
+        get: operations["getPushPreferences"];
+        /** Mute or unmute every push to the caller */
+        put: operations["setPushPreferences"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /** The caller's push preferences */
-    get: operations["getPushPreferences"];
-    /** Mute or unmute every push to the caller */
-    put: operations["setPushPreferences"];
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/api/v2/push/mutes/{conversationId}": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/v2/push/mutes/{conversationId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Mute pushes of one conversation for the caller (idempotent)
+         * @description A conversation of another workspace, or none, is 404 NOT_FOUND.
+         */
+        put: operations["muteConversation"];
+        post?: never;
+        /** Unmute one conversation for the caller (idempotent) */
+        delete: operations["unmuteConversation"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    /**
-     * Mute pushes of one conversation for the caller (idempotent)
-     * @description A conversation of another workspace, or none, is 404 NOT_FOUND.
-     */
-    put: operations["muteConversation"];
-    post?: never;
-    /** Unmute one conversation for the caller (idempotent) */
-    delete: operations["unmuteConversation"];
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/api/v1/conversations": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/v1/conversations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's conversations, without any collaborative one (R15.1)
+         * @description Followed by the caller; for TEAM_VIEWERS (admin, supervisor, cs_manager) every conversation of the workspace. Collaborative conversations never appear. Newest message first.
+         */
+        get: operations["legacyListConversations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * The caller's conversations, without any collaborative one (R15.1)
-     * @description Followed by the caller; for TEAM_VIEWERS (admin, supervisor, cs_manager) every conversation of the workspace. Collaborative conversations never appear. Newest message first.
-     */
-    get: operations["legacyListConversations"];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/api/v1/conversations/{id}": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/v1/conversations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A conversation and its latest messages; a collaborative one is refused (R15.2) */
+        get: operations["legacyGetConversation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /** A conversation and its latest messages; a collaborative one is refused (R15.2) */
-    get: operations["legacyGetConversation"];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/api/v1/conversations/{id}/messages": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/api/v1/conversations/{id}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reply to the customer; a collaborative conversation is refused (R15.2) */
+        post: operations["legacyReply"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    get?: never;
-    put?: never;
-    /** Reply to the customer; a collaborative conversation is refused (R15.2) */
-    post: operations["legacyReply"];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
-  schemas: {
-    Error: {
-      /**
-       * @description Stable: clients switch on it
-       * @enum {string}
-       */
-      code:
-        | "INVALID_PAYLOAD"
-        | "UNKNOWN_ACTION"
-        | "TEXT_TOO_LONG"
-        | "PAYLOAD_TOO_LARGE"
-        | "UNAUTHENTICATED"
-        | "TOKEN_EXPIRED"
-        | "INVALID_CREDENTIALS"
-        | "MEMBER_INACTIVE"
-        | "VIEW_NOT_ALLOWED"
-        | "NOT_FOUND"
-        | "CONVERSATION_CLOSED"
-        | "REPLY_NOT_ALLOWED"
-        | "MANAGE_NOT_ALLOWED"
-        | "COLLABORATOR_LIMIT"
-        | "TARGET_NOT_FOUND"
-        | "TARGET_INACTIVE"
-        | "ALREADY_PARTICIPANT"
-        | "NOT_A_COLLABORATOR"
-        | "JOIN_NOT_ALLOWED"
-        | "NO_FOLLOWER"
-        | "FOLLOWER_CANNOT_LEAVE"
-        | "TAKE_OVER_NOT_ALLOWED"
-        | "TRANSFER_NOT_ALLOWED"
-        | "TRANSFER_TARGET_NOT_COLLABORATOR"
-        | "COLLABORATOR_CANNOT_CLOSE"
-        | "CLOSE_NOT_ALLOWED"
-        | "ALREADY_CLOSED"
-        | "NOT_CLOSED"
-        | "REOPEN_NOT_ALLOWED"
-        | "PIN_NOT_ALLOWED"
-        | "BULK_TRANSFER_COLLABORATIVE"
-        | "LEGACY_COLLABORATIVE"
-        | "INVALID_CURSOR"
-        | "ROLE_NOT_ALLOWED"
-        | "EMAIL_TAKEN"
-        | "IDEMPOTENCY_KEY_REUSED"
-        | "MEMBER_DELETED"
-        | "CANNOT_CHANGE_SELF"
-        | "PUSH_NOT_CONFIGURED"
-        | "VERSION_CONFLICT"
-        | "STORAGE_UNAVAILABLE"
-        | "SERVICE_UNAVAILABLE"
-        | "RATE_LIMITED"
-        | "INTERNAL";
-      /** @description In the caller's locale (zh-TW or en) */
-      message: string;
-      detail?: {
-        [key: string]: unknown;
-      };
-      /** @description The request's id, as in the `X-Request-Id` answer header (the caller's own when it sent a well-formed one) */
-      requestId: string;
-    };
-    Readiness: {
-      ok: boolean;
-      /** @description `postgres` or `pglite`: which database the process uses */
-      database: string;
-      /** @description each dependency checked, `down` when it failed or did not answer in time */
-      checks: {
-        /**
-         * @description the database answered a query on our schema (migrations applied)
-         * @enum {string}
-         */
-        database: "up" | "down";
-        /**
-         * @description present when `REDIS_URL` is set: Redis answered
-         * @enum {string}
-         */
-        redis?: "up" | "down";
-      };
-    };
-    Tokens: {
-      /** @description JWT (HS256); send as `Authorization: Bearer` and as the rooms' auth token */
-      accessToken: string;
-      /** @description Single use: each refresh returns a new one */
-      refreshToken: string;
-      /** @description Seconds the access token lives */
-      expiresIn: number;
-      member: {
-        id: string;
-        name: string;
-        role: string;
-        locale: string;
-        workspaceId: string;
-      };
-    };
-    LoginRequest: {
-      /** Format: email */
-      email: string;
-      password: string;
-    };
-    RefreshRequest: {
-      refreshToken: string;
-    };
-    WebchatVisitor: {
-      /** @description Join option of the `webchat` room */
-      visitorId: string;
-      /** @description The visitor token: the `webchat` room's auth token (`client.auth.token`) */
-      token: string;
-      /** @description Seconds until the token expires (then get a new visitor) */
-      expiresIn: number;
-      name: string;
-      /** @enum {string} */
-      room: "webchat";
-    };
-    WebchatNewVisitor: {
-      /** @description The name staff see; default `Visitor <4 characters of the id>` */
-      name?: string;
-    };
-    WebchatMessage: {
-      /** @description The channel's id of the message: a re-delivery applies once */
-      messageId: string;
-      customer: {
-        id: string;
-        name: string;
-      };
-      text: string;
-    };
-    WebhookAck: {
-      /** @enum {boolean} */
-      ok: true;
-      stored: number;
-      duplicates: number;
-      ignored: number;
-    };
-    LineWebhook: {
-      destination: string;
-      events: ({
-        type: string;
-      } & {
-        [key: string]: unknown;
-      })[];
-    };
-    WhatsAppWebhook: {
-      /** @enum {string} */
-      object: "whatsapp_business_account";
-      entry: ({
-        id: string;
-        changes: ({
-          field: string;
-          value?: unknown;
-        } & {
-          [key: string]: unknown;
-        })[];
-      } & {
-        [key: string]: unknown;
-      })[];
-    };
-    MetaMessagingWebhook: {
-      /** @enum {string} */
-      object: "page" | "instagram";
-      entry: ({
-        id: string;
-        time?: number;
-        messaging?: ({
-          sender: {
-            id: string;
-          } & {
-            [key: string]: unknown;
-          };
-          recipient: {
-            id: string;
-          } & {
-            [key: string]: unknown;
-          };
-          timestamp?: number;
-          message?: {
-            mid: string;
-            text?: string;
-            is_echo?: boolean;
-            attachments?: ({
-              type: string;
-              payload?:
-                | ({
-                    url?: string;
-                    sticker_id?: number | string;
-                    title?: string;
-                    coordinates?: {
-                      lat: number;
-                      long: number;
-                    } & {
-                      [key: string]: unknown;
-                    };
-                  } & {
-                    [key: string]: unknown;
-                  })
-                | null;
-            } & {
-              [key: string]: unknown;
-            })[];
-          } & {
-            [key: string]: unknown;
-          };
-          delivery?: {
-            mids?: string[];
-            watermark?: number;
-          } & {
-            [key: string]: unknown;
-          };
-          read?: {
-            mid?: string;
-            watermark?: number;
-          } & {
-            [key: string]: unknown;
-          };
-        } & {
-          [key: string]: unknown;
-        })[];
-      } & {
-        [key: string]: unknown;
-      })[];
-    };
-    Me: {
-      id: string;
-      name: string;
-      email: string;
-      role: string;
-      locale: string;
-      workspaceId: string;
-    };
-    Notification: {
-      id: number;
-      kind: string;
-      conversationId: string | null;
-      actorId: string | null;
-      actorName: string | null;
-      actorRole: string | null;
-      customerName: string | null;
-      /** @description Rendered in the caller's locale */
-      text: string;
-      createdAt: string;
-      readAt: string | null;
-    };
-    MarkNotificationsRead:
-      | {
-          ids: number[];
-        }
-      | {
-          /** @enum {boolean} */
-          all: true;
-        };
-    ListItem: {
-      id: string;
-      /** @enum {string} */
-      status: "pending" | "in_progress" | "closed";
-      /** @enum {string} */
-      kind: "direct" | "group";
-      /** @description At least one collaborator */
-      collaborative: boolean;
-      /** @enum {string} */
-      channel: "whatsapp" | "line" | "facebook" | "instagram" | "wechat" | "webchat";
-      customer: {
-        id: string;
-        name: string;
-      };
-      follower: components["schemas"]["MemberBrief"];
-      /** @description In list order (R10.4, R14.5) */
-      collaborators: components["schemas"]["MemberBrief"][];
-      /** @description ISO 8601 */
-      lastMessageAt: string;
-      lastMessagePreview: string | null;
-      /** @description ISO 8601: the oldest customer message not answered yet (R13.3) */
-      waitingSince: string | null;
-      /** @description Open and waiting longer than the workspace's overdueAfterMinutes (R13.3) */
-      overdue: boolean;
-      /** @description The caller's own (R11.6) */
-      unreadCount: number;
-      /** @description The caller's own (R12.2) */
-      pinned: boolean;
-      version: number;
-    };
-    MemberBrief: {
-      id: string;
-      name: string;
-      /** @enum {string} */
-      role: "admin" | "supervisor" | "cs_manager" | "marketing_cs" | "agent";
-    } | null;
-    Counts: {
-      pending: {
-        regular: number;
-        collaborative: number;
-      };
-      in_progress: {
-        regular: number;
-        collaborative: number;
-      };
-      closed: {
-        regular: number;
-        collaborative: number;
-      };
-    };
-    Candidate: {
-      id: string;
-      name: string;
-      email: string;
-      phone: string | null;
-      /** @enum {string} */
-      role: "admin" | "supervisor" | "cs_manager" | "marketing_cs" | "agent";
-    };
-    Member: {
-      id: string;
-      name: string;
-      email: string;
-      phone: string | null;
-      /** @enum {string} */
-      role: "admin" | "supervisor" | "cs_manager" | "marketing_cs" | "agent";
-      /** @enum {string} */
-      status: "active" | "deactivated" | "deleted";
-      /** @enum {string} */
-      locale: "zh-TW" | "en";
-      /** @description ISO 8601 */
-      createdAt: string;
-      /** @description ISO 8601 */
-      updatedAt: string;
-    };
-    NewMember: {
-      name: string;
-      /**
-       * Format: email
-       * @description Unique across the service, case-insensitively; stored in lower case
-       */
-      email: string;
-      phone?: string;
-      /** @enum {string} */
-      role: "admin" | "supervisor" | "cs_manager" | "marketing_cs" | "agent";
-      /**
-       * @default zh-TW
-       * @enum {string}
-       */
-      locale: "zh-TW" | "en";
-      password: string;
-    };
-    MemberPatch: {
-      name?: string;
-      /** @description null clears it */
-      phone?: string | null;
-      /** @enum {string} */
-      role?: "admin" | "supervisor" | "cs_manager" | "marketing_cs" | "agent";
-      /** @enum {string} */
-      locale?: "zh-TW" | "en";
-    };
-    Job: {
-      id: string;
-      /** @enum {string} */
-      kind: "bulk_close" | "bulk_reopen" | "bulk_transfer" | "member_deactivate" | "member_delete";
-      /** @enum {string} */
-      status: "running" | "done" | "failed";
-      /** @description Items (conversations) in the job */
-      total: number;
-      /** @description Items that have their outcome */
-      processed: number;
-      /** @description ISO 8601 */
-      createdAt: string;
-      /** @description ISO 8601; null while running */
-      finishedAt: string | null;
-    };
-    ChannelAccount: {
-      id: string;
-      /** @enum {string} */
-      type: "line" | "messenger" | "instagram" | "whatsapp" | "wechat" | "webchat";
-      name: string;
-      /** @enum {string} */
-      status: "active" | "disabled";
-      /** @description Non-secret settings (a Meta page id, a WhatsApp phone number id) */
-      settings: {
-        [key: string]: unknown;
-      };
-      hasCredentials: boolean;
-      /** @description Which credentials are set; their values are write-only and never answered */
-      credentialKeys: string[];
-      /** @description Register this URL with the provider (Webchat: the server-to-server message endpoint) */
-      webhookUrl: string;
-      /** @description ISO 8601 */
-      createdAt: string;
-      /** @description ISO 8601 */
-      updatedAt: string;
-    };
-    NewChannelAccount:
-      | {
-          /** @enum {string} */
-          type: "line";
-          name: string;
-          settings?: Record<string, never>;
-          credentials: {
-            channelSecret: string;
-            channelAccessToken: string;
-          };
-        }
-      | {
-          /** @enum {string} */
-          type: "messenger";
-          name: string;
-          settings: {
-            pageId: string;
-          };
-          credentials: {
-            appSecret: string;
-            pageAccessToken: string;
-            verifyToken: string;
-          };
-        }
-      | {
-          /** @enum {string} */
-          type: "instagram";
-          name: string;
-          settings: {
-            pageId: string;
-          };
-          credentials: {
-            appSecret: string;
-            pageAccessToken: string;
-            verifyToken: string;
-          };
-        }
-      | {
-          /** @enum {string} */
-          type: "whatsapp";
-          name: string;
-          settings: {
-            phoneNumberId: string;
-          };
-          credentials: {
-            appSecret: string;
-            accessToken: string;
-            verifyToken: string;
-          };
-        }
-      | {
-          /** @enum {string} */
-          type: "wechat";
-          name: string;
-          settings?: Record<string, never>;
-          credentials: {
-            appId: string;
-            appSecret: string;
-            token: string;
-            encodingAESKey?: string;
-          };
-        }
-      | {
-          /** @enum {string} */
-          type: "webchat";
-          name: string;
-          settings?: {
-            allowedOrigins?: string[];
-          };
-          credentials: {
-            secret: string;
-          };
-        };
-    ChannelAccountPatch: {
-      name?: string;
-      /** @description Replaced whole; validated for the account's type */
-      settings?: {
-        [key: string]: unknown;
-      };
-      /** @description Replaced whole (every credential of the type); validated for the account's type */
-      credentials?: {
-        [key: string]: string;
-      };
-    };
-    Workspace: {
-      id: string;
-      name: string;
-      settings: components["schemas"]["WorkspaceSettings"];
-    };
-    WorkspaceSettings: {
-      /** @description Send a satisfaction survey when a conversation is closed (R8.2) */
-      csatOnClose: boolean;
-      /** @description Minutes unanswered before a conversation is overdue (R13.3) */
-      overdueAfterMinutes: number;
-      /** @description Auto-close after the last staff reply (R13.4); 0 = off */
-      autoCloseAfterMinutes: number;
-      /** @description On LINE, Facebook, WhatsApp and Instagram (R13.1): sent to the customer when the auto-close duration has passed; the close follows after `autoCloseGraceMinutes`. Empty: no reminder, the close comes at the due time */
-      autoCloseReminderText: string;
-      /** @description Minutes between the auto-close reminder and the close */
-      autoCloseGraceMinutes: number;
-    };
-    BulkRequest: {
-      /** @description Conversations to act on, 1–10000; repeated ids count once, in the order of their first appearance */
-      conversationIds: string[];
-      /**
-       * @description The list the selection was made in: `team` (TEAM_VIEWERS only) acts as from the team view (R9.3)
-       * @default mine
-       * @enum {string}
-       */
-      view: "mine" | "team";
-    };
-    BulkTransferRequest: {
-      /** @description Conversations to act on, 1–10000; repeated ids count once, in the order of their first appearance */
-      conversationIds: string[];
-      /** @description The new follower */
-      memberId: string;
-      /**
-       * @description The list the selection was made in: `team` (TEAM_VIEWERS only) acts as from the team view (R9.3)
-       * @default mine
-       * @enum {string}
-       */
-      view: "mine" | "team";
-    };
-    JobWithItems: {
-      id: string;
-      /** @enum {string} */
-      kind: "bulk_close" | "bulk_reopen" | "bulk_transfer" | "member_deactivate" | "member_delete";
-      /** @enum {string} */
-      status: "running" | "done" | "failed";
-      /** @description Items (conversations) in the job */
-      total: number;
-      /** @description Items that have their outcome */
-      processed: number;
-      /** @description ISO 8601 */
-      createdAt: string;
-      /** @description ISO 8601; null while running */
-      finishedAt: string | null;
-      /** @description In the order of the request */
-      items: components["schemas"]["JobItem"][];
-    };
-    JobItem: {
-      conversationId: string;
-      /**
-       * @description null: not done yet; duplicate: applied before (a retry); refused: see code; skipped: nothing to do
-       * @enum {string|null}
-       */
-      outcome: "ok" | "duplicate" | "refused" | "skipped" | null;
-      /**
-       * @description Why it was refused
-       * @enum {string}
-       */
-      code?:
-        | "INVALID_PAYLOAD"
-        | "UNKNOWN_ACTION"
-        | "TEXT_TOO_LONG"
-        | "PAYLOAD_TOO_LARGE"
-        | "UNAUTHENTICATED"
-        | "TOKEN_EXPIRED"
-        | "INVALID_CREDENTIALS"
-        | "MEMBER_INACTIVE"
-        | "VIEW_NOT_ALLOWED"
-        | "NOT_FOUND"
-        | "CONVERSATION_CLOSED"
-        | "REPLY_NOT_ALLOWED"
-        | "MANAGE_NOT_ALLOWED"
-        | "COLLABORATOR_LIMIT"
-        | "TARGET_NOT_FOUND"
-        | "TARGET_INACTIVE"
-        | "ALREADY_PARTICIPANT"
-        | "NOT_A_COLLABORATOR"
-        | "JOIN_NOT_ALLOWED"
-        | "NO_FOLLOWER"
-        | "FOLLOWER_CANNOT_LEAVE"
-        | "TAKE_OVER_NOT_ALLOWED"
-        | "TRANSFER_NOT_ALLOWED"
-        | "TRANSFER_TARGET_NOT_COLLABORATOR"
-        | "COLLABORATOR_CANNOT_CLOSE"
-        | "CLOSE_NOT_ALLOWED"
-        | "ALREADY_CLOSED"
-        | "NOT_CLOSED"
-        | "REOPEN_NOT_ALLOWED"
-        | "PIN_NOT_ALLOWED"
-        | "BULK_TRANSFER_COLLABORATIVE"
-        | "LEGACY_COLLABORATIVE"
-        | "INVALID_CURSOR"
-        | "ROLE_NOT_ALLOWED"
-        | "EMAIL_TAKEN"
-        | "IDEMPOTENCY_KEY_REUSED"
-        | "MEMBER_DELETED"
-        | "CANNOT_CHANGE_SELF"
-        | "PUSH_NOT_CONFIGURED"
-        | "VERSION_CONFLICT"
-        | "STORAGE_UNAVAILABLE"
-        | "SERVICE_UNAVAILABLE"
-        | "RATE_LIMITED"
-        | "INTERNAL";
-      /** @description The refusal in the caller's locale */
-      message?: string;
-    };
-    Device: {
-      id: string;
-      /** @enum {string} */
-      kind: "web" | "fcm";
-      label: string | null;
-      /** @description ISO 8601 */
-      createdAt: string;
-      /** @description ISO 8601: when a push last reached it */
-      lastPushAt: string | null;
-    };
-    DeviceRegistration:
-      | {
-          /** @enum {string} */
-          kind: "web";
-          /** @description `PushSubscription.toJSON()` from the browser, subscribed with the VAPID public key */
-          subscription: {
-            /** Format: uri */
-            endpoint: string;
-            expirationTime?: number | null;
-            keys: {
-              p256dh: string;
-              auth: string;
+    schemas: {
+        Error: {
+            /**
+             * @description Stable: clients switch on it
+             * @enum {string}
+             */
+            code: "INVALID_PAYLOAD" | "UNKNOWN_ACTION" | "TEXT_TOO_LONG" | "PAYLOAD_TOO_LARGE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "INVALID_CREDENTIALS" | "MEMBER_INACTIVE" | "VIEW_NOT_ALLOWED" | "NOT_FOUND" | "CONVERSATION_CLOSED" | "REPLY_NOT_ALLOWED" | "MANAGE_NOT_ALLOWED" | "COLLABORATOR_LIMIT" | "TARGET_NOT_FOUND" | "TARGET_INACTIVE" | "ALREADY_PARTICIPANT" | "NOT_A_COLLABORATOR" | "JOIN_NOT_ALLOWED" | "NO_FOLLOWER" | "FOLLOWER_CANNOT_LEAVE" | "TAKE_OVER_NOT_ALLOWED" | "TRANSFER_NOT_ALLOWED" | "TRANSFER_TARGET_NOT_COLLABORATOR" | "COLLABORATOR_CANNOT_CLOSE" | "CLOSE_NOT_ALLOWED" | "ALREADY_CLOSED" | "NOT_CLOSED" | "REOPEN_NOT_ALLOWED" | "PIN_NOT_ALLOWED" | "BULK_TRANSFER_COLLABORATIVE" | "LEGACY_COLLABORATIVE" | "INVALID_CURSOR" | "ROLE_NOT_ALLOWED" | "EMAIL_TAKEN" | "IDEMPOTENCY_KEY_REUSED" | "MEMBER_DELETED" | "CANNOT_CHANGE_SELF" | "PUSH_NOT_CONFIGURED" | "VERSION_CONFLICT" | "STORAGE_UNAVAILABLE" | "SERVICE_UNAVAILABLE" | "RATE_LIMITED" | "INTERNAL";
+            /** @description In the caller's locale (zh-TW or en) */
+            message: string;
+            detail?: {
+                [key: string]: unknown;
             };
-          };
-          /** @description Your name for the device, shown in the list */
-          label?: string;
-        }
-      | {
-          /** @enum {string} */
-          kind: "fcm";
-          /** @description The app's FCM registration token (Android, or iOS through FCM) */
-          token: string;
-          /** @description Your name for the device, shown in the list */
-          label?: string;
+            /** @description The request's id, as in the `X-Request-Id` answer header (the caller's own when it sent a well-formed one) */
+            requestId: string;
         };
-    PushPreferences: {
-      mutedAll: boolean;
-      mutedConversationIds: string[];
+        Readiness: {
+            ok: boolean;
+            /** @description `postgres` or `pglite`: which database the process uses */
+            database: string;
+            /** @description each dependency checked, `down` when it failed or did not answer in time */
+            checks: {
+                /**
+                 * @description the database answered a query on our schema (migrations applied)
+                 * @enum {string}
+                 */
+                database: "up" | "down";
+                /**
+                 * @description present when `REDIS_URL` is set: Redis answered
+                 * @enum {string}
+                 */
+                redis?: "up" | "down";
+            };
+        };
+        Tokens: {
+            /** @description JWT (HS256); send as `Authorization: Bearer` and as the rooms' auth token */
+            accessToken: string;
+            /** @description Single use: each refresh returns a new one */
+            refreshToken: string;
+            /** @description Seconds the access token lives */
+            expiresIn: number;
+            member: {
+                id: string;
+                name: string;
+                role: string;
+                locale: string;
+                workspaceId: string;
+            };
+        };
+        LoginRequest: {
+            /** Format: email */
+            email: string;
+            password: string;
+        };
+        RefreshRequest: {
+            refreshToken: string;
+        };
+        WebchatVisitor: {
+            /** @description Join option of the `webchat` room */
+            visitorId: string;
+            /** @description The visitor token: the `webchat` room's auth token (`client.auth.token`) */
+            token: string;
+            /** @description Seconds until the token expires (then get a new visitor) */
+            expiresIn: number;
+            name: string;
+            /** @enum {string} */
+            room: "webchat";
+        };
+        WebchatNewVisitor: {
+            /** @description The name staff see; default `Visitor <4 characters of the id>` */
+            name?: string;
+        };
+        WebchatMessage: {
+            /** @description The channel's id of the message: a re-delivery applies once */
+            messageId: string;
+            customer: {
+                id: string;
+                name: string;
+            };
+            text: string;
+        };
+        WebhookAck: {
+            /** @enum {boolean} */
+            ok: true;
+            stored: number;
+            duplicates: number;
+            ignored: number;
+        };
+        LineWebhook: {
+            destination: string;
+            events: ({
+                type: string;
+            } & {
+                [key: string]: unknown;
+            })[];
+        };
+        WhatsAppWebhook: {
+            /** @enum {string} */
+            object: "whatsapp_business_account";
+            entry: ({
+                id: string;
+                changes: ({
+                    field: string;
+                    value?: unknown;
+                } & {
+                    [key: string]: unknown;
+                })[];
+            } & {
+                [key: string]: unknown;
+            })[];
+        };
+        MetaMessagingWebhook: {
+            /** @enum {string} */
+            object: "page" | "instagram";
+            entry: ({
+                id: string;
+                time?: number;
+                messaging?: ({
+                    sender: {
+                        id: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    recipient: {
+                        id: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    timestamp?: number;
+                    message?: {
+                        mid: string;
+                        text?: string;
+                        is_echo?: boolean;
+                        attachments?: ({
+                            type: string;
+                            payload?: ({
+                                url?: string;
+                                sticker_id?: number | string;
+                                title?: string;
+                                coordinates?: {
+                                    lat: number;
+                                    long: number;
+                                } & {
+                                    [key: string]: unknown;
+                                };
+                            } & {
+                                [key: string]: unknown;
+                            }) | null;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    delivery?: {
+                        mids?: string[];
+                        watermark?: number;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    read?: {
+                        mid?: string;
+                        watermark?: number;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                } & {
+                    [key: string]: unknown;
+                })[];
+            } & {
+                [key: string]: unknown;
+            })[];
+        };
+        Me: {
+            id: string;
+            name: string;
+            email: string;
+            role: string;
+            locale: string;
+            workspaceId: string;
+        };
+        Notification: {
+            id: number;
+            kind: string;
+            conversationId: string | null;
+            actorId: string | null;
+            actorName: string | null;
+            actorRole: string | null;
+            customerName: string | null;
+            /** @description Rendered in the caller's locale */
+            text: string;
+            createdAt: string;
+            readAt: string | null;
+        };
+        MarkNotificationsRead: {
+            ids: number[];
+        } | {
+            /** @enum {boolean} */
+            all: true;
+        };
+        ListItem: {
+            id: string;
+            /** @enum {string} */
+            status: "pending" | "in_progress" | "closed";
+            /** @enum {string} */
+            kind: "direct" | "group";
+            /** @description At least one collaborator */
+            collaborative: boolean;
+            /** @enum {string} */
+            channel: "whatsapp" | "line" | "facebook" | "instagram" | "wechat" | "webchat";
+            customer: {
+                id: string;
+                name: string;
+            };
+            follower: components["schemas"]["MemberBrief"];
+            /** @description In list order (R10.4, R14.5) */
+            collaborators: components["schemas"]["MemberBrief"][];
+            /** @description ISO 8601 */
+            lastMessageAt: string;
+            lastMessagePreview: string | null;
+            /** @description ISO 8601: the oldest customer message not answered yet (R13.3) */
+            waitingSince: string | null;
+            /** @description Open and waiting longer than the workspace's overdueAfterMinutes (R13.3) */
+            overdue: boolean;
+            /** @description The caller's own (R11.6) */
+            unreadCount: number;
+            /** @description The caller's own (R12.2) */
+            pinned: boolean;
+            version: number;
+        };
+        MemberBrief: {
+            id: string;
+            name: string;
+            /** @enum {string} */
+            role: "admin" | "supervisor" | "cs_manager" | "marketing_cs" | "agent";
+        } | null;
+        Counts: {
+            pending: {
+                regular: number;
+                collaborative: number;
+            };
+            in_progress: {
+                regular: number;
+                collaborative: number;
+            };
+            closed: {
+                regular: number;
+                collaborative: number;
+            };
+        };
+        Candidate: {
+            id: string;
+            name: string;
+            email: string;
+            phone: string | null;
+            /** @enum {string} */
+            role: "admin" | "supervisor" | "cs_manager" | "marketing_cs" | "agent";
+        };
+        Member: {
+            id: string;
+            name: string;
+            email: string;
+            phone: string | null;
+            /** @enum {string} */
+            role: "admin" | "supervisor" | "cs_manager" | "marketing_cs" | "agent";
+            /** @enum {string} */
+            status: "active" | "deactivated" | "deleted";
+            /** @enum {string} */
+            locale: "zh-TW" | "en";
+            /** @description ISO 8601 */
+            createdAt: string;
+            /** @description ISO 8601 */
+            updatedAt: string;
+        };
+        NewMember: {
+            name: string;
+            /**
+             * Format: email
+             * @description Unique across the service, case-insensitively; stored in lower case
+             */
+            email: string;
+            phone?: string;
+            /** @enum {string} */
+            role: "admin" | "supervisor" | "cs_manager" | "marketing_cs" | "agent";
+            /**
+             * @default zh-TW
+             * @enum {string}
+             */
+            locale: "zh-TW" | "en";
+            password: string;
+        };
+        MemberPatch: {
+            name?: string;
+            /** @description null clears it */
+            phone?: string | null;
+            /** @enum {string} */
+            role?: "admin" | "supervisor" | "cs_manager" | "marketing_cs" | "agent";
+            /** @enum {string} */
+            locale?: "zh-TW" | "en";
+        };
+        Job: {
+            id: string;
+            /** @enum {string} */
+            kind: "bulk_close" | "bulk_reopen" | "bulk_transfer" | "member_deactivate" | "member_delete";
+            /** @enum {string} */
+            status: "running" | "done" | "failed";
+            /** @description Items (conversations) in the job */
+            total: number;
+            /** @description Items that have their outcome */
+            processed: number;
+            /** @description ISO 8601 */
+            createdAt: string;
+            /** @description ISO 8601; null while running */
+            finishedAt: string | null;
+        };
+        ChannelAccount: {
+            id: string;
+            /** @enum {string} */
+            type: "line" | "messenger" | "instagram" | "whatsapp" | "wechat" | "webchat";
+            name: string;
+            /** @enum {string} */
+            status: "active" | "disabled";
+            /** @description Non-secret settings (a Meta page id, a WhatsApp phone number id) */
+            settings: {
+                [key: string]: unknown;
+            };
+            hasCredentials: boolean;
+            /** @description Which credentials are set; their values are write-only and never answered */
+            credentialKeys: string[];
+            /** @description Register this URL with the provider (Webchat: the server-to-server message endpoint) */
+            webhookUrl: string;
+            /** @description ISO 8601 */
+            createdAt: string;
+            /** @description ISO 8601 */
+            updatedAt: string;
+        };
+        NewChannelAccount: {
+            /** @enum {string} */
+            type: "line";
+            name: string;
+            settings?: Record<string, never>;
+            credentials: {
+                channelSecret: string;
+                channelAccessToken: string;
+            };
+        } | {
+            /** @enum {string} */
+            type: "messenger";
+            name: string;
+            settings: {
+                pageId: string;
+            };
+            credentials: {
+                appSecret: string;
+                pageAccessToken: string;
+                verifyToken: string;
+            };
+        } | {
+            /** @enum {string} */
+            type: "instagram";
+            name: string;
+            settings: {
+                pageId: string;
+            };
+            credentials: {
+                appSecret: string;
+                pageAccessToken: string;
+                verifyToken: string;
+            };
+        } | {
+            /** @enum {string} */
+            type: "whatsapp";
+            name: string;
+            settings: {
+                phoneNumberId: string;
+            };
+            credentials: {
+                appSecret: string;
+                accessToken: string;
+                verifyToken: string;
+            };
+        } | {
+            /** @enum {string} */
+            type: "wechat";
+            name: string;
+            settings?: Record<string, never>;
+            credentials: {
+                appId: string;
+                appSecret: string;
+                token: string;
+                encodingAESKey?: string;
+            };
+        } | {
+            /** @enum {string} */
+            type: "webchat";
+            name: string;
+            settings?: {
+                allowedOrigins?: string[];
+            };
+            credentials: {
+                secret: string;
+            };
+        };
+        ChannelAccountPatch: {
+            name?: string;
+            /** @description Replaced whole; validated for the account's type */
+            settings?: {
+                [key: string]: unknown;
+            };
+            /** @description Replaced whole (every credential of the type); validated for the account's type */
+            credentials?: {
+                [key: string]: string;
+            };
+        };
+        Workspace: {
+            id: string;
+            name: string;
+            settings: components["schemas"]["WorkspaceSettings"];
+        };
+        WorkspaceSettings: {
+            /** @description Send a satisfaction survey when a conversation is closed (R8.2) */
+            csatOnClose: boolean;
+            /** @description Minutes unanswered before a conversation is overdue (R13.3) */
+            overdueAfterMinutes: number;
+            /** @description Auto-close after the last staff reply (R13.4); 0 = off */
+            autoCloseAfterMinutes: number;
+            /** @description On LINE, Facebook, WhatsApp and Instagram (R13.1): sent to the customer when the auto-close duration has passed; the close follows after `autoCloseGraceMinutes`. Empty: no reminder, the close comes at the due time */
+            autoCloseReminderText: string;
+            /** @description Minutes between the auto-close reminder and the close */
+            autoCloseGraceMinutes: number;
+        };
+        BulkRequest: {
+            /** @description Conversations to act on, 1–10000; repeated ids count once, in the order of their first appearance */
+            conversationIds: string[];
+            /**
+             * @description The list the selection was made in: `team` (TEAM_VIEWERS only) acts as from the team view (R9.3)
+             * @default mine
+             * @enum {string}
+             */
+            view: "mine" | "team";
+        };
+        BulkTransferRequest: {
+            /** @description Conversations to act on, 1–10000; repeated ids count once, in the order of their first appearance */
+            conversationIds: string[];
+            /** @description The new follower */
+            memberId: string;
+            /**
+             * @description The list the selection was made in: `team` (TEAM_VIEWERS only) acts as from the team view (R9.3)
+             * @default mine
+             * @enum {string}
+             */
+            view: "mine" | "team";
+        };
+        JobWithItems: {
+            id: string;
+            /** @enum {string} */
+            kind: "bulk_close" | "bulk_reopen" | "bulk_transfer" | "member_deactivate" | "member_delete";
+            /** @enum {string} */
+            status: "running" | "done" | "failed";
+            /** @description Items (conversations) in the job */
+            total: number;
+            /** @description Items that have their outcome */
+            processed: number;
+            /** @description ISO 8601 */
+            createdAt: string;
+            /** @description ISO 8601; null while running */
+            finishedAt: string | null;
+            /** @description In the order of the request */
+            items: components["schemas"]["JobItem"][];
+        };
+        JobItem: {
+            conversationId: string;
+            /**
+             * @description null: not done yet; duplicate: applied before (a retry); refused: see code; skipped: nothing to do
+             * @enum {string|null}
+             */
+            outcome: "ok" | "duplicate" | "refused" | "skipped" | null;
+            /**
+             * @description Why it was refused
+             * @enum {string}
+             */
+            code?: "INVALID_PAYLOAD" | "UNKNOWN_ACTION" | "TEXT_TOO_LONG" | "PAYLOAD_TOO_LARGE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "INVALID_CREDENTIALS" | "MEMBER_INACTIVE" | "VIEW_NOT_ALLOWED" | "NOT_FOUND" | "CONVERSATION_CLOSED" | "REPLY_NOT_ALLOWED" | "MANAGE_NOT_ALLOWED" | "COLLABORATOR_LIMIT" | "TARGET_NOT_FOUND" | "TARGET_INACTIVE" | "ALREADY_PARTICIPANT" | "NOT_A_COLLABORATOR" | "JOIN_NOT_ALLOWED" | "NO_FOLLOWER" | "FOLLOWER_CANNOT_LEAVE" | "TAKE_OVER_NOT_ALLOWED" | "TRANSFER_NOT_ALLOWED" | "TRANSFER_TARGET_NOT_COLLABORATOR" | "COLLABORATOR_CANNOT_CLOSE" | "CLOSE_NOT_ALLOWED" | "ALREADY_CLOSED" | "NOT_CLOSED" | "REOPEN_NOT_ALLOWED" | "PIN_NOT_ALLOWED" | "BULK_TRANSFER_COLLABORATIVE" | "LEGACY_COLLABORATIVE" | "INVALID_CURSOR" | "ROLE_NOT_ALLOWED" | "EMAIL_TAKEN" | "IDEMPOTENCY_KEY_REUSED" | "MEMBER_DELETED" | "CANNOT_CHANGE_SELF" | "PUSH_NOT_CONFIGURED" | "VERSION_CONFLICT" | "STORAGE_UNAVAILABLE" | "SERVICE_UNAVAILABLE" | "RATE_LIMITED" | "INTERNAL";
+            /** @description The refusal in the caller's locale */
+            message?: string;
+        };
+        Device: {
+            id: string;
+            /** @enum {string} */
+            kind: "web" | "fcm";
+            label: string | null;
+            /** @description ISO 8601 */
+            createdAt: string;
+            /** @description ISO 8601: when a push last reached it */
+            lastPushAt: string | null;
+        };
+        DeviceRegistration: {
+            /** @enum {string} */
+            kind: "web";
+            /** @description `PushSubscription.toJSON()` from the browser, subscribed with the VAPID public key */
+            subscription: {
+                /** Format: uri */
+                endpoint: string;
+                expirationTime?: number | null;
+                keys: {
+                    p256dh: string;
+                    auth: string;
+                };
+            };
+            /** @description Your name for the device, shown in the list */
+            label?: string;
+        } | {
+            /** @enum {string} */
+            kind: "fcm";
+            /** @description The app's FCM registration token (Android, or iOS through FCM) */
+            token: string;
+            /** @description Your name for the device, shown in the list */
+            label?: string;
+        };
+        PushPreferences: {
+            mutedAll: boolean;
+            mutedConversationIds: string[];
+        };
+        PushPreferencesChange: {
+            mutedAll: boolean;
+        };
+        LegacyConversation: {
+            id: string;
+            /** @enum {string} */
+            status: "pending" | "in_progress" | "closed";
+            /** @enum {string} */
+            channel: "whatsapp" | "line" | "facebook" | "instagram" | "wechat" | "webchat";
+            customer: {
+                id: string;
+                name: string;
+            };
+            /** @description The follower; null while pending */
+            assigneeId: string | null;
+            /** @description ISO 8601 */
+            lastMessageAt: string;
+            lastMessagePreview: string | null;
+        };
+        LegacyMessage: {
+            seq: number;
+            /** @enum {string} */
+            sender: "customer" | "staff" | "system";
+            /** @description The message body; for system messages the text in the caller's locale */
+            text: string;
+            /** @description ISO 8601 */
+            createdAt: string;
+        };
+        LegacyReply: {
+            /** @description 1 to 4000 characters after trimming; longer: 413 TEXT_TOO_LONG */
+            text: string;
+            /** @description Client-chosen: a retry with the same id applies once */
+            requestId: string;
+        };
     };
-    PushPreferencesChange: {
-      mutedAll: boolean;
-    };
-    LegacyConversation: {
-      id: string;
-      /** @enum {string} */
-      status: "pending" | "in_progress" | "closed";
-      /** @enum {string} */
-      channel: "whatsapp" | "line" | "facebook" | "instagram" | "wechat" | "webchat";
-      customer: {
-        id: string;
-        name: string;
-      };
-      /** @description The follower; null while pending */
-      assigneeId: string | null;
-      /** @description ISO 8601 */
-      lastMessageAt: string;
-      lastMessagePreview: string | null;
-    };
-    LegacyMessage: {
-      seq: number;
-      /** @enum {string} */
-      sender: "customer" | "staff" | "system";
-      /** @description The message body; for system messages the text in the caller's locale */
-      text: string;
-      /** @description ISO 8601 */
-      createdAt: string;
-    };
-    LegacyReply: {
-      /** @description 1 to 4000 characters after trimming; longer: 413 TEXT_TOO_LONG */
-      text: string;
-      /** @description Client-chosen: a retry with the same id applies once */
-      requestId: string;
-    };
-  };
-  responses: never;
-  parameters: never;
-  requestBodies: never;
-  headers: never;
-  pathItems: never;
+    responses: never;
+    parameters: never;
+    requestBodies: never;
+    headers: never;
+    pathItems: never;
 }
 export type $defs = Record<string, never>;
 export interface operations {
-  healthz: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Up */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": {
-            ok: boolean;
-          };
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  readyz: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Ready */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Readiness"];
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Not ready: see `checks` */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Readiness"];
-        };
-      };
-    };
-  };
-  login: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        "application/json": components["schemas"]["LoginRequest"];
-      };
-    };
-    responses: {
-      /** @description Signed in */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Tokens"];
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description A rate limit was reached (RATE_LIMITED): retry after `Retry-After` seconds; nothing was done */
-      429: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  refreshTokens: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        "application/json": components["schemas"]["RefreshRequest"];
-      };
-    };
-    responses: {
-      /** @description Refreshed */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Tokens"];
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  createWebchatVisitor: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        channelId: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: {
-      content: {
-        "application/json": components["schemas"]["WebchatNewVisitor"];
-      };
-    };
-    responses: {
-      /** @description A new visitor */
-      201: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["WebchatVisitor"];
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The caller's role or view may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Not found */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description A rate limit was reached (RATE_LIMITED): retry after `Retry-After` seconds; nothing was done */
-      429: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  postWebchatMessage: {
-    parameters: {
-      query?: never;
-      header?: {
-        "x-channel-secret"?: string;
-      };
-      path: {
-        channelId: string;
-      };
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        "application/json": components["schemas"]["WebchatMessage"];
-      };
-    };
-    responses: {
-      /** @description Accepted and committed */
-      202: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": {
-            conversationId: string;
-            seq: number | null;
-            duplicate: boolean;
-          };
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Not found */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Refused by a rule, or a conflict */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description A rate limit was reached (RATE_LIMITED): retry after `Retry-After` seconds; nothing was done */
-      429: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  lineWebhook: {
-    parameters: {
-      query?: never;
-      header: {
-        /** @description base64 HMAC-SHA256 of the raw body, keyed with the channel secret */
-        "x-line-signature": string;
-      };
-      path: {
-        /** @description The channel account's id (the webhook URL the account's API answer gives) */
-        channelId: string;
-      };
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        "application/json": components["schemas"]["LineWebhook"];
-      };
-    };
-    responses: {
-      /** @description Committed (or nothing to store) */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["WebhookAck"];
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Not found */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description A rate limit was reached (RATE_LIMITED): retry after `Retry-After` seconds; nothing was done */
-      429: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  whatsappWebhookVerify: {
-    parameters: {
-      query?: {
-        "hub.mode"?: string;
-        "hub.verify_token"?: string;
-        "hub.challenge"?: string;
-      };
-      header?: never;
-      path: {
-        /** @description The channel account's id (the webhook URL the account's API answer gives) */
-        channelId: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description The challenge, echoed */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "text/plain": string;
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The caller's role or view may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Not found */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description A rate limit was reached (RATE_LIMITED): retry after `Retry-After` seconds; nothing was done */
-      429: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  whatsappWebhook: {
-    parameters: {
-      query?: never;
-      header: {
-        /** @description sha256= + hex HMAC-SHA256 of the raw body, keyed with the app secret */
-        "x-hub-signature-256": string;
-      };
-      path: {
-        /** @description The channel account's id (the webhook URL the account's API answer gives) */
-        channelId: string;
-      };
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        "application/json": components["schemas"]["WhatsAppWebhook"];
-      };
-    };
-    responses: {
-      /** @description Committed (or nothing to store) */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["WebhookAck"];
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Not found */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description A rate limit was reached (RATE_LIMITED): retry after `Retry-After` seconds; nothing was done */
-      429: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  messengerWebhookVerify: {
-    parameters: {
-      query?: {
-        /** @description `subscribe` */
-        "hub.mode"?: string;
-        /** @description the account's verify token */
-        "hub.verify_token"?: string;
-        /** @description echoed back when the token matches */
-        "hub.challenge"?: string;
-      };
-      header?: never;
-      path: {
-        /** @description The channel account's id (the webhook URL the account's API answer gives) */
-        channelId: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description The challenge, echoed */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "text/plain": string;
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The caller's role or view may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Not found */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description A rate limit was reached (RATE_LIMITED): retry after `Retry-After` seconds; nothing was done */
-      429: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  messengerWebhook: {
-    parameters: {
-      query?: never;
-      header: {
-        /** @description sha256= + hex HMAC-SHA256 of the raw body, keyed with the app secret */
-        "x-hub-signature-256": string;
-      };
-      path: {
-        /** @description The channel account's id (the webhook URL the account's API answer gives) */
-        channelId: string;
-      };
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        "application/json": components["schemas"]["MetaMessagingWebhook"];
-      };
-    };
-    responses: {
-      /** @description Committed (or nothing to store) */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["WebhookAck"];
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Not found */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description A rate limit was reached (RATE_LIMITED): retry after `Retry-After` seconds; nothing was done */
-      429: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  instagramWebhookVerify: {
-    parameters: {
-      query?: {
-        /** @description `subscribe` */
-        "hub.mode"?: string;
-        /** @description the account's verify token */
-        "hub.verify_token"?: string;
-        /** @description echoed back when the token matches */
-        "hub.challenge"?: string;
-      };
-      header?: never;
-      path: {
-        /** @description The channel account's id (the webhook URL the account's API answer gives) */
-        channelId: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description The challenge, echoed */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "text/plain": string;
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The caller's role or view may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Not found */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description A rate limit was reached (RATE_LIMITED): retry after `Retry-After` seconds; nothing was done */
-      429: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  instagramWebhook: {
-    parameters: {
-      query?: never;
-      header: {
-        /** @description sha256= + hex HMAC-SHA256 of the raw body, keyed with the app secret */
-        "x-hub-signature-256": string;
-      };
-      path: {
-        /** @description The channel account's id (the webhook URL the account's API answer gives) */
-        channelId: string;
-      };
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        "application/json": components["schemas"]["MetaMessagingWebhook"];
-      };
-    };
-    responses: {
-      /** @description Committed (or nothing to store) */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["WebhookAck"];
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Not found */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description A rate limit was reached (RATE_LIMITED): retry after `Retry-After` seconds; nothing was done */
-      429: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  wechatWebhookVerify: {
-    parameters: {
-      query: {
-        /** @description hex SHA-1 of the account's token, timestamp and nonce, sorted and joined */
-        signature: string;
-        timestamp: string;
-        nonce: string;
-        echostr: string;
-      };
-      header?: never;
-      path: {
-        /** @description The channel account's id (the webhook URL the account's API answer gives) */
-        channelId: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description The echostr, echoed */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "text/plain": string;
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Not found */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description A rate limit was reached (RATE_LIMITED): retry after `Retry-After` seconds; nothing was done */
-      429: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  wechatWebhook: {
-    parameters: {
-      query: {
-        /** @description hex SHA-1 of the account's token, timestamp and nonce, sorted and joined */
-        signature: string;
-        timestamp: string;
-        nonce: string;
-        openid?: string;
-        encrypt_type?: string;
-      };
-      header?: never;
-      path: {
-        /** @description The channel account's id (the webhook URL the account's API answer gives) */
-        channelId: string;
-      };
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        "text/xml": string;
-      };
-    };
-    responses: {
-      /** @description `success` (WeChat's "no reply") */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "text/plain": string;
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Not found */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description A rate limit was reached (RATE_LIMITED): retry after `Retry-After` seconds; nothing was done */
-      429: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  getMetrics: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description The metrics */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "text/plain": string;
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Not found */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  getMe: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description The caller */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Me"];
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  listNotifications: {
-    parameters: {
-      query?: {
-        limit?: number;
-        /** @description Cursor: `nextBefore` of the previous page */
-        before?: number;
-        unread?: "true" | "false";
-      };
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description A page */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": {
-            items: components["schemas"]["Notification"][];
-            unread: number;
-            nextBefore: number | null;
-          };
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  markNotificationsRead: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        "application/json": components["schemas"]["MarkNotificationsRead"];
-      };
-    };
-    responses: {
-      /** @description Marked */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": {
-            changed: number;
-            unread: number;
-          };
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  listConversations: {
-    parameters: {
-      query?: {
-        /** @description `mine`: the caller takes part; `team`: the whole workspace (admin, supervisor, cs_manager) */
-        view?: "mine" | "team";
-        /** @description Omitted: every status */
-        status?: "pending" | "in_progress" | "closed";
-        /** @description `regular`: no collaborator; `collaborative`: at least one (R10.2) */
-        type?: "all" | "regular" | "collaborative";
-        /** @description `last_message`: newest first; `overdue`: longest waiting first, only with status pending or in_progress (R10.3) */
-        sort?: "last_message" | "overdue";
-        /** @description Case-insensitive substring of the customer's name or of a customer or staff message (trimmed; `%` and `_` match themselves) */
-        q?: string;
-        /** @description `nextCursor` of the previous page of the same query */
-        cursor?: string;
-        limit?: number;
-      };
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description A page */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": {
-            items: components["schemas"]["ListItem"][];
-            /** @description Null on the last page */
-            nextCursor: string | null;
-          };
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The caller's role or view may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  getConversationCounts: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Counts */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": {
-            mine: components["schemas"]["Counts"];
-            team: components["schemas"]["Counts"] & (Record<string, never> | null);
-          };
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  listCandidates: {
-    parameters: {
-      query?: {
-        /** @description Case-insensitive substring of the name, email or phone (trimmed; `%` and `_` match themselves) */
-        q?: string;
-        role?: "all" | "admin" | "supervisor" | "cs_manager";
-        limit?: number;
-      };
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Candidates, by name */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": {
-            items: components["schemas"]["Candidate"][];
-          };
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The caller's role or view may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Not found */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  listMembers: {
-    parameters: {
-      query?: {
-        status?: "active" | "deactivated" | "deleted";
-        role?: "admin" | "supervisor" | "cs_manager" | "marketing_cs" | "agent";
-        /** @description Case-insensitive substring of the name, email or phone */
-        q?: string;
-      };
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Members */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": {
-            items: components["schemas"]["Member"][];
-          };
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The caller's role or view may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  createMember: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        "application/json": components["schemas"]["NewMember"];
-      };
-    };
-    responses: {
-      /** @description Created, active */
-      201: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Member"];
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The caller's role or view may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Refused by a rule, or a conflict */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  getMember: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description The member */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Member"];
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The caller's role or view may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Not found */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  deleteMember: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Deleted; the departure job */
-      202: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": {
-            job: components["schemas"]["Job"];
-          };
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The caller's role or view may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Not found */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Refused by a rule, or a conflict */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  updateMember: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        "application/json": components["schemas"]["MemberPatch"];
-      };
-    };
-    responses: {
-      /** @description Changed */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Member"];
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The caller's role or view may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Not found */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Refused by a rule, or a conflict */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  deactivateMember: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Deactivated; the departure job */
-      202: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": {
-            job: components["schemas"]["Job"];
-          };
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The caller's role or view may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Not found */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Refused by a rule, or a conflict */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  reactivateMember: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Active */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Member"];
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The caller's role or view may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Not found */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Refused by a rule, or a conflict */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  listChannelAccounts: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Oldest first */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": {
-            items: components["schemas"]["ChannelAccount"][];
-          };
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The caller's role or view may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  createChannelAccount: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        "application/json": components["schemas"]["NewChannelAccount"];
-      };
-    };
-    responses: {
-      /** @description Connected, active */
-      201: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["ChannelAccount"];
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The caller's role or view may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  getChannelAccount: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description The account */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["ChannelAccount"];
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The caller's role or view may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Not found */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  updateChannelAccount: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        "application/json": components["schemas"]["ChannelAccountPatch"];
-      };
-    };
-    responses: {
-      /** @description Changed */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["ChannelAccount"];
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The caller's role or view may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Not found */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  disableChannelAccount: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Disabled */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["ChannelAccount"];
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The caller's role or view may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Not found */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  enableChannelAccount: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Active */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["ChannelAccount"];
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The caller's role or view may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Not found */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  getWorkspace: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description The workspace */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Workspace"];
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  updateWorkspaceSettings: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        "application/json": {
-          /** @description Send a satisfaction survey when a conversation is closed (R8.2) */
-          csatOnClose?: boolean;
-          /** @description Minutes unanswered before a conversation is overdue (R13.3) */
-          overdueAfterMinutes?: number;
-          /** @description Auto-close after the last staff reply (R13.4); 0 = off */
-          autoCloseAfterMinutes?: number;
-          /** @description On LINE, Facebook, WhatsApp and Instagram (R13.1): sent to the customer when the auto-close duration has passed; the close follows after `autoCloseGraceMinutes`. Empty: no reminder, the close comes at the due time */
-          autoCloseReminderText?: string;
-          /** @description Minutes between the auto-close reminder and the close */
-          autoCloseGraceMinutes?: number;
-        };
-      };
-    };
-    responses: {
-      /** @description Changed */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Workspace"];
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The caller's role or view may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  bulkClose: {
-    parameters: {
-      query?: never;
-      header?: {
-        /** @description A retry with the same key and body returns the same job and applies nothing again; another body → 422 */
-        "idempotency-key"?: string;
-      };
-      path?: never;
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        "application/json": components["schemas"]["BulkRequest"];
-      };
-    };
-    responses: {
-      /** @description Accepted: the job (or, for a retried Idempotency-Key, the job it created) */
-      202: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": {
-            job: components["schemas"]["Job"];
-          };
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The caller's role or view may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Refused by a rule, or a conflict */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Idempotency-Key reused with a different request */
-      422: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  bulkReopen: {
-    parameters: {
-      query?: never;
-      header?: {
-        /** @description A retry with the same key and body returns the same job and applies nothing again; another body → 422 */
-        "idempotency-key"?: string;
-      };
-      path?: never;
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        "application/json": components["schemas"]["BulkRequest"];
-      };
-    };
-    responses: {
-      /** @description Accepted: the job (or, for a retried Idempotency-Key, the job it created) */
-      202: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": {
-            job: components["schemas"]["Job"];
-          };
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The caller's role or view may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Refused by a rule, or a conflict */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Idempotency-Key reused with a different request */
-      422: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  bulkTransfer: {
-    parameters: {
-      query?: never;
-      header?: {
-        /** @description A retry with the same key and body returns the same job and applies nothing again; another body → 422 */
-        "idempotency-key"?: string;
-      };
-      path?: never;
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        "application/json": components["schemas"]["BulkTransferRequest"];
-      };
-    };
-    responses: {
-      /** @description Accepted: the job (or, for a retried Idempotency-Key, the job it created) */
-      202: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": {
-            job: components["schemas"]["Job"];
-          };
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The caller's role or view may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Refused by a rule, or a conflict */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Idempotency-Key reused with a different request */
-      422: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  getJob: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description The job */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": {
-            job: components["schemas"]["JobWithItems"];
-          };
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Not found */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  listDevices: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Oldest first */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": {
-            items: components["schemas"]["Device"][];
-          };
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  registerDevice: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        "application/json": components["schemas"]["DeviceRegistration"];
-      };
-    };
-    responses: {
-      /** @description Updated */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Device"];
-        };
-      };
-      /** @description Registered */
-      201: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Device"];
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Refused by a rule, or a conflict */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  vapidPublicKey: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description The key */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": {
-            /** @description base64url, uncompressed P-256 */
-            publicKey: string;
-          };
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Refused by a rule, or a conflict */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  removeDevice: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Removed */
-      204: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content?: never;
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Not found */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  getPushPreferences: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Preferences */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["PushPreferences"];
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  setPushPreferences: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        "application/json": components["schemas"]["PushPreferencesChange"];
-      };
-    };
-    responses: {
-      /** @description Preferences */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["PushPreferences"];
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  muteConversation: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        conversationId: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Preferences */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["PushPreferences"];
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Not found */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  unmuteConversation: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        conversationId: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Preferences */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["PushPreferences"];
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Not found */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  legacyListConversations: {
-    parameters: {
-      query?: {
-        /** @description Omitted: every status */
-        status?: "pending" | "in_progress" | "closed";
-        limit?: number;
-        offset?: number | null;
-      };
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description A page */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": {
-            conversations: components["schemas"]["LegacyConversation"][];
-            total: number;
-          };
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  legacyGetConversation: {
-    parameters: {
-      query?: {
-        /** @description How many of the newest messages */
-        limit?: number;
-      };
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Messages oldest first */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": {
-            conversation: components["schemas"]["LegacyConversation"];
-            messages: components["schemas"]["LegacyMessage"][];
-          };
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The caller's role or view may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Not found */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description LEGACY_COLLABORATIVE: `舊版對話不支援協作功能，請到對話 2.0 繼續使用。` (zh-TW) */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": {
-            /** @enum {string} */
-            code: "LEGACY_COLLABORATIVE";
-            message: string;
-          };
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-    };
-  };
-  legacyReply: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        "application/json": components["schemas"]["LegacyReply"];
-      };
-    };
-    responses: {
-      /** @description Committed (or a retry of a committed request) */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": {
-            seq: number | null;
-            duplicate: boolean;
-          };
-        };
-      };
-      /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The caller's role or view may not do this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Not found */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Refused by a rule, or a conflict */
-      409: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
-      /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Error"];
-        };
-      };
+    healthz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Up */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        ok: boolean;
+                    };
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    readyz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ready */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not ready: see `checks` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+        };
+    };
+    login: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoginRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed in */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tokens"];
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A rate limit was reached (RATE_LIMITED): retry after `Retry-After` seconds; nothing was done */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    refreshTokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefreshRequest"];
+            };
+        };
+        responses: {
+            /** @description Refreshed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tokens"];
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createWebchatVisitor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channelId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["WebchatNewVisitor"];
+            };
+        };
+        responses: {
+            /** @description A new visitor */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebchatVisitor"];
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role or view may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A rate limit was reached (RATE_LIMITED): retry after `Retry-After` seconds; nothing was done */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postWebchatMessage: {
+        parameters: {
+            query?: never;
+            header?: {
+                "x-channel-secret"?: string;
+            };
+            path: {
+                channelId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebchatMessage"];
+            };
+        };
+        responses: {
+            /** @description Accepted and committed */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        conversationId: string;
+                        seq: number | null;
+                        duplicate: boolean;
+                    };
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by a rule, or a conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A rate limit was reached (RATE_LIMITED): retry after `Retry-After` seconds; nothing was done */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    lineWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description base64 HMAC-SHA256 of the raw body, keyed with the channel secret */
+                "x-line-signature": string;
+            };
+            path: {
+                /** @description The channel account's id (the webhook URL the account's API answer gives) */
+                channelId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LineWebhook"];
+            };
+        };
+        responses: {
+            /** @description Committed (or nothing to store) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookAck"];
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A rate limit was reached (RATE_LIMITED): retry after `Retry-After` seconds; nothing was done */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    whatsappWebhookVerify: {
+        parameters: {
+            query?: {
+                "hub.mode"?: string;
+                "hub.verify_token"?: string;
+                "hub.challenge"?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The channel account's id (the webhook URL the account's API answer gives) */
+                channelId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The challenge, echoed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role or view may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A rate limit was reached (RATE_LIMITED): retry after `Retry-After` seconds; nothing was done */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    whatsappWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description sha256= + hex HMAC-SHA256 of the raw body, keyed with the app secret */
+                "x-hub-signature-256": string;
+            };
+            path: {
+                /** @description The channel account's id (the webhook URL the account's API answer gives) */
+                channelId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WhatsAppWebhook"];
+            };
+        };
+        responses: {
+            /** @description Committed (or nothing to store) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookAck"];
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A rate limit was reached (RATE_LIMITED): retry after `Retry-After` seconds; nothing was done */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    messengerWebhookVerify: {
+        parameters: {
+            query?: {
+                /** @description `subscribe` */
+                "hub.mode"?: string;
+                /** @description the account's verify token */
+                "hub.verify_token"?: string;
+                /** @description echoed back when the token matches */
+                "hub.challenge"?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The channel account's id (the webhook URL the account's API answer gives) */
+                channelId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The challenge, echoed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role or view may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A rate limit was reached (RATE_LIMITED): retry after `Retry-After` seconds; nothing was done */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    messengerWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description sha256= + hex HMAC-SHA256 of the raw body, keyed with the app secret */
+                "x-hub-signature-256": string;
+            };
+            path: {
+                /** @description The channel account's id (the webhook URL the account's API answer gives) */
+                channelId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MetaMessagingWebhook"];
+            };
+        };
+        responses: {
+            /** @description Committed (or nothing to store) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookAck"];
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A rate limit was reached (RATE_LIMITED): retry after `Retry-After` seconds; nothing was done */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    instagramWebhookVerify: {
+        parameters: {
+            query?: {
+                /** @description `subscribe` */
+                "hub.mode"?: string;
+                /** @description the account's verify token */
+                "hub.verify_token"?: string;
+                /** @description echoed back when the token matches */
+                "hub.challenge"?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The channel account's id (the webhook URL the account's API answer gives) */
+                channelId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The challenge, echoed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role or view may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A rate limit was reached (RATE_LIMITED): retry after `Retry-After` seconds; nothing was done */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    instagramWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description sha256= + hex HMAC-SHA256 of the raw body, keyed with the app secret */
+                "x-hub-signature-256": string;
+            };
+            path: {
+                /** @description The channel account's id (the webhook URL the account's API answer gives) */
+                channelId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MetaMessagingWebhook"];
+            };
+        };
+        responses: {
+            /** @description Committed (or nothing to store) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookAck"];
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A rate limit was reached (RATE_LIMITED): retry after `Retry-After` seconds; nothing was done */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    wechatWebhookVerify: {
+        parameters: {
+            query: {
+                /** @description hex SHA-1 of the account's token, timestamp and nonce, sorted and joined */
+                signature: string;
+                timestamp: string;
+                nonce: string;
+                echostr: string;
+            };
+            header?: never;
+            path: {
+                /** @description The channel account's id (the webhook URL the account's API answer gives) */
+                channelId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The echostr, echoed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A rate limit was reached (RATE_LIMITED): retry after `Retry-After` seconds; nothing was done */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    wechatWebhook: {
+        parameters: {
+            query: {
+                /** @description hex SHA-1 of the account's token, timestamp and nonce, sorted and joined */
+                signature: string;
+                timestamp: string;
+                nonce: string;
+                openid?: string;
+                encrypt_type?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The channel account's id (the webhook URL the account's API answer gives) */
+                channelId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "text/xml": string;
+            };
+        };
+        responses: {
+            /** @description `success` (WeChat's "no reply") */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A rate limit was reached (RATE_LIMITED): retry after `Retry-After` seconds; nothing was done */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metrics */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listNotifications: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Cursor: `nextBefore` of the previous page */
+                before?: number;
+                unread?: "true" | "false";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Notification"][];
+                        unread: number;
+                        nextBefore: number | null;
+                    };
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    markNotificationsRead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MarkNotificationsRead"];
+            };
+        };
+        responses: {
+            /** @description Marked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        changed: number;
+                        unread: number;
+                    };
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listConversations: {
+        parameters: {
+            query?: {
+                /** @description `mine`: the caller takes part; `team`: the whole workspace (admin, supervisor, cs_manager) */
+                view?: "mine" | "team";
+                /** @description Omitted: every status */
+                status?: "pending" | "in_progress" | "closed";
+                /** @description `regular`: no collaborator; `collaborative`: at least one (R10.2) */
+                type?: "all" | "regular" | "collaborative";
+                /** @description `last_message`: newest first; `overdue`: longest waiting first, only with status pending or in_progress (R10.3) */
+                sort?: "last_message" | "overdue";
+                /** @description Case-insensitive substring of the customer's name or of a customer or staff message (trimmed; `%` and `_` match themselves) */
+                q?: string;
+                /** @description `nextCursor` of the previous page of the same query */
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["ListItem"][];
+                        /** @description Null on the last page */
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role or view may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getConversationCounts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Counts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        mine: components["schemas"]["Counts"];
+                        team: components["schemas"]["Counts"] & (Record<string, never> | null);
+                    };
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listCandidates: {
+        parameters: {
+            query?: {
+                /** @description Case-insensitive substring of the name, email or phone (trimmed; `%` and `_` match themselves) */
+                q?: string;
+                role?: "all" | "admin" | "supervisor" | "cs_manager";
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Candidates, by name */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Candidate"][];
+                    };
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role or view may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listMembers: {
+        parameters: {
+            query?: {
+                status?: "active" | "deactivated" | "deleted";
+                role?: "admin" | "supervisor" | "cs_manager" | "marketing_cs" | "agent";
+                /** @description Case-insensitive substring of the name, email or phone */
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Members */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Member"][];
+                    };
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role or view may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewMember"];
+            };
+        };
+        responses: {
+            /** @description Created, active */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Member"];
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role or view may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by a rule, or a conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The member */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Member"];
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role or view may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted; the departure job */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        job: components["schemas"]["Job"];
+                    };
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role or view may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by a rule, or a conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MemberPatch"];
+            };
+        };
+        responses: {
+            /** @description Changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Member"];
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role or view may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by a rule, or a conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deactivateMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deactivated; the departure job */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        job: components["schemas"]["Job"];
+                    };
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role or view may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by a rule, or a conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    reactivateMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Active */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Member"];
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role or view may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by a rule, or a conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listChannelAccounts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["ChannelAccount"][];
+                    };
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role or view may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createChannelAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewChannelAccount"];
+            };
+        };
+        responses: {
+            /** @description Connected, active */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelAccount"];
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role or view may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getChannelAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelAccount"];
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role or view may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateChannelAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChannelAccountPatch"];
+            };
+        };
+        responses: {
+            /** @description Changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelAccount"];
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role or view may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    disableChannelAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Disabled */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelAccount"];
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role or view may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    enableChannelAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Active */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelAccount"];
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role or view may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getWorkspace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The workspace */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workspace"];
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateWorkspaceSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Send a satisfaction survey when a conversation is closed (R8.2) */
+                    csatOnClose?: boolean;
+                    /** @description Minutes unanswered before a conversation is overdue (R13.3) */
+                    overdueAfterMinutes?: number;
+                    /** @description Auto-close after the last staff reply (R13.4); 0 = off */
+                    autoCloseAfterMinutes?: number;
+                    /** @description On LINE, Facebook, WhatsApp and Instagram (R13.1): sent to the customer when the auto-close duration has passed; the close follows after `autoCloseGraceMinutes`. Empty: no reminder, the close comes at the due time */
+                    autoCloseReminderText?: string;
+                    /** @description Minutes between the auto-close reminder and the close */
+                    autoCloseGraceMinutes?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workspace"];
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role or view may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    bulkClose: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key and body returns the same job and applies nothing again; another body → 422 */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted: the job (or, for a retried Idempotency-Key, the job it created) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        job: components["schemas"]["Job"];
+                    };
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role or view may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by a rule, or a conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Idempotency-Key reused with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    bulkReopen: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key and body returns the same job and applies nothing again; another body → 422 */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted: the job (or, for a retried Idempotency-Key, the job it created) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        job: components["schemas"]["Job"];
+                    };
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role or view may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by a rule, or a conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Idempotency-Key reused with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    bulkTransfer: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key and body returns the same job and applies nothing again; another body → 422 */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkTransferRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted: the job (or, for a retried Idempotency-Key, the job it created) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        job: components["schemas"]["Job"];
+                    };
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role or view may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by a rule, or a conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Idempotency-Key reused with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        job: components["schemas"]["JobWithItems"];
+                    };
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listDevices: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Device"][];
+                    };
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    registerDevice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeviceRegistration"];
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Device"];
+                };
+            };
+            /** @description Registered */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Device"];
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by a rule, or a conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    vapidPublicKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description base64url, uncompressed P-256 */
+                        publicKey: string;
+                    };
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by a rule, or a conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    removeDevice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getPushPreferences: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Preferences */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PushPreferences"];
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    setPushPreferences: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PushPreferencesChange"];
+            };
+        };
+        responses: {
+            /** @description Preferences */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PushPreferences"];
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    muteConversation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversationId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Preferences */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PushPreferences"];
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    unmuteConversation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversationId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Preferences */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PushPreferences"];
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    legacyListConversations: {
+        parameters: {
+            query?: {
+                /** @description Omitted: every status */
+                status?: "pending" | "in_progress" | "closed";
+                limit?: number;
+                offset?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        conversations: components["schemas"]["LegacyConversation"][];
+                        total: number;
+                    };
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    legacyGetConversation: {
+        parameters: {
+            query?: {
+                /** @description How many of the newest messages */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Messages oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        conversation: components["schemas"]["LegacyConversation"];
+                        messages: components["schemas"]["LegacyMessage"][];
+                    };
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role or view may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description LEGACY_COLLABORATIVE: `舊版對話不支援協作功能，請到對話 2.0 繼續使用。` (zh-TW) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        code: "LEGACY_COLLABORATIVE";
+                        message: string;
+                    };
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    legacyReply: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LegacyReply"];
+            };
+        };
+        responses: {
+            /** @description Committed (or a retry of a committed request) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        seq: number | null;
+                        duplicate: boolean;
+                    };
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role or view may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by a rule, or a conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
     };
-  };
 }
