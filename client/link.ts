@@ -160,10 +160,14 @@ export abstract class RoomLink<S, E extends LinkEvents = LinkEvents> extends Emi
   async leave(): Promise<void> {
     this.leaving = true;
     if (this.closed) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await this.room.leave(true);
+      // A room whose socket is already gone (mid-rejoin) may never confirm the leave: do not wait long.
+      await Promise.race([this.room.leave(true), new Promise((r) => (timer = setTimeout(r, 3_000)))]);
     } catch {
       // already gone
+    } finally {
+      clearTimeout(timer);
     }
     this.end(1000, "left by the client");
   }
