@@ -4,6 +4,7 @@ import {
   ApiError,
   CloseCode,
   ErrorCode,
+  InboxClient,
   JoinError,
   type ListDelta,
   type LoadedPage,
@@ -12,7 +13,7 @@ import {
 } from "../../client/index.ts";
 import { ErrorCode as ServerErrorCode } from "../../domain/errors.ts";
 import { CloseCode as ServerCloseCode } from "../../rooms/closeCodes.ts";
-import { ID, NAME } from "../support/demo.ts";
+import { EMAIL, ID, NAME } from "../support/demo.ts";
 import { createConversation } from "../support/fixtures.ts";
 import { useTestServer, waitFor } from "../support/server.ts";
 import { signedIn, tracked } from "./support.ts";
@@ -63,14 +64,20 @@ describe("sign-in and refresh (docs/protocol.md §1)", () => {
   it("refreshes the access token by itself before it runs out, for HTTP calls and room joins", async () => {
     const sessions: string[] = [];
     // Every token counts as about to expire: each call refreshes first.
-    const client = await signedIn(app, "agent", app.url, { refreshBeforeMs: 3_600_000 });
-    client.refresh = ((orig) => () => orig().then((s) => (sessions.push(s.refreshToken), s)))(client.refresh.bind(client));
-    expect((await client.me()).id).toBe(ID.agent);
+    const client = new InboxClient({
+      url: app.url,
+      refreshBeforeMs: 3_600_000,
+      onSession: (s) => void (s && sessions.push(s.refreshToken)),
+    });
+    await client.login(EMAIL.agent, "demo-password");
     expect(sessions).toHaveLength(1);
+    expect((await client.me()).id).toBe(ID.agent);
+    expect(sessions).toHaveLength(2);
     const c = await createConversation(app, { follower: ID.agent });
     const view = tracked(await client.openConversation(c.id));
     expect(view.state.id).toBe(c.id);
-    expect(sessions).toHaveLength(2);
+    expect(sessions).toHaveLength(3);
+    expect(new Set(sessions).size).toBe(3);
   });
 });
 
@@ -179,7 +186,7 @@ describe("inbox: notices and list deltas (docs/protocol.md §3, §8)", () => {
     raw.onMessage("notice", () => {});
 
     const manager = await signedIn(app, "manager");
-    const made = [];
+    const made: string[] = [];
     for (let i = 0; i < 3; i++) {
       const c = await createConversation(app, { follower: ID.manager, customerName: `客人 ${i}` });
       made.push(c.id);
@@ -218,9 +225,14 @@ describe("team room (docs/protocol.md §9)", () => {
     const admin = await signedIn(app, "admin");
     const team = tracked(await admin.openTeam());
     expect(team.state.workspaceId).toBe("demo");
-    expect([...team.state.counts.keys()].sort()).toEqual(
-      ["closed.collaborative", "closed.regular", "in_progress.collaborative", "in_progress.regular", "pending.collaborative", "pending.regular"],
-    );
+    expect([...team.state.counts.keys()].sort()).toEqual([
+      "closed.collaborative",
+      "closed.regular",
+      "in_progress.collaborative",
+      "in_progress.regular",
+      "pending.collaborative",
+      "pending.regular",
+    ]);
     expect(team.state.members.get(ID.agent)?.name).toBe(NAME.agent);
     const closedBefore = team.state.counts.get("closed.regular") ?? 0;
     const c = await createConversation(app, { follower: ID.admin });

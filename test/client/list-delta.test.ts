@@ -1,6 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type ListDelta, type ListItem, type ListQuery, type LoadedPage, applyListDelta, compareListItems, fitsTab } from "../../client/index.ts";
+import {
+  type ListDelta,
+  type ListItem,
+  type ListQuery,
+  type LoadedPage,
+  applyListDelta,
+  compareListItems,
+  fitsTab,
+} from "../../client/index.ts";
 import type { Status, View } from "../../domain/sets.ts";
 
 /**
@@ -80,13 +88,16 @@ const convArb = (id: string) =>
     status: statusArb,
     collaborative: fc.boolean(),
     lastMessageAt: fc.integer({ min: 0, max: 5 }).map((n) => n * 1000),
-    waitingSince: fc.option(fc.integer({ min: 0, max: 5 }).map((n) => n * 1000), { nil: null }),
+    waitingSince: fc.option(
+      fc.integer({ min: 0, max: 5 }).map((n) => n * 1000),
+      { nil: null },
+    ),
     pinned: fc.boolean(),
     mine: fc.boolean(),
     unreadCount: fc.nat(5),
-    version: fc.constant(0),
+    version: fc.constant<number>(0),
   });
-const worldArb = fc.uniqueArray(idArb, { minLength: 0, maxLength: 10 }).chain((ids) => fc.tuple(...ids.map(convArb)));
+const worldArb: fc.Arbitrary<Conv[]> = fc.uniqueArray(idArb, { minLength: 0, maxLength: 10 }).chain((ids) => fc.tuple(...ids.map(convArb)));
 const changeArb = fc.tuple(idArb, convArb("x"));
 const queryArb: fc.Arbitrary<ListQuery> = fc
   .record({
@@ -106,21 +117,27 @@ const queryArb: fc.Arbitrary<ListQuery> = fc
 describe("applyListDelta (docs/protocol.md §8.3)", () => {
   it("[R10.1] [R10.2] [R10.3] deltas applied to a loaded page equal a fresh read of the list: the same first rows, all of them when the page held the whole list", () => {
     fc.assert(
-      fc.property(worldArb, queryArb, fc.integer({ min: 1, max: 12 }), fc.array(changeArb, { maxLength: 30 }), (convs, query, size, changes) => {
-        const world = new Map(convs.map((c) => [c.id, c]));
-        const first = fresh(world, query);
-        let page: LoadedPage = { query, items: first.slice(0, size), complete: first.length <= size };
-        for (const [id, next] of changes) {
-          const before = world.get(id);
-          const after = { ...next, id, version: (before?.version ?? 0) + 1 };
-          world.set(id, after);
-          const d = deltaOf(query.view, before, after);
-          if (d) page = applyListDelta(page, d);
-          const now = fresh(world, query);
-          expect(page.items).toEqual(now.slice(0, page.items.length));
-          if (page.complete) expect(page.items).toEqual(now);
-        }
-      }),
+      fc.property(
+        worldArb,
+        queryArb,
+        fc.integer({ min: 1, max: 12 }),
+        fc.array(changeArb, { maxLength: 30 }),
+        (convs, query, size, changes) => {
+          const world = new Map(convs.map((c) => [c.id, c]));
+          const first = fresh(world, query);
+          let page: LoadedPage = { query, items: first.slice(0, size), complete: first.length <= size };
+          for (const [id, next] of changes) {
+            const before = world.get(id);
+            const after = { ...next, id, version: (before?.version ?? 0) + 1 };
+            world.set(id, after);
+            const d = deltaOf(query.view, before, after);
+            if (d) page = applyListDelta(page, d);
+            const now = fresh(world, query);
+            expect(page.items).toEqual(now.slice(0, page.items.length));
+            if (page.complete) expect(page.items).toEqual(now);
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -141,12 +158,36 @@ describe("applyListDelta (docs/protocol.md §8.3)", () => {
 
   it("a search page keeps a row it held, takes a new one whose customer name matches, and flags one it cannot decide", () => {
     const query: ListQuery = { view: "mine", status: "in_progress", q: "NAME B" };
-    const a = { ...itemOf({ id: "a", status: "in_progress", collaborative: false, lastMessageAt: 1000, waitingSince: null, pinned: false, mine: true, unreadCount: 0, version: 1 }) };
+    const a = {
+      ...itemOf({
+        id: "a",
+        status: "in_progress",
+        collaborative: false,
+        lastMessageAt: 1000,
+        waitingSince: null,
+        pinned: false,
+        mine: true,
+        unreadCount: 0,
+        version: 1,
+      }),
+    };
     const page: LoadedPage = { query, items: [a], complete: true };
-    const kept = applyListDelta(page, { conversationId: "a", version: 2, view: "mine", op: "updated", from: null, to: null, item: { ...a, version: 2, lastMessageAt: iso(9000) } });
+    const kept = applyListDelta(page, {
+      conversationId: "a",
+      version: 2,
+      view: "mine",
+      op: "updated",
+      from: null,
+      to: null,
+      item: { ...a, version: 2, lastMessageAt: iso(9000) },
+    });
     expect(kept.items.map((i) => i.version)).toEqual([2]);
     const b = { ...a, id: "b", customer: { id: "cb", name: "name b" }, version: 1 };
-    expect(applyListDelta(page, { conversationId: "b", version: 1, view: "mine", op: "added", from: null, to: null, item: b }).items.map((i) => i.id)).toEqual(["b", "a"]);
+    expect(
+      applyListDelta(page, { conversationId: "b", version: 1, view: "mine", op: "added", from: null, to: null, item: b }).items.map(
+        (i) => i.id,
+      ),
+    ).toEqual(["b", "a"]);
     const c = { ...a, id: "c", customer: { id: "cc", name: "other" }, version: 1 };
     const unknown = applyListDelta(page, { conversationId: "c", version: 1, view: "mine", op: "added", from: null, to: null, item: c });
     expect(unknown.items.map((i) => i.id)).toEqual(["a"]);
@@ -154,8 +195,20 @@ describe("applyListDelta (docs/protocol.md §8.3)", () => {
   });
 
   it("a null item (the conversation could not be read) takes the row out", () => {
-    const c: Conv = { id: "a", status: "pending", collaborative: false, lastMessageAt: 0, waitingSince: null, pinned: false, mine: true, unreadCount: 0, version: 1 };
+    const c: Conv = {
+      id: "a",
+      status: "pending",
+      collaborative: false,
+      lastMessageAt: 0,
+      waitingSince: null,
+      pinned: false,
+      mine: true,
+      unreadCount: 0,
+      version: 1,
+    };
     const page: LoadedPage = { query: { view: "mine" }, items: [itemOf(c)], complete: true };
-    expect(applyListDelta(page, { conversationId: "a", version: 2, view: "mine", op: "updated", from: null, to: null, item: null }).items).toEqual([]);
+    expect(
+      applyListDelta(page, { conversationId: "a", version: 2, view: "mine", op: "updated", from: null, to: null, item: null }).items,
+    ).toEqual([]);
   });
 });

@@ -3,7 +3,12 @@ import { type DemoKey, EMAIL } from "../support/demo.ts";
 import { type App, track } from "../support/server.ts";
 
 /** A typed client signed in as a demo member, its rooms left after each test (`closeAll`). */
-export async function signedIn(app: App, who: DemoKey, url: string = app.url, options: { refreshBeforeMs?: number } = {}): Promise<InboxClient> {
+export async function signedIn(
+  app: App,
+  who: DemoKey,
+  url: string = app.url,
+  options: { refreshBeforeMs?: number } = {},
+): Promise<InboxClient> {
   const client = new InboxClient({ url, ...options });
   await client.login(EMAIL[who], "demo-password");
   return client;
