@@ -1,8 +1,10 @@
+import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   type ActionAnswer,
   ApiError,
   CloseCode,
+  ERROR_CODES,
   ErrorCode,
   InboxClient,
   JoinError,
@@ -167,6 +169,28 @@ describe("actions: one method each, typed answers (docs/protocol.md §2.3–2.4)
     expect(cu.ok && [cu.messages.length, cu.events.length, cu.throughSeq, cu.more]).toEqual([3, 1, 4, false]);
     await v.disconnect();
     await expect(v.reply("late")).rejects.toThrow(/closed/);
+  });
+});
+
+describe("edges", () => {
+  it("any text (NUL, lone surrogates, 4-byte characters, over the limit) gets exactly one typed answer: ok, or a refusal with a stable code", async () => {
+    const c = await createConversation(app, { follower: ID.agent });
+    const v = tracked(await (await signedIn(app, "agent")).openConversation(c.id));
+    const text = fc.oneof(
+      fc.string({ unit: "binary", maxLength: 40 }),
+      fc.constantFrom("\u0000", "a\u0000b", "\ud800", "😀".repeat(4000), "😀".repeat(4001), "   ", ""),
+    );
+    await fc.assert(
+      fc.asyncProperty(text, async (t) => {
+        const a = await v.reply(t);
+        if (a.ok) expect(a.seq).toBeTypeOf("number");
+        else expect(ERROR_CODES).toContain(a.code);
+      }),
+      { numRuns: 40 },
+    );
+    // A request id the server refuses is still matched to its answer.
+    expect(await v.reply("hi", "x".repeat(101))).toMatchObject({ ok: false, code: ErrorCode.INVALID_PAYLOAD });
+    expect(v.pendingRequestIds()).toEqual([]);
   });
 });
 
