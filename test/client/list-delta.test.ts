@@ -10,6 +10,7 @@ import {
   fitsTab,
 } from "../../client/index.ts";
 import type { Status, View } from "../../domain/sets.ts";
+import type { ListDelta as ServerListDelta } from "../../rooms/liveLists.ts";
 
 /**
  * `applyListDelta` (docs/protocol.md §8.3) against a reference: a model of one member's
@@ -114,7 +115,16 @@ const queryArb: fc.Arbitrary<ListQuery> = fc
     sort: overdue && (status === "pending" || status === "in_progress") ? "overdue" : "last_message",
   }));
 
+/** The server's delta, its readonly arrays made plain (the wire carries no `readonly`). */
+type Plain<T> = T extends readonly (infer U)[] ? Plain<U>[] : T extends object ? { -readonly [K in keyof T]: Plain<T[K]> } : T;
+/** Compile-time: what the inbox room sends (rooms/liveLists.ts) is a client `ListDelta` (`npm run typecheck` fails otherwise). */
+const asClientDelta = (d: Plain<ServerListDelta>): ListDelta => d;
+
 describe("applyListDelta (docs/protocol.md §8.3)", () => {
+  it("the client's ListDelta type accepts the server's", () => {
+    expect(asClientDelta).toBeTypeOf("function");
+  });
+
   it("[R10.1] [R10.2] [R10.3] deltas applied to a loaded page equal a fresh read of the list: the same first rows, all of them when the page held the whole list", () => {
     fc.assert(
       fc.property(
