@@ -4,6 +4,7 @@ import {
   type ActionAnswer,
   ApiError,
   CloseCode,
+  CloseReason,
   ERROR_CODES,
   ErrorCode,
   InboxClient,
@@ -135,7 +136,7 @@ describe("actions: one method each, typed answers (docs/protocol.md §2.3–2.4)
     accepted(await m.transfer(ID.agent));
     accepted(await m.removeCollaborators([ID.agent2]));
     await waitFor(() => e2.closed !== null);
-    expect(e2.closed?.code).toBe(CloseCode.removed);
+    expect(e2.closed).toEqual({ code: CloseCode.removed, reason: CloseReason.removed });
     accepted(await a.pin());
     await waitFor(() => a.state.me.get(ID.agent)?.pinned === true);
     accepted(await a.unpin());
@@ -144,13 +145,13 @@ describe("actions: one method each, typed answers (docs/protocol.md §2.3–2.4)
     const m2 = tracked(await leaving.openConversation(c.id));
     accepted(await m2.leaveConversation());
     await waitFor(() => m.closed !== null && m2.closed !== null);
-    expect(m.closed?.code).toBe(CloseCode.left);
+    expect(m.closed).toEqual({ code: CloseCode.left, reason: CloseReason.left });
 
     const s = tracked(await supervisor.openConversation(c.id, "team"));
     accepted(await s.join());
     accepted(await a.close());
     await waitFor(() => s.closed !== null);
-    expect(s.closed?.code).toBe(CloseCode.closed);
+    expect(s.closed).toEqual({ code: CloseCode.closed, reason: CloseReason.closed });
     accepted(await a.reopen());
     await waitFor(() => a.state.status === "in_progress");
     expect(warnings).toEqual([]);
