@@ -10,22 +10,7 @@ const requestId = z.string().min(1).max(100);
 const memberId = z.string().min(1).max(100);
 const text = z.string().trim().min(1);
 
-export const ActionType = {
-  reply: "reply",
-  add_collaborators: "add_collaborators",
-  remove_collaborators: "remove_collaborators",
-  join: "join",
-  leave: "leave",
-  take_over: "take_over",
-  transfer: "transfer",
-  close: "close",
-  reopen: "reopen",
-  pin: "pin",
-  unpin: "unpin",
-  mark_read: "mark_read",
-} as const;
-export type ActionType = (typeof ActionType)[keyof typeof ActionType];
-export const ACTION_TYPES = Object.values(ActionType) as readonly ActionType[];
+export { ActionType, ACTION_TYPES } from "./wire.ts";
 
 export const MemberActionSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("reply"), requestId, text }),

@@ -13,3 +13,15 @@ export const CloseCode = {
   restarting: 4106,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** The reasons the rooms close a connection with (the SDK's `onLeave(code, reason)`); see docs/protocol.md §2.6. */
+export const CloseReason = {
+  removed: "removed",
+  left: "left",
+  closed: "closed",
+  deactivated: "deactivated",
+  noLongerParticipant: "no_longer_participant",
+  viewNotAllowed: "view_not_allowed",
+  serverRestarting: "server_restarting",
+} as const;
+export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];

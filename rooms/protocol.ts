@@ -48,8 +48,7 @@ export const PageRequest = z.object({
 });
 export type PageRequest = z.infer<typeof PageRequest>;
 
-export const QueryType = { history: "history", log: "log", catchUp: "catch_up" } as const;
-export type QueryType = (typeof QueryType)[keyof typeof QueryType];
+export { QueryType } from "../domain/wire.ts";
 
 /** The answer to every action and query; `message` is in the member's locale. */
 export type Answer =

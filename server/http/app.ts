@@ -34,6 +34,7 @@ const Me = z
 const healthz = createRoute({
   method: "get",
   path: "/healthz",
+  operationId: "healthz",
   tags: ["health"],
   summary: "The process is up",
   responses: { 200: json(z.object({ ok: z.boolean() }), "Up") },
@@ -56,6 +57,7 @@ const Readiness = z
 const readyz = createRoute({
   method: "get",
   path: "/readyz",
+  operationId: "readyz",
   tags: ["health"],
   summary: "The database (and Redis, when configured) answer",
   description:
@@ -80,6 +82,7 @@ async function redisAnswers(presence: Presence): Promise<boolean> {
 const me = createRoute({
   method: "get",
   path: "/me",
+  operationId: "getMe",
   tags: ["members"],
   summary: "The signed-in member",
   security: bearer,

@@ -20,6 +20,7 @@ const Tokens = z
 const login = createRoute({
   method: "post",
   path: "/login",
+  operationId: "login",
   tags: ["auth"],
   summary: "Sign in with email and password",
   request: { body: jsonBody(Login) },
@@ -28,6 +29,7 @@ const login = createRoute({
 const refresh = createRoute({
   method: "post",
   path: "/refresh",
+  operationId: "refreshTokens",
   tags: ["auth"],
   summary: "Trade a refresh token for new tokens (rotation)",
   request: { body: jsonBody(Refresh) },

@@ -71,6 +71,7 @@ const bulkRoute = (action: "close" | "reopen" | "transfer", summary: string, des
   createRoute({
     method: "post",
     path: `/bulk/${action}`,
+    operationId: `bulk${action[0]!.toUpperCase()}${action.slice(1)}`,
     tags: ["bulk"],
     summary,
     description,
@@ -103,6 +104,7 @@ const transfer = bulkRoute(
 const getJob = createRoute({
   method: "get",
   path: "/jobs/{id}",
+  operationId: "getJob",
   tags: ["bulk"],
   summary: "A job with its per-conversation results",
   description: "Only the job's actor or an admin of its workspace may read it; others get 404.",

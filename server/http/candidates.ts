@@ -35,6 +35,7 @@ const Candidate = z
 const candidates = createRoute({
   method: "get",
   path: "/{id}/candidates",
+  operationId: "listCandidates",
   tags: ["conversations"],
   summary: "Members who may be added as collaborators (R2.3)",
   description:

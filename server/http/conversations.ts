@@ -66,6 +66,7 @@ const Counts = z.object({ pending: TypeCounts, in_progress: TypeCounts, closed: 
 const list = createRoute({
   method: "get",
   path: "/",
+  operationId: "listConversations",
   tags: [TAG],
   summary: "One page of an inbox list (R10.1–R10.5, R13.3)",
   description:
@@ -82,6 +83,7 @@ const list = createRoute({
 const counts = createRoute({
   method: "get",
   path: "/counts",
+  operationId: "getConversationCounts",
   tags: [TAG],
   summary: "Tab counts per status and type",
   description: "`team` is null for members who do not see the team view (only admin, supervisor and cs_manager do).",

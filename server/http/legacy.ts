@@ -60,6 +60,7 @@ const Reply = z
 const list = createRoute({
   method: "get",
   path: "/conversations",
+  operationId: "legacyListConversations",
   tags: [TAG],
   summary: "The caller's conversations, without any collaborative one (R15.1)",
   description:
@@ -76,6 +77,7 @@ const list = createRoute({
 const get = createRoute({
   method: "get",
   path: "/conversations/{id}",
+  operationId: "legacyGetConversation",
   tags: [TAG],
   summary: "A conversation and its latest messages; a collaborative one is refused (R15.2)",
   security: bearer,
@@ -96,6 +98,7 @@ const get = createRoute({
 const reply = createRoute({
   method: "post",
   path: "/conversations/{id}/messages",
+  operationId: "legacyReply",
   tags: [TAG],
   summary: "Reply to the customer; a collaborative conversation is refused (R15.2)",
   security: bearer,

@@ -59,6 +59,7 @@ const tags = ["members"];
 const list = createRoute({
   method: "get",
   path: "/",
+  operationId: "listMembers",
   tags,
   summary: "Members of the caller's workspace (admin only)",
   description: "Every status unless filtered, ordered by name.",
@@ -69,6 +70,7 @@ const list = createRoute({
 const create = createRoute({
   method: "post",
   path: "/",
+  operationId: "createMember",
   tags,
   summary: "Create a member (admin only)",
   security: bearer,
@@ -78,6 +80,7 @@ const create = createRoute({
 const patch = createRoute({
   method: "patch",
   path: "/{id}",
+  operationId: "updateMember",
   tags,
   summary: "Change a member's name, phone, role or locale (admin only)",
   description:
@@ -90,6 +93,7 @@ const patch = createRoute({
 const deactivate = createRoute({
   method: "post",
   path: "/{id}/deactivate",
+  operationId: "deactivateMember",
   tags,
   summary: "Deactivate a member (admin only, SPEC §14)",
   description:
@@ -102,6 +106,7 @@ const deactivate = createRoute({
 const remove = createRoute({
   method: "delete",
   path: "/{id}",
+  operationId: "deleteMember",
   tags,
   summary: "Delete a member (admin only, SPEC §14)",
   description: "As deactivate, and the member can never be reactivated.",
@@ -112,6 +117,7 @@ const remove = createRoute({
 const reactivate = createRoute({
   method: "post",
   path: "/{id}/reactivate",
+  operationId: "reactivateMember",
   tags,
   summary: "Reactivate a deactivated member (admin only)",
   description: "Status active again; their old tokens stay revoked (they sign in again). 409 MEMBER_DELETED for a deleted member.",
@@ -122,6 +128,7 @@ const reactivate = createRoute({
 const get = createRoute({
   method: "get",
   path: "/{id}",
+  operationId: "getMember",
   tags,
   summary: "One member of the caller's workspace (admin only)",
   security: bearer,

@@ -35,6 +35,7 @@ export function documentMetaMessaging(app: OpenAPIHono<AppEnv>): void {
     app.openAPIRegistry.registerPath({
       method: "get",
       path: `/${p.path}/{channelId}`,
+      operationId: `${p.path}WebhookVerify`,
       tags: ["webhooks"],
       summary: `${p.name} webhook verification (Meta's \`hub.*\` handshake)`,
       description:
@@ -49,6 +50,7 @@ export function documentMetaMessaging(app: OpenAPIHono<AppEnv>): void {
     app.openAPIRegistry.registerPath({
       method: "post",
       path: `/${p.path}/{channelId}`,
+      operationId: `${p.path}Webhook`,
       tags: ["webhooks"],
       summary: `${p.name} webhook (signed with the app secret: \`X-Hub-Signature-256\`)`,
       description:

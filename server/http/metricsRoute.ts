@@ -8,6 +8,7 @@ import { errors, router } from "./openapi.ts";
 const metrics = createRoute({
   method: "get",
   path: "/metrics",
+  operationId: "getMetrics",
   tags: ["health"],
   summary: "Prometheus metrics (text exposition format), for the `METRICS_TOKEN` bearer",
   description:

@@ -31,6 +31,7 @@ const Notice = z
 const list = createRoute({
   method: "get",
   path: "/",
+  operationId: "listNotifications",
   tags: ["notifications"],
   summary: "The caller's notifications, newest first",
   security: bearer,
@@ -43,6 +44,7 @@ const list = createRoute({
 const markRead = createRoute({
   method: "post",
   path: "/read",
+  operationId: "markNotificationsRead",
   tags: ["notifications"],
   summary: "Mark notifications read (some, or all)",
   security: bearer,

@@ -22,6 +22,7 @@ const InboundMessage = z
 const inbound = createRoute({
   method: "post",
   path: "/{channelId}/messages",
+  operationId: "postWebchatMessage",
   tags: ["channels"],
   summary: "A Webchat customer's message (server to server, `X-Channel-Secret`)",
   request: {
@@ -54,6 +55,7 @@ const Visitor = z
 const visitors = createRoute({
   method: "post",
   path: "/{channelId}/visitors",
+  operationId: "createWebchatVisitor",
   tags: ["channels"],
   summary: "A new Webchat visitor and their token (called by the widget in the visitor's browser; no secret)",
   description:

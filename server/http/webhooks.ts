@@ -38,6 +38,7 @@ function documentLine(app: OpenAPIHono<AppEnv>): void {
   app.openAPIRegistry.registerPath({
     method: "post",
     path: "/line/{channelId}",
+    operationId: "lineWebhook",
     tags: ["webhooks"],
     summary: "LINE Messaging API webhook (signed with the channel secret: `x-line-signature`)",
     description:
@@ -64,6 +65,7 @@ function documentWechat(app: OpenAPIHono<AppEnv>): void {
   app.openAPIRegistry.registerPath({
     method: "get",
     path: "/wechat/{channelId}",
+    operationId: "wechatWebhookVerify",
     tags: ["webhooks"],
     summary: "WeChat Official Account server verification (the `echostr` handshake)",
     description: "Called by WeChat when the server URL is saved: answers `echostr` as text when `signature` matches, else 401.",
@@ -73,6 +75,7 @@ function documentWechat(app: OpenAPIHono<AppEnv>): void {
   app.openAPIRegistry.registerPath({
     method: "post",
     path: "/wechat/{channelId}",
+    operationId: "wechatWebhook",
     tags: ["webhooks"],
     summary: "WeChat Official Account messages (plaintext mode XML, signed by `signature` in the query)",
     description:
@@ -93,6 +96,7 @@ function documentWhatsApp(app: OpenAPIHono<AppEnv>): void {
   app.openAPIRegistry.registerPath({
     method: "get",
     path: "/whatsapp/{channelId}",
+    operationId: "whatsappWebhookVerify",
     tags: ["webhooks"],
     summary: "WhatsApp Cloud API webhook verification (Meta's `hub.*` handshake)",
     description:
@@ -114,6 +118,7 @@ function documentWhatsApp(app: OpenAPIHono<AppEnv>): void {
   app.openAPIRegistry.registerPath({
     method: "post",
     path: "/whatsapp/{channelId}",
+    operationId: "whatsappWebhook",
     tags: ["webhooks"],
     summary: "WhatsApp Cloud API webhook (signed with the app secret: `X-Hub-Signature-256`)",
     description:

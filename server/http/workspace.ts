@@ -72,6 +72,7 @@ const Workspace = z.object({ id: z.string(), name: z.string(), settings: Setting
 const get = createRoute({
   method: "get",
   path: "/",
+  operationId: "getWorkspace",
   tags: ["workspace"],
   summary: "The caller's workspace and its settings",
   security: bearer,
@@ -80,6 +81,7 @@ const get = createRoute({
 const patch = createRoute({
   method: "patch",
   path: "/settings",
+  operationId: "updateWorkspaceSettings",
   tags: ["workspace"],
   summary: "Change settings (admin only)",
   security: bearer,
