@@ -359,6 +359,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/conversations/{id}/omo-binding": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send an OMO binding success / additional message (R13.2)
+         * @description An automatic message (`sender: "auto"`, `senderId` `omo_binding_success` or `omo_binding_additional`) to the customer, delivered like a staff reply. The caller must be allowed to open the conversation (a participant, or admin / supervisor / cs_manager: 403 `VIEW_NOT_ALLOWED`). Not supported for collaborative conversations (R13.2): 409 `NOT_FOR_COLLABORATIVE`, nothing sent. Any status; WhatsApp group conversations without collaborators too.
+         */
+        post: operations["sendOmoBindingMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/members": {
         parameters: {
             query?: never;
@@ -563,7 +583,10 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Change settings (admin only) */
+        /**
+         * Change settings (admin only)
+         * @description `keywordRules` naming a member who is not in the workspace answers 409 `TARGET_NOT_FOUND`, one not active 409 `TARGET_INACTIVE` (`detail.memberId`); nothing is changed.
+         */
         patch: operations["updateWorkspaceSettings"];
         trace?: never;
     };
@@ -810,7 +833,7 @@ export interface components {
              * @description Stable: clients switch on it
              * @enum {string}
              */
-            code: "INVALID_PAYLOAD" | "UNKNOWN_ACTION" | "TEXT_TOO_LONG" | "PAYLOAD_TOO_LARGE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "INVALID_CREDENTIALS" | "MEMBER_INACTIVE" | "VIEW_NOT_ALLOWED" | "NOT_FOUND" | "CONVERSATION_CLOSED" | "REPLY_NOT_ALLOWED" | "MANAGE_NOT_ALLOWED" | "COLLABORATOR_LIMIT" | "TARGET_NOT_FOUND" | "TARGET_INACTIVE" | "ALREADY_PARTICIPANT" | "NOT_A_COLLABORATOR" | "JOIN_NOT_ALLOWED" | "NO_FOLLOWER" | "FOLLOWER_CANNOT_LEAVE" | "TAKE_OVER_NOT_ALLOWED" | "TRANSFER_NOT_ALLOWED" | "TRANSFER_TARGET_NOT_COLLABORATOR" | "COLLABORATOR_CANNOT_CLOSE" | "CLOSE_NOT_ALLOWED" | "ALREADY_CLOSED" | "NOT_CLOSED" | "REOPEN_NOT_ALLOWED" | "PIN_NOT_ALLOWED" | "BULK_TRANSFER_COLLABORATIVE" | "LEGACY_COLLABORATIVE" | "INVALID_CURSOR" | "ROLE_NOT_ALLOWED" | "EMAIL_TAKEN" | "IDEMPOTENCY_KEY_REUSED" | "MEMBER_DELETED" | "CANNOT_CHANGE_SELF" | "PUSH_NOT_CONFIGURED" | "VERSION_CONFLICT" | "STORAGE_UNAVAILABLE" | "SERVICE_UNAVAILABLE" | "RATE_LIMITED" | "INTERNAL";
+            code: "INVALID_PAYLOAD" | "UNKNOWN_ACTION" | "TEXT_TOO_LONG" | "PAYLOAD_TOO_LARGE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "INVALID_CREDENTIALS" | "MEMBER_INACTIVE" | "VIEW_NOT_ALLOWED" | "NOT_FOUND" | "CONVERSATION_CLOSED" | "REPLY_NOT_ALLOWED" | "MANAGE_NOT_ALLOWED" | "COLLABORATOR_LIMIT" | "TARGET_NOT_FOUND" | "TARGET_INACTIVE" | "ALREADY_PARTICIPANT" | "NOT_A_COLLABORATOR" | "JOIN_NOT_ALLOWED" | "NO_FOLLOWER" | "FOLLOWER_CANNOT_LEAVE" | "TAKE_OVER_NOT_ALLOWED" | "TRANSFER_NOT_ALLOWED" | "TRANSFER_TARGET_NOT_COLLABORATOR" | "COLLABORATOR_CANNOT_CLOSE" | "CLOSE_NOT_ALLOWED" | "ALREADY_CLOSED" | "NOT_CLOSED" | "REOPEN_NOT_ALLOWED" | "PIN_NOT_ALLOWED" | "BULK_TRANSFER_COLLABORATIVE" | "LEGACY_COLLABORATIVE" | "INVALID_CURSOR" | "ROLE_NOT_ALLOWED" | "EMAIL_TAKEN" | "IDEMPOTENCY_KEY_REUSED" | "MEMBER_DELETED" | "CANNOT_CHANGE_SELF" | "PUSH_NOT_CONFIGURED" | "NOT_FOR_COLLABORATIVE" | "VERSION_CONFLICT" | "STORAGE_UNAVAILABLE" | "SERVICE_UNAVAILABLE" | "RATE_LIMITED" | "INTERNAL";
             /** @description In the caller's locale (zh-TW or en) */
             message: string;
             detail?: {
@@ -1061,6 +1084,23 @@ export interface components {
             /** @enum {string} */
             role: "admin" | "supervisor" | "cs_manager" | "marketing_cs" | "agent";
         };
+        OmoBindingSent: {
+            requestId: string;
+            /** @description The message's seq in the timeline (null on a duplicate) */
+            seq: number | null;
+            duplicate: boolean;
+        };
+        OmoBindingRequest: {
+            /**
+             * @description `success`: the binding succeeded; `additional`: a message that follows it
+             * @enum {string}
+             */
+            kind: "success" | "additional";
+            /** @description The message to the customer, at most 4000 characters (code points) */
+            text: string;
+            /** @description The caller's id for this send: a retry with the same id is sent once (`duplicate: true`) */
+            requestId: string;
+        };
         Member: {
             id: string;
             name: string;
@@ -1233,6 +1273,33 @@ export interface components {
             autoCloseReminderText: string;
             /** @description Minutes between the auto-close reminder and the close */
             autoCloseGraceMinutes: number;
+            /** @description R13.1: when the workspace is open; null (or no intervals) = always open, no away message */
+            businessHours: {
+                /** @description IANA time zone, e.g. `Asia/Taipei` */
+                timeZone: string;
+                /** @description Weekly open intervals in that zone's wall-clock time; empty = always open */
+                open: components["schemas"]["OpenInterval"][];
+            } | null;
+            /** @description R13.1, every channel: sent to a customer writing outside business hours, at most once per closed period; empty = off */
+            awayText: string;
+            /** @description R13.2, 1-on-1 only: sent on the first customer message of a new conversation; empty = off */
+            welcomeText: string;
+            /** @description R13.2, 1-on-1 only: a customer message in a pending conversation without follower containing a keyword assigns it to the member of the first matching rule */
+            keywordRules: components["schemas"]["KeywordRule"][];
+        };
+        OpenInterval: {
+            /** @enum {string} */
+            day: "sun" | "mon" | "tue" | "wed" | "thu" | "fri" | "sat";
+            /** @description HH:MM, inclusive */
+            start: string;
+            /** @description HH:MM, exclusive; 24:00 = the end of the day */
+            end: string;
+        };
+        KeywordRule: {
+            /** @description Matched case-insensitively (NFKC, lower case) anywhere in the customer's text */
+            keyword: string;
+            /** @description An active member of the workspace (checked when saved; skipped when no longer active) */
+            memberId: string;
         };
         BulkRequest: {
             /** @description Conversations to act on, 1–10000; repeated ids count once, in the order of their first appearance */
@@ -1284,7 +1351,7 @@ export interface components {
              * @description Why it was refused
              * @enum {string}
              */
-            code?: "INVALID_PAYLOAD" | "UNKNOWN_ACTION" | "TEXT_TOO_LONG" | "PAYLOAD_TOO_LARGE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "INVALID_CREDENTIALS" | "MEMBER_INACTIVE" | "VIEW_NOT_ALLOWED" | "NOT_FOUND" | "CONVERSATION_CLOSED" | "REPLY_NOT_ALLOWED" | "MANAGE_NOT_ALLOWED" | "COLLABORATOR_LIMIT" | "TARGET_NOT_FOUND" | "TARGET_INACTIVE" | "ALREADY_PARTICIPANT" | "NOT_A_COLLABORATOR" | "JOIN_NOT_ALLOWED" | "NO_FOLLOWER" | "FOLLOWER_CANNOT_LEAVE" | "TAKE_OVER_NOT_ALLOWED" | "TRANSFER_NOT_ALLOWED" | "TRANSFER_TARGET_NOT_COLLABORATOR" | "COLLABORATOR_CANNOT_CLOSE" | "CLOSE_NOT_ALLOWED" | "ALREADY_CLOSED" | "NOT_CLOSED" | "REOPEN_NOT_ALLOWED" | "PIN_NOT_ALLOWED" | "BULK_TRANSFER_COLLABORATIVE" | "LEGACY_COLLABORATIVE" | "INVALID_CURSOR" | "ROLE_NOT_ALLOWED" | "EMAIL_TAKEN" | "IDEMPOTENCY_KEY_REUSED" | "MEMBER_DELETED" | "CANNOT_CHANGE_SELF" | "PUSH_NOT_CONFIGURED" | "VERSION_CONFLICT" | "STORAGE_UNAVAILABLE" | "SERVICE_UNAVAILABLE" | "RATE_LIMITED" | "INTERNAL";
+            code?: "INVALID_PAYLOAD" | "UNKNOWN_ACTION" | "TEXT_TOO_LONG" | "PAYLOAD_TOO_LARGE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "INVALID_CREDENTIALS" | "MEMBER_INACTIVE" | "VIEW_NOT_ALLOWED" | "NOT_FOUND" | "CONVERSATION_CLOSED" | "REPLY_NOT_ALLOWED" | "MANAGE_NOT_ALLOWED" | "COLLABORATOR_LIMIT" | "TARGET_NOT_FOUND" | "TARGET_INACTIVE" | "ALREADY_PARTICIPANT" | "NOT_A_COLLABORATOR" | "JOIN_NOT_ALLOWED" | "NO_FOLLOWER" | "FOLLOWER_CANNOT_LEAVE" | "TAKE_OVER_NOT_ALLOWED" | "TRANSFER_NOT_ALLOWED" | "TRANSFER_TARGET_NOT_COLLABORATOR" | "COLLABORATOR_CANNOT_CLOSE" | "CLOSE_NOT_ALLOWED" | "ALREADY_CLOSED" | "NOT_CLOSED" | "REOPEN_NOT_ALLOWED" | "PIN_NOT_ALLOWED" | "BULK_TRANSFER_COLLABORATIVE" | "LEGACY_COLLABORATIVE" | "INVALID_CURSOR" | "ROLE_NOT_ALLOWED" | "EMAIL_TAKEN" | "IDEMPOTENCY_KEY_REUSED" | "MEMBER_DELETED" | "CANNOT_CHANGE_SELF" | "PUSH_NOT_CONFIGURED" | "NOT_FOR_COLLABORATIVE" | "VERSION_CONFLICT" | "STORAGE_UNAVAILABLE" | "SERVICE_UNAVAILABLE" | "RATE_LIMITED" | "INTERNAL";
             /** @description The refusal in the caller's locale */
             message?: string;
         };
@@ -2881,6 +2948,95 @@ export interface operations {
             };
         };
     };
+    sendOmoBindingMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OmoBindingRequest"];
+            };
+        };
+        responses: {
+            /** @description Committed; the delivery follows (the message's `delivery`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OmoBindingSent"];
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role or view may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by a rule, or a conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     listMembers: {
         parameters: {
             query?: {
@@ -3885,6 +4041,19 @@ export interface operations {
                     autoCloseReminderText?: string;
                     /** @description Minutes between the auto-close reminder and the close */
                     autoCloseGraceMinutes?: number;
+                    /** @description R13.1: when the workspace is open; null (or no intervals) = always open, no away message */
+                    businessHours?: {
+                        /** @description IANA time zone, e.g. `Asia/Taipei` */
+                        timeZone: string;
+                        /** @description Weekly open intervals in that zone's wall-clock time; empty = always open */
+                        open: components["schemas"]["OpenInterval"][];
+                    } | null;
+                    /** @description R13.1, every channel: sent to a customer writing outside business hours, at most once per closed period; empty = off */
+                    awayText?: string;
+                    /** @description R13.2, 1-on-1 only: sent on the first customer message of a new conversation; empty = off */
+                    welcomeText?: string;
+                    /** @description R13.2, 1-on-1 only: a customer message in a pending conversation without follower containing a keyword assigns it to the member of the first matching rule */
+                    keywordRules?: components["schemas"]["KeywordRule"][];
                 };
             };
         };
@@ -3918,6 +4087,15 @@ export interface operations {
             };
             /** @description The caller's role or view may not do this */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by a rule, or a conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
