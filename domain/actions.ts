@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { MAX_TEXT_LENGTH } from "./sets.ts";
 import type { MessagePart } from "./channels.ts";
+import type { TriggeredPayload } from "./triggered.ts";
 
 /**
  * The actions a member sends to a conversation room, parsed at the edge.
@@ -50,7 +51,11 @@ export type ServerAction =
   /** R13.4, from the scheduler: the auto-close reminder is due (sent on channels that have it). */
   | { type: "auto_close_remind"; requestId: string }
   /** R13.4, from the scheduler: the auto-close is due. */
-  | { type: "auto_close"; requestId: string };
+  | { type: "auto_close"; requestId: string }
+  /** R8.2, R13.1, from the survey worker (server/csat.ts): the survey link to the customer, an automatic message. */
+  | { type: "send_csat"; requestId: string; text: string }
+  /** R13.1, from `POST /api/v2/conversations/{id}/triggered`: a member sends a triggered message. */
+  | { type: "triggered"; requestId: string; payload: TriggeredPayload };
 
 export type Action = MemberAction | ServerAction;
 

@@ -25,6 +25,8 @@ export function targetIdsOf(action: Action): string[] {
     case "customer_message":
     case "auto_close_remind":
     case "auto_close":
+    case "send_csat":
+    case "triggered":
       return [];
     default:
       return assertNever(action);
