@@ -87,3 +87,17 @@ export class ConversationState extends Schema {
   /** Keyed by member id; each client's view holds its own entry only. */
   @view() @type({ map: MemberView }) me = new MapSchema<MemberView>();
 }
+
+/** One answered satisfaction survey as the team room lists it (R8.2, docs/protocol.md §9). */
+export class CsatItem extends Schema {
+  @type("string") surveyId = "";
+  @type("string") conversationId = "";
+  @type("string") customerName = "";
+  /** The conversation's follower now; "" when nobody follows. */
+  @type("string") followerId = "";
+  /** 1–5. */
+  @type("number") score = 0;
+  @type("string") comment = "";
+  /** Milliseconds since the epoch. */
+  @type("number") answeredAt = 0;
+}
