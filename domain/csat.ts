@@ -7,7 +7,7 @@ import { z } from "zod";
 
 /** How long a survey link works after it is sent: 7 days. */
 export const SURVEY_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
-/** The longest comment, in UTF-16 units. */
+/** The longest comment, in characters (code points: a 4-byte character counts once, as zod counts). */
 export const SURVEY_COMMENT_MAX = 1000;
 
 export const SurveyAnswer = z

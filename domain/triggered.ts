@@ -52,9 +52,13 @@ export const SENDABLE_TRIGGERED_KINDS = [
 ] as const;
 export type SendableTriggeredKind = (typeof SENDABLE_TRIGGERED_KINDS)[number];
 
-/** Limits of the payloads, chosen to fit what every provider that carries the kind accepts. */
+/**
+ * Limits of the payloads, in characters (code points, as zod counts: a 4-byte character counts
+ * once), chosen after what the providers that carry the kind accept; the senders cut what a
+ * provider counts in UTF-16 units and would refuse (server/channels/*).
+ */
 export const TRIGGERED_LIMITS = {
-  /** The message text, in UTF-16 units (WhatsApp's interactive body is 1,024). */
+  /** The message text (WhatsApp's interactive body is 1,024). */
   text: 1000,
   /** A card title (LINE's buttons template title: 40). */
   title: 40,

@@ -72,7 +72,7 @@ export function lineMessages(message: Pick<OutboundMessage, "text" | "parts">): 
       ...(card.imageUrl ? { thumbnailImageUrl: card.imageUrl } : {}),
       ...(card.title ? { title: cutText(card.title, LINE_TEMPLATE.title) } : {}),
       text: cutText(card.text, max),
-      actions: card.links.slice(0, LINE_TEMPLATE.actions).map((l) => ({ type: "uri", label: l.label, uri: l.url })),
+      actions: card.links.slice(0, LINE_TEMPLATE.actions).map((l) => ({ type: "uri", label: cutText(l.label, 20), uri: l.url })),
     },
   };
   return card.text.length <= max ? [template] : [{ type: "text", text: lineText(cardBody(card)) }, template];

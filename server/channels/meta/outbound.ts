@@ -61,7 +61,7 @@ export function metaMessage(message: Pick<OutboundMessage, "text" | "parts">): R
       payload: {
         template_type: "button",
         text: body,
-        buttons: card.links.slice(0, META_BUTTON_TEMPLATE.buttons).map((l) => ({ type: "web_url", url: l.url, title: l.label })),
+        buttons: card.links.slice(0, META_BUTTON_TEMPLATE.buttons).map((l) => ({ type: "web_url", url: l.url, title: cutText(l.label, 20) })),
       },
     },
   };

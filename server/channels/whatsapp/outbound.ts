@@ -68,7 +68,7 @@ export function whatsAppContent(message: Pick<OutboundMessage, "text" | "parts">
       type: "cta_url",
       ...(card.imageUrl ? { header: { type: "image", image: { link: card.imageUrl } } } : {}),
       body: { text: body },
-      action: { name: "cta_url", parameters: { display_text: first.label, url: first.url } },
+      action: { name: "cta_url", parameters: { display_text: cutText(first.label, 20), url: first.url } },
     },
   };
 }
