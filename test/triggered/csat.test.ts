@@ -85,7 +85,13 @@ async function closedWithSurvey() {
 describe("the satisfaction survey (R8.2, R13.1)", () => {
   it("[R8.2][R13.1] a close with csatOnClose on LINE sends the survey link once, as an automatic message through the channel, also when the outbox row runs again", async () => {
     const { conv, dan, survey } = await closedWithSurvey();
-    expect(survey).toMatchObject({ conversationId: conv.id, workspaceId: WORKSPACE, customerId: conv.customerId, score: null, answeredAt: null });
+    expect(survey).toMatchObject({
+      conversationId: conv.id,
+      workspaceId: WORKSPACE,
+      customerId: conv.customerId,
+      score: null,
+      answeredAt: null,
+    });
     expect(survey.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(survey.expiresAt.getTime() - survey.createdAt.getTime()).toBe(SURVEY_LIFETIME_MS);
     const link = `${PUBLIC_URL}/survey/${survey.token}`;
@@ -106,9 +112,17 @@ describe("the satisfaction survey (R8.2, R13.1)", () => {
     const rows = await app.database.db.select().from(o).where(eq(o.topic, "send_csat"));
     const mine = rows.filter((r) => (r.payload as { conversationId?: string }).conversationId === conv.id);
     expect(mine).toHaveLength(1);
-    await app.database.db.update(o).set({ doneAt: null, availableAt: new Date(0) }).where(eq(o.id, mine[0]!.id));
+    await app.database.db
+      .update(o)
+      .set({ doneAt: null, availableAt: new Date(0) })
+      .where(eq(o.id, mine[0]!.id));
     await app.csat.drainAll();
-    expect(await app.database.db.select().from(o).where(and(eq(o.id, mine[0]!.id), isNull(o.doneAt)))).toEqual([]);
+    expect(
+      await app.database.db
+        .select()
+        .from(o)
+        .where(and(eq(o.id, mine[0]!.id), isNull(o.doneAt))),
+    ).toEqual([]);
     expect(await surveysOf(conv.id)).toHaveLength(1);
     expect((await messageRows(app, conv.id)).filter((m) => m.sender === "auto")).toHaveLength(1);
     await app.delivery.drainAll();
@@ -146,7 +160,11 @@ describe("the satisfaction survey (R8.2, R13.1)", () => {
     await waitFor(() => dan.state.csat.score === 4);
     expect(dan.state.csat.comment).toBe("很好，謝謝 👍");
     expect(dan.state.csat.answeredAt).toBeGreaterThan(0);
-    const t = team.state as { csatAnswered: number; csatAverage: number; csatRecent: { surveyId: string; score: number; conversationId: string; customerName: string }[] };
+    const t = team.state as {
+      csatAnswered: number;
+      csatAverage: number;
+      csatRecent: { surveyId: string; score: number; conversationId: string; customerName: string }[];
+    };
     await waitFor(() => t.csatAnswered === before + 1);
     expect(t.csatRecent[0]).toMatchObject({ surveyId: survey.id, score: 4, conversationId: conv.id, customerName: conv.customerName });
     expect(t.csatAverage).toBeGreaterThanOrEqual(1);
@@ -207,7 +225,9 @@ describe("the satisfaction survey (R8.2, R13.1)", () => {
       expiresAt: new Date(now.getTime() + SURVEY_LIFETIME_MS),
     });
     const bad = fc.oneof(
-      fc.record({ score: fc.oneof(fc.integer({ max: 0 }), fc.integer({ min: 6 }), fc.double({ noInteger: true }), fc.string(), fc.constant(null)) }),
+      fc.record({
+        score: fc.oneof(fc.integer({ max: 0 }), fc.integer({ min: 6 }), fc.double({ noInteger: true }), fc.string(), fc.constant(null)),
+      }),
       fc.record({ score: fc.integer({ min: 1, max: 5 }), comment: fc.oneof(fc.integer(), fc.constant(null), fc.array(fc.string())) }),
       fc.constantFrom<unknown>(
         null,

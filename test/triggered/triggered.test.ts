@@ -74,7 +74,9 @@ async function conversationOn(channel: Channel, spec: Parameters<typeof createCo
     settings: whatsapp ? { phoneNumberId: PHONE_NUMBER_ID } : { pageId: PAGE },
     secretsEnc: encryptSecrets(
       secretsKeyOf(db),
-      whatsapp ? { appSecret: "s", accessToken: WA_TOKEN, verifyToken: "v" } : { appSecret: "s", pageAccessToken: META_TOKEN, verifyToken: "v" },
+      whatsapp
+        ? { appSecret: "s", accessToken: WA_TOKEN, verifyToken: "v" }
+        : { appSecret: "s", pageAccessToken: META_TOKEN, verifyToken: "v" },
     ),
     secretHash: null,
   });
@@ -180,13 +182,53 @@ describe("triggered messages (R13.1)", () => {
       expect(meta.violations()).toEqual([]);
       expect(wa.violations()).toEqual([]);
       const rendered = JSON.stringify(out);
-      if (c.kind === "customer_journey") expect(out).toMatchObject([{ attachment: { type: "template", payload: { template_type: "button", buttons: [{ type: "web_url", url: "https://shop.example/gift", title: "領取好禮" }, { title: "會員中心" }] } } }]);
+      if (c.kind === "customer_journey")
+        expect(out).toMatchObject([
+          {
+            attachment: {
+              type: "template",
+              payload: {
+                template_type: "button",
+                buttons: [{ type: "web_url", url: "https://shop.example/gift", title: "領取好禮" }, { title: "會員中心" }],
+              },
+            },
+          },
+        ]);
       if (c.kind === "cart_remarketing") {
-        expect(out).toMatchObject([{ type: "interactive", interactive: { type: "cta_url", action: { name: "cta_url", parameters: { display_text: "前往結帳", url: "https://shop.example/cart" } } } }]);
+        expect(out).toMatchObject([
+          {
+            type: "interactive",
+            interactive: {
+              type: "cta_url",
+              action: { name: "cta_url", parameters: { display_text: "前往結帳", url: "https://shop.example/cart" } },
+            },
+          },
+        ]);
         expect(rendered).toContain("保溫瓶 × 2 NT$1,200");
       }
-      if (c.kind === "line_lon") expect(out).toMatchObject([{ type: "template", template: { type: "buttons", text: "您的訂單已出貨", actions: [{ type: "uri", label: "查看訂單", uri: "https://shop.example/orders/42" }] } }]);
-      if (c.kind === "omo_live_video") expect(out).toMatchObject([{ type: "template", template: { type: "buttons", title: "今晚直播", thumbnailImageUrl: "https://shop.example/img/live.png", actions: [{ uri: "https://live.example/w/abc" }] } }]);
+      if (c.kind === "line_lon")
+        expect(out).toMatchObject([
+          {
+            type: "template",
+            template: {
+              type: "buttons",
+              text: "您的訂單已出貨",
+              actions: [{ type: "uri", label: "查看訂單", uri: "https://shop.example/orders/42" }],
+            },
+          },
+        ]);
+      if (c.kind === "omo_live_video")
+        expect(out).toMatchObject([
+          {
+            type: "template",
+            template: {
+              type: "buttons",
+              title: "今晚直播",
+              thumbnailImageUrl: "https://shop.example/img/live.png",
+              actions: [{ uri: "https://live.example/w/abc" }],
+            },
+          },
+        ]);
     });
 
     it(`[R13.1] ${c.kind} on ${c.refused} is refused with 422 TRIGGERED_NOT_SUPPORTED: nothing stored, nothing sent`, async () => {
