@@ -272,7 +272,7 @@ describe("triggered messages (R13.1)", () => {
         { ...base, kind: "auto_close_reminder" },
         { ...base, text: "" },
         { ...base, text: "a\u0000b" },
-        { ...base, text: "𠀀".repeat(600) },
+        { ...base, text: "𠀀".repeat(1001) },
         { ...base, text: "x".repeat(5_000) },
         { ...base, text: 42 },
         { ...base, requestId: "" },
