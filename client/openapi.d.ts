@@ -248,6 +248,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/surveys/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A satisfaction survey's state (R8.2)
+         * @description What the survey page shows: open, answered (with the answer) or expired. No member token: the survey's token is the credential.
+         */
+        get: operations["getSurvey"];
+        put?: never;
+        /**
+         * Answer a satisfaction survey, once (R8.2, R13.1)
+         * @description A score 1–5 and an optional comment (at most 1000 characters, trimmed). Stored once: a second answer is 409 `SURVEY_ANSWERED` and changes nothing; an unknown token is 404 `NOT_FOUND`; an expired survey 410 `SURVEY_EXPIRED`. The score shows at once in the conversation room's `csat` and the team room's `csat*` fields.
+         */
+        post: operations["answerSurvey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/me": {
         parameters: {
             query?: never;
@@ -373,6 +397,26 @@ export interface paths {
          * @description An automatic message (`sender: "auto"`, `senderId` `omo_binding_success` or `omo_binding_additional`) to the customer, delivered like a staff reply. The caller must be allowed to open the conversation (a participant, or admin / supervisor / cs_manager: 403 `VIEW_NOT_ALLOWED`). Not supported for collaborative conversations (R13.2): 409 `NOT_FOR_COLLABORATIVE`, nothing sent. Any status; WhatsApp group conversations without collaborators too.
          */
         post: operations["sendOmoBindingMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/conversations/{id}/triggered": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a triggered message to the customer (R13.1)
+         * @description `kind` is one of customer_journey, cart_remarketing, line_lon, omo_live_video (away messages, the survey and the auto-close reminder go out by themselves). Refused with 422 `TRIGGERED_NOT_SUPPORTED` on channels R13.1's table excludes. Who may send: a participant (follower or collaborator), or an admin, supervisor or cs_manager (who may open any conversation); others get 403 `VIEW_NOT_ALLOWED`. A closed conversation is 409 `CONVERSATION_CLOSED` (reopen first). The message is an automatic message in the timeline (sender `auto`, sender id the kind, `parts` holding the payload, `body` its text fallback) and is delivered like a reply.
+         */
+        post: operations["sendTriggeredMessage"];
         delete?: never;
         options?: never;
         head?: never;
@@ -833,7 +877,7 @@ export interface components {
              * @description Stable: clients switch on it
              * @enum {string}
              */
-            code: "INVALID_PAYLOAD" | "UNKNOWN_ACTION" | "TEXT_TOO_LONG" | "PAYLOAD_TOO_LARGE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "INVALID_CREDENTIALS" | "MEMBER_INACTIVE" | "VIEW_NOT_ALLOWED" | "NOT_FOUND" | "CONVERSATION_CLOSED" | "REPLY_NOT_ALLOWED" | "MANAGE_NOT_ALLOWED" | "COLLABORATOR_LIMIT" | "TARGET_NOT_FOUND" | "TARGET_INACTIVE" | "ALREADY_PARTICIPANT" | "NOT_A_COLLABORATOR" | "JOIN_NOT_ALLOWED" | "NO_FOLLOWER" | "FOLLOWER_CANNOT_LEAVE" | "TAKE_OVER_NOT_ALLOWED" | "TRANSFER_NOT_ALLOWED" | "TRANSFER_TARGET_NOT_COLLABORATOR" | "COLLABORATOR_CANNOT_CLOSE" | "CLOSE_NOT_ALLOWED" | "ALREADY_CLOSED" | "NOT_CLOSED" | "REOPEN_NOT_ALLOWED" | "PIN_NOT_ALLOWED" | "BULK_TRANSFER_COLLABORATIVE" | "LEGACY_COLLABORATIVE" | "INVALID_CURSOR" | "ROLE_NOT_ALLOWED" | "EMAIL_TAKEN" | "IDEMPOTENCY_KEY_REUSED" | "MEMBER_DELETED" | "CANNOT_CHANGE_SELF" | "PUSH_NOT_CONFIGURED" | "NOT_FOR_COLLABORATIVE" | "VERSION_CONFLICT" | "STORAGE_UNAVAILABLE" | "SERVICE_UNAVAILABLE" | "RATE_LIMITED" | "INTERNAL";
+            code: "INVALID_PAYLOAD" | "UNKNOWN_ACTION" | "TEXT_TOO_LONG" | "PAYLOAD_TOO_LARGE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "INVALID_CREDENTIALS" | "MEMBER_INACTIVE" | "VIEW_NOT_ALLOWED" | "NOT_FOUND" | "CONVERSATION_CLOSED" | "REPLY_NOT_ALLOWED" | "MANAGE_NOT_ALLOWED" | "COLLABORATOR_LIMIT" | "TARGET_NOT_FOUND" | "TARGET_INACTIVE" | "ALREADY_PARTICIPANT" | "NOT_A_COLLABORATOR" | "JOIN_NOT_ALLOWED" | "NO_FOLLOWER" | "FOLLOWER_CANNOT_LEAVE" | "TAKE_OVER_NOT_ALLOWED" | "TRANSFER_NOT_ALLOWED" | "TRANSFER_TARGET_NOT_COLLABORATOR" | "COLLABORATOR_CANNOT_CLOSE" | "CLOSE_NOT_ALLOWED" | "ALREADY_CLOSED" | "NOT_CLOSED" | "REOPEN_NOT_ALLOWED" | "PIN_NOT_ALLOWED" | "BULK_TRANSFER_COLLABORATIVE" | "LEGACY_COLLABORATIVE" | "INVALID_CURSOR" | "ROLE_NOT_ALLOWED" | "EMAIL_TAKEN" | "IDEMPOTENCY_KEY_REUSED" | "MEMBER_DELETED" | "CANNOT_CHANGE_SELF" | "PUSH_NOT_CONFIGURED" | "NOT_FOR_COLLABORATIVE" | "TRIGGERED_NOT_SUPPORTED" | "SURVEY_ANSWERED" | "SURVEY_EXPIRED" | "VERSION_CONFLICT" | "STORAGE_UNAVAILABLE" | "SERVICE_UNAVAILABLE" | "RATE_LIMITED" | "INTERNAL";
             /** @description In the caller's locale (zh-TW or en) */
             message: string;
             detail?: {
@@ -999,6 +1043,23 @@ export interface components {
                 [key: string]: unknown;
             })[];
         };
+        Survey: {
+            /** @enum {string} */
+            state: "open" | "answered" | "expired";
+            /** @description 1–5 once answered */
+            score: number | null;
+            comment: string | null;
+            /** @description ISO 8601 */
+            answeredAt: string | null;
+            /** @description ISO 8601: the link works until then (7 days after it was sent) */
+            expiresAt: string;
+        };
+        SurveyAnswer: {
+            /** @description 1 (very dissatisfied) to 5 (very satisfied) */
+            score: number;
+            /** @description Optional, at most 1000 characters (trimmed; empty is none) */
+            comment?: string;
+        };
         Me: {
             id: string;
             name: string;
@@ -1100,6 +1161,70 @@ export interface components {
             text: string;
             /** @description The caller's id for this send: a retry with the same id is sent once (`duplicate: true`) */
             requestId: string;
+        };
+        TriggeredSent: {
+            /** @description The message's seq in the timeline; null when this was a retry of a request id already sent */
+            seq: number | null;
+            /** @description True when the request id was already sent: nothing new was sent */
+            duplicate: boolean;
+        };
+        TriggeredMessage: {
+            /** @enum {string} */
+            kind: "customer_journey";
+            /** @description The caller's id of this send: a retry with the same id sends once */
+            requestId: string;
+            text: string;
+            title?: string;
+            imageUrl?: string;
+            links: components["schemas"]["TriggeredLink"][];
+        } | {
+            /** @enum {string} */
+            kind: "cart_remarketing";
+            /** @description The caller's id of this send: a retry with the same id sends once */
+            requestId: string;
+            text: string;
+            items: components["schemas"]["CartItem"][];
+            checkout: components["schemas"]["TriggeredLink"];
+        } | {
+            /** @enum {string} */
+            kind: "line_lon";
+            /** @description The caller's id of this send: a retry with the same id sends once */
+            requestId: string;
+            text: string;
+            link?: components["schemas"]["TriggeredLink"];
+        } | {
+            /** @enum {string} */
+            kind: "omo_live_video";
+            /** @description The caller's id of this send: a retry with the same id sends once */
+            requestId: string;
+            text: string;
+            title?: string;
+            thumbnailUrl?: string;
+            /** @description Where the live video plays */
+            link: {
+                /** @description The button's label */
+                label: string;
+                url: string;
+            };
+            /**
+             * Format: date-time
+             * @description ISO 8601: when the live video starts
+             */
+            startsAt?: string;
+        };
+        TriggeredLink: {
+            /** @description The button's label */
+            label: string;
+            url: string;
+        };
+        CartItem: {
+            name: string;
+            quantity: number;
+            /** @description As shown to the customer, e.g. `NT$1,200` */
+            price?: string;
+            imageUrl?: string;
+            /** @description The product's page */
+            url?: string;
         };
         Member: {
             id: string;
@@ -1351,7 +1476,7 @@ export interface components {
              * @description Why it was refused
              * @enum {string}
              */
-            code?: "INVALID_PAYLOAD" | "UNKNOWN_ACTION" | "TEXT_TOO_LONG" | "PAYLOAD_TOO_LARGE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "INVALID_CREDENTIALS" | "MEMBER_INACTIVE" | "VIEW_NOT_ALLOWED" | "NOT_FOUND" | "CONVERSATION_CLOSED" | "REPLY_NOT_ALLOWED" | "MANAGE_NOT_ALLOWED" | "COLLABORATOR_LIMIT" | "TARGET_NOT_FOUND" | "TARGET_INACTIVE" | "ALREADY_PARTICIPANT" | "NOT_A_COLLABORATOR" | "JOIN_NOT_ALLOWED" | "NO_FOLLOWER" | "FOLLOWER_CANNOT_LEAVE" | "TAKE_OVER_NOT_ALLOWED" | "TRANSFER_NOT_ALLOWED" | "TRANSFER_TARGET_NOT_COLLABORATOR" | "COLLABORATOR_CANNOT_CLOSE" | "CLOSE_NOT_ALLOWED" | "ALREADY_CLOSED" | "NOT_CLOSED" | "REOPEN_NOT_ALLOWED" | "PIN_NOT_ALLOWED" | "BULK_TRANSFER_COLLABORATIVE" | "LEGACY_COLLABORATIVE" | "INVALID_CURSOR" | "ROLE_NOT_ALLOWED" | "EMAIL_TAKEN" | "IDEMPOTENCY_KEY_REUSED" | "MEMBER_DELETED" | "CANNOT_CHANGE_SELF" | "PUSH_NOT_CONFIGURED" | "NOT_FOR_COLLABORATIVE" | "VERSION_CONFLICT" | "STORAGE_UNAVAILABLE" | "SERVICE_UNAVAILABLE" | "RATE_LIMITED" | "INTERNAL";
+            code?: "INVALID_PAYLOAD" | "UNKNOWN_ACTION" | "TEXT_TOO_LONG" | "PAYLOAD_TOO_LARGE" | "UNAUTHENTICATED" | "TOKEN_EXPIRED" | "INVALID_CREDENTIALS" | "MEMBER_INACTIVE" | "VIEW_NOT_ALLOWED" | "NOT_FOUND" | "CONVERSATION_CLOSED" | "REPLY_NOT_ALLOWED" | "MANAGE_NOT_ALLOWED" | "COLLABORATOR_LIMIT" | "TARGET_NOT_FOUND" | "TARGET_INACTIVE" | "ALREADY_PARTICIPANT" | "NOT_A_COLLABORATOR" | "JOIN_NOT_ALLOWED" | "NO_FOLLOWER" | "FOLLOWER_CANNOT_LEAVE" | "TAKE_OVER_NOT_ALLOWED" | "TRANSFER_NOT_ALLOWED" | "TRANSFER_TARGET_NOT_COLLABORATOR" | "COLLABORATOR_CANNOT_CLOSE" | "CLOSE_NOT_ALLOWED" | "ALREADY_CLOSED" | "NOT_CLOSED" | "REOPEN_NOT_ALLOWED" | "PIN_NOT_ALLOWED" | "BULK_TRANSFER_COLLABORATIVE" | "LEGACY_COLLABORATIVE" | "INVALID_CURSOR" | "ROLE_NOT_ALLOWED" | "EMAIL_TAKEN" | "IDEMPOTENCY_KEY_REUSED" | "MEMBER_DELETED" | "CANNOT_CHANGE_SELF" | "PUSH_NOT_CONFIGURED" | "NOT_FOR_COLLABORATIVE" | "TRIGGERED_NOT_SUPPORTED" | "SURVEY_ANSWERED" | "SURVEY_EXPIRED" | "VERSION_CONFLICT" | "STORAGE_UNAVAILABLE" | "SERVICE_UNAVAILABLE" | "RATE_LIMITED" | "INTERNAL";
             /** @description The refusal in the caller's locale */
             message?: string;
         };
@@ -2584,6 +2709,155 @@ export interface operations {
             };
         };
     };
+    getSurvey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The survey's token, from its link */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The survey */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Survey"];
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A rate limit was reached (RATE_LIMITED): retry after `Retry-After` seconds; nothing was done */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    answerSurvey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The survey's token, from its link */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SurveyAnswer"];
+            };
+        };
+        responses: {
+            /** @description Stored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Survey"];
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by a rule, or a conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The survey has expired (SURVEY_EXPIRED) */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A rate limit was reached (RATE_LIMITED): retry after `Retry-After` seconds; nothing was done */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getMe: {
         parameters: {
             query?: never;
@@ -3019,6 +3293,104 @@ export interface operations {
             };
             /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database (STORAGE_UNAVAILABLE) or Redis / a room (SERVICE_UNAVAILABLE) is down or did not answer in time: nothing was done that is not committed; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    sendTriggeredMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TriggeredMessage"];
+            };
+        };
+        responses: {
+            /** @description Committed; delivery follows (the message's `delivery` in the room) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TriggeredSent"];
+                };
+            };
+            /** @description Bad input (INVALID_PAYLOAD, INVALID_CURSOR, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or revoked token (UNAUTHENTICATED, TOKEN_EXPIRED, MEMBER_INACTIVE) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role or view may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused by a rule, or a conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Text too long (TEXT_TOO_LONG), or a body over the route's size limit (PAYLOAD_TOO_LARGE: 64 KiB; 1 MiB on /api/v2/bulk/*) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The conversation's channel does not carry this kind (TRIGGERED_NOT_SUPPORTED, R13.1's table): nothing is stored or sent */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -457,3 +457,40 @@ export const pushBatches = pgTable(
   },
   (t) => [primaryKey({ columns: [t.memberId, t.conversationId] }), index("push_batches_due_idx").on(t.dueAt)],
 );
+
+/**
+ * Satisfaction surveys (R8.2, R13.1): one per close of a conversation with `csatOnClose`, created
+ * by the survey worker (server/csat.ts) from the close's `send_csat` outbox row. `closeKey`
+ * (conversation id and the close's seq) makes a retried row create it once. The customer answers
+ * once through the link `<PUBLIC_URL>/survey/<token>` until `expiresAt`; `token` is the only
+ * credential (random, 32 bytes base64url).
+ */
+export const surveys = pgTable(
+  "surveys",
+  {
+    id: text("id").primaryKey(),
+    token: text("token").notNull(),
+    closeKey: text("close_key").notNull(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id),
+    conversationId: text("conversation_id")
+      .notNull()
+      .references(() => conversations.id),
+    customerId: text("customer_id")
+      .notNull()
+      .references(() => customers.id),
+    createdAt: ts("created_at").notNull(),
+    expiresAt: ts("expires_at").notNull(),
+    /** 1–5 once answered. */
+    score: integer("score"),
+    comment: text("comment"),
+    answeredAt: ts("answered_at"),
+  },
+  (t) => [
+    uniqueIndex("surveys_token_uq").on(t.token),
+    uniqueIndex("surveys_close_uq").on(t.closeKey),
+    index("surveys_conversation_idx").on(t.conversationId, t.createdAt.desc()),
+    index("surveys_answered_idx").on(t.workspaceId, t.answeredAt.desc()).where(sql`${t.answeredAt} is not null`),
+  ],
+);

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { MAX_TEXT_LENGTH } from "./sets.ts";
 import type { MessagePart } from "./channels.ts";
+import type { TriggeredPayload } from "./triggered.ts";
 
 /**
  * The actions a member sends to a conversation room, parsed at the edge.
@@ -37,7 +38,11 @@ export type ServerAction =
   /** R13.4, from the scheduler: the auto-close is due. */
   | { type: "auto_close"; requestId: string }
   /** R13.2, over HTTP: an OMO binding success / additional message to the customer (never on a collaborative conversation). */
-  | { type: "omo_binding"; requestId: string; kind: "success" | "additional"; text: string };
+  | { type: "omo_binding"; requestId: string; kind: "success" | "additional"; text: string }
+  /** R8.2, R13.1, from the survey worker (server/csat.ts): the survey link to the customer, an automatic message. */
+  | { type: "send_csat"; requestId: string; text: string }
+  /** R13.1, from `POST /api/v2/conversations/{id}/triggered`: a member sends a triggered message. */
+  | { type: "triggered"; requestId: string; payload: TriggeredPayload };
 
 export type Action = MemberAction | ServerAction;
 

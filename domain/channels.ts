@@ -1,4 +1,5 @@
 import { Channel, assertNever } from "./sets.ts";
+import { type TriggeredPart, cardOf, fallbackOf } from "./triggered.ts";
 
 /**
  * Channel accounts and what travels through them (issue 9): the kinds of account a workspace
@@ -77,7 +78,9 @@ export type MessagePart =
   | { readonly type: "text"; readonly text: string }
   | { readonly type: "image" | "video" | "audio" | "file"; readonly url?: string; readonly ref?: string; readonly name?: string }
   | { readonly type: "sticker"; readonly ref: string; readonly url?: string }
-  | { readonly type: "location"; readonly latitude: number; readonly longitude: number; readonly title?: string; readonly address?: string };
+  | { readonly type: "location"; readonly latitude: number; readonly longitude: number; readonly title?: string; readonly address?: string }
+  /** A triggered message's kind and payload (R13.1, domain/triggered.ts): staff to customer only. */
+  | TriggeredPart;
 
 /** The text a client that shows only text displays for a part (the fallback stored as the message body). */
 export function fallbackText(part: MessagePart): string {
@@ -96,6 +99,8 @@ export function fallbackText(part: MessagePart): string {
       return "[sticker]";
     case "location":
       return part.title ? `[location] ${part.title}` : `[location] ${part.latitude},${part.longitude}`;
+    case "triggered":
+      return fallbackOf(cardOf(part.payload));
     default:
       return assertNever(part);
   }

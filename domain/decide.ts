@@ -6,7 +6,7 @@ import type { Effect, Eviction, LogEvent, MemberStateChange, Notice, SystemMessa
 import { EvictReason, LogKind, NoticeKind, SystemKind } from "./events.ts";
 import { type Conversation, type DecideContext, isCollaborative, isParticipant, participantIds } from "./model.ts";
 import { NO_TIMER_CHANGES, type TimerChanges, TimerKind, afterReminder, afterStaffReply, clearAutoClose } from "./timers.ts";
-import { TriggeredKind, supportsTriggered } from "./triggered.ts";
+import { TriggeredKind, type TriggeredPayload, cardOf, fallbackOf, supportsTriggered } from "./triggered.ts";
 import { MANAGERS, MAX_COLLABORATORS, MemberStatus, type Role, Status, TEAM_VIEWERS, View, assertNever } from "./sets.ts";
 
 /** What an accepted action does. Nothing here has happened yet: the room commits it first. */
@@ -137,6 +137,10 @@ export function decide(c: Conversation, action: Action, ctx: DecideContext): Dec
       return autoClose(c, ctx, TimerKind.auto_close);
     case "omo_binding":
       return omoBinding(c, action.kind, action.text, ctx);
+    case "send_csat":
+      return sendCsat(c, action.text, ctx);
+    case "triggered":
+      return triggered(c, action.payload, ctx);
     default:
       return assertNever(action);
   }
@@ -471,4 +475,34 @@ function autoClose(c: Conversation, ctx: DecideContext, firing: TimerKind): Deci
 /** Auto-close was turned off after the timer was set: the timer goes, nothing else happens. */
 function autoCloseTurnedOff(c: Conversation, firing: TimerKind): Decision {
   return { ...empty(c), timers: { set: [], clear: [], consume: firing } };
+}
+
+/**
+ * R8.2, R13.1: the satisfaction survey's link goes to the customer as an automatic message (in the
+ * timeline, delivered through the channel like a reply), whatever the conversation's status since
+ * the close. It counts as no staff reply (R13.4) and changes no status.
+ */
+function sendCsat(c: Conversation, text: string, ctx: DecideContext): Decision {
+  systemActor(ctx);
+  if (!supportsTriggered(TriggeredKind.csat, c.channel)) refuse(ErrorCode.TRIGGERED_NOT_SUPPORTED);
+  return { ...empty(c), message: { sender: "auto", senderId: TriggeredKind.csat, text }, effects: [{ kind: "deliver_reply" }] };
+}
+
+/**
+ * R13.1: a member sends a triggered message (customer journey, cart remarketing card, LINE LON
+ * quick message, OMO Live Video). Only on the channels R13.1's table gives the kind
+ * (TRIGGERED_NOT_SUPPORTED); by a participant, or a TEAM_VIEWER (admin, supervisor, cs_manager:
+ * they may open any conversation), else REPLY_NOT_ALLOWED; on an open conversation, as a reply.
+ * It goes out as an automatic message carrying its payload, and counts as no staff reply (R13.4).
+ */
+function triggered(c: Conversation, payload: TriggeredPayload, ctx: DecideContext): Decision {
+  const a = memberActor(ctx);
+  if (!supportsTriggered(payload.kind, c.channel)) refuse(ErrorCode.TRIGGERED_NOT_SUPPORTED, { kind: payload.kind, channel: c.channel });
+  if (!isParticipant(c, a.id) && !TEAM_VIEWERS.has(a.role)) refuse(ErrorCode.REPLY_NOT_ALLOWED);
+  requireOpen(c);
+  return {
+    ...empty(c),
+    message: { sender: "auto", senderId: payload.kind, text: fallbackOf(cardOf(payload)), parts: [{ type: "triggered", payload }] },
+    effects: [{ kind: "deliver_reply" }],
+  };
 }

@@ -26,6 +26,8 @@ export function targetIdsOf(action: Action): string[] {
     case "auto_close_remind":
     case "auto_close":
     case "omo_binding":
+    case "send_csat":
+    case "triggered":
       return [];
     default:
       return assertNever(action);

@@ -187,6 +187,9 @@ const ERROR_TEXTS: Record<ErrorCode, Record<Locale, string>> = {
     "zh-TW": "協作對話不支援此功能",
     en: "This is not supported for collaborative conversations",
   },
+  TRIGGERED_NOT_SUPPORTED: { "zh-TW": "此渠道不支援這種觸發訊息", en: "This channel does not support this kind of triggered message" },
+  SURVEY_ANSWERED: { "zh-TW": "此問卷已填寫過", en: "This survey has already been answered" },
+  SURVEY_EXPIRED: { "zh-TW": "此問卷已過期", en: "This survey has expired" },
   VERSION_CONFLICT: { "zh-TW": "對話已被更新，請再試一次", en: "The conversation changed meanwhile; try again" },
   STORAGE_UNAVAILABLE: { "zh-TW": "系統暫時無法儲存，請稍後再試", en: "Storage is unavailable; try again later" },
   SERVICE_UNAVAILABLE: { "zh-TW": "系統暫時無法使用，請稍後再試", en: "The service is temporarily unavailable; try again later" },
@@ -219,4 +222,17 @@ export function renderPush(p: PushView, locale: Locale): { title: string; body: 
         ? `${p.customerName} 傳來 ${p.count} 則新訊息`
         : `${p.count} new messages from ${p.customerName}`;
   return { title, body: p.preview };
+}
+
+/**
+ * The satisfaction survey's message to the customer (R8.2, R13.1): the customer's language is not
+ * known, so both, zh-TW first, then the link. The seed gives no text: written in its style.
+ */
+export const SURVEY_INVITE: Record<Locale, string> = {
+  "zh-TW": "感謝您的詢問！請花一點時間為這次的服務評分：",
+  en: "Thank you for contacting us! Please take a moment to rate our service:",
+};
+
+export function renderSurveyInvite(url: string): string {
+  return `${SURVEY_INVITE["zh-TW"]}\n${SURVEY_INVITE.en}\n${url}`;
 }

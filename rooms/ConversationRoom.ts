@@ -25,6 +25,9 @@ import { activeMember, holdSeat } from "./reconnect.ts";
 import { mayOpen } from "../domain/access.ts";
 import type { Action, MemberAction } from "../domain/actions.ts";
 import type { MessagePart } from "../domain/channels.ts";
+import type { TriggeredPayload } from "../domain/triggered.ts";
+import { latestSurvey } from "../db/surveys.ts";
+import { csatTopic, hasSurveyMessage, showSurvey } from "./csat.ts";
 import { type Decision, decide } from "../domain/decide.ts";
 import { DomainError, ErrorCode } from "../domain/errors.ts";
 import type { EvictReason } from "../domain/events.ts";
@@ -70,6 +73,10 @@ export type ServerInput =
   | { type: "member_departed"; requestId: string; memberId: string; actorId: string | null }
   /** The scheduler (server/scheduler.ts): a durable timer is due (R13.4). */
   | { type: "timer"; requestId: string; action: "auto_close_remind" | "auto_close" }
+  /** The survey worker (server/csat.ts): the survey link to the customer (R8.2, R13.1). */
+  | { type: "send_csat"; requestId: string; text: string }
+  /** `POST /api/v2/conversations/{id}/triggered` (R13.1): a member sends a triggered message. */
+  | { type: "triggered"; member: Pick<MemberRow, "id" | "role" | "locale" | "status" | "workspaceId">; view: View; requestId: string; payload: TriggeredPayload }
   /** A member's action arriving over HTTP (bulk actions): the same rules as from a client. */
   | { type: "member_action"; member: Pick<MemberRow, "id" | "role" | "locale" | "status" | "workspaceId">; view: View; action: MemberAction }
   /** R13.2, over HTTP (server/http/omo.ts): an OMO binding message, sent by a member. */
@@ -192,10 +199,12 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
     // Subscribed before the restore, which runs in the lane: a delivery change committed while the
     // room loads queues behind the restore and is read after it, never lost between the two.
     await this.presence.subscribe(Topic.delivery(this.roomId), this.onDelivery);
+    await this.presence.subscribe(csatTopic(this.roomId), this.onSurvey);
     try {
       await this.lane.run(() => this.restore(justRead.take(this.roomId)));
     } catch (e) {
       await this.presence.unsubscribe(Topic.delivery(this.roomId), this.onDelivery);
+      await this.presence.unsubscribe(csatTopic(this.roomId), this.onSurvey);
       // The message of an error thrown here reaches the joining client: never SQL text.
       if (!(e instanceof ServerError)) services().log.error({ err: e, conversationId: this.roomId }, "room not restored");
       throw joinFailure(e);
@@ -280,6 +289,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
   override async onDispose(): Promise<void> {
     this.stopRevoked?.();
     await this.presence.unsubscribe(Topic.delivery(this.roomId), this.onDelivery);
+    await this.presence.unsubscribe(csatTopic(this.roomId), this.onSurvey);
     await this.lane.idle();
   }
 
@@ -372,6 +382,15 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
         const view = isParticipant(this.model, member.id) ? "mine" : "team";
         const action: Action = { type: "omo_binding", requestId: input.requestId, kind: input.kind, text: input.text };
         guard(this.execute({ type: "member", id: member.id, role: member.role, view }, action, member.locale, resolve));
+      } else if (input.type === "send_csat") {
+        const action: Action = { type: "send_csat", requestId: input.requestId, text: input.text };
+        guard(this.execute({ type: "system", id: null }, action, "en", resolve));
+      } else if (input.type === "triggered") {
+        const { member, view } = input;
+        if (member.workspaceId !== this.model.workspaceId) return resolve(this.refusal(input.requestId, ErrorCode.NOT_FOUND, member.locale));
+        const action: Action = { type: "triggered", requestId: input.requestId, payload: input.payload };
+        const admit = () => (mayOpen(this.model, member, view) ? null : ErrorCode.VIEW_NOT_ALLOWED);
+        guard(this.execute({ type: "member", id: member.id, role: member.role, view }, action, member.locale, resolve, undefined, admit));
       } else if (input.type === "timer") {
         const action: Action = { type: input.action, requestId: input.requestId };
         guard(this.execute({ type: "system", id: null }, action, "en", resolve));
@@ -401,6 +420,19 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
         this.broadcastPatch();
       })
       .catch((err: unknown) => services().log.warn({ err, conversationId: this.roomId, seq }, "delivery status not shown"));
+  };
+
+  /**
+   * The customer answered the survey (published by `POST /surveys/{token}` after its commit, any
+   * process): shows the stored survey, read in the lane like a delivery change.
+   */
+  private readonly onSurvey = () => {
+    this.lane
+      .run(async () => {
+        showSurvey(this.state.csat, await latestSurvey(services().db, this.roomId));
+        this.broadcastPatch();
+      })
+      .catch((err: unknown) => services().log.warn({ err, conversationId: this.roomId }, "survey not shown"));
   };
 
   private refusal(requestId: string | null, code: ErrorCode, locale: Locale, issues?: string[]): Answer {
@@ -611,6 +643,9 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
     s.messages.clear();
     for (const m of messages) s.messages.push(toMessageItem(m, this.names, loaded.customer.displayName));
     this.syncConversation();
+    // The survey (R8.2): read only when there can be one to show (closed, or its link among the
+    // messages), so a cold join of an open conversation costs no statement more.
+    if (loaded.conversation.status === "closed" || hasSurveyMessage(messages)) showSurvey(s.csat, await latestSurvey(db, this.roomId));
   }
 
   /** Loads the names of `ids` not yet known (or all of them with `fresh`, for answers rendered now: R16.2). */

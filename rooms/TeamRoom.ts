@@ -17,6 +17,9 @@ import { services } from "./ports.ts";
 import type { MemberChange } from "./revocations.ts";
 import { Topic } from "./topics.ts";
 import { teamRoomId } from "./roomIds.ts";
+import { CsatItem } from "./state.ts";
+import { type CsatEvent, CSAT_RECENT, TeamCsat } from "./csat.ts";
+import { teamCsat } from "../db/surveys.ts";
 
 // ---- state ---------------------------------------------------------------------------------------
 
@@ -60,6 +63,12 @@ export class TeamState extends Schema {
   @type("number") overdueTotal = 0;
   /** The threshold the overdue list was computed with (workspace setting `overdueAfterMinutes`). */
   @type("number") overdueAfterMinutes = 0;
+  /** Satisfaction surveys answered in the workspace, all time (R8.2). */
+  @type("number") csatAnswered = 0;
+  /** Their average score (1–5, two decimals); 0 when none. */
+  @type("number") csatAverage = 0;
+  /** The newest answers first, at most `CSAT_RECENT`. */
+  @type([CsatItem]) csatRecent = new ArraySchema<CsatItem>();
 }
 
 /** The most overdue conversations the state lists; `overdueTotal` counts them all. */
@@ -136,7 +145,7 @@ export class TeamTally {
 const TeamJoinOptions = z.object({ workspaceId: z.string().min(1).max(100) });
 
 /** What arrives on the workspace's team topic. Other types are ignored. */
-type TeamEvent = ConversationChange | { type: "member"; memberId: string } | OnlineEvent;
+type TeamEvent = ConversationChange | { type: "member"; memberId: string } | OnlineEvent | CsatEvent;
 
 type TeamClient = Client<{ userData: MemberRow; auth: MemberRow }>;
 
@@ -157,6 +166,7 @@ export class TeamRoom extends Room<{ state: TeamState; client: TeamClient }> {
   private readonly lane = new SerialLane();
   private readonly tally = new TeamTally();
   private readonly online = new Set<string>();
+  private readonly csat = new TeamCsat(this.state);
   private overdueQueued = false;
 
   private readonly onEvent = (e: TeamEvent) => {
@@ -270,6 +280,7 @@ export class TeamRoom extends Room<{ state: TeamState; client: TeamClient }> {
     for (const member of await loadTeamMembers(db, this.workspaceId)) this.putMember(member);
     this.syncCounts();
     await this.refreshOverdue();
+    this.csat.load(await teamCsat(db, this.workspaceId, CSAT_RECENT));
   }
 
   // ---- events ----------------------------------------------------------------------------------
@@ -282,6 +293,8 @@ export class TeamRoom extends Room<{ state: TeamState; client: TeamClient }> {
         return this.reloadMember(e.memberId);
       case "online":
         return this.onOnline(e);
+      case "csat":
+        return this.csat.apply(e);
       default:
         return; // another publisher's event on the topic: not the dashboard's
     }

@@ -48,6 +48,22 @@ export class MemberView extends Schema {
   @type("boolean") pinned = false;
 }
 
+/** The conversation's newest satisfaction survey (R8.2, docs/protocol.md §7.18); all zero / empty before one is sent. */
+export class CsatView extends Schema {
+  /** The survey's id; "" when none was sent. */
+  @type("string") surveyId = "";
+  /** Milliseconds since the epoch: when the survey was created (its link sent). */
+  @type("number") sentAt = 0;
+  /** 1–5 once answered; 0 before. */
+  @type("number") score = 0;
+  /** The customer's comment; "" when none. */
+  @type("string") comment = "";
+  /** Milliseconds since the epoch; 0 until answered. */
+  @type("number") answeredAt = 0;
+  /** Milliseconds since the epoch: the link works until then. */
+  @type("number") expiresAt = 0;
+}
+
 export class ConversationState extends Schema {
   @type("string") id = "";
   /** "pending" | "in_progress" | "closed" */
@@ -66,6 +82,22 @@ export class ConversationState extends Schema {
   @type([MessageItem]) messages = new ArraySchema<MessageItem>();
   @type("number") lastSeq = 0;
   @type("number") version = 0;
+  /** The newest satisfaction survey (R8.2). */
+  @type(CsatView) csat = new CsatView();
   /** Keyed by member id; each client's view holds its own entry only. */
   @view() @type({ map: MemberView }) me = new MapSchema<MemberView>();
+}
+
+/** One answered satisfaction survey as the team room lists it (R8.2, docs/protocol.md §9). */
+export class CsatItem extends Schema {
+  @type("string") surveyId = "";
+  @type("string") conversationId = "";
+  @type("string") customerName = "";
+  /** The conversation's follower now; "" when nobody follows. */
+  @type("string") followerId = "";
+  /** 1–5. */
+  @type("number") score = 0;
+  @type("string") comment = "";
+  /** Milliseconds since the epoch. */
+  @type("number") answeredAt = 0;
 }

@@ -23,6 +23,7 @@ import { createHttpApp } from "./http/app.ts";
 import { JobRunner } from "./jobs.ts";
 import { OutboxDispatcher } from "./outbox.ts";
 import { DeliveryWorker } from "./delivery.ts";
+import { CsatWorker } from "./csat.ts";
 import { defaultSenders } from "./channels/senders.ts";
 import { loadAccount } from "./channels/accounts.ts";
 import { seedDemo } from "./seed.ts";
@@ -57,6 +58,8 @@ export interface App {
   readonly jobs: JobRunner;
   /** Fires durable timers (auto-close, R13.4); runs only when `SCHEDULER_ENABLED`. */
   readonly scheduler: Scheduler;
+  /** Sends the satisfaction survey of a close (`send_csat` rows, R8.2: server/csat.ts). */
+  readonly csat: CsatWorker;
   /** Sends customer-message pushes to members' devices (server/push/worker.ts). */
   readonly push: PushWorker;
   /** Provider events: stored, then processed into conversations (server/channels/intake.ts). */
@@ -174,10 +177,13 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
     pollMs: config.push.pollMs,
     viewers: connectedMembers,
   });
+  let listeningPort = config.port;
+  const csat = new CsatWorker({ db: database.db, log, now, presence, publicUrl: () => config.publicUrl ?? `http://127.0.0.1:${listeningPort}` });
   const kickOutbox = (topics: readonly string[]) => {
     outbox.kickFor(topics);
     if (topics.includes("deliver_reply")) delivery.kick(); // a committed reply's `deliver_reply` row
     if (topics.includes("push")) push.kick(); // a customer message's `push` row
+    if (topics.includes("send_csat")) csat.kick(); // a close's survey (R8.2)
   };
   const jobs = new JobRunner({ db: database.db, presence, log, now, itemPauseMs: config.jobItemPauseMs, leaseMs: config.jobLeaseMs, pollMs: config.jobPollMs });
 
@@ -186,7 +192,6 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
   const scheduler = new Scheduler({ db: database.db, log, now, leaseMs: config.scheduler.leaseMs, pollMs: config.scheduler.pollMs });
   const webchat = new WebchatVisitors({ db: database.db, intake, tokens: visitorTokens, now });
   setServices({ db: database.db, auth, log, presence, kickOutbox, now, revocations, webchat, metrics, limits: roomLimits });
-  let listeningPort = config.port;
   /** Set by `stop()`: new HTTP requests are refused while the rooms drain (the load balancer retries elsewhere). */
   let draining = false;
 
@@ -250,6 +255,7 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
   outbox.start();
   delivery.start();
   push.start();
+  csat.start();
   jobs.start();
   intake.start();
   if (config.scheduler.enabled) scheduler.start();
@@ -265,6 +271,7 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
     auth,
     outbox,
     delivery,
+    csat,
     push,
     jobs,
     scheduler,
@@ -283,6 +290,7 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
       await jobs.stop();
       await scheduler.stop();
       await push.stop(); // before the rooms it asks who is viewing
+      await csat.stop(); // before the rooms it calls go away
       await intake.stop(); // before the rooms it calls go away
       // Refuses new joins and rooms, lets each room finish its lane and close its clients with
       // 4106 (their onBeforeShutdown), and waits until every room is disposed.

@@ -18,7 +18,7 @@ import type { ChannelAccount, Receive } from "./channels/types.ts";
  */
 
 /** Room request types kept as labels; anything else a client sends is counted as `unknown`. */
-const ROOM_TYPES = new Set<string>([...ACTION_TYPES, "customer_message", "member_departed", "auto_close_remind", "auto_close", "history", "log"]);
+const ROOM_TYPES = new Set<string>([...ACTION_TYPES, "customer_message", "member_departed", "auto_close_remind", "auto_close", "omo_binding", "send_csat", "triggered", "history", "log"]);
 /** Outcomes kept as labels: `ok` or a known error code. */
 const OUTCOMES = new Set<string>(["ok", ...ERROR_CODES]);
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);

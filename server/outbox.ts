@@ -12,7 +12,10 @@ export function retryDelayMs(attempts: number): number {
   return Math.min(300_000, 1000 * 2 ** Math.max(0, attempts - 1));
 }
 
-/** Topics this dispatcher delivers. `deliver_reply` is the delivery worker's (server/delivery.ts); push and send_csat wait for theirs. */
+/**
+ * Topics this dispatcher delivers. `deliver_reply` is the delivery worker's (server/delivery.ts),
+ * `push` the push worker's (server/push/worker.ts), `send_csat` the survey worker's (server/csat.ts).
+ */
 export const DELIVERED_TOPICS = ["notice"] as const;
 
 /**
@@ -47,7 +50,7 @@ export class OutboxDispatcher {
 
   /**
    * Runs a drain when rows of `topics` were queued and this dispatcher delivers one of them;
-   * otherwise (a `push` or `deliver_reply` row, delivered elsewhere or not yet) does nothing.
+   * otherwise (a `push`, `deliver_reply` or `send_csat` row, delivered by another worker) does nothing.
    */
   kickFor(topics: readonly string[]): void {
     if (topics.some((t) => (DELIVERED_TOPICS as readonly string[]).includes(t))) this.loop.kick();

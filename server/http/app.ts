@@ -9,6 +9,8 @@ import { bulkRoutes } from "./bulk.ts";
 import { candidateRoutes } from "./candidates.ts";
 import { channelRoutes } from "./channels.ts";
 import { conversationRoutes } from "./conversations.ts";
+import { mountSurveyPage, surveyRoutes } from "./surveys.ts";
+import { triggeredRoutes } from "./triggered.ts";
 import { deviceRoutes, pushPreferenceRoutes } from "./devices.ts";
 import { mountDocs } from "./docs.ts";
 import { limitBody, storableTextOnly } from "./edge.ts";
@@ -136,6 +138,7 @@ export function createHttpApp(given: AppDeps) {
   app.route("/channels/webchat", webchatRoutes(deps));
   app.route("/webhooks", webhookRoutes(deps, deps.metrics.meterReceive((account, events) => deps.intake.receive(account, events))));
   app.route("/", metricsRoutes(deps));
+  app.route("/", surveyRoutes(deps));
 
   const api = router();
   api.use(requireMember(deps));
@@ -147,6 +150,7 @@ export function createHttpApp(given: AppDeps) {
   api.route("/conversations", conversationRoutes(deps));
   api.route("/conversations", candidateRoutes(deps));
   api.route("/conversations", omoRoutes(deps));
+  api.route("/conversations", triggeredRoutes(deps));
   api.route("/members", memberRoutes(deps));
   api.route("/channels", channelRoutes(deps));
   api.route("/workspace", workspaceRoutes(deps));
@@ -164,5 +168,6 @@ export function createHttpApp(given: AppDeps) {
   app.doc31("/openapi.json", OPENAPI_INFO);
   mountDocs(app);
   mountWidget(app, deps);
+  mountSurveyPage(app);
   return app;
 }

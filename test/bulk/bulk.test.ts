@@ -15,6 +15,7 @@ import {
   createConversation,
   eventRows,
   logTexts,
+  messageRows,
   tokenOf,
   waitFor,
 } from "../rooms/helpers.ts";
@@ -246,8 +247,11 @@ describe("Idempotency-Key", () => {
     expect(retry.status).toBe(202);
     expect(retry.body.job).toMatchObject({ id: job.id, status: "done", processed: 2 });
 
-    // Moved once: one close each.
-    expect(await Promise.all([a, b].map(async (c) => (await conversationRow(app, c.id)).version))).toEqual(versions.map((v) => v + 1));
+    // Moved once: one close each (and, with the demo workspace's csatOnClose, one survey message each: R8.2).
+    await app.csat.drainAll();
+    const surveys = await Promise.all([a, b].map(async (c) => (await messageRows(app, c.id)).filter((m) => m.sender === "auto" && m.senderId === "csat").length));
+    expect(surveys.every((n) => n <= 1)).toBe(true);
+    expect(await Promise.all([a, b].map(async (c) => (await conversationRow(app, c.id)).version))).toEqual(versions.map((v, i) => v + 1 + surveys[i]!));
     for (const c of [a, b]) expect((await eventRows(app, c.id)).filter((e) => e.kind === "closed")).toHaveLength(1);
     const rows = await app.database.db.select({ id: s.jobs.id }).from(s.jobs).where(and(eq(s.jobs.actorId, ID.agent), eq(s.jobs.idempotencyKey, key)));
     expect(rows).toHaveLength(1);

@@ -18,8 +18,8 @@ afterAll(async () => {
 
 const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"] as const;
 /** The documentation endpoints themselves are not operations of the API. */
-// Pages and their assets, not API operations: the API reference and the Webchat widget (docs/protocol.md §7.15).
-const DOC_ROUTES = new Set(["GET /openapi.json", "GET /docs", "GET /docs/assets/swagger-ui-dist/{file}", "GET /widget", "GET /widget/colyseus.js"]);
+// Pages and their assets, not API operations: the API reference, the Webchat widget (docs/protocol.md §7.15) and the survey page (§7.18).
+const DOC_ROUTES = new Set(["GET /openapi.json", "GET /docs", "GET /docs/assets/swagger-ui-dist/{file}", "GET /widget", "GET /widget/colyseus.js", "GET /survey/{token}"]);
 
 /** Every `METHOD /path` the document lists. */
 function documented(): Set<string> {

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { HTTPFetchError } from "@line/bot-sdk";
+import { HTTPFetchError, type messagingApi } from "@line/bot-sdk";
+import { cardBody, cardOf, triggeredPartOf } from "../../../domain/triggered.ts";
 import type { ChannelAccount, ChannelSender, OutboundMessage, SendResult } from "../types.ts";
 import { LineTimeout, lineClient, withDeadline } from "./client.ts";
 import { cutText, retryAfterMs } from "../sendText.ts";
@@ -47,6 +48,34 @@ export function lineRetryKey(message: Pick<OutboundMessage, "retryKey" | "conver
 /** The text LINE receives: the message's text, cut to LINE's 5,000 code units without splitting a surrogate pair. */
 export function lineText(text: string): string {
   return cutText(text, LINE_TEXT_MAX);
+}
+
+/** LINE's limits on a buttons template (Messaging API reference, "Buttons template"). */
+export const LINE_TEMPLATE = { altText: 400, title: 40, text: 160, textWithHeader: 60, actions: 4 } as const;
+
+/**
+ * The messages of one push. A triggered message with links (R13.1) is a buttons template (title,
+ * thumbnail, text, one `uri` action per link; `altText` the text fallback), preceded by a text
+ * message with the whole text when it is longer than the template's text may be; anything else
+ * is one text message.
+ */
+export function lineMessages(message: Pick<OutboundMessage, "text" | "parts">): messagingApi.Message[] {
+  const part = triggeredPartOf(message.parts);
+  const card = part ? cardOf(part.payload) : null;
+  if (!card || card.links.length === 0) return [{ type: "text", text: lineText(message.text) }];
+  const max = card.title || card.imageUrl ? LINE_TEMPLATE.textWithHeader : LINE_TEMPLATE.text;
+  const template: messagingApi.TemplateMessage = {
+    type: "template",
+    altText: cutText(message.text, LINE_TEMPLATE.altText),
+    template: {
+      type: "buttons",
+      ...(card.imageUrl ? { thumbnailImageUrl: card.imageUrl } : {}),
+      ...(card.title ? { title: cutText(card.title, LINE_TEMPLATE.title) } : {}),
+      text: cutText(card.text, max),
+      actions: card.links.slice(0, LINE_TEMPLATE.actions).map((l) => ({ type: "uri", label: cutText(l.label, 20), uri: l.url })),
+    },
+  };
+  return card.text.length <= max ? [template] : [{ type: "text", text: lineText(cardBody(card)) }, template];
 }
 
 /** LINE's error message from an error body (`{ "message": …, "details": [...] }`), else the HTTP status line. */
@@ -122,7 +151,7 @@ export interface LineSenderOptions {
   readonly timeoutMs?: number;
 }
 
-/** The LINE sender: one text push per message, to the user, group or room id in `recipient` / `groupId`. */
+/** The LINE sender: one push per message (a text, or a triggered message's template: `lineMessages`), to the user, group or room id in `recipient` / `groupId`. */
 export class LineSender implements ChannelSender {
   constructor(private readonly opts: LineSenderOptions = {}) {}
 
@@ -139,7 +168,7 @@ export class LineSender implements ChannelSender {
     try {
       const answer = await withDeadline(
         client.pushMessage(
-          { to: message.groupId ?? message.recipient, messages: [{ type: "text", text: lineText(message.text) }] },
+          { to: message.groupId ?? message.recipient, messages: lineMessages(message) },
           lineRetryKey(message),
         ),
         this.opts.timeoutMs ?? LINE_SEND_TIMEOUT_MS,

@@ -1,6 +1,7 @@
 import type { ChannelAccount, ChannelSender, OutboundMessage, SendResult } from "../types.ts";
 import { graphPost, metaErrorOf } from "./client.ts";
 import { cutText } from "../sendText.ts";
+import { cardBody, cardOf, triggeredPartOf } from "../../../domain/triggered.ts";
 
 /**
  * Messenger's and Instagram's outbound half: a staff reply goes out through the Send API,
@@ -39,6 +40,31 @@ const RECIPIENT_SUBCODES = new Set([2018001, 2018108, 1545041]);
 /** The text Meta receives: cut to 2,000 characters without splitting a surrogate pair. */
 export function metaText(text: string): string {
   return cutText(text, META_TEXT_MAX);
+}
+
+/** The button template's limits (Send API reference, "Button Template"): text 640 characters, 1–3 buttons. */
+export const META_BUTTON_TEMPLATE = { text: 640, buttons: 3 } as const;
+
+/**
+ * The Send API `message` of one send. A triggered message with links (R13.1) whose text fits is a
+ * button template (one `web_url` button per link); anything else is one text message (a triggered
+ * message's text fallback: its text and every link written out).
+ */
+export function metaMessage(message: Pick<OutboundMessage, "text" | "parts">): Record<string, unknown> {
+  const part = triggeredPartOf(message.parts);
+  const card = part ? cardOf(part.payload) : null;
+  const body = card ? cardBody(card) : "";
+  if (!card || card.links.length === 0 || body.length > META_BUTTON_TEMPLATE.text) return { text: metaText(message.text) };
+  return {
+    attachment: {
+      type: "template",
+      payload: {
+        template_type: "button",
+        text: body,
+        buttons: card.links.slice(0, META_BUTTON_TEMPLATE.buttons).map((l) => ({ type: "web_url", url: l.url, title: cutText(l.label, 20) })),
+      },
+    },
+  };
 }
 
 /** What a Send API answer that is not 2xx comes to, from Meta's error object and the HTTP status. */
@@ -80,7 +106,7 @@ export class MetaMessagingSender implements ChannelSender {
       const answer = await graphPost(
         `${encodeURIComponent(pageId)}/messages`,
         token,
-        { recipient: { id: message.recipient }, messaging_type: "RESPONSE", message: { text: metaText(message.text) } },
+        { recipient: { id: message.recipient }, messaging_type: "RESPONSE", message: metaMessage(message) },
         { timeoutMs, ...(this.opts.baseUrl ? { baseUrl: this.opts.baseUrl } : {}), ...(this.opts.version ? { version: this.opts.version } : {}) },
       );
       if (answer.status >= 200 && answer.status < 300) {

@@ -1,6 +1,7 @@
 import type { ChannelAccount, ChannelSender, OutboundMessage, SendResult } from "../types.ts";
 import { metaGraph } from "../meta/client.ts";
 import { cutText, retryAfterMs } from "../sendText.ts";
+import { cardBody, cardOf, triggeredPartOf } from "../../../domain/triggered.ts";
 
 /**
  * WhatsApp's outbound half: a staff reply goes out as a Cloud API text message
@@ -47,6 +48,31 @@ export function whatsAppText(text: string): string {
   return cutText(text, WHATSAPP_TEXT_MAX);
 }
 
+/** An interactive message's body limit (Cloud API reference, "Interactive CTA URL button messages"). */
+export const WHATSAPP_INTERACTIVE_BODY_MAX = 1024;
+
+/**
+ * The type-specific fields of one send. A triggered message with links (R13.1) whose text fits is an
+ * interactive `cta_url` message: the first link is its button, the others are written out in the
+ * body, the card's image its header; anything else is one text message (the text fallback).
+ */
+export function whatsAppContent(message: Pick<OutboundMessage, "text" | "parts">): Record<string, unknown> {
+  const part = triggeredPartOf(message.parts);
+  const card = part ? cardOf(part.payload) : null;
+  const [first, ...rest] = card?.links ?? [];
+  const body = card ? [cardBody(card), ...rest.map((l) => `${l.label}: ${l.url}`)].join("\n") : "";
+  if (!card || !first || body.length > WHATSAPP_INTERACTIVE_BODY_MAX) return { type: "text", text: { body: whatsAppText(message.text) } };
+  return {
+    type: "interactive",
+    interactive: {
+      type: "cta_url",
+      ...(card.imageUrl ? { header: { type: "image", image: { link: card.imageUrl } } } : {}),
+      body: { text: body },
+      action: { name: "cta_url", parameters: { display_text: cutText(first.label, 20), url: first.url } },
+    },
+  };
+}
+
 interface MetaError {
   readonly code?: number;
   readonly message?: string;
@@ -91,7 +117,7 @@ export interface WhatsAppSenderOptions {
   readonly timeoutMs?: number;
 }
 
-/** The WhatsApp sender: one text message per reply, from the account's phone number id. */
+/** The WhatsApp sender: one message per reply (a text, or a triggered message's interactive CTA: `whatsAppContent`), from the account's phone number id. */
 export class WhatsAppSender implements ChannelSender {
   constructor(private readonly opts: WhatsAppSenderOptions = {}) {}
 
@@ -112,8 +138,7 @@ export class WhatsAppSender implements ChannelSender {
       messaging_product: "whatsapp",
       recipient_type: message.groupId ? "group" : "individual",
       to: message.groupId ?? message.recipient,
-      type: "text",
-      text: { body: whatsAppText(message.text) },
+      ...whatsAppContent(message),
     };
     const timeoutMs = this.opts.timeoutMs ?? WHATSAPP_SEND_TIMEOUT_MS;
     try {

@@ -30,7 +30,15 @@ export const WINDOW_CLOSED: MetaFailure = {
 
 export class FakeMeta extends FakeProviderServer<MetaRequest> {
   /** Accepted sends, in order. */
-  readonly sends: { readonly pageId: string; readonly recipient: string; readonly text: string; readonly messageId: string }[] = [];
+  readonly sends: {
+    readonly pageId: string;
+    readonly recipient: string;
+    /** The text, or a button template's text. */
+    readonly text: string;
+    readonly messageId: string;
+    /** The `message` as sent. */
+    readonly message: Record<string, unknown>;
+  }[] = [];
   private readonly failures: MetaFailure[] = [];
   private ids = 0;
 
@@ -81,9 +89,10 @@ export class FakeMeta extends FakeProviderServer<MetaRequest> {
       return send(res, failure.status, failure.error ? { error: { type: "OAuthException", fbtrace_id: "fake", ...failure.error } } : { error: { message: "fake failure", code: 2 } });
     }
     if (violations.length > 0) return send(res, 400, { error: { message: violations.join("; "), type: "OAuthException", code: 100 } });
-    const b = body as { recipient: { id: string }; message: { text: string } };
+    const b = body as { recipient: { id: string }; message: { text?: string; attachment?: { payload: { text: string } } } };
     const messageId = `m_fake${++this.ids}`;
-    this.sends.push({ pageId: decodeURIComponent(match[2]!), recipient: b.recipient.id, text: b.message.text, messageId });
+    const text = b.message.text ?? b.message.attachment?.payload.text ?? "";
+    this.sends.push({ pageId: decodeURIComponent(match[2]!), recipient: b.recipient.id, text, messageId, message: b.message as Record<string, unknown> });
     return send(res, 200, { recipient_id: b.recipient.id, message_id: messageId });
   }
 }
@@ -99,8 +108,28 @@ function sendViolations(req: IncomingMessage, body: unknown): string[] {
   if (typeof r?.id !== "string" || !/^\d{1,30}$/.test(r.id)) v.push(`recipient.id: ${JSON.stringify(r?.id)} is not a PSID / IGSID`);
   if (b.messaging_type !== "RESPONSE") v.push(`messaging_type: ${JSON.stringify(b.messaging_type)} is not "RESPONSE"`);
   const m = b.message as Record<string, unknown> | undefined;
+  if (m?.attachment !== undefined) return [...v, ...buttonTemplateViolations(m)];
   if (typeof m?.text !== "string" || m.text.length < 1 || m.text.length > 2000) v.push("message.text: not 1 to 2000 characters");
   for (const k of Object.keys(m ?? {})) if (!["text", "quick_replies", "metadata"].includes(k)) v.push(`message.${k}: not a text message field`);
+  return v;
+}
+
+/** What is wrong with a button template message (Send API reference, "Button Template"; Messenger and Instagram). */
+function buttonTemplateViolations(m: Record<string, unknown>): string[] {
+  const v: string[] = [];
+  for (const k of Object.keys(m)) if (!["attachment", "quick_replies", "metadata"].includes(k)) v.push(`message.${k}: not an attachment message field`);
+  const a = m.attachment as Record<string, unknown> | undefined;
+  if (a?.type !== "template") return [...v, `message.attachment.type: ${JSON.stringify(a?.type)} (we send templates)`];
+  const p = a.payload as Record<string, unknown> | undefined;
+  if (p?.template_type !== "button") return [...v, `message.attachment.payload.template_type: ${JSON.stringify(p?.template_type)} (we send button)`];
+  for (const k of Object.keys(p)) if (!["template_type", "text", "buttons"].includes(k)) v.push(`message.attachment.payload.${k}: not a button template field`);
+  if (typeof p.text !== "string" || p.text.length < 1 || p.text.length > 640) v.push("message.attachment.payload.text: not 1 to 640 characters");
+  if (!Array.isArray(p.buttons) || p.buttons.length < 1 || p.buttons.length > 3) return [...v, "message.attachment.payload.buttons: not 1 to 3 buttons"];
+  p.buttons.forEach((btn: Record<string, unknown>, i: number) => {
+    if (btn?.type !== "web_url") v.push(`buttons[${i}].type: ${JSON.stringify(btn?.type)} (we send web_url)`);
+    if (typeof btn?.title !== "string" || btn.title.length < 1 || btn.title.length > 20) v.push(`buttons[${i}].title: not 1 to 20 characters`);
+    if (typeof btn?.url !== "string" || !/^https:\/\/\S+$/.test(btn.url)) v.push(`buttons[${i}].url: not an https URL`);
+  });
   return v;
 }
 

@@ -45,8 +45,11 @@ export class FakeWhatsApp extends FakeProviderServer<WhatsAppRequest> {
     readonly phoneNumberId: string;
     readonly recipientType: string;
     readonly to: string;
+    /** The text, or an interactive message's body text. */
     readonly text: string;
     readonly wamid: string;
+    /** The request body as sent. */
+    readonly body: Record<string, unknown>;
   }[] = [];
   private readonly failures: WhatsAppFailure[] = [];
   private ids = 0;
@@ -90,9 +93,10 @@ export class FakeWhatsApp extends FakeProviderServer<WhatsAppRequest> {
       const failure = this.failures.shift();
       if (failure) return this.answerFailure(res, failure);
       if (violations.length > 0) return metaError(res, 400, 100, violations.join("; "));
-      const b = body as { recipient_type: string; to: string; text: { body: string } };
+      const b = body as { recipient_type: string; to: string; text?: { body: string }; interactive?: { body: { text: string } } };
       const wamid = `wamid.FAKE${String(++this.ids).padStart(8, "0")}`;
-      this.sends.push({ phoneNumberId, recipientType: b.recipient_type, to: b.to, text: b.text.body, wamid });
+      const text = b.text?.body ?? b.interactive?.body.text ?? "";
+      this.sends.push({ phoneNumberId, recipientType: b.recipient_type, to: b.to, text, wamid, body: body as Record<string, unknown> });
       return send(res, 200, {
         messaging_product: "whatsapp",
         contacts: [{ input: b.to, wa_id: b.to }],
@@ -132,7 +136,7 @@ function sendViolations(req: IncomingMessage, body: unknown): string[] {
   if (typeof body !== "object" || body === null) return [...v, "body: not an object"];
   const b = body as Record<string, unknown>;
   for (const k of Object.keys(b))
-    if (!["messaging_product", "recipient_type", "to", "type", "text", "context", "biz_opaque_callback_data"].includes(k))
+    if (!["messaging_product", "recipient_type", "to", "type", b.type === "interactive" ? "interactive" : "text", "context", "biz_opaque_callback_data"].includes(k))
       v.push(`body.${k}: not a message field`);
   if (b.messaging_product !== "whatsapp") v.push(`messaging_product: ${JSON.stringify(b.messaging_product)} is not "whatsapp"`);
   if (b.recipient_type !== "individual" && b.recipient_type !== "group")
@@ -140,10 +144,32 @@ function sendViolations(req: IncomingMessage, body: unknown): string[] {
   if (typeof b.to !== "string" || b.to.length === 0) v.push("to: not a phone number, wa_id or group id");
   else if (b.recipient_type === "individual" && !/^\+?\d{6,20}$/.test(b.to))
     v.push(`to: ${JSON.stringify(b.to)} is not a phone number / wa_id`);
-  if (b.type !== "text") v.push(`type: ${JSON.stringify(b.type)} (we send text)`);
+  if (b.type === "interactive") return [...v, ...ctaViolations(b.interactive)];
+  if (b.type !== "text") v.push(`type: ${JSON.stringify(b.type)} (we send text or interactive)`);
   const text = b.text as Record<string, unknown> | undefined;
   if (typeof text?.body !== "string" || text.body.length < 1 || text.body.length > 4096) v.push("text.body: not 1 to 4096 characters");
   for (const k of Object.keys(text ?? {})) if (!["body", "preview_url"].includes(k)) v.push(`text.${k}: not a text field`);
+  return v;
+}
+
+/** What is wrong with an interactive CTA URL message (Cloud API reference, "Interactive CTA URL button messages"). */
+function ctaViolations(raw: unknown): string[] {
+  const v: string[] = [];
+  const i = raw as Record<string, unknown> | undefined;
+  if (i?.type !== "cta_url") return [`interactive.type: ${JSON.stringify(i?.type)} (we send cta_url)`];
+  for (const k of Object.keys(i)) if (!["type", "header", "body", "footer", "action"].includes(k)) v.push(`interactive.${k}: not a cta_url field`);
+  const header = i.header as Record<string, unknown> | undefined;
+  if (header !== undefined) {
+    const link = (header.image as Record<string, unknown> | undefined)?.link;
+    if (header.type !== "image" || typeof link !== "string" || !/^https:\/\/\S+$/.test(link)) v.push("interactive.header: not an image header with an https link");
+  }
+  const body = i.body as Record<string, unknown> | undefined;
+  if (typeof body?.text !== "string" || body.text.length < 1 || body.text.length > 1024) v.push("interactive.body.text: not 1 to 1024 characters");
+  const action = i.action as Record<string, unknown> | undefined;
+  const p = action?.parameters as Record<string, unknown> | undefined;
+  if (action?.name !== "cta_url") v.push(`interactive.action.name: ${JSON.stringify(action?.name)} is not "cta_url"`);
+  if (typeof p?.display_text !== "string" || p.display_text.length < 1 || p.display_text.length > 20) v.push("interactive.action.parameters.display_text: not 1 to 20 characters");
+  if (typeof p?.url !== "string" || !/^https?:\/\/\S+$/.test(p.url)) v.push("interactive.action.parameters.url: not a URL");
   return v;
 }
 
