@@ -5,6 +5,7 @@ import { type ChannelStatus, type ChannelType, conversationChannelOf } from "../
 import type { Db } from "./client.ts";
 import type { ListTimes } from "./rows.ts";
 import * as s from "./schema.ts";
+import { Params, runRaw } from "./raw.ts";
 
 /** Storage of channel accounts and of customer intake (the customer and the conversation a message lands in). */
 
@@ -132,6 +133,10 @@ export async function intakeCustomer(
   groupId?: string,
 ): Promise<Intake> {
   const conversationChannel = conversationChannelOf(channel.type);
+  if (groupId === undefined) {
+    const known = await knownContact(db, channel.workspaceId, conversationChannel, contact);
+    if (known) return known;
+  }
   return db.transaction(async (tx) => {
     const cu = s.customers;
     const upsert = async (channelUserId: string, displayName: string | undefined, pictureUrl: string | undefined, fallbackName: string) => {
@@ -194,6 +199,28 @@ export async function intakeCustomer(
       },
     };
   });
+}
+
+/**
+ * The common case in one read, without a transaction: a 1-on-1 contact already known, whose
+ * profile did not change, and who has a conversation. Nothing to write, and nothing to race on —
+ * a customer's conversations are never deleted, and a new one is made only for a customer who has
+ * none (that case, and any profile change, go through the transaction above).
+ */
+async function knownContact(db: Db, workspaceId: string, channel: string, contact: Contact): Promise<Intake | null> {
+  const q = new Params();
+  const [row] = await runRaw<{ id: string; display_name: string; picture_url: string | null; conversation_id: string | null }>(
+    db,
+    `select cu.id, cu.display_name, cu.picture_url,
+       (select c.id from conversations c where c.customer_id = cu.id order by c.created_at desc limit 1) as conversation_id
+     from customers cu
+     where cu.workspace_id = ${q.p(workspaceId, "text")} and cu.channel = ${q.p(channel, "text")} and cu.channel_user_id = ${q.p(contact.channelUserId, "text")}`,
+    q.values,
+  );
+  if (!row?.conversation_id) return null;
+  if (contact.displayName !== undefined && contact.displayName !== row.display_name) return null;
+  if (contact.pictureUrl !== undefined && contact.pictureUrl !== row.picture_url) return null;
+  return { conversationId: row.conversation_id, customerId: row.id, created: null };
 }
 
 /** The display names of the workspace's customers among `ids` (the writers of a group conversation's messages). */
