@@ -77,6 +77,8 @@ export async function run(): Promise<Row[]> {
     const users = Array.from({ length: CONVERSATIONS }, (_, i) => `U${(i + 1).toString(16).padStart(32, "0")}`);
     const common = { channel: "line", channelId, status: "in_progress" as const, followerId: DEMO.follower.id, collaboratorIds: [DEMO.collaborator.id] };
     const ids = await seedConversations(cluster.sql, { ...common, prefix: "p1", count: CONVERSATIONS, channelUserId: (i) => users[i]! });
+    // LINE answers each user's profile (the seeded name: nothing to update on intake).
+    users.forEach((u, i) => fake.setProfile(u, { displayName: `Bench ${i + 1}` }));
     const rawIds = await seedConversations(cluster.sql, { ...common, prefix: "p1raw", count: CONVERSATIONS });
 
     log(`P1: ${CONVERSATIONS} conversations × 3 clients joining…`);
