@@ -136,8 +136,9 @@ describe("statements per action", () => {
  * message: the Webchat intake's 4 (a known contact with a conversation is one read, db/channels.ts
  * `knownContact`, not a transaction of four), the room's 1, and (issue 11, R12.1: the conversation is
  * collaborative and in progress) the push worker folding its `push` row into the members' push
- * batches (5) and looking for batches due (6, before the 10 s window ends: nothing to send yet).
+ * batches (5; a commit's kick folds only: the batches it opens are due a window later, and the
+ * timer's runs send them).
  * A staff reply: the room's 1 and the delivery worker sending it (15). A cold join: the token's
  * member, the conversation, its messages, the names, the member's own state.
  */
-const BOUND = { customerMessage: 16, staffReply: 16, coldJoin: 5 };
+const BOUND = { customerMessage: 10, staffReply: 16, coldJoin: 5 };
