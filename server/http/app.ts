@@ -8,6 +8,7 @@ import { authRoutes, requireMember } from "./auth.ts";
 import { bulkRoutes } from "./bulk.ts";
 import { candidateRoutes } from "./candidates.ts";
 import { channelRoutes } from "./channels.ts";
+import { mountConsole } from "./console.ts";
 import { conversationRoutes } from "./conversations.ts";
 import { deviceRoutes, pushPreferenceRoutes } from "./devices.ts";
 import { mountDocs } from "./docs.ts";
@@ -161,5 +162,6 @@ export function createHttpApp(given: AppDeps) {
   app.doc31("/openapi.json", OPENAPI_INFO);
   mountDocs(app);
   mountWidget(app, deps);
+  mountConsole(app); // last: the web console at `/`, for paths no route above took
   return app;
 }

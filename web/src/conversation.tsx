@@ -1,0 +1,197 @@
+import type { Room } from "@colyseus/sdk";
+import { useEffect, useState } from "preact/hooks";
+import { act, ApiError, joinConversation, type MemberBrief, type Session, type View } from "./api.ts";
+import { href } from "./app.tsx";
+import type { T } from "./i18n.ts";
+
+interface Message {
+  seq: number;
+  sender: "customer" | "staff" | "system" | "auto";
+  senderName: string;
+  body: string;
+  texts: Record<string, string>;
+  createdAt: number;
+}
+interface ConversationView {
+  id: string;
+  status: "pending" | "in_progress" | "closed";
+  collaborative: boolean;
+  channel: string;
+  customer: { id: string; name: string };
+  follower?: MemberBrief;
+  collaborators: MemberBrief[];
+  messages: Message[];
+  me: Record<string, { unreadCount: number; pinned: boolean }>;
+}
+
+const MANAGERS = ["admin", "supervisor", "cs_manager", "marketing_cs"];
+const TEAM_VIEWERS = ["admin", "supervisor", "cs_manager"];
+type Action = "join" | "leave" | "take_over" | "close" | "reopen" | "pin" | "unpin";
+
+/** The actions docs/protocol.md §2.4 allows this member, from this view, on this state. */
+export function allowedActions(c: ConversationView, me: { id: string; role: string }, view: View, pinned: boolean): { reply: boolean; actions: Action[] } {
+  const isFollower = c.follower?.id === me.id;
+  const isCollaborator = c.collaborators.some((m) => m.id === me.id);
+  const participant = isFollower || isCollaborator;
+  const teamViewer = TEAM_VIEWERS.includes(me.role);
+  const open = c.status !== "closed";
+  const actions: Action[] = [];
+  if (open && teamViewer && !participant && c.follower && c.collaborators.length < 5) actions.push("join");
+  if (isCollaborator) actions.push("leave");
+  if (open && isCollaborator && MANAGERS.includes(me.role)) actions.push("take_over");
+  if (open && isFollower) actions.push("close");
+  if (!open && (participant || (teamViewer && view === "team"))) actions.push("reopen");
+  if (participant || teamViewer) {
+    if (pinned) actions.push("unpin");
+    else if (open) actions.push("pin");
+  }
+  const reply = open && (c.collaborative ? participant : isFollower || (teamViewer && view === "team"));
+  return { reply, actions };
+}
+
+
+export function ConversationScreen({ t, session, id, view }: { t: T; session: Session; id: string; view: View }) {
+  const [room, setRoom] = useState<Room | null>(null);
+  const [state, setState] = useState<ConversationView | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [closed, setClosed] = useState<string | null>(null);
+  const [text, setText] = useState("");
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    let gone = false;
+    let joined: Room | null = null;
+    setState(null);
+    setError(null);
+    setClosed(null);
+    joinConversation(id, view)
+      .then((r) => {
+        joined = r;
+        if (gone) return void r.leave();
+        setRoom(r);
+        const read = () => setState((r.state as { toJSON(): ConversationView }).toJSON());
+        read();
+        r.onStateChange(read);
+        r.onMessage("result", () => {});
+        r.onLeave((code, reason) => {
+          if (gone || code === 1000 || code === 4000) return;
+          setClosed(code >= 4101 && code <= 4105 ? `${t("viewClosed")} (${code} ${reason ?? ""})` : t("reconnect"));
+        });
+        void act(r, "mark_read");
+      })
+      .catch((err) => !gone && setError(err instanceof ApiError ? err.message : String(err)));
+    return () => {
+      gone = true;
+      if (joined) void joined.leave();
+      setRoom(null);
+    };
+  }, [id, view]);
+
+  // Viewing the conversation: new messages are read (§2.4, SPEC §11).
+  const lastSeq = state?.messages.at(-1)?.seq ?? 0;
+  useEffect(() => {
+    if (room && lastSeq && !closed) void act(room, "mark_read");
+  }, [room, lastSeq]);
+
+  const run = async (type: string, payload: Record<string, unknown> = {}) => {
+    if (!room) return false;
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await act(room, type, payload);
+      if (!r.ok) setError(r.message ?? r.code ?? "refused");
+      return r.ok;
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const back = <a href={href({ screen: "inbox", view, status: "in_progress" })}>← {t("back")}</a>;
+  if (!state)
+    return (
+      <main class="conversation">
+        {back}
+        {error ? (
+          <p role="alert" class="error">
+            {error}
+          </p>
+        ) : (
+          <p>{t("connecting")}</p>
+        )}
+      </main>
+    );
+  const mine = state.me[session.member.id];
+  const { reply, actions } = allowedActions(state, session.member, view, mine?.pinned ?? false);
+  return (
+    <main class="conversation">
+      {back}
+      <h1>
+        {state.customer.name} <span class="channel">{state.channel}</span> <span class="tag">{t(state.status)}</span>
+      </h1>
+      <section class="participants" aria-label={t("participants")}>
+        {t("follower")}: {state.follower ? `${state.follower.name} (${t.role(state.follower.role)})` : t("nobody")}
+        {state.collaborators.length > 0 && (
+          <>
+            {" · "}
+            {t("collaborators")}: {state.collaborators.map((c) => `${c.name} (${t.role(c.role)})`).join("、")}
+          </>
+        )}
+      </section>
+      {closed && (
+        <p role="alert" class="error">
+          {closed}
+        </p>
+      )}
+      {error && (
+        <p role="alert" class="error">
+          {error}
+        </p>
+      )}
+      <div class="actions">
+        {!closed &&
+          actions.map((a) => (
+            <button key={a} type="button" disabled={busy} data-action={a} onClick={() => run(a)}>
+              {t(a)}
+            </button>
+          ))}
+      </div>
+      <ol class="timeline" aria-label={state.customer.name}>
+        {state.messages.map((m) => (
+          <li key={m.seq} class={`msg ${m.sender}`} data-seq={m.seq}>
+            {m.sender === "system" ? (
+              <span class="system">{m.texts[t.locale] ?? m.texts.en ?? ""}</span>
+            ) : (
+              <>
+                <span class="from">{m.senderName}</span>
+                <span class="body">{m.body}</span>
+              </>
+            )}
+            <time>{new Date(m.createdAt).toLocaleTimeString(t.locale, { timeStyle: "short" })}</time>
+          </li>
+        ))}
+      </ol>
+      {reply && !closed && (
+        <form
+          class="composer"
+          onSubmit={async (e) => {
+            e.preventDefault();
+            if (text.trim() && (await run("reply", { text }))) setText("");
+          }}
+        >
+          <textarea
+            aria-label={t("reply")}
+            placeholder={t("replyPlaceholder")}
+            value={text}
+            onInput={(e) => setText(e.currentTarget.value)}
+            onKeyDown={(e) => {
+              if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) (e.currentTarget.form as HTMLFormElement).requestSubmit();
+            }}
+          />
+          <button type="submit" disabled={busy || !text.trim()}>
+            {t("send")}
+          </button>
+        </form>
+      )}
+    </main>
+  );
+}

@@ -1,0 +1,160 @@
+import { useEffect, useState } from "preact/hooks";
+import { ApiError, type ListItem, listConversations, type Status, type View } from "./api.ts";
+import { href, type Route } from "./app.tsx";
+import type { T } from "./i18n.ts";
+import type { ListSubscriber } from "./inboxRoom.ts";
+import { applyDelta, type Page } from "./list.ts";
+
+const STATUSES: Status[] = ["pending", "in_progress", "closed"];
+type TypeFilter = "all" | "regular" | "collaborative";
+
+function tabCount(counts: Record<string, number>, view: View, status: Status, type: TypeFilter): number {
+  const of = (kind: string) => counts[`${view}.${status}.${kind}`] ?? 0;
+  return type === "all" ? of("regular") + of("collaborative") : of(type);
+}
+
+export function InboxScreen(props: {
+  t: T;
+  route: Extract<Route, { screen: "inbox" }>;
+  counts: Record<string, number>;
+  teamView: boolean;
+  subscribe: (s: ListSubscriber) => () => void;
+}) {
+  const { t, counts, teamView, subscribe } = props;
+  const view: View = props.route.view === "team" && teamView ? "team" : "mine";
+  const status = props.route.status;
+  const [type, setType] = useState<TypeFilter>("all");
+  const [page, setPage] = useState<Page | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [reload, setReload] = useState(0);
+
+  useEffect(() => {
+    let gone = false;
+    // Deltas arriving while the page loads are buffered, then applied with the version rule (§8.7).
+    const buffered: Parameters<ListSubscriber["delta"]>[0][] = [];
+    let loaded = false;
+    const matchesType = (item: ListItem | null) => !item || type === "all" || item.collaborative === (type === "collaborative");
+    const unsubscribe = subscribe({
+      delta: (d) => {
+        if (d.view !== view) return;
+        const filtered = matchesType(d.item) ? d : { ...d, item: null };
+        if (!loaded) buffered.push(filtered);
+        else setPage((p) => (p ? applyDelta(p, filtered) : p));
+      },
+      reset: (views) => {
+        if (views.includes(view)) setReload((n) => n + 1);
+      },
+    });
+    setPage(null);
+    setError(null);
+    listConversations({ view, status, type })
+      .then((res) => {
+        if (gone) return;
+        loaded = true;
+        setPage(buffered.reduce(applyDelta, { view, status, items: res.items, nextCursor: res.nextCursor }));
+      })
+      .catch((err) => !gone && setError(err instanceof ApiError ? err.message : String(err)));
+    return () => {
+      gone = true;
+      unsubscribe();
+    };
+  }, [view, status, type, reload, subscribe]);
+
+  const more = async () => {
+    if (!page?.nextCursor) return;
+    try {
+      const res = await listConversations({ view, status, type, cursor: page.nextCursor });
+      setPage((p) => {
+        if (!p) return p;
+        const have = new Set(p.items.map((i) => i.id));
+        return { ...p, items: [...p.items, ...res.items.filter((i) => !have.has(i.id))], nextCursor: res.nextCursor };
+      });
+    } catch (err) {
+      setError(err instanceof ApiError ? err.message : String(err));
+    }
+  };
+
+  const views: View[] = teamView ? ["mine", "team"] : ["mine"];
+  return (
+    <main class="inbox">
+      <nav class="tabs" role="tablist" aria-label={t("title")}>
+        {views.map((v) => (
+          <a key={v} role="tab" aria-selected={v === view} href={href({ screen: "inbox", view: v, status })}>
+            {t(v)}
+          </a>
+        ))}
+      </nav>
+      <nav class="tabs status" role="tablist" aria-label={t("all")}>
+        {STATUSES.map((s) => (
+          <a key={s} role="tab" aria-selected={s === status} data-status={s} href={href({ screen: "inbox", view, status: s })}>
+            {t(s)} <span class="count">{tabCount(counts, view, s, type)}</span>
+          </a>
+        ))}
+      </nav>
+      <div class="filters">
+        <label>
+          <select value={type} onChange={(e) => setType(e.currentTarget.value as TypeFilter)}>
+            {(["all", "regular", "collaborative"] as const).map((k) => (
+              <option key={k} value={k}>
+                {t(k)}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      {error && (
+        <p role="alert" class="error">
+          {error}
+        </p>
+      )}
+      {!page ? (
+        <p>{t("loading")}</p>
+      ) : page.items.length === 0 ? (
+        <p class="empty">{t("empty")}</p>
+      ) : (
+        <ul class="list" aria-label={`${t(view)} · ${t(status)}`}>
+          {page.items.map((item) => (
+            <Row key={item.id} t={t} item={item} view={view} />
+          ))}
+        </ul>
+      )}
+      {page?.nextCursor && (
+        <button type="button" class="more" onClick={more}>
+          {t("more")}
+        </button>
+      )}
+    </main>
+  );
+}
+
+function Row({ t, item, view }: { t: T; item: ListItem; view: View }) {
+  const when = item.lastMessageAt ? new Date(item.lastMessageAt).toLocaleString(t.locale, { dateStyle: "short", timeStyle: "short" }) : "";
+  return (
+    <li class="item" data-id={item.id}>
+      <a href={href({ screen: "conversation", id: item.id, view })}>
+        <div class="line">
+          {item.pinned && view === "mine" && (
+            <span class="pin" title={t("pinned")} aria-label={t("pinned")}>
+              📌
+            </span>
+          )}
+          <strong class="customer">{item.customer.name}</strong>
+          <span class="channel">{item.channel}</span>
+          {item.collaborative && <span class="tag">{t("collaborative")}</span>}
+          {item.overdue && <span class="tag overdue">{t("overdue")}</span>}
+          <time class="when">{when}</time>
+          {item.unreadCount > 0 && (
+            <span class="badge" aria-label={`${item.unreadCount} ${t("unread")}`}>
+              {item.unreadCount}
+            </span>
+          )}
+        </div>
+        <div class="preview">{item.lastMessagePreview ?? ""}</div>
+        <div class="people">
+          {t("follower")}: {item.follower?.name ?? t("nobody")}
+          {item.collaborators.length > 0 && ` · ${t("collaborators")}: ${item.collaborators.map((c) => c.name).join("、")}`}
+        </div>
+      </a>
+    </li>
+  );
+}
