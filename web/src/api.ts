@@ -188,11 +188,17 @@ export async function freshToken(): Promise<string> {
 export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   let res = await send(method, path, body, await freshToken());
   if (res.status === 401) {
-    const data = (await res.clone().json().catch(() => null)) as { code?: string } | null;
+    const data = (await res
+      .clone()
+      .json()
+      .catch(() => null)) as { code?: string } | null;
     if (data?.code === "TOKEN_EXPIRED") res = await send(method, path, body, (await refreshSession()).accessToken);
   }
   if (res.status === 403 || res.status === 401) {
-    const data = (await res.clone().json().catch(() => null)) as { code?: string } | null;
+    const data = (await res
+      .clone()
+      .json()
+      .catch(() => null)) as { code?: string } | null;
     if (data?.code === "MEMBER_INACTIVE" || data?.code === "UNAUTHENTICATED") setSession(null);
   }
   return parse<T>(res);

@@ -7,7 +7,9 @@ import { InboxScreen } from "./inbox.tsx";
 import { useInboxRoom } from "./inboxRoom.ts";
 
 /** Where the console is: `#/inbox/<view>/<status>` or `#/c/<conversationId>/<view>`. */
-export type Route = { screen: "inbox"; view: "mine" | "team"; status: "pending" | "in_progress" | "closed" } | { screen: "conversation"; id: string; view: "mine" | "team" };
+export type Route =
+  | { screen: "inbox"; view: "mine" | "team"; status: "pending" | "in_progress" | "closed" }
+  | { screen: "conversation"; id: string; view: "mine" | "team" };
 
 function parseRoute(hash: string): Route {
   const [, screen, a, b] = hash.replace(/^#/, "").split("/").map(decodeURIComponent);
@@ -17,9 +19,7 @@ function parseRoute(hash: string): Route {
   return { screen: "inbox", view, status };
 }
 export function href(route: Route): string {
-  return route.screen === "inbox"
-    ? `#/inbox/${route.view}/${route.status}`
-    : `#/c/${encodeURIComponent(route.id)}/${route.view}`;
+  return route.screen === "inbox" ? `#/inbox/${route.view}/${route.status}` : `#/c/${encodeURIComponent(route.id)}/${route.view}`;
 }
 
 function useRoute(): Route {
@@ -66,7 +66,14 @@ function Login({ t }: { t: T }) {
         <h1>{t("title")}</h1>
         <label>
           {t("email")}
-          <input type="email" name="email" autoComplete="username" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
+          <input
+            type="email"
+            name="email"
+            autoComplete="username"
+            required
+            value={email}
+            onInput={(e) => setEmail(e.currentTarget.value)}
+          />
         </label>
         <label>
           {t("password")}

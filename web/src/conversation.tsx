@@ -29,7 +29,12 @@ const TEAM_VIEWERS = ["admin", "supervisor", "cs_manager"];
 type Action = "join" | "leave" | "take_over" | "close" | "reopen" | "pin" | "unpin";
 
 /** The actions docs/protocol.md §2.4 allows this member, from this view, on this state. */
-export function allowedActions(c: ConversationView, me: { id: string; role: string }, view: View, pinned: boolean): { reply: boolean; actions: Action[] } {
+export function allowedActions(
+  c: ConversationView,
+  me: { id: string; role: string },
+  view: View,
+  pinned: boolean,
+): { reply: boolean; actions: Action[] } {
   const isFollower = c.follower?.id === me.id;
   const isCollaborator = c.collaborators.some((m) => m.id === me.id);
   const participant = isFollower || isCollaborator;
@@ -48,7 +53,6 @@ export function allowedActions(c: ConversationView, me: { id: string; role: stri
   const reply = open && (c.collaborative ? participant : isFollower || (teamViewer && view === "team"));
   return { reply, actions };
 }
-
 
 export function ConversationScreen({ t, session, id, view }: { t: T; session: Session; id: string; view: View }) {
   const [room, setRoom] = useState<Room | null>(null);

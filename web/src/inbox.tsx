@@ -77,20 +77,20 @@ export function InboxScreen(props: {
   const views: View[] = teamView ? ["mine", "team"] : ["mine"];
   return (
     <main class="inbox">
-      <nav class="tabs" role="tablist" aria-label={t("title")}>
+      <div class="tabs" role="tablist" aria-label={t("title")}>
         {views.map((v) => (
           <a key={v} role="tab" aria-selected={v === view} href={href({ screen: "inbox", view: v, status })}>
             {t(v)}
           </a>
         ))}
-      </nav>
-      <nav class="tabs status" role="tablist" aria-label={t("all")}>
+      </div>
+      <div class="tabs status" role="tablist" aria-label={t("all")}>
         {STATUSES.map((s) => (
           <a key={s} role="tab" aria-selected={s === status} data-status={s} href={href({ screen: "inbox", view, status: s })}>
             {t(s)} <span class="count">{tabCount(counts, view, s, type)}</span>
           </a>
         ))}
-      </nav>
+      </div>
       <div class="filters">
         <label>
           <select value={type} onChange={(e) => setType(e.currentTarget.value as TypeFilter)}>
@@ -134,7 +134,7 @@ function Row({ t, item, view }: { t: T; item: ListItem; view: View }) {
       <a href={href({ screen: "conversation", id: item.id, view })}>
         <div class="line">
           {item.pinned && view === "mine" && (
-            <span class="pin" title={t("pinned")} aria-label={t("pinned")}>
+            <span class="pin" role="img" title={t("pinned")} aria-label={t("pinned")}>
               📌
             </span>
           )}
@@ -144,8 +144,9 @@ function Row({ t, item, view }: { t: T; item: ListItem; view: View }) {
           {item.overdue && <span class="tag overdue">{t("overdue")}</span>}
           <time class="when">{when}</time>
           {item.unreadCount > 0 && (
-            <span class="badge" aria-label={`${item.unreadCount} ${t("unread")}`}>
+            <span class="badge" title={t("unread")}>
               {item.unreadCount}
+              <span class="sr-only"> {t("unread")}</span>
             </span>
           )}
         </div>

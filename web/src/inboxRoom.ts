@@ -82,7 +82,8 @@ export function useInboxRoom(memberId: string): InboxRoomState {
       room.onMessage("result", () => {});
       room.onLeave((code) => {
         if (gone) return;
-        if (code === 4104) signOut(); // deactivated (§2.6)
+        if (code === 4104)
+          signOut(); // deactivated (§2.6)
         else if (code !== 1000 && code !== 4000) setError(`${code}`);
       });
       // Pages loaded before the join missed deltas: reload them (§8.7).
