@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { mkdirSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,6 +16,8 @@ import { useTestServer, waitFor } from "../support/server.ts";
  */
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
+/** Screenshots of the main screens, both locales, for the README (issue 12). */
+const screens = `${root}/docs/screens`;
 
 function chromiumPath(): string | null {
   for (const name of ["chromium", "chromium-browser"]) {
@@ -34,6 +36,7 @@ let browser: Browser | undefined;
 
 beforeAll(async () => {
   execFileSync(process.execPath, ["web/build.mjs"], { cwd: root, stdio: "inherit" });
+  mkdirSync(screens, { recursive: true });
   if (executablePath) browser = await chromium.launch({ executablePath, args: ["--no-sandbox"], headless: true });
 });
 afterAll(async () => {
@@ -106,11 +109,14 @@ async function tabCount(page: Page, status: string): Promise<number> {
 }
 
 describe.skipIf(!executablePath)("the web console in chromium", () => {
-  it("an English-speaking agent signs in, sees the inbox with its counts, then a conversation and a notice arrive live when a follower adds her (R2.7)", async () => {
+  it("an English-speaking agent signs in, sees the inbox with its counts, then a conversation and a notice arrive live when a follower adds her (R2.7); a refusal shows its message; her removal closes the view with 4101 and takes the item off her list (R3.2)", async () => {
     const context = await browser!.newContext({ locale: "en-US", viewport: { width: 390, height: 844 } });
     const page = await context.newPage();
     const problems: string[] = [];
     page.on("pageerror", (e) => problems.push(e.message));
+    await page.goto(`${app.url}/`);
+    await page.locator('input[name="email"]').waitFor();
+    await page.screenshot({ path: `${screens}/login-en.png` });
     await signIn(page, "agent2@demo.test"); // Eve, locale en: collaborator in demo-collab-full, follows demo-closed
 
     const list = page.getByRole("list", { name: "Mine · In progress" });
@@ -128,8 +134,10 @@ describe.skipIf(!executablePath)("the web console in chromium", () => {
     const toast = page.locator(".toast", { hasText: "Amy (Supervisor) added you to" });
     await toast.waitFor();
     expect(await toast.textContent()).toContain("collaborative conversation");
+    await page.screenshot({ path: `${screens}/inbox-en-phone.png` });
     await page.locator(".bell").click();
     await page.getByRole("region", { name: "Notices" }).locator("li", { hasText: "Amy (Supervisor) added you to" }).waitFor();
+    await page.screenshot({ path: `${screens}/notices-en-phone.png` });
 
     // The conversation: the system line of her joining, no close button for a collaborator (R8.1), and a reply that reaches Amy.
     await list.locator("li[data-id=demo-group] a").click();
@@ -140,13 +148,29 @@ describe.skipIf(!executablePath)("the web console in chromium", () => {
     await page.getByRole("button", { name: "Send" }).click();
     await page.locator(".msg.staff", { hasText: "Hello from the console 你好" }).waitFor();
     await waitFor(() => amy.state.messages.some((m: { body: string }) => m.body === "Hello from the console 你好"));
+    await page.screenshot({ path: `${screens}/conversation-en-phone.png`, fullPage: true });
+
+    // A refused action is shown with the server's message, and nothing was added (§2.3).
+    await page.getByRole("textbox", { name: "Reply" }).fill("x".repeat(4001));
+    await page.getByRole("button", { name: "Send" }).click();
+    await page.getByRole("alert").filter({ hasText: "The text is too long" }).waitFor();
+    expect(await page.locator(".msg.staff").count()).toBe(1);
+
+    // Amy removes Eve: her view closes with the reason of 4101 (R3.2), the item leaves her list.
+    expect((await amy.act("remove_collaborators", { memberIds: [ID.agent2] })).ok).toBe(true);
+    await page.getByRole("alert").filter({ hasText: "You were removed from this collaborative conversation. (4101" }).waitFor();
+    expect(await page.getByRole("textbox", { name: "Reply" }).count()).toBe(0);
+    await page.getByRole("link", { name: "Back to the inbox" }).click();
+    await list.locator("li[data-id=demo-collab-full]").waitFor();
+    expect(await list.locator("li[data-id=demo-group]").count()).toBe(0);
+    await expect.poll(() => tabCount(page, "in_progress")).toBe(1);
 
     expect(problems).toEqual([]);
     await context.close();
   });
 
   it("a zh-TW agent sees the console in Chinese with the pinned conversation first in mine (R12.2), and a team viewer gets the team tab", async () => {
-    const context = await browser!.newContext({ locale: "en-US" });
+    const context = await browser!.newContext({ locale: "en-US", viewport: { width: 1100, height: 760 } });
     const page = await context.newPage();
     const problems: string[] = [];
     page.on("pageerror", (e) => problems.push(e.message));
@@ -156,6 +180,7 @@ describe.skipIf(!executablePath)("the web console in chromium", () => {
     expect(await list.locator("li").first().getAttribute("data-id")).toBe("demo-direct");
     expect(await list.locator("li").first().locator(".pin").count()).toBe(1);
     await expect.poll(() => tabCount(page, "in_progress")).toBe(await list.locator("li").count());
+    await page.screenshot({ path: `${screens}/inbox-zh-TW.png` });
     expect(await page.getByRole("button", { name: "登出" }).count()).toBe(1);
     await page.getByRole("button", { name: "登出" }).click();
 
@@ -165,6 +190,10 @@ describe.skipIf(!executablePath)("the web console in chromium", () => {
     await team.locator("li[data-id=demo-collab-full]").waitFor();
     await page.locator("[role=tab][data-status=pending]").click();
     await page.getByRole("list", { name: "團隊 · 待處理" }).locator("li[data-id=demo-pending]").waitFor();
+    await page.screenshot({ path: `${screens}/team-pending-zh-TW.png` });
+    await page.getByRole("list", { name: "團隊 · 待處理" }).locator("li[data-id=demo-pending] a").click();
+    await page.locator(".msg.customer").first().waitFor();
+    await page.screenshot({ path: `${screens}/conversation-zh-TW.png` });
     expect(problems).toEqual([]);
     await context.close();
   });

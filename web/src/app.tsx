@@ -2,6 +2,7 @@ import type { Room } from "@colyseus/sdk";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { ApiError, currentSession, type ListDelta, login, type Notice, onSession, type Session, signOut } from "./api.ts";
 import { ConversationScreen } from "./conversation.tsx";
+import { BellIcon } from "./icons.tsx";
 import { localeOf, type T, translator } from "./i18n.ts";
 import { InboxScreen } from "./inbox.tsx";
 import { useInboxRoom } from "./inboxRoom.ts";
@@ -119,7 +120,8 @@ function Shell({ session, t }: { session: Session; t: T }) {
           aria-label={`${t("notices")} (${inbox.unreadNotices})`}
           onClick={() => setBellOpen(!bellOpen)}
         >
-          🔔{inbox.unreadNotices > 0 && <span class="badge bell-count">{inbox.unreadNotices}</span>}
+          <BellIcon />
+          {inbox.unreadNotices > 0 && <span class="badge bell-count">{inbox.unreadNotices}</span>}
         </button>
         <button type="button" onClick={() => signOut()}>
           {t("signOut")}

@@ -2,7 +2,7 @@ import type { Room } from "@colyseus/sdk";
 import { useEffect, useState } from "preact/hooks";
 import { act, ApiError, joinConversation, type MemberBrief, type Session, type View } from "./api.ts";
 import { href } from "./app.tsx";
-import type { T } from "./i18n.ts";
+import type { Key, T } from "./i18n.ts";
 
 interface Message {
   seq: number;
@@ -79,7 +79,9 @@ export function ConversationScreen({ t, session, id, view }: { t: T; session: Se
         r.onMessage("result", () => {});
         r.onLeave((code, reason) => {
           if (gone || code === 1000 || code === 4000) return;
-          setClosed(code >= 4101 && code <= 4105 ? `${t("viewClosed")} (${code} ${reason ?? ""})` : t("reconnect"));
+          // The close codes of docs/protocol.md §2.6, each explained.
+          const known = code >= 4101 && code <= 4105 ? (`closed${code}` as Key) : null;
+          setClosed(known ? `${t(known)} (${code} ${reason ?? ""})` : t("reconnect"));
         });
         void act(r, "mark_read");
       })

@@ -43,6 +43,11 @@ const en = {
   dismiss: "Dismiss",
   connecting: "Connecting…",
   viewClosed: "This conversation is no longer open for you.",
+  closed4101: "You were removed from this collaborative conversation.",
+  closed4102: "You left this collaborative conversation.",
+  closed4103: "The follower closed this conversation.",
+  closed4104: "Your account was deactivated.",
+  closed4105: "This view is no longer yours.",
   reconnect: "The live connection was lost. Reload the page to reconnect.",
 } as const;
 export type Key = keyof typeof en;
@@ -89,6 +94,11 @@ const zh: Record<Key, string> = {
   dismiss: "關閉",
   connecting: "連線中…",
   viewClosed: "你已無法再檢視這個對話。",
+  closed4101: "你已被退出這個協作對話。",
+  closed4102: "你已退出這個協作對話。",
+  closed4103: "跟進者已結束這個對話。",
+  closed4104: "你的帳號已停用。",
+  closed4105: "你已無法再檢視這個對話。",
   reconnect: "即時連線已中斷，請重新整理頁面。",
 };
 

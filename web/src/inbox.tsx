@@ -2,6 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { ApiError, type ListItem, listConversations, type Status, type View } from "./api.ts";
 import { href, type Route } from "./app.tsx";
 import type { T } from "./i18n.ts";
+import { PinIcon } from "./icons.tsx";
 import type { ListSubscriber } from "./inboxRoom.ts";
 import { applyDelta, type Page } from "./list.ts";
 
@@ -93,7 +94,11 @@ export function InboxScreen(props: {
       </div>
       <div class="filters">
         <label>
-          <select value={type} onChange={(e) => setType(e.currentTarget.value as TypeFilter)}>
+          <select
+            aria-label={`${t("regular")} / ${t("collaborative")}`}
+            value={type}
+            onChange={(e) => setType(e.currentTarget.value as TypeFilter)}
+          >
             {(["all", "regular", "collaborative"] as const).map((k) => (
               <option key={k} value={k}>
                 {t(k)}
@@ -135,7 +140,7 @@ function Row({ t, item, view }: { t: T; item: ListItem; view: View }) {
         <div class="line">
           {item.pinned && view === "mine" && (
             <span class="pin" role="img" title={t("pinned")} aria-label={t("pinned")}>
-              📌
+              <PinIcon />
             </span>
           )}
           <strong class="customer">{item.customer.name}</strong>
