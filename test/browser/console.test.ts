@@ -178,7 +178,7 @@ describe.skipIf(!executablePath)("the web console in chromium", () => {
     const list = page.getByRole("list", { name: "我的 · 處理中" });
     await list.locator("li").first().waitFor();
     expect(await list.locator("li").first().getAttribute("data-id")).toBe("demo-direct");
-    expect(await list.locator("li").first().locator(".pin").count()).toBe(1);
+    await list.locator("li").first().locator(".pin").waitFor();
     await expect.poll(() => tabCount(page, "in_progress")).toBe(await list.locator("li").count());
     await page.screenshot({ path: `${screens}/inbox-zh-TW.png` });
     expect(await page.getByRole("button", { name: "登出" }).count()).toBe(1);
@@ -196,5 +196,43 @@ describe.skipIf(!executablePath)("the web console in chromium", () => {
     await page.screenshot({ path: `${screens}/conversation-zh-TW.png` });
     expect(problems).toEqual([]);
     await context.close();
+  });
+
+  it("a follower adds two collaborators from the console's candidate search and both see the conversation appear live (R2.1, R2.3, R2.7)", async () => {
+    const contexts = await Promise.all(
+      [0, 1, 2].map(() => browser!.newContext({ locale: "en-US", viewport: { width: 1000, height: 760 } })),
+    );
+    const [dan, eve, finn] = await Promise.all(contexts.map((c) => c.newPage()));
+    const problems: string[] = [];
+    for (const p of [dan!, eve!, finn!]) p.on("pageerror", (e) => problems.push(e.message));
+    await Promise.all([signIn(dan!, "agent@demo.test"), signIn(eve!, "agent2@demo.test"), signIn(finn!, "agent3@demo.test")]);
+    const eveList = eve!.getByRole("list", { name: "Mine · In progress" });
+    await eveList.locator("li").first().waitFor();
+    await finn!.locator("[role=tab][data-status=in_progress]").waitFor();
+
+    // Dan (follower of the 1-on-1 demo-direct) opens it: no collaborator yet, so no transfer to one; a 1-on-1 transfer goes through the search.
+    await dan!.getByRole("list", { name: "我的 · 處理中" }).locator("li[data-id=demo-direct] a").click();
+    await dan!.locator("[data-action=close]").waitFor();
+    expect(await dan!.locator("[data-action=leave]").count()).toBe(0); // the follower cannot leave (R5.1)
+    await dan!.locator(".candidates summary").click();
+    for (const name of ["Eve", "Finn"]) {
+      await dan!.getByRole("searchbox", { name: "搜尋成員" }).fill(name);
+      const row = dan!.locator(".candidates li", { hasText: name });
+      await row.waitFor();
+      await row.locator("[data-action=add]").click();
+      await dan!.locator(".participants li[data-member]", { hasText: name }).waitFor();
+    }
+    await dan!.locator(".msg.system", { hasText: "Eve" }).first().waitFor();
+
+    // Both see it appear live, with the notice of R2.7.
+    await eveList.locator("li[data-id=demo-direct]").waitFor();
+    await eve!.locator(".toast", { hasText: "Dan (Agent) added you to" }).waitFor();
+    await finn!.getByRole("list", { name: "Mine · In progress" }).locator("li[data-id=demo-direct]").waitFor();
+    await finn!.locator(".toast", { hasText: "Dan (Agent) added you to" }).waitFor();
+    // Now collaborative: Dan may transfer to either collaborator (R7.1).
+    expect(await dan!.locator(".participants li[data-member] [data-action=transfer]").count()).toBe(2);
+    await dan!.screenshot({ path: `${screens}/conversation-follower-zh-TW.png`, fullPage: true });
+    expect(problems).toEqual([]);
+    await Promise.all(contexts.map((c) => c.close()));
   });
 });

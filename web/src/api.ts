@@ -220,6 +220,20 @@ export function listConversations(q: ListQuery): Promise<{ items: ListItem[]; ne
   return call("GET", `/api/v2/conversations?${params}`);
 }
 
+export interface Candidate {
+  id: string;
+  name: string;
+  email: string;
+  phone: string | null;
+  role: Role;
+}
+/** `GET /api/v2/conversations/{id}/candidates` (§7.4): active members who are not participants. */
+export function listCandidates(conversationId: string, q: string): Promise<{ items: Candidate[] }> {
+  const params = new URLSearchParams({ limit: "20" });
+  if (q.trim()) params.set("q", q.trim());
+  return call("GET", `/api/v2/conversations/${encodeURIComponent(conversationId)}/candidates?${params}`);
+}
+
 /** `GET /api/v2/notifications` (§7.1), newest first. */
 export function listNotices(): Promise<{ items: Notice[]; unread: number; nextBefore: string | null }> {
   return call("GET", "/api/v2/notifications?limit=50");

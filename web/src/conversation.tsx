@@ -1,6 +1,6 @@
 import type { Room } from "@colyseus/sdk";
 import { useEffect, useState } from "preact/hooks";
-import { act, ApiError, joinConversation, type MemberBrief, type Session, type View } from "./api.ts";
+import { act, ApiError, type Candidate, joinConversation, listCandidates, type MemberBrief, type Session, type View } from "./api.ts";
 import { href } from "./app.tsx";
 import type { Key, T } from "./i18n.ts";
 
@@ -34,7 +34,7 @@ export function allowedActions(
   me: { id: string; role: string },
   view: View,
   pinned: boolean,
-): { reply: boolean; actions: Action[] } {
+): { reply: boolean; actions: Action[]; manage: boolean; transfer: "collaborators" | "anyone" | null } {
   const isFollower = c.follower?.id === me.id;
   const isCollaborator = c.collaborators.some((m) => m.id === me.id);
   const participant = isFollower || isCollaborator;
@@ -51,7 +51,18 @@ export function allowedActions(
     else if (open) actions.push("pin");
   }
   const reply = open && (c.collaborative ? participant : isFollower || (teamViewer && view === "team"));
-  return { reply, actions };
+  // add_collaborators / remove_collaborators (R2.1, R3.1); transfer (R7.1; 1-on-1 and pending: R4.2).
+  const manage = open && (isFollower || (isCollaborator && MANAGERS.includes(me.role)));
+  const transfer = !open
+    ? null
+    : c.collaborative
+      ? isFollower
+        ? "collaborators"
+        : null
+      : isFollower || (teamViewer && view === "team")
+        ? "anyone"
+        : null;
+  return { reply, actions, manage, transfer };
 }
 
 export function ConversationScreen({ t, session, id, view }: { t: T; session: Session; id: string; view: View }) {
@@ -127,7 +138,7 @@ export function ConversationScreen({ t, session, id, view }: { t: T; session: Se
       </main>
     );
   const mine = state.me[session.member.id];
-  const { reply, actions } = allowedActions(state, session.member, view, mine?.pinned ?? false);
+  const { reply, actions, manage, transfer } = allowedActions(state, session.member, view, mine?.pinned ?? false);
   return (
     <main class="conversation">
       {back}
@@ -135,12 +146,42 @@ export function ConversationScreen({ t, session, id, view }: { t: T; session: Se
         {state.customer.name} <span class="channel">{state.channel}</span> <span class="tag">{t(state.status)}</span>
       </h1>
       <section class="participants" aria-label={t("participants")}>
-        {t("follower")}: {state.follower ? `${state.follower.name} (${t.role(state.follower.role)})` : t("nobody")}
+        <div>
+          {t("follower")}: {state.follower ? `${state.follower.name} (${t.role(state.follower.role)})` : t("nobody")}
+        </div>
         {state.collaborators.length > 0 && (
-          <>
-            {" · "}
-            {t("collaborators")}: {state.collaborators.map((c) => `${c.name} (${t.role(c.role)})`).join("、")}
-          </>
+          <ul class="people-list" aria-label={t("collaborators")}>
+            {state.collaborators.map((c) => (
+              <li key={c.id} data-member={c.id}>
+                {c.name} ({t.role(c.role)})
+                {manage && !closed && (
+                  <button
+                    type="button"
+                    disabled={busy}
+                    data-action="remove"
+                    onClick={() => run("remove_collaborators", { memberIds: [c.id] })}
+                  >
+                    {t("remove")}
+                  </button>
+                )}
+                {transfer === "collaborators" && !closed && (
+                  <button type="button" disabled={busy} data-action="transfer" onClick={() => run("transfer", { memberId: c.id })}>
+                    {t("transferTo")}
+                  </button>
+                )}
+              </li>
+            ))}
+          </ul>
+        )}
+        {!closed && ((manage && state.collaborators.length < 5) || transfer === "anyone") && (
+          <Candidates
+            t={t}
+            conversationId={state.id}
+            busy={busy}
+            version={state.collaborators.length}
+            onAdd={manage && state.collaborators.length < 5 ? (memberId) => run("add_collaborators", { memberIds: [memberId] }) : null}
+            onTransfer={transfer === "anyone" ? (memberId) => run("transfer", { memberId }) : null}
+          />
         )}
       </section>
       {closed && (
@@ -199,5 +240,55 @@ export function ConversationScreen({ t, session, id, view }: { t: T; session: Se
         </form>
       )}
     </main>
+  );
+}
+
+/** Candidate search (§7.4) to add a collaborator or, in a 1-on-1, to transfer or assign. */
+function Candidates(props: {
+  t: T;
+  conversationId: string;
+  busy: boolean;
+  version: number;
+  onAdd: ((memberId: string) => void) | null;
+  onTransfer: ((memberId: string) => void) | null;
+}) {
+  const { t, conversationId, busy, version, onAdd, onTransfer } = props;
+  const [q, setQ] = useState("");
+  const [items, setItems] = useState<Candidate[] | null>(null);
+  useEffect(() => {
+    let gone = false;
+    const timer = setTimeout(() => {
+      listCandidates(conversationId, q)
+        .then((res) => !gone && setItems(res.items))
+        .catch(() => !gone && setItems([]));
+    }, 200);
+    return () => {
+      gone = true;
+      clearTimeout(timer);
+    };
+  }, [conversationId, q, version]);
+  return (
+    <details class="candidates">
+      <summary>{onAdd ? t("addCollaborators") : t("assign")}</summary>
+      <input type="search" aria-label={t("search")} placeholder={t("search")} value={q} onInput={(e) => setQ(e.currentTarget.value)} />
+      {items && items.length === 0 && <p>{t("noCandidates")}</p>}
+      <ul class="people-list">
+        {(items ?? []).map((m) => (
+          <li key={m.id} data-candidate={m.id}>
+            {m.name} ({t.role(m.role)}) <span class="muted">{m.email}</span>
+            {onAdd && (
+              <button type="button" disabled={busy} data-action="add" onClick={() => onAdd(m.id)}>
+                {t("add")}
+              </button>
+            )}
+            {onTransfer && (
+              <button type="button" disabled={busy} data-action="transfer" onClick={() => onTransfer(m.id)}>
+                {t("transferTo")}
+              </button>
+            )}
+          </li>
+        ))}
+      </ul>
+    </details>
   );
 }

@@ -34,25 +34,24 @@ export function InboxScreen(props: {
     // Deltas arriving while the page loads are buffered, then applied with the version rule (§8.7).
     const buffered: Parameters<ListSubscriber["delta"]>[0][] = [];
     let loaded = false;
-    const matchesType = (item: ListItem | null) => !item || type === "all" || item.collaborative === (type === "collaborative");
     const unsubscribe = subscribe({
       delta: (d) => {
         if (d.view !== view) return;
-        const filtered = matchesType(d.item) ? d : { ...d, item: null };
-        if (!loaded) buffered.push(filtered);
-        else setPage((p) => (p ? applyDelta(p, filtered) : p));
+        if (!loaded) buffered.push(d);
+        else setPage((p) => (p ? applyDelta(p, d) : p));
       },
       reset: (views) => {
         if (views.includes(view)) setReload((n) => n + 1);
       },
     });
-    setPage(null);
+    // A reload of the same list (a rejoin, `list_reset`) keeps showing the rows until the new ones arrive.
+    setPage((p) => (p && p.view === view && p.status === status && p.type === type ? p : null));
     setError(null);
     listConversations({ view, status, type })
       .then((res) => {
         if (gone) return;
         loaded = true;
-        setPage(buffered.reduce(applyDelta, { view, status, items: res.items, nextCursor: res.nextCursor }));
+        setPage(buffered.reduce(applyDelta, { view, status, type, items: res.items, nextCursor: res.nextCursor }));
       })
       .catch((err) => !gone && setError(err instanceof ApiError ? err.message : String(err)));
     return () => {

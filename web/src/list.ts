@@ -4,6 +4,7 @@ import type { ListDelta, ListItem, Status, View } from "./api.ts";
 export interface Page {
   view: View;
   status: Status;
+  type: "all" | "regular" | "collaborative";
   items: ListItem[];
   /** Null when the page holds the whole list (no later page). */
   nextCursor: string | null;
@@ -26,7 +27,8 @@ export function applyDelta(page: Page, d: ListDelta): Page {
   if (held && d.item && held.version > d.item.version) return page; // stale
   const items = page.items.filter((i) => i.id !== d.conversationId);
   const item = d.item;
-  if (item && item.status === page.status) {
+  const typeMatches = (i: ListItem) => page.type === "all" || i.collaborative === (page.type === "collaborative");
+  if (item && item.status === page.status && typeMatches(item)) {
     const at = items.findIndex((other) => compare(page.view, item, other) < 0);
     if (at >= 0) items.splice(at, 0, item);
     else if (page.nextCursor === null) items.push(item); // after the last row: only when nothing follows
