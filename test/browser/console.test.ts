@@ -181,6 +181,14 @@ describe.skipIf(!executablePath)("the web console in chromium", () => {
     await list.locator("li").first().locator(".pin").waitFor();
     await expect.poll(() => tabCount(page, "in_progress")).toBe(await list.locator("li").count());
     await page.screenshot({ path: `${screens}/inbox-zh-TW.png` });
+    // Search (a message's text) and the overdue sort are the HTTP list's (§7.3).
+    await page.getByRole("searchbox", { name: "搜尋客戶與訊息" }).fill("A1234");
+    await expect.poll(() => list.locator("li").count()).toBe(1);
+    expect(await list.locator("li").first().getAttribute("data-id")).toBe("demo-direct");
+    await page.getByRole("searchbox", { name: "搜尋客戶與訊息" }).fill("");
+    await page.getByRole("combobox", { name: "排序" }).selectOption("overdue");
+    await expect.poll(() => list.locator("li").count()).toBe(4);
+    expect(await page.getByRole("alert").count()).toBe(0);
     expect(await page.getByRole("button", { name: "登出" }).count()).toBe(1);
     await page.getByRole("button", { name: "登出" }).click();
 

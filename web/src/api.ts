@@ -209,12 +209,15 @@ export interface ListQuery {
   status: Status;
   type?: "all" | Kind;
   sort?: "last_message" | "overdue";
+  /** Search (1–100 characters); "" for none. */
+  q?: string;
   cursor?: string | null;
   limit?: number;
 }
 /** `GET /api/v2/conversations` (§7.3). */
 export function listConversations(q: ListQuery): Promise<{ items: ListItem[]; nextCursor: string | null }> {
   const params = new URLSearchParams({ view: q.view, status: q.status, type: q.type ?? "all", sort: q.sort ?? "last_message" });
+  if (q.q) params.set("q", q.q);
   if (q.cursor) params.set("cursor", q.cursor);
   if (q.limit) params.set("limit", String(q.limit));
   return call("GET", `/api/v2/conversations?${params}`);

@@ -149,6 +149,7 @@ export function ConversationScreen({ t, session, id, view }: { t: T; session: Se
         <div>
           {t("follower")}: {state.follower ? `${state.follower.name} (${t.role(state.follower.role)})` : t("nobody")}
         </div>
+        {state.collaborators.length > 0 && <div>{t("collaborators")}:</div>}
         {state.collaborators.length > 0 && (
           <ul class="people-list" aria-label={t("collaborators")}>
             {state.collaborators.map((c) => (
@@ -178,7 +179,7 @@ export function ConversationScreen({ t, session, id, view }: { t: T; session: Se
             t={t}
             conversationId={state.id}
             busy={busy}
-            version={state.collaborators.length}
+            participants={[state.follower?.id ?? "", ...state.collaborators.map((c) => c.id)].join(",")}
             onAdd={manage && state.collaborators.length < 5 ? (memberId) => run("add_collaborators", { memberIds: [memberId] }) : null}
             onTransfer={transfer === "anyone" ? (memberId) => run("transfer", { memberId }) : null}
           />
@@ -248,11 +249,12 @@ function Candidates(props: {
   t: T;
   conversationId: string;
   busy: boolean;
-  version: number;
+  /** The participants' ids, joined: a change refreshes the search; they are never offered. */
+  participants: string;
   onAdd: ((memberId: string) => void) | null;
   onTransfer: ((memberId: string) => void) | null;
 }) {
-  const { t, conversationId, busy, version, onAdd, onTransfer } = props;
+  const { t, conversationId, busy, participants, onAdd, onTransfer } = props;
   const [q, setQ] = useState("");
   const [items, setItems] = useState<Candidate[] | null>(null);
   useEffect(() => {
@@ -266,14 +268,15 @@ function Candidates(props: {
       gone = true;
       clearTimeout(timer);
     };
-  }, [conversationId, q, version]);
+  }, [conversationId, q, participants]);
+  const shown = (items ?? []).filter((m) => !participants.split(",").includes(m.id));
   return (
     <details class="candidates">
       <summary>{onAdd ? t("addCollaborators") : t("assign")}</summary>
       <input type="search" aria-label={t("search")} placeholder={t("search")} value={q} onInput={(e) => setQ(e.currentTarget.value)} />
-      {items && items.length === 0 && <p>{t("noCandidates")}</p>}
+      {items && shown.length === 0 && <p>{t("noCandidates")}</p>}
       <ul class="people-list">
-        {(items ?? []).map((m) => (
+        {shown.map((m) => (
           <li key={m.id} data-candidate={m.id}>
             {m.name} ({t.role(m.role)}) <span class="muted">{m.email}</span>
             {onAdd && (

@@ -1,13 +1,12 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, type ListItem, listConversations, type Status, type View } from "./api.ts";
 import { href, type Route } from "./app.tsx";
 import type { T } from "./i18n.ts";
 import { PinIcon } from "./icons.tsx";
 import type { ListSubscriber } from "./inboxRoom.ts";
-import { applyDelta, type Page } from "./list.ts";
+import { applyDelta, type Page, type Sort, type TypeFilter } from "./list.ts";
 
 const STATUSES: Status[] = ["pending", "in_progress", "closed"];
-type TypeFilter = "all" | "regular" | "collaborative";
 
 function tabCount(counts: Record<string, number>, view: View, status: Status, type: TypeFilter): number {
   const of = (kind: string) => counts[`${view}.${status}.${kind}`] ?? 0;
@@ -25,6 +24,14 @@ export function InboxScreen(props: {
   const view: View = props.route.view === "team" && teamView ? "team" : "mine";
   const status = props.route.status;
   const [type, setType] = useState<TypeFilter>("all");
+  const [chosenSort, setSort] = useState<Sort>("last_message");
+  const sort: Sort = status === "closed" ? "last_message" : chosenSort; // overdue only on open tabs (R10.3)
+  const [search, setSearch] = useState("");
+  const [q, setQ] = useState("");
+  useEffect(() => {
+    const timer = setTimeout(() => setQ(search.trim()), 300);
+    return () => clearTimeout(timer);
+  }, [search]);
   const [page, setPage] = useState<Page | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [reload, setReload] = useState(0);
@@ -45,25 +52,25 @@ export function InboxScreen(props: {
       },
     });
     // A reload of the same list (a rejoin, `list_reset`) keeps showing the rows until the new ones arrive.
-    setPage((p) => (p && p.view === view && p.status === status && p.type === type ? p : null));
+    setPage((p) => (p && p.view === view && p.status === status && p.type === type && p.sort === sort && p.q === q ? p : null));
     setError(null);
-    listConversations({ view, status, type })
+    listConversations({ view, status, type, sort, q })
       .then((res) => {
         if (gone) return;
         loaded = true;
-        setPage(buffered.reduce(applyDelta, { view, status, type, items: res.items, nextCursor: res.nextCursor }));
+        setPage(buffered.reduce(applyDelta, { view, status, type, sort, q, items: res.items, nextCursor: res.nextCursor }));
       })
       .catch((err) => !gone && setError(err instanceof ApiError ? err.message : String(err)));
     return () => {
       gone = true;
       unsubscribe();
     };
-  }, [view, status, type, reload, subscribe]);
+  }, [view, status, type, sort, q, reload, subscribe]);
 
   const more = async () => {
     if (!page?.nextCursor) return;
     try {
-      const res = await listConversations({ view, status, type, cursor: page.nextCursor });
+      const res = await listConversations({ view, status, type, sort, q, cursor: page.nextCursor });
       setPage((p) => {
         if (!p) return p;
         const have = new Set(p.items.map((i) => i.id));
@@ -73,6 +80,20 @@ export function InboxScreen(props: {
       setError(err instanceof ApiError ? err.message : String(err));
     }
   };
+
+  // Infinite scroll: the next page loads when the "more" button comes into view (it stays clickable).
+  const moreButton = useRef<HTMLButtonElement>(null);
+  const moreRef = useRef(more);
+  moreRef.current = more;
+  useEffect(() => {
+    const el = moreButton.current;
+    if (!el || typeof IntersectionObserver === "undefined") return;
+    const observer = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) void moreRef.current();
+    });
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, [page?.nextCursor]);
 
   const views: View[] = teamView ? ["mine", "team"] : ["mine"];
   return (
@@ -92,20 +113,35 @@ export function InboxScreen(props: {
         ))}
       </div>
       <div class="filters">
-        <label>
-          <select
-            aria-label={`${t("regular")} / ${t("collaborative")}`}
-            value={type}
-            onChange={(e) => setType(e.currentTarget.value as TypeFilter)}
-          >
-            {(["all", "regular", "collaborative"] as const).map((k) => (
-              <option key={k} value={k}>
-                {t(k)}
-              </option>
-            ))}
-          </select>
-        </label>
+        <select
+          aria-label={`${t("regular")} / ${t("collaborative")}`}
+          value={type}
+          onChange={(e) => setType(e.currentTarget.value as TypeFilter)}
+        >
+          {(["all", "regular", "collaborative"] as const).map((k) => (
+            <option key={k} value={k}>
+              {t(k)}
+            </option>
+          ))}
+        </select>
+        <select aria-label={t("sort")} value={sort} disabled={status === "closed"} onChange={(e) => setSort(e.currentTarget.value as Sort)}>
+          <option value="last_message">{t("sortLastMessage")}</option>
+          <option value="overdue">{t("sortOverdue")}</option>
+        </select>
+        <input
+          type="search"
+          aria-label={t("searchList")}
+          placeholder={t("searchList")}
+          maxLength={100}
+          value={search}
+          onInput={(e) => setSearch(e.currentTarget.value)}
+        />
       </div>
+      {page?.newResults && (
+        <button type="button" class="hint" onClick={() => setReload((n) => n + 1)}>
+          {t("newResults")}
+        </button>
+      )}
       {error && (
         <p role="alert" class="error">
           {error}
@@ -123,7 +159,7 @@ export function InboxScreen(props: {
         </ul>
       )}
       {page?.nextCursor && (
-        <button type="button" class="more" onClick={more}>
+        <button type="button" class="more" ref={moreButton} onClick={more}>
           {t("more")}
         </button>
       )}
