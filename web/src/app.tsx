@@ -132,6 +132,11 @@ function Shell({ session, t }: { session: Session; t: T }) {
           {inbox.error}
         </p>
       )}
+      {inbox.reconnecting && (
+        <p role="status" class="banner">
+          {t("connecting")}
+        </p>
+      )}
       {bellOpen && <NoticeList t={t} notices={inbox.notices} onReadAll={inbox.readAll} />}
       <Toasts t={t} toasts={inbox.toasts} dismiss={inbox.dismiss} />
       {route.screen === "inbox" ? (

@@ -1,5 +1,5 @@
 import type { Room } from "@colyseus/sdk";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { act, ApiError, type Candidate, joinConversation, listCandidates, type MemberBrief, type Session, type View } from "./api.ts";
 import { href } from "./app.tsx";
 import type { Key, T } from "./i18n.ts";
@@ -67,6 +67,8 @@ export function allowedActions(
 
 export function ConversationScreen({ t, session, id, view }: { t: T; session: Session; id: string; view: View }) {
   const [room, setRoom] = useState<Room | null>(null);
+  const [retry, setRetry] = useState(0);
+  const rejoins = useRef(0);
   const [state, setState] = useState<ConversationView | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [closed, setClosed] = useState<string | null>(null);
@@ -90,6 +92,12 @@ export function ConversationScreen({ t, session, id, view }: { t: T; session: Se
         r.onMessage("result", () => {});
         r.onLeave((code, reason) => {
           if (gone || code === 1000 || code === 4000) return;
+          // Server restarting, the SDK giving up, a lost connection: join again; the new state has the newest messages (§2.8).
+          if ((code === 4106 || code === 4003 || code === 4001 || code === 1006) && rejoins.current < 5) {
+            rejoins.current += 1;
+            setTimeout(() => !gone && setRetry((n) => n + 1), 1000 * rejoins.current);
+            return;
+          }
           // The close codes of docs/protocol.md §2.6, each explained.
           const known = code >= 4101 && code <= 4105 ? (`closed${code}` as Key) : null;
           setClosed(known ? `${t(known)} (${code} ${reason ?? ""})` : t("reconnect"));
@@ -102,7 +110,7 @@ export function ConversationScreen({ t, session, id, view }: { t: T; session: Se
       if (joined) void joined.leave();
       setRoom(null);
     };
-  }, [id, view]);
+  }, [id, view, retry]);
 
   // Viewing the conversation: new messages are read (§2.4, SPEC §11).
   const lastSeq = state?.messages.at(-1)?.seq ?? 0;

@@ -1,6 +1,16 @@
 import type { Room } from "@colyseus/sdk";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, joinInbox, type ListDelta, listNotices, markAllNoticesRead, type Notice, signOut, type View } from "./api.ts";
+import {
+  ApiError,
+  currentSession as session,
+  joinInbox,
+  type ListDelta,
+  listNotices,
+  markAllNoticesRead,
+  type Notice,
+  signOut,
+  type View,
+} from "./api.ts";
 
 export interface ListSubscriber {
   delta: (d: ListDelta) => void;
@@ -15,6 +25,8 @@ export interface InboxRoomState {
   notices: Notice[];
   toasts: Notice[];
   error: string | null;
+  /** The live connection is being joined again. */
+  reconnecting: boolean;
   subscribe: (s: ListSubscriber) => () => void;
   dismiss: (id: string) => void;
   readAll: () => void;
@@ -31,6 +43,9 @@ export function useInboxRoom(memberId: string): InboxRoomState {
   const [toasts, setToasts] = useState<Notice[]>([]);
   const [error, setError] = useState<string | null>(null);
   const subscribers = useRef(new Set<ListSubscriber>());
+  const [attempt, setAttempt] = useState(0);
+  const [reconnecting, setReconnecting] = useState(false);
+  const failures = useRef(0);
 
   const addNotices = useCallback((incoming: Notice[]) => {
     setNotices((held) => {
@@ -47,8 +62,17 @@ export function useInboxRoom(memberId: string): InboxRoomState {
     (async () => {
       try {
         room = await joinInbox();
+        failures.current = 0;
+        setReconnecting(false);
       } catch (err) {
-        if (!gone) setError(err instanceof ApiError ? err.message : String(err));
+        if (gone) return;
+        const retry = !(err instanceof ApiError) || err.status >= 500 || /seat reservation/i.test(err.message);
+        if (retry && session()) {
+          failures.current += 1;
+          setReconnecting(true);
+          const timer = setTimeout(() => setAttempt((n) => n + 1), Math.min(15_000, 500 * 2 ** failures.current));
+          timers.add(timer);
+        } else setError(err instanceof ApiError ? err.message : String(err));
         return;
       }
       if (gone) {
@@ -80,11 +104,22 @@ export function useInboxRoom(memberId: string): InboxRoomState {
       });
       room.onMessage("job", () => {});
       room.onMessage("result", () => {});
+      // The SDK's own reconnection (a dropped network): deltas sent meanwhile are lost, reload (§8.7).
+      room.onReconnect(() => {
+        for (const s of subscribers.current) s.reset(["mine", "team"]);
+      });
       room.onLeave((code) => {
         if (gone) return;
-        if (code === 4104)
+        if (code === 4104) {
           signOut(); // deactivated (§2.6)
-        else if (code !== 1000 && code !== 4000) setError(`${code}`);
+          return;
+        }
+        if (code === 1000 || code === 4000) return;
+        // 4106 (server restarting), 4003 (the SDK gave up), 1006, 4001: join again with a backoff (§2.8, §8.7).
+        setError(null);
+        setReconnecting(true);
+        const timer = setTimeout(() => setAttempt((n) => n + 1), Math.min(15_000, 500 * 2 ** failures.current));
+        timers.add(timer);
       });
       // Pages loaded before the join missed deltas: reload them (§8.7).
       for (const s of subscribers.current) s.reset(["mine", "team"]);
@@ -97,7 +132,7 @@ export function useInboxRoom(memberId: string): InboxRoomState {
       for (const timer of timers) clearTimeout(timer);
       if (room) void room.leave();
     };
-  }, [memberId, addNotices]);
+  }, [memberId, addNotices, attempt]);
 
   const subscribe = useCallback((s: ListSubscriber) => {
     subscribers.current.add(s);
@@ -111,5 +146,5 @@ export function useInboxRoom(memberId: string): InboxRoomState {
       .then(() => setNotices((held) => held.map((n) => (n.readAt ? n : { ...n, readAt: new Date().toISOString() }))))
       .catch(() => {});
   }, []);
-  return { counts, teamView, unreadNotices, notices, toasts, error, subscribe, dismiss, readAll };
+  return { counts, teamView, unreadNotices, notices, toasts, error, reconnecting, subscribe, dismiss, readAll };
 }
