@@ -1,5 +1,5 @@
 /** A loaded page of a list kept current by the inbox room's `list` deltas (docs/protocol.md §8.3). */
-import type { ListDelta, ListItem, Status, View } from "./api.ts";
+import type { ListDelta, ListItem, Status, View } from "./types.ts";
 
 export type Sort = "last_message" | "overdue";
 export type TypeFilter = "all" | "regular" | "collaborative";
