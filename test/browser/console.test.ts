@@ -169,7 +169,7 @@ describe.skipIf(!executablePath)("the web console in chromium", () => {
     await context.close();
   });
 
-  it("a zh-TW agent sees the console in Chinese with the pinned conversation first in mine (R12.2), and a team viewer gets the team tab", async () => {
+  it("a zh-TW agent sees the console in Chinese with the pinned conversation first in mine (R12.2), and a team viewer gets the team tab, sees no join on a pending conversation (R4.2) and reopens a closed one from it (R9.3)", async () => {
     const context = await browser!.newContext({ locale: "en-US", viewport: { width: 1100, height: 760 } });
     const page = await context.newPage();
     const problems: string[] = [];
@@ -202,6 +202,24 @@ describe.skipIf(!executablePath)("the web console in chromium", () => {
     await page.getByRole("list", { name: "團隊 · 待處理" }).locator("li[data-id=demo-pending] a").click();
     await page.locator(".msg.customer").first().waitFor();
     await page.screenshot({ path: `${screens}/conversation-zh-TW.png` });
+    // Pending and not 1-on-1 followed: no join (R4.2); a team viewer assigns it through the search instead.
+    expect(await page.locator("[data-action=join]").count()).toBe(0);
+    expect(await page.locator(".candidates summary", { hasText: "指派或移轉" }).count()).toBe(1);
+
+    // A team viewer who is not a participant reopens a closed 1-on-1 from the team tab (R9.3): it leaves the closed tab live.
+    await page.getByRole("link", { name: "回到收件匣" }).click();
+    await page.getByRole("tab", { name: "團隊" }).click();
+    await page.locator("[role=tab][data-status=closed]").click();
+    const closedTab = page.getByRole("list", { name: "團隊 · 已結束" });
+    await closedTab.locator("li[data-id=demo-closed] a").click();
+    expect(await page.locator("[data-action=join]").count()).toBe(0); // closed: no join
+    await page.locator("[data-action=reopen]").click();
+    await page.locator("h1 .tag", { hasText: "處理中" }).waitFor();
+    await page.getByRole("link", { name: "回到收件匣" }).click();
+    await page.getByRole("tab", { name: "團隊" }).click();
+    await page.locator("[role=tab][data-status=closed]").click();
+    await closedTab.locator("li").first().waitFor();
+    expect(await closedTab.locator("li[data-id=demo-closed]").count()).toBe(0);
     expect(problems).toEqual([]);
     await context.close();
   });
