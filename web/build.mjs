@@ -2,7 +2,7 @@
 // as `prestart`). Without `--force` it does nothing when web/dist is newer than every source file,
 // so `npm start` stays fast. Where Vite is not installed (`npm ci --omit=dev`) it says so and exits 0:
 // the server then answers `/` with a page saying the console is not built.
-import { readdirSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -35,5 +35,23 @@ try {
   console.warn("web/build.mjs: vite is not installed (dev dependencies omitted?): the console is not built.");
   process.exit(0);
 }
-await vite.build({ configFile: join(web, "vite.config.ts"), logLevel: "warn" });
+// Built aside, then swapped in: two builds at once (parallel test files) never serve a half-written
+// or emptied web/dist to a running server.
+const cache = join(web, "..", "node_modules", ".cache");
+mkdirSync(cache, { recursive: true });
+const out = join(cache, `console-build-${process.pid}`);
+const old = join(cache, `console-old-${process.pid}`);
+await vite.build({ configFile: join(web, "vite.config.ts"), logLevel: "warn", build: { outDir: out, emptyOutDir: true } });
+const dist = join(web, "dist");
+try {
+  renameSync(dist, old);
+} catch {
+  // none yet, or another build just moved it
+}
+try {
+  renameSync(out, dist);
+} catch {
+  rmSync(out, { recursive: true, force: true }); // another build put its own (same sources) in place
+}
+rmSync(old, { recursive: true, force: true });
 console.log("web console built into web/dist");
