@@ -26,7 +26,29 @@ function upToDate() {
   return Math.max(...sources) <= builtAt;
 }
 
-if (!process.argv.includes("--force") && upToDate()) process.exit(0);
+const force = process.argv.includes("--force");
+if (!force && upToDate()) process.exit(0);
+
+// One build at a time (parallel test files each ask for one): the others wait, then find it fresh.
+const cacheDir = join(web, "..", "node_modules", ".cache");
+mkdirSync(cacheDir, { recursive: true });
+const lock = join(cacheDir, "console-build.lock");
+for (;;) {
+  try {
+    mkdirSync(lock);
+    break;
+  } catch {
+    // held: wait, unless it is left over from a build that died (older than two minutes)
+    try {
+      if (Date.now() - statSync(lock).mtimeMs > 120_000) rmSync(lock, { recursive: true, force: true });
+    } catch {
+      // released meanwhile
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+process.on("exit", () => rmSync(lock, { recursive: true, force: true }));
+if (!force && upToDate()) process.exit(0);
 
 let vite;
 try {
@@ -35,12 +57,9 @@ try {
   console.warn("web/build.mjs: vite is not installed (dev dependencies omitted?): the console is not built.");
   process.exit(0);
 }
-// Built aside, then swapped in: two builds at once (parallel test files) never serve a half-written
-// or emptied web/dist to a running server.
-const cache = join(web, "..", "node_modules", ".cache");
-mkdirSync(cache, { recursive: true });
-const out = join(cache, `console-build-${process.pid}`);
-const old = join(cache, `console-old-${process.pid}`);
+// Built aside, then swapped in: a running server never serves a half-written web/dist.
+const out = join(cacheDir, `console-build-${process.pid}`);
+const old = join(cacheDir, `console-old-${process.pid}`);
 await vite.build({ configFile: join(web, "vite.config.ts"), logLevel: "warn", build: { outDir: out, emptyOutDir: true } });
 const dist = join(web, "dist");
 try {

@@ -45,7 +45,9 @@ describe.skipIf(!executablePath)("the console's session", () => {
     const refreshes: number[] = [];
     page.on("response", (r) => {
       if (new URL(r.url()).pathname === "/auth/refresh") refreshes.push(r.status());
+      if (process.env.DEBUG_CONSOLE) console.log("response", r.status(), r.url());
     });
+    if (process.env.DEBUG_CONSOLE) page.on("console", (m) => console.log("page:", m.text()));
     await page.goto(`${app.url}/`);
     await page.locator('input[name="email"]').fill("agent2@demo.test");
     await page.locator('input[name="password"]').fill("demo-password");
