@@ -8,6 +8,7 @@ import { authRoutes, requireMember } from "./auth.ts";
 import { bulkRoutes } from "./bulk.ts";
 import { candidateRoutes } from "./candidates.ts";
 import { channelRoutes } from "./channels.ts";
+import { mountConsole } from "./console.ts";
 import { conversationRoutes } from "./conversations.ts";
 import { mountSurveyPage, surveyRoutes } from "./surveys.ts";
 import { triggeredRoutes } from "./triggered.ts";
@@ -169,5 +170,6 @@ export function createHttpApp(given: AppDeps) {
   mountDocs(app);
   mountWidget(app, deps);
   mountSurveyPage(app);
+  mountConsole(app); // last: the web console at `/`, for paths no route above took
   return app;
 }

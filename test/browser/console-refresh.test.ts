@@ -1,0 +1,70 @@
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { type Browser, chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { useTestServer } from "../support/server.ts";
+
+/**
+ * The console's tokens (web/src/api.ts): kept in the tab's sessionStorage and refreshed through
+ * `POST /auth/refresh` (docs/protocol.md §1) before they expire. With 30-second access tokens every
+ * call finds its token near expiry, so the console refreshes (a single-use refresh token, rotated
+ * each time) and still works, across a reload of the page.
+ */
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+
+function chromiumPath(): string | null {
+  for (const name of ["chromium", "chromium-browser"]) {
+    try {
+      return execFileSync("which", [name], { encoding: "utf8" }).trim() || null;
+    } catch {
+      // not this one
+    }
+  }
+  return null;
+}
+
+const executablePath = chromiumPath();
+const app = useTestServer({ env: { ACCESS_TOKEN_TTL_SECONDS: "30" } });
+let browser: Browser | undefined;
+
+beforeAll(async () => {
+  execFileSync(process.execPath, ["web/build.mjs"], { cwd: root, stdio: "inherit" });
+  if (executablePath) browser = await chromium.launch({ executablePath, args: ["--no-sandbox"], headless: true });
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe.skipIf(!executablePath)("the console's session", () => {
+  it("refreshes a token near expiry through /auth/refresh, keeps working, and stays signed in across a reload", async () => {
+    const context = await browser!.newContext({ locale: "en-US" });
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on("pageerror", (e) => problems.push(e.message));
+    const refreshes: number[] = [];
+    page.on("response", (r) => {
+      if (new URL(r.url()).pathname === "/auth/refresh") refreshes.push(r.status());
+      if (process.env.DEBUG_CONSOLE) console.log("response", r.status(), r.url());
+    });
+    if (process.env.DEBUG_CONSOLE) page.on("console", (m) => console.log("page:", m.text()));
+    await page.goto(`${app.url}/`);
+    await page.locator('input[name="email"]').fill("agent2@demo.test");
+    await page.locator('input[name="password"]').fill("demo-password");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    const first = await page.evaluate(() => sessionStorage.getItem("inbox-console:session"));
+    await page.getByRole("list", { name: "Mine · In progress" }).locator("li").first().waitFor();
+    expect(refreshes.length).toBeGreaterThan(0);
+    expect(refreshes.every((s) => s === 200)).toBe(true);
+    const stored = JSON.parse((await page.evaluate(() => sessionStorage.getItem("inbox-console:session")))!);
+    expect(stored.refreshToken).not.toBe(JSON.parse(first ?? "{}").refreshToken);
+    expect(stored.member.name).toBe("Eve");
+
+    await page.reload();
+    await page.getByRole("list", { name: "Mine · In progress" }).locator("li").first().waitFor();
+    expect(await page.locator('input[name="password"]').count()).toBe(0);
+    expect(refreshes.every((s) => s === 200)).toBe(true);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+});
