@@ -1,5 +1,7 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,8 +18,11 @@ import { useTestServer, waitFor } from "../support/server.ts";
  */
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-/** Screenshots of the main screens, both locales, for the README (issue 12). */
-const screens = `${root}/docs/screens`;
+/**
+ * Screenshots of the main screens, both locales: into docs/screens (the README's pictures) with
+ * CONSOLE_SCREENSHOTS=1, else into a temporary folder (a test run leaves the tree clean).
+ */
+const screens = process.env.CONSOLE_SCREENSHOTS === "1" ? `${root}/docs/screens` : mkdtempSync(join(tmpdir(), "console-screens-"));
 
 function chromiumPath(): string | null {
   for (const name of ["chromium", "chromium-browser"]) {
