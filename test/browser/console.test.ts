@@ -88,7 +88,7 @@ describe("the console's files next to the server's own routes", () => {
     expect(((await api.json()) as { code: string }).code).toBe("UNAUTHENTICATED");
     const unknownApi = await app.http.request("/api/v2/no-such-route", { headers: html });
     expect(unknownApi.headers.get("content-type")).toMatch(/json/);
-    for (const path of ["/auth/nope", "/channels/nope", "/webhooks/nope", "/survey/x", "/monitor-x/../monitor/x"]) {
+    for (const path of ["/auth/nope", "/channels/nope", "/webhooks/nope", "/monitor-x/../monitor/x"]) {
       const res = await app.http.request(path, { headers: html });
       expect(res.headers.get("content-type"), path).not.toMatch(/text\/html/);
     }
@@ -98,6 +98,9 @@ describe("the console's files next to the server's own routes", () => {
     expect(docs).toContain("swagger");
     const widget = await (await app.http.request("/widget?channel=demo-webchat", { headers: html })).text();
     expect(widget).not.toContain('<div id="app"></div>');
+    // The survey page (§7.18) is its own page, for any token.
+    const survey = await (await app.http.request("/survey/x", { headers: html })).text();
+    expect(survey).not.toContain('<div id="app"></div>');
   });
 });
 
