@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { type ClientHttp2Session, connect, constants } from "node:http2";
 import { type CryptoKey, SignJWT, importPKCS8 } from "jose";
 import type { DeviceRow } from "../../db/devices.ts";
-import { DeviceKind, type PushPayload } from "../../domain/push.ts";
+import { DeviceKind, type PushPayload, previewOf } from "../../domain/push.ts";
 import { type PushResult, type PushSender, SEND_TIMEOUT_MS, networkFailure, resultOfStatus } from "./sender.ts";
 
 /**
@@ -43,6 +43,7 @@ export class ApnsSender implements PushSender {
   private session: ClientHttp2Session | null = null;
   private token: { value: string; issuedAt: number } | null = null;
   private key: Promise<CryptoKey> | null = null;
+  private signing: Promise<string> | null = null;
 
   constructor(private readonly opts: ApnsOptions) {}
 
@@ -95,10 +96,17 @@ export class ApnsSender implements PushSender {
     this.session = null;
   }
 
-  /** The kept provider token, or a new one when it is 50 minutes old. */
-  private async providerToken(): Promise<string> {
+  /** The kept provider token, or a new one when it is 50 minutes old (one signing at a time: sends in parallel share it). */
+  private providerToken(): Promise<string> {
     const now = this.now();
-    if (this.token && now - this.token.issuedAt < APNS_TOKEN_REUSE_MS) return this.token.value;
+    if (this.token && now - this.token.issuedAt < APNS_TOKEN_REUSE_MS) return Promise.resolve(this.token.value);
+    this.signing ??= this.sign(now).finally(() => {
+      this.signing = null;
+    });
+    return this.signing;
+  }
+
+  private async sign(now: number): Promise<string> {
     this.key ??= importPKCS8(this.opts.privateKeyPem, "ES256");
     const key = await this.key.catch((err: unknown) => {
       this.key = null;
@@ -196,7 +204,11 @@ export function apnsPayload(p: PushPayload): Record<string, unknown> {
     totalUnread: p.totalUnread,
     locale: p.locale,
   };
-  if (Buffer.byteLength(JSON.stringify(full)) <= APNS_MAX_PAYLOAD_BYTES) return full;
+  const fits = (v: unknown) => Buffer.byteLength(JSON.stringify(v)) <= APNS_MAX_PAYLOAD_BYTES;
+  if (fits(full)) return full;
   const { preview: _dropped, ...rest } = full;
-  return rest;
+  if (fits(rest)) return rest;
+  // A customer name of hundreds of characters: the texts are cut to what a lock screen shows anyway.
+  const alert = { title: previewOf(p.title, 120), body: previewOf(p.body, 120) };
+  return { ...rest, aps: { ...rest.aps, alert }, customerName: previewOf(p.customerName, 120) };
 }
