@@ -6,7 +6,7 @@
  * `fetch`, the same fake, the same payload shape, as many in flight as the worker sends at once).
  *
  *   npm run bench:push
- *   BENCH_PUSH_CONVERSATIONS=200 BENCH_PUSH_MESSAGES=3 BENCH_PUSH_COLLABORATORS=2 BENCH_ROUNDS=3 npm run bench:push
+ *   BENCH_PUSH_CONVERSATIONS=200 BENCH_PUSH_MESSAGES=3 BENCH_PUSH_COLLABORATORS=2 BENCH_ROUNDS=2 npm run bench:push   # the defaults
  *
  * Each round: BENCH_PUSH_MESSAGES customer messages into each conversation (Webchat endpoint, 16
  * in flight), each conversation with a follower and BENCH_PUSH_COLLABORATORS collaborators who all
@@ -35,7 +35,7 @@ import { int, machine, signIn, startBenchServer, until } from "./support/childSe
 const CONVERSATIONS = int("BENCH_PUSH_CONVERSATIONS", 200);
 const MESSAGES = int("BENCH_PUSH_MESSAGES", 3);
 const COLLABORATORS = int("BENCH_PUSH_COLLABORATORS", 2, 0);
-const ROUNDS = int("BENCH_ROUNDS", 3);
+const ROUNDS = int("BENCH_ROUNDS", 2);
 /** The worker sends up to 16 batches at once (server/push/worker.ts BATCH): the baseline keeps as many in flight. */
 const IN_FLIGHT = 16;
 const MEMBERS = Object.keys(ID) as (keyof typeof ID)[];
@@ -88,14 +88,21 @@ async function main() {
           method: "POST",
           path: `/channels/webchat/${WEBCHAT.channelId}/messages`,
           headers: { "content-type": "application/json", "x-channel-secret": WEBCHAT.secret },
-          body: JSON.stringify({ messageId: randomUUID(), customer: { id: c.channelUserId, name: c.customerName }, text: `Where is my order? (${round}.${i})` }),
+          body: JSON.stringify({
+            messageId: randomUUID(),
+            customer: { id: c.channelUserId, name: c.customerName },
+            text: `Where is my order? (${round}.${i})`,
+          }),
         };
       });
       const refused = intake.answers.filter((a) => a.status !== 202);
       if (refused.length) throw new Error(`${refused.length} customer messages refused: ${refused[0]!.status} ${refused[0]!.body}`);
       await until(
         async () => {
-          const [o] = await db.select({ n: count() }).from(s.outbox).where(and(eq(s.outbox.topic, "push"), isNull(s.outbox.doneAt)));
+          const [o] = await db
+            .select({ n: count() })
+            .from(s.outbox)
+            .where(and(eq(s.outbox.topic, "push"), isNull(s.outbox.doneAt)));
           const [b] = await db.select({ n: count() }).from(s.pushBatches);
           return Number(o!.n) === 0 && Number(b!.n) === perRound;
         },
@@ -145,12 +152,18 @@ async function main() {
           for (;;) {
             const job = jobs[next++];
             if (!job) return;
-            const d = webpush.generateRequestDetails(
-              { endpoint: job.sub.endpoint, keys: job.sub.keys },
-              JSON.stringify(job.payload),
-              { vapidDetails: { ...vapid, subject: "mailto:bench@inbox.test" }, TTL: 3600, urgency: "high", topic: topicOf(job.payload.conversationId), contentEncoding: "aes128gcm" },
-            );
-            const res = await fetch(d.endpoint, { method: d.method, headers: d.headers as Record<string, string>, body: d.body ? new Uint8Array(d.body) : null });
+            const d = webpush.generateRequestDetails({ endpoint: job.sub.endpoint, keys: job.sub.keys }, JSON.stringify(job.payload), {
+              vapidDetails: { ...vapid, subject: "mailto:bench@inbox.test" },
+              TTL: 3600,
+              urgency: "high",
+              topic: topicOf(job.payload.conversationId),
+              contentEncoding: "aes128gcm",
+            });
+            const res = await fetch(d.endpoint, {
+              method: d.method,
+              headers: d.headers as Record<string, string>,
+              body: d.body ? new Uint8Array(d.body) : null,
+            });
             await res.arrayBuffer();
             if (res.status !== 201) throw new Error(`baseline push: ${res.status}`);
           }

@@ -47,7 +47,11 @@ export async function startBenchServer(env: Record<string, string>): Promise<Ben
 
 /** Signs a demo member in over HTTP; returns the access token. */
 export async function signIn(url: string, email: string): Promise<string> {
-  const res = await fetch(`${url}/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, password: "demo-password" }) });
+  const res = await fetch(`${url}/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password: "demo-password" }),
+  });
   if (res.status !== 200) throw new Error(`sign-in ${email}: ${res.status}`);
   return ((await res.json()) as { accessToken: string }).accessToken;
 }

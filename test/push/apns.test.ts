@@ -22,7 +22,8 @@ import { APNS, apnsKey, apnsToken, registerApns, registerWeb, say, usePushServer
 const rig = usePushServer();
 const { app, apns } = rig;
 
-const apnsFor = (token: string, conversationId: string) => apns.received.filter((r) => r.token === token && r.payload.conversationId === conversationId);
+const apnsFor = (token: string, conversationId: string) =>
+  apns.received.filter((r) => r.token === token && r.payload.conversationId === conversationId);
 
 describe("APNs", () => {
   it("[R12.1] the follower's and the collaborator's iPhones get one push each over HTTP/2, checked field by field; a non-participant's gets none", async () => {
@@ -47,7 +48,12 @@ describe("APNs", () => {
     });
     expect(toDan[0]!.headers.authorization).toMatch(/^bearer ey/);
     expect(toDan[0]!.payload).toEqual({
-      aps: { alert: { title: "陳小姐 傳來 2 則新訊息", body: "還有 停車位嗎？" }, badge: expect.any(Number), sound: "default", "thread-id": c.id },
+      aps: {
+        alert: { title: "陳小姐 傳來 2 則新訊息", body: "還有 停車位嗎？" },
+        badge: expect.any(Number),
+        sound: "default",
+        "thread-id": c.id,
+      },
       type: "customer_message",
       conversationId: c.id,
       customerName: "陳小姐",
@@ -58,7 +64,9 @@ describe("APNs", () => {
       locale: "zh-TW",
     });
     expect(toDan[0]!.payload.aps.badge).toBeGreaterThanOrEqual(2); // the app badge: unread over all the member's conversations
-    expect(apnsFor(eve.token, c.id)).toMatchObject([{ payload: { aps: { alert: { title: "2 new messages from 陳小姐" } }, locale: "en", count: 2 } }]);
+    expect(apnsFor(eve.token, c.id)).toMatchObject([
+      { payload: { aps: { alert: { title: "2 new messages from 陳小姐" } }, locale: "en", count: 2 } },
+    ]);
     expect(apnsFor(amy.token, c.id)).toEqual([]);
     // One provider token and one HTTP/2 connection for every send so far.
     expect(apns.providerTokens.size).toBe(1);
@@ -95,10 +103,17 @@ describe("APNs", () => {
       fc.constantFrom("0".repeat(63), "a".repeat(201), `${"a".repeat(63)}\u0000`, `${"a".repeat(64)}😀`, `${"a".repeat(62)}-_`),
     );
     await fc.assert(
-      fc.asyncProperty(fc.oneof(notHex.map((t) => ({ kind: "apns", token: t })), fc.constant({ kind: "apns", token: hex, extra: 1 }), fc.constant({ kind: "apns", token: 42 })), async (body) => {
-        const r = await api(app, token, "/api/v2/devices", { method: "POST", body });
-        expect(r).toMatchObject({ status: 400, body: { code: "INVALID_PAYLOAD" } });
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          notHex.map((t) => ({ kind: "apns", token: t })),
+          fc.constant({ kind: "apns", token: hex, extra: 1 }),
+          fc.constant({ kind: "apns", token: 42 }),
+        ),
+        async (body) => {
+          const r = await api(app, token, "/api/v2/devices", { method: "POST", body });
+          expect(r).toMatchObject({ status: 400, body: { code: "INVALID_PAYLOAD" } });
+        },
+      ),
       { numRuns: 40 },
     );
     expect((await api(app, token, "/api/v2/devices")).body.items).toHaveLength(1);
@@ -106,20 +121,54 @@ describe("APNs", () => {
 });
 
 describe("the APNs sender", () => {
-  const device = (token: string) => ({ id: "d", memberId: "m", kind: "apns", token, p256dh: null, auth: null, label: null, createdAt: new Date(), lastPushAt: null }) as DeviceRow;
+  const device = (token: string) =>
+    ({
+      id: "d",
+      memberId: "m",
+      kind: "apns",
+      token,
+      p256dh: null,
+      auth: null,
+      label: null,
+      createdAt: new Date(),
+      lastPushAt: null,
+    }) as DeviceRow;
   const payload = (over: Partial<Parameters<typeof pushPayload>[0]> = {}) =>
-    pushPayload({ conversationId: "conv-1", customerName: "Ann", count: 1, latestText: "hi", unread: 1, totalUnread: 3, locale: "en", ...over });
+    pushPayload({
+      conversationId: "conv-1",
+      customerName: "Ann",
+      count: 1,
+      latestText: "hi",
+      unread: 1,
+      totalUnread: 3,
+      locale: "en",
+      ...over,
+    });
 
   it("reuses its provider token for 50 minutes, then signs a new one (Apple: between 20 and 60)", async () => {
     let clock = Date.now() - 55 * 60_000; // the first token is 55 minutes old at the second send
     const key = apnsKey();
-    const sender = new ApnsSender({ privateKeyPem: key.privateKey, keyId: APNS.keyId, teamId: APNS.teamId, topic: APNS.topic, baseUrl: apns.url, now: () => new Date(clock) });
+    const sender = new ApnsSender({
+      privateKeyPem: key.privateKey,
+      keyId: APNS.keyId,
+      teamId: APNS.teamId,
+      topic: APNS.topic,
+      baseUrl: apns.url,
+      now: () => new Date(clock),
+    });
     // The rig's fake knows another key: a provider token signed with this one is refused, as Apple would (403 InvalidProviderToken, not gone).
     const refused = await sender.send(device(apnsToken()), payload());
     expect(refused).toMatchObject({ ok: false, gone: false, status: 403, reason: "InvalidProviderToken" });
     sender.close();
 
-    const good = new ApnsSender({ privateKeyPem: PEM(), keyId: APNS.keyId, teamId: APNS.teamId, topic: APNS.topic, baseUrl: apns.url, now: () => new Date(clock) });
+    const good = new ApnsSender({
+      privateKeyPem: PEM(),
+      keyId: APNS.keyId,
+      teamId: APNS.teamId,
+      topic: APNS.topic,
+      baseUrl: apns.url,
+      now: () => new Date(clock),
+    });
     const before = apns.providerTokens.size;
     const t = apnsToken();
     expect(await good.send(device(t), payload())).toEqual({ ok: true });
@@ -134,7 +183,13 @@ describe("the APNs sender", () => {
   });
 
   it("a service that does not answer is a transient failure, not a gone device", async () => {
-    const sender = new ApnsSender({ privateKeyPem: apnsKey().privateKey, keyId: APNS.keyId, teamId: APNS.teamId, topic: APNS.topic, baseUrl: "http://127.0.0.1:9" });
+    const sender = new ApnsSender({
+      privateKeyPem: apnsKey().privateKey,
+      keyId: APNS.keyId,
+      teamId: APNS.teamId,
+      topic: APNS.topic,
+      baseUrl: "http://127.0.0.1:9",
+    });
     expect(await sender.send(device(apnsToken()), payload())).toMatchObject({ ok: false, gone: false, transient: true, status: 0 });
     sender.close();
   });
@@ -157,7 +212,9 @@ describe("the APNs sender", () => {
     expect(() => parseConfig({ ...base, ...four, APNS_KEY_ID: "short" })).toThrow(/APNS_KEY_ID/);
     const log = pino({ level: "silent" });
     expect(setUpPush(parseConfig({ ...base, ...four }), log).senders.has("apns")).toBe(true);
-    expect(() => setUpPush(parseConfig({ ...base, ...four, APNS_KEY_P8: randomBytes(40).toString("base64") }), log)).toThrow(/APNS_KEY_P8: not a readable APNs auth key/);
+    expect(() => setUpPush(parseConfig({ ...base, ...four, APNS_KEY_P8: randomBytes(40).toString("base64") }), log)).toThrow(
+      /APNS_KEY_P8: not a readable APNs auth key/,
+    );
     const rsa = "-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEAq7BFUpkGp3+LQmlQ\n-----END PRIVATE KEY-----";
     expect(() => setUpPush(parseConfig({ ...base, ...four, APNS_KEY_P8: rsa }), log)).toThrow(/APNS_KEY_P8/);
   });

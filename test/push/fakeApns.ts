@@ -114,7 +114,10 @@ export class FakeApns {
     must(h["apns-priority"] === "10" || h["apns-priority"] === "5", `apns-priority ${h["apns-priority"]}`);
     must(/^\d+$/.test(String(h["apns-expiration"] ?? "")) && Number(h["apns-expiration"]) > now, `apns-expiration ${h["apns-expiration"]}`);
     const collapse = h["apns-collapse-id"];
-    must(collapse === undefined || (typeof collapse === "string" && Buffer.byteLength(collapse) <= 64 && collapse.length > 0), "apns-collapse-id over 64 bytes");
+    must(
+      collapse === undefined || (typeof collapse === "string" && Buffer.byteLength(collapse) <= 64 && collapse.length > 0),
+      "apns-collapse-id over 64 bytes",
+    );
     // Body.
     if (raw.length > 4096) return [413, { reason: "PayloadTooLarge" }];
     const payload = JSON.parse(raw.toString("utf8")) as Record<string, any>;
@@ -123,7 +126,8 @@ export class FakeApns {
     must(typeof aps.alert?.title === "string" && typeof aps.alert?.body === "string", "aps.alert {title, body}");
     must(Number.isInteger(aps.badge) && aps.badge >= 0, `aps.badge ${aps.badge}`);
     for (const k of Object.keys(aps)) must(["alert", "badge", "sound", "thread-id"].includes(k), `aps.${k} is not a key we send`);
-    for (const k of ["type", "conversationId", "customerName", "count", "unread", "totalUnread", "locale"]) must(k in payload, `custom key ${k} missing`);
+    for (const k of ["type", "conversationId", "customerName", "count", "unread", "totalUnread", "locale"])
+      must(k in payload, `custom key ${k} missing`);
     if (this.bad.has(token)) return [400, { reason: "BadDeviceToken" }];
     if (this.gone.has(token)) return [410, { reason: "Unregistered", timestamp: Date.now() }];
     this.received.push({ token, headers: { ...h }, payload });

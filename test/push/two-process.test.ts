@@ -89,7 +89,8 @@ function customerWritesAt(server: ChildServer, c: { channelUserId: string; custo
   });
 }
 
-const pushesTo = (subId: string, conversationId: string) => webPush.received.filter((r) => r.subscriptionId === subId && r.payload.conversationId === conversationId);
+const pushesTo = (subId: string, conversationId: string) =>
+  webPush.received.filter((r) => r.subscriptionId === subId && r.payload.conversationId === conversationId);
 
 async function batchesLeft(conversationId: string): Promise<number> {
   const rows = await database!.db.select().from(s.pushBatches).where(eq(s.pushBatches.conversationId, conversationId));
@@ -142,7 +143,8 @@ if (!enabled) {
       // Several conversations: each room lives where Colyseus puts it, the pushes are sent by
       // whichever process's worker claims them; every one must come out the same.
       const convs: Fixture[] = [];
-      for (let k = 0; k < 4; k++) convs.push(await createConversation(fixtures(), { channel: "webchat", follower: ID.agent, collaborators: [ID.manager] }));
+      for (let k = 0; k < 4; k++)
+        convs.push(await createConversation(fixtures(), { channel: "webchat", follower: ID.agent, collaborators: [ID.manager] }));
       let crossed = 0;
       for (const [k, c] of convs.entries()) {
         const a = k % 2; // the process the member opens it through

@@ -84,7 +84,9 @@ export async function autoCloseTrace(database: Database, conversationId: string)
   const reminders = await db
     .select({ seq: s.messages.seq })
     .from(s.messages)
-    .where(and(eq(s.messages.conversationId, conversationId), eq(s.messages.sender, "auto"), eq(s.messages.senderId, "auto_close_reminder")));
+    .where(
+      and(eq(s.messages.conversationId, conversationId), eq(s.messages.sender, "auto"), eq(s.messages.senderId, "auto_close_reminder")),
+    );
   const closes = await db
     .select({ kind: s.conversationEvents.kind })
     .from(s.conversationEvents)

@@ -58,7 +58,11 @@ if (!enabled) {
       database = await openDatabase({ databaseUrl: databaseUrl!, dataDir: "unused" });
       await clients.settings(first, EMAIL.admin, { autoCloseAfterMinutes: 1, autoCloseGraceMinutes: 0, csatOnClose: false });
       const line: Fixture = await createConversation(fixtures(), { channel: "line", follower: ID.agent });
-      const webchat: Fixture = await createConversation(fixtures(), { channel: "webchat", follower: ID.agent, collaborators: [ID.manager] });
+      const webchat: Fixture = await createConversation(fixtures(), {
+        channel: "webchat",
+        follower: ID.agent,
+        collaborators: [ID.manager],
+      });
       for (const c of [line, webchat]) {
         const conn = await clients.open(first, EMAIL.agent, c.id);
         expect((await conn.act("reply", { text: "anything else?" })).ok).toBe(true);
@@ -91,7 +95,9 @@ if (!enabled) {
       // The next process takes them once the lease (3 s) has run out.
       await start();
       await until(
-        async () => (await autoCloseTrace(database!, line.id)).status === "closed" && (await autoCloseTrace(database!, webchat.id)).status === "closed",
+        async () =>
+          (await autoCloseTrace(database!, line.id)).status === "closed" &&
+          (await autoCloseTrace(database!, webchat.id)).status === "closed",
         90_000,
         "both closed by the next process",
       );

@@ -45,7 +45,8 @@ if (!enabled) {
       await clients.settings(servers[0]!, EMAIL.admin, { autoCloseAfterMinutes: 1, autoCloseGraceMinutes: 0, csatOnClose: false });
       const line: Fixture[] = [];
       const webchat: Fixture[] = [];
-      for (let k = 0; k < 8; k++) line.push(await createConversation(fixtures(), { channel: "line", follower: ID.agent, collaborators: [ID.manager] }));
+      for (let k = 0; k < 8; k++)
+        line.push(await createConversation(fixtures(), { channel: "line", follower: ID.agent, collaborators: [ID.manager] }));
       for (let k = 0; k < 8; k++) webchat.push(await createConversation(fixtures(), { channel: "webchat", follower: ID.agent }));
       // Staff replies through both processes (the follower's and a collaborator's count alike).
       const all = [...line, ...webchat];
@@ -66,8 +67,10 @@ if (!enabled) {
       );
       // A moment more for a second firing, were there one.
       await new Promise((r) => setTimeout(r, 2000));
-      for (const c of line) expect(await autoCloseTrace(database!, c.id), `LINE ${c.id}`).toEqual({ status: "closed", reminders: 1, closes: 1, timers: 0 });
-      for (const c of webchat) expect(await autoCloseTrace(database!, c.id), `Webchat ${c.id}`).toEqual({ status: "closed", reminders: 0, closes: 1, timers: 0 });
+      for (const c of line)
+        expect(await autoCloseTrace(database!, c.id), `LINE ${c.id}`).toEqual({ status: "closed", reminders: 1, closes: 1, timers: 0 });
+      for (const c of webchat)
+        expect(await autoCloseTrace(database!, c.id), `Webchat ${c.id}`).toEqual({ status: "closed", reminders: 0, closes: 1, timers: 0 });
     }, 240_000);
   });
 }
