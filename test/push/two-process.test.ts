@@ -145,13 +145,12 @@ if (!enabled) {
       const convs: Fixture[] = [];
       for (let k = 0; k < 4; k++)
         convs.push(await createConversation(fixtures(), { channel: "webchat", follower: ID.agent, collaborators: [ID.manager] }));
-      let crossed = 0;
       for (const [k, c] of convs.entries()) {
-        const a = k % 2; // the process the member opens it through
-        const { holder } = await openConversation(a, EMAIL.agent, c.id);
-        const b = 1 - a; // the customer's message arrives at the other process
-        if (holder !== b) crossed++;
-        expect((await customerWritesAt(servers[b]!, c, `where is my order ${k}?`)).status).toBe(202);
+        // Joined through either process; the SDK connects to the process holding the room (A),
+        // wherever Colyseus put it. The customer's message arrives at the other process (B).
+        const { holder } = await openConversation(k % 2, EMAIL.agent, c.id);
+        expect(holder, "the room's process").toBeGreaterThanOrEqual(0);
+        expect((await customerWritesAt(servers[1 - holder]!, c, `where is my order ${k}?`)).status).toBe(202);
       }
       await waitFor(() => convs.every((c) => pushesTo(benWeb.id, c.id).length > 0), 60_000);
       // Every batch handled (sent or skipped) before looking for what the viewer got.
@@ -168,8 +167,6 @@ if (!enabled) {
         expect((await memberState(fixtures(), c.id, ID.agent))?.unreadCount).toBeGreaterThan(0);
       }
       expect(webPush.problems).toEqual([]);
-      // The message reached a room held by another process than the one it arrived at.
-      expect(crossed, "rooms held away from the process the message arrived at").toBeGreaterThan(0);
     }, 180_000);
 
     it("[R12.1] once the member has left the conversation, the next customer message pushes to them too", async () => {
