@@ -6,7 +6,7 @@
  * `fetch`, the same fake, the same payload shape, as many in flight as the worker sends at once).
  *
  *   npm run bench:push
- *   BENCH_PUSH_CONVERSATIONS=200 BENCH_PUSH_MESSAGES=3 BENCH_PUSH_COLLABORATORS=2 BENCH_ROUNDS=2 npm run bench:push   # the defaults
+ *   BENCH_PUSH_CONVERSATIONS=200 BENCH_PUSH_MESSAGES=3 BENCH_PUSH_COLLABORATORS=2 BENCH_ROUNDS=3 npm run bench:push   # the defaults
  *
  * Each round: BENCH_PUSH_MESSAGES customer messages into each conversation (Webchat endpoint, 16
  * in flight), each conversation with a follower and BENCH_PUSH_COLLABORATORS collaborators who all
@@ -35,7 +35,7 @@ import { int, machine, signIn, startBenchServer, until } from "./support/childSe
 const CONVERSATIONS = int("BENCH_PUSH_CONVERSATIONS", 200);
 const MESSAGES = int("BENCH_PUSH_MESSAGES", 3);
 const COLLABORATORS = int("BENCH_PUSH_COLLABORATORS", 2, 0);
-const ROUNDS = int("BENCH_ROUNDS", 2);
+const ROUNDS = int("BENCH_ROUNDS", 3);
 /** The worker sends up to 16 batches at once (server/push/worker.ts BATCH): the baseline keeps as many in flight. */
 const IN_FLIGHT = 16;
 const MEMBERS = Object.keys(ID) as (keyof typeof ID)[];
