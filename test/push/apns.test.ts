@@ -202,6 +202,19 @@ describe("the APNs sender", () => {
     expect(collapseIdOf("c".repeat(64))).toBe("c".repeat(64));
     expect(Buffer.byteLength(collapseIdOf("長".repeat(30)))).toBeLessThanOrEqual(64);
     fc.assert(fc.property(fc.string({ unit: "binary", maxLength: 300 }), (id) => Buffer.byteLength(collapseIdOf(id)) <= 64));
+    // Any name and text (NUL, lone surrogates, 4-byte characters, thousands of them) stay within 4 KB.
+    fc.assert(
+      fc.property(
+        fc.string({ unit: "binary", maxLength: 3000 }),
+        fc.string({ unit: "binary", maxLength: 3000 }),
+        fc.nat(10_000),
+        (name, text, n) => {
+          const p = apnsPayload(payload({ customerName: name, latestText: text, count: n + 1 }));
+          return Buffer.byteLength(JSON.stringify(p)) <= APNS_MAX_PAYLOAD_BYTES && Number.isInteger((p.aps as { badge: number }).badge);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 
   it("settings: all four APNs settings or none; a key that is not a P-256 .p8 stops the start naming the variable", () => {
