@@ -725,7 +725,7 @@ export interface paths {
         get: operations["listDevices"];
         put?: never;
         /**
-         * Register a browser's Web Push subscription or an app's FCM token
+         * Register a browser's Web Push subscription, an app's FCM token or an iOS app's APNs device token
          * @description 201 when new to the caller, 200 when already theirs (updated). A token another member had moves to the caller. A kind this server has no sender for is 409 PUSH_NOT_CONFIGURED. A member keeps at most 20 devices: the oldest is forgotten.
          */
         post: operations["registerDevice"];
@@ -1483,7 +1483,7 @@ export interface components {
         Device: {
             id: string;
             /** @enum {string} */
-            kind: "web" | "fcm";
+            kind: "web" | "fcm" | "apns";
             label: string | null;
             /** @description ISO 8601 */
             createdAt: string;
@@ -1509,6 +1509,13 @@ export interface components {
             /** @enum {string} */
             kind: "fcm";
             /** @description The app's FCM registration token (Android, or iOS through FCM) */
+            token: string;
+            /** @description Your name for the device, shown in the list */
+            label?: string;
+        } | {
+            /** @enum {string} */
+            kind: "apns";
+            /** @description The iOS app's APNs device token, hex (the `deviceToken` bytes of `didRegisterForRemoteNotificationsWithDeviceToken`); stored lower-case */
             token: string;
             /** @description Your name for the device, shown in the list */
             label?: string;

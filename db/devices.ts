@@ -17,7 +17,7 @@ export const MAX_DEVICES_PER_MEMBER = 20;
 export interface NewDevice {
   readonly memberId: string;
   readonly kind: DeviceKind;
-  /** A Web Push endpoint, or an FCM registration token. */
+  /** A Web Push endpoint, an FCM registration token, or an APNs device token (hex, lower-case). */
   readonly token: string;
   readonly p256dh: string | null;
   readonly auth: string | null;

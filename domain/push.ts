@@ -6,8 +6,11 @@
 import type { Locale } from "./sets.ts";
 import { renderPush } from "./texts.ts";
 
-/** Where a device receives pushes: a browser's Web Push subscription, or a mobile app's FCM token. */
-export const DeviceKind = { web: "web", fcm: "fcm" } as const;
+/**
+ * Where a device receives pushes: a browser's Web Push subscription, a mobile app's FCM token, or
+ * an iOS app's APNs device token (sent to Apple directly, without FCM).
+ */
+export const DeviceKind = { web: "web", fcm: "fcm", apns: "apns" } as const;
 export type DeviceKind = (typeof DeviceKind)[keyof typeof DeviceKind];
 export const DEVICE_KINDS = Object.values(DeviceKind) as readonly DeviceKind[];
 

@@ -247,6 +247,33 @@ const Env = z.object({
     .max(600_000)
     .default(1000)
     .describe("how often a process looks for pushes whose window is over"),
+  APNS_KEY: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("APNs: the path of the team's auth key (.p8, token-based auth); unset (and no APNS_KEY_P8): APNs is off"),
+  APNS_KEY_P8: z.string().min(1).optional().describe("APNs: the auth key itself (the .p8 file's PEM text), instead of a path"),
+  APNS_KEY_ID: z
+    .string()
+    .regex(/^[A-Z0-9]{10}$/, "must be the auth key's 10-character id")
+    .optional()
+    .describe("APNs: the auth key's id (10 characters; the provider token's kid)"),
+  APNS_TEAM_ID: z
+    .string()
+    .regex(/^[A-Z0-9]{10}$/, "must be the developer team's 10-character id")
+    .optional()
+    .describe("APNs: the developer team id (10 characters; the provider token's iss)"),
+  APNS_TOPIC: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]+$/, "must be the app's bundle id")
+    .optional()
+    .describe("APNs: the iOS app's bundle id (apns-topic)"),
+  APNS_BASE_URL: z
+    .string()
+    .url()
+    .regex(/^https?:\/\//, "must be an http(s) URL")
+    .default("https://api.push.apple.com")
+    .describe("APNs provider API (HTTP/2); https://api.sandbox.push.apple.com for development builds; tests point it at a local fake"),
   PUBLIC_ADDRESS: z
     .string()
     .regex(
@@ -348,6 +375,17 @@ export interface PushConfig {
     readonly baseUrl: string;
     readonly tokenUrl: string | undefined;
   };
+  /** APNs with token-based auth; undefined: off. */
+  readonly apns:
+    | {
+        readonly keyFile: string | undefined;
+        readonly keyPem: string | undefined;
+        readonly keyId: string;
+        readonly teamId: string;
+        readonly topic: string;
+        readonly baseUrl: string;
+      }
+    | undefined;
   readonly coalesceMs: number;
   readonly leaseMs: number;
   readonly pollMs: number;
@@ -367,6 +405,10 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
   if (production && !e.JWT_SECRET) throw new ConfigError("invalid configuration:\n  JWT_SECRET: required when NODE_ENV=production");
   if (Boolean(e.VAPID_PUBLIC_KEY) !== Boolean(e.VAPID_PRIVATE_KEY)) {
     throw new ConfigError("invalid configuration:\n  VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY: set both or neither");
+  }
+  const apnsSet = [e.APNS_KEY ?? e.APNS_KEY_P8, e.APNS_KEY_ID, e.APNS_TEAM_ID, e.APNS_TOPIC];
+  if (apnsSet.some(Boolean) && !apnsSet.every(Boolean)) {
+    throw new ConfigError("invalid configuration:\n  APNS_KEY (or APNS_KEY_P8), APNS_KEY_ID, APNS_TEAM_ID, APNS_TOPIC: set all or none");
   }
   if (production && !e.CHANNEL_SECRETS_KEY) throw new ConfigError("invalid configuration:\n  CHANNEL_SECRETS_KEY: required when NODE_ENV=production");
   return {
@@ -413,6 +455,17 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
         baseUrl: e.FCM_BASE_URL.replace(/\/+$/, ""),
         tokenUrl: e.FCM_TOKEN_URL,
       },
+      apns:
+        e.APNS_KEY_ID && e.APNS_TEAM_ID && e.APNS_TOPIC && (e.APNS_KEY || e.APNS_KEY_P8)
+          ? {
+              keyFile: e.APNS_KEY,
+              keyPem: e.APNS_KEY_P8,
+              keyId: e.APNS_KEY_ID,
+              teamId: e.APNS_TEAM_ID,
+              topic: e.APNS_TOPIC,
+              baseUrl: e.APNS_BASE_URL.replace(/\/+$/, ""),
+            }
+          : undefined,
       coalesceMs: e.PUSH_COALESCE_SECONDS * 1000,
       leaseMs: e.PUSH_LEASE_MS,
       pollMs: e.PUSH_POLL_MS,

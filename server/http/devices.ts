@@ -44,12 +44,24 @@ const FcmDevice = z
     label: Label,
   })
   .strict();
-export const DeviceRegistration = z.discriminatedUnion("kind", [WebDevice, FcmDevice]).meta({ id: "DeviceRegistration" });
+const ApnsDevice = z
+  .object({
+    kind: z.literal(DeviceKind.apns),
+    token: z
+      .string()
+      .min(64)
+      .max(200)
+      .regex(/^[0-9A-Fa-f]+$/, "not an APNs device token (hex)")
+      .describe("The iOS app's APNs device token, hex (the `deviceToken` bytes of `didRegisterForRemoteNotificationsWithDeviceToken`); stored lower-case"),
+    label: Label,
+  })
+  .strict();
+export const DeviceRegistration = z.discriminatedUnion("kind", [WebDevice, FcmDevice, ApnsDevice]).meta({ id: "DeviceRegistration" });
 
 const Device = z
   .object({
     id: z.string(),
-    kind: z.enum([DeviceKind.web, DeviceKind.fcm]),
+    kind: z.enum([DeviceKind.web, DeviceKind.fcm, DeviceKind.apns]),
     label: z.string().nullable(),
     createdAt: z.string().describe("ISO 8601"),
     lastPushAt: z.string().nullable().describe("ISO 8601: when a push last reached it"),
@@ -78,7 +90,7 @@ const register = createRoute({
   path: "/",
   operationId: "registerDevice",
   tags,
-  summary: "Register a browser's Web Push subscription or an app's FCM token",
+  summary: "Register a browser's Web Push subscription, an app's FCM token or an iOS app's APNs device token",
   description:
     "201 when new to the caller, 200 when already theirs (updated). A token another member had moves to the caller. " +
     "A kind this server has no sender for is 409 PUSH_NOT_CONFIGURED. A member keeps at most 20 devices: the oldest is forgotten.",
@@ -169,7 +181,7 @@ export function deviceRoutes(deps: AppDeps) {
     const fields =
       body.kind === DeviceKind.web
         ? { token: webEndpoint(body.subscription.endpoint, deps.push.allowHttpEndpoints), p256dh: body.subscription.keys.p256dh, auth: body.subscription.keys.auth }
-        : { token: body.token, p256dh: null, auth: null };
+        : { token: body.kind === DeviceKind.apns ? body.token.toLowerCase() : body.token, p256dh: null, auth: null };
     const { device, created } = await registerDevice(db, { memberId: member.id, kind: body.kind, ...fields, label: body.label ?? null, now: deps.now() });
     return created ? c.json(deviceJson(device), 201) : c.json(deviceJson(device), 200);
   });

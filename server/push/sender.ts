@@ -2,12 +2,14 @@ import type { DeviceRow } from "../../db/devices.ts";
 import type { DeviceKind, PushPayload } from "../../domain/push.ts";
 
 /**
- * One way of reaching devices (Web Push, FCM). The worker (server/push/worker.ts) picks the sender
+ * One way of reaching devices (Web Push, FCM, APNs). The worker (server/push/worker.ts) picks the sender
  * by the device's kind; every sender's endpoints are configurable so tests run against local fakes.
  */
 export interface PushSender {
   readonly kind: DeviceKind;
   send(device: DeviceRow, payload: PushPayload): Promise<PushResult>;
+  /** Lets go of kept connections (APNs' HTTP/2 connection), when the worker stops. */
+  close?(): void;
 }
 
 export type PushResult =

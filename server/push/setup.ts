@@ -1,3 +1,4 @@
+import { createPrivateKey } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
@@ -5,6 +6,7 @@ import webpush from "web-push";
 import { z } from "zod";
 import { type DeviceKind, DeviceKind as Kind } from "../../domain/push.ts";
 import { type Config, ConfigError } from "../config.ts";
+import { ApnsSender } from "./apns.ts";
 import { FcmSender, type ServiceAccount } from "./fcm.ts";
 import type { PushSender } from "./sender.ts";
 import { type VapidKeys, WebPushSender } from "./webPush.ts";
@@ -25,7 +27,9 @@ export function setUpPush(config: Config, log: Logger): PushSetup {
   if (vapid) senders.set(Kind.web, new WebPushSender(vapid));
   const fcm = fcmSender(config);
   if (fcm) senders.set(Kind.fcm, fcm);
-  log.info({ web: Boolean(vapid), fcm: Boolean(fcm) }, "push senders");
+  const apns = apnsSender(config);
+  if (apns) senders.set(Kind.apns, apns);
+  log.info({ web: Boolean(vapid), fcm: Boolean(fcm), apns: Boolean(apns) }, "push senders");
   return { senders, vapidPublicKey: vapid?.publicKey ?? null, allowHttpEndpoints: config.push.allowHttpEndpoints };
 }
 
@@ -84,4 +88,20 @@ function fcmSender(config: Config): FcmSender | null {
     baseUrl: f.baseUrl,
     tokenUrl: f.tokenUrl ?? account.token_uri ?? "https://oauth2.googleapis.com/token",
   });
+}
+
+/** APNs with token-based auth: the `.p8` key must be a P-256 private key (PKCS #8 PEM), else the start stops naming the variable. */
+function apnsSender(config: Config): ApnsSender | null {
+  const a = config.push.apns;
+  if (!a) return null;
+  const name = a.keyPem ? "APNS_KEY_P8" : "APNS_KEY";
+  let pem: string;
+  try {
+    pem = a.keyPem ?? readFileSync(a.keyFile!, "utf8");
+    const key = createPrivateKey(pem);
+    if (key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1") throw new Error("not a P-256 (ES256) key");
+  } catch (err) {
+    throw new ConfigError(`invalid configuration:\n  ${name}: not a readable APNs auth key (.p8) (${err instanceof Error ? err.message.split("\n")[0] : err})`);
+  }
+  return new ApnsSender({ privateKeyPem: pem, keyId: a.keyId, teamId: a.teamId, topic: a.topic, baseUrl: a.baseUrl });
 }

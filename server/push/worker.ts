@@ -60,6 +60,7 @@ export class PushWorker {
 
   async stop(): Promise<void> {
     await this.loop.stop();
+    for (const sender of this.opts.senders.values()) sender.close?.();
   }
 
   kick(): void {
