@@ -11,8 +11,9 @@ const VIEWERS_TIMEOUT_MS = 5000;
  * Throws when the presence or the room does not answer in time (the caller decides).
  */
 export async function connectedMembers(conversationId: string): Promise<Set<string>> {
-  const found = await withServiceDeadline(matchMaker.query({ name: "conversation", roomId: conversationId }), "matchMaker.query");
-  if (found.length === 0) return new Set();
+  // By id: one lookup (server/roomDrivers.ts), not a scan of every room listing.
+  const found = await withServiceDeadline(matchMaker.getRoomById(conversationId), "matchMaker.getRoomById");
+  if (found?.name !== "conversation") return new Set();
   const ids = await withServiceDeadline(
     matchMaker.remoteRoomCall<ConversationRoom, "connectedMemberIds">(conversationId, "connectedMemberIds", [], VIEWERS_TIMEOUT_MS),
     "room call",

@@ -28,7 +28,7 @@ export function freePort(): Promise<number> {
  * Child servers inherit `REDIS_URL`. Two test files' servers on the same Redis database would be
  * one deployment over two data sets (rooms created in each other's processes), so each file gives
  * its servers a Redis database of its own. Taken: 1 and 4 (restart/durability), 2 (rooms/two-process),
- * 3 (server/live-roles-processes), 5–13 (server/redis.test.ts draws one), 14 (cluster/cluster),
+ * 3 (server/live-roles-processes), 5–11 (server/redis.test.ts draws one), 12 (push/two-process), 13 (scheduler/processes), 14 (cluster/cluster),
  * 15 (restart/deactivation-resume). (0 is REDIS_URL's own, server/redis-outage.)
  */
 export function childRedis(db: number): Record<string, string> {
