@@ -60,6 +60,9 @@ describe.skipIf(!executablePath)("the console's session", () => {
     expect(stored.refreshToken).not.toBe(JSON.parse(first ?? "{}").refreshToken);
     expect(stored.member.name).toBe("Eve");
 
+    // Reload once no request is in flight: a reload that cuts a refresh after the server rotated the
+    // token but before the page stored the new one signs the tab out (the refresh token is single use).
+    await page.waitForLoadState("networkidle");
     await page.reload();
     await page.getByRole("list", { name: "Mine · In progress" }).locator("li").first().waitFor();
     expect(await page.locator('input[name="password"]').count()).toBe(0);
