@@ -19,6 +19,7 @@ const lines = [
   "",
   `Collaborative inbox backend listening on http://${host}:${app.port}  (ws://${host}:${app.port} for the Colyseus SDK)`,
   `Database: ${app.database.kind === "pglite" ? `embedded PGlite in ${config.dataDir}` : "PostgreSQL"}; presence: ${config.redisUrl ? "Redis" : "in-process"}`,
+  `Web console:   http://${host}:${app.port}/`,
   `API reference: http://${host}:${app.port}/docs  (OpenAPI: /openapi.json)`,
   `Sign in:       POST http://${host}:${app.port}/auth/login  {"email": …, "password": …}  → accessToken (Bearer, and the rooms' auth token)`,
 ];
