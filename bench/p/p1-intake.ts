@@ -78,7 +78,7 @@ export async function run(): Promise<Row[]> {
     const common = { channel: "line", channelId, status: "in_progress" as const, followerId: DEMO.follower.id, collaboratorIds: [DEMO.collaborator.id] };
     const ids = await seedConversations(cluster.sql, { ...common, prefix: "p1", count: CONVERSATIONS, channelUserId: (i) => users[i]! });
     // LINE answers each user's profile (the seeded name: nothing to update on intake).
-    users.forEach((u, i) => fake.setProfile(u, { displayName: `Bench ${i + 1}` }));
+    for (const [i, u] of users.entries()) fake.setProfile(u, { displayName: `Bench ${i + 1}` });
     const rawIds = await seedConversations(cluster.sql, { ...common, prefix: "p1raw", count: CONVERSATIONS });
 
     log(`P1: ${CONVERSATIONS} conversations × 3 clients joining…`);
