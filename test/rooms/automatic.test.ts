@@ -297,7 +297,8 @@ describe("OMO binding messages (R13.2)", () => {
         text: fc.constant("x"),
         requestId: fc.oneof(fc.constant(""), fc.constant("r".repeat(101)), fc.integer(), fc.constant(null)),
       }),
-      fc.record({ kind: fc.constant("success"), text: fc.constant("x"), requestId: fc.constant("r"), extra: fc.anything() }),
+      // An unknown key (JSON drops an `undefined` value, which would leave a valid body).
+      fc.record({ kind: fc.constant("success"), text: fc.constant("x"), requestId: fc.constant("r"), extra: fc.anything().filter((v) => v !== undefined) }),
       fc.anything().filter((v) => typeof v !== "object" || v === null || Array.isArray(v)),
     );
     await fc.assert(
