@@ -10,9 +10,9 @@ import { TcpProxy } from "../support/tcp-proxy.ts";
 /**
  * A server restart (docs/protocol.md §2.6 4106, §2.8): the typed client rejoins the new process,
  * catches up from its last seq and resends what was not answered — each applied once.
- * The child servers run on in-process presence: no Redis database is allotted to this file.
+ * The child servers run on in-process presence (`REDIS_URL: ""`): no Redis database is allotted
+ * to this file. (Never change `process.env` here: test files share their worker, `isolate: false`.)
  */
-delete process.env.REDIS_URL;
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
@@ -45,7 +45,7 @@ describe("server restart (docs/protocol.md §2.8)", () => {
     const dataDir = databaseUrl ? "memory://" : await freshPgliteDir();
     cleanups.push(() => dropDatabase(databaseUrl));
     if (!databaseUrl) cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-    const env = { DATA_DIR: dataDir, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) };
+    const env = { DATA_DIR: dataDir, REDIS_URL: "", ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) };
     let server: ChildServer = await startChildServer(env);
     const proxy = new TcpProxy("127.0.0.1", Number(new URL(server.url).port));
     await proxy.start();
