@@ -162,12 +162,16 @@ describe("actions: one method each, typed answers (docs/protocol.md §2.3–2.4)
     const client = await signedIn(app, "agent");
     const v = tracked(await client.openConversation(c.id));
     accepted(await v.close());
-    const h = await v.history({ limit: 2 });
-    expect(h.ok && h.messages.map((x) => x.text)).toEqual(["b", "c"]);
+    // The demo workspace sends the survey link after a close (csatOnClose, §7.18): an automatic
+    // message that may or may not be there yet, left out of these checks.
+    const own = <M extends { sender: string }>(messages: readonly M[]) => messages.filter((m) => m.sender !== "auto");
+    const h = await v.history({ limit: 3 });
+    expect(h.ok && own(h.messages).map((x) => x.text).slice(-2)).toEqual(["b", "c"]);
     const l = await v.log();
     expect(l.ok && l.events.map((x) => x.kind)).toEqual(["closed"]);
     const cu = await v.catchUp(0);
-    expect(cu.ok && [cu.messages.length, cu.events.length, cu.throughSeq, cu.more]).toEqual([3, 1, 4, false]);
+    expect(cu.ok && [own(cu.messages).length, cu.events.length, cu.more]).toEqual([3, 1, false]);
+    expect(cu.ok && cu.throughSeq).toBeGreaterThanOrEqual(4);
     await v.disconnect();
     await expect(v.reply("late")).rejects.toThrow(/closed/);
   });
