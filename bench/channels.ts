@@ -39,16 +39,10 @@ import type { Db } from "../db/client.ts";
 import * as s from "../db/schema.ts";
 import { FakeLine, lineMessageEvent, lineWebhookBody, signLine } from "../test/support/fakes/line.ts";
 import { FakeWhatsApp, signWhatsApp, waTextMessage, waWebhookBody } from "../test/support/fakes/whatsapp.ts";
-import { type LoadRequest, type LoadResult, pct, runLoad } from "./support/load.ts";
+import { type LoadRequest, type LoadResult, int, pct, runLoad } from "./support/load.ts";
 import { ReplyRoom, signedInClient } from "./support/rooms.ts";
 import { type CpuSample, type Target, cpuBetween, startPgliteTarget, startPostgresTarget } from "./support/target.ts";
 
-const int = (name: string, fallback: number, min = 1): number => {
-  const raw = process.env[name];
-  const v = raw === undefined || raw === "" ? fallback : Number(raw);
-  if (!Number.isInteger(v) || v < min) throw new Error(`${name}: ${raw} is not an integer ≥ ${min}`);
-  return v;
-};
 const WEBHOOKS = int("BENCH_WEBHOOKS", 1000);
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? "16,64").split(",").map((c) => {
   const v = Number(c.trim());

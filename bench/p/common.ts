@@ -7,6 +7,9 @@ import postgres from "postgres";
 import { type ChildServer, killHard, startChildServer } from "../../test/support/child.ts";
 import { dropDatabase, freshDatabaseUrl } from "../../test/support/db.ts";
 import { ID } from "../../test/support/demo.ts";
+export { BASE_URL } from "../support/childServer.ts";
+export { int, pct } from "../support/load.ts";
+import { BASE_URL } from "../support/childServer.ts";
 
 /**
  * What the P1–P7 benchmarks of issue 10 share: the servers under test (server/main.ts in child
@@ -15,27 +18,12 @@ import { ID } from "../../test/support/demo.ts";
  * figures read from /proc, and the result rows of the table.
  */
 
-export const BASE_URL = process.env.DATABASE_URL || "postgres://postgres@127.0.0.1:5432/test";
 export const REDIS_BASE = process.env.REDIS_URL || "redis://127.0.0.1:6379";
 /** The JWT secret test/support/child.ts gives every child server. */
 const CHILD_JWT_SECRET = "kill9-secret-kill9-secret-kill9-secret";
 export const WORKSPACE = "demo";
 
 export const log = (line: string) => process.stderr.write(`${line}\n`);
-
-export function int(name: string, fallback: number, min = 1): number {
-  const raw = process.env[name];
-  const v = raw === undefined || raw === "" ? fallback : Number(raw);
-  if (!Number.isInteger(v) || v < min) throw new Error(`${name}: ${raw} is not an integer ≥ ${min}`);
-  return v;
-}
-
-/** The `p`th percentile (nearest rank). */
-export function pct(xs: readonly number[], p: number): number {
-  if (xs.length === 0) return Number.NaN;
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

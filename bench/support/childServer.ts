@@ -2,6 +2,7 @@ import { availableParallelism, cpus, loadavg } from "node:os";
 import { type Database, openDatabase } from "../../db/client.ts";
 import { type ChildServer, killHard, startChildServer } from "../../test/support/child.ts";
 import { dropDatabase, freshDatabaseUrl } from "../../test/support/db.ts";
+export { int, pct } from "./load.ts";
 
 /**
  * The server under the push and scheduler benchmarks: `server/main.ts` in a child process (as
@@ -62,20 +63,6 @@ export function machine(): string {
     .map((l) => l.toFixed(2))
     .join(" / ")} (1 / 5 / 15 min)`;
 }
-
-/** The `p`th percentile (nearest rank). */
-export function pct(xs: readonly number[], p: number): number {
-  if (xs.length === 0) return Number.NaN;
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
-export const int = (name: string, fallback: number, min = 1): number => {
-  const raw = process.env[name];
-  const v = raw === undefined || raw === "" ? fallback : Number(raw);
-  if (!Number.isInteger(v) || v < min) throw new Error(`${name}: ${raw} is not an integer ≥ ${min}`);
-  return v;
-};
 
 export async function until(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
   const deadline = Date.now() + ms;

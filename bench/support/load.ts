@@ -29,6 +29,14 @@ export interface LoadResult {
   readonly answers: Answer[];
 }
 
+/** An integer setting of a benchmark from the environment (`fallback` when unset), at least `min`. */
+export function int(name: string, fallback: number, min = 1): number {
+  const raw = process.env[name];
+  const v = raw === undefined || raw === "" ? fallback : Number(raw);
+  if (!Number.isInteger(v) || v < min) throw new Error(`${name}: ${raw} is not an integer ≥ ${min}`);
+  return v;
+}
+
 /** The `p`th percentile (nearest rank) of `xs`. */
 export function pct(xs: readonly number[], p: number): number {
   if (xs.length === 0) return Number.NaN;
