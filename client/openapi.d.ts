@@ -218,8 +218,8 @@ export interface paths {
         get: operations["wechatWebhookVerify"];
         put?: never;
         /**
-         * WeChat Official Account messages (plaintext mode XML, signed by `signature` in the query)
-         * @description Called by WeChat. The query's `signature` is checked before the body is read (401 and nothing stored when wrong). A message (text, image, voice, video, shortvideo, location, link) is stored once per `MsgId`; events are acknowledged and ignored. Answers the text `success` only after the message is committed. Safe mode (`encrypt_type=aes`) is not supported: 400.
+         * WeChat Official Account messages (XML in plaintext or safe mode, signed by `signature` in the query)
+         * @description Called by WeChat. The query's `signature` is checked before the body is read (401 and nothing stored when wrong). A message (text, image, voice, video, shortvideo, location, link) is stored once per `MsgId`; events are acknowledged and ignored. Answers the text `success` only after the message is committed. Safe mode (`encrypt_type=aes`, also compatibility mode): the body's `<Encrypt>` is checked against `msg_signature` (SHA-1 of the sorted token, timestamp, nonce and Encrypt) and decrypted with the account's `encodingAESKey` (AES-256-CBC); a bad `msg_signature` or a text that does not decrypt to this AppID is 401, an account without `encodingAESKey` 400.
          */
         post: operations["wechatWebhook"];
         delete?: never;
@@ -2581,6 +2581,7 @@ export interface operations {
                 nonce: string;
                 openid?: string;
                 encrypt_type?: string;
+                msg_signature?: string;
             };
             header?: never;
             path: {

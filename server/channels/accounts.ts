@@ -1,11 +1,18 @@
 import { createHash, randomUUID } from "node:crypto";
 import { z } from "zod";
-import { type ChannelAccountRow, insertChannelAccount, listChannelAccounts, selectChannelAccount, updateChannelAccount } from "../../db/channels.ts";
+import {
+  type ChannelAccountRow,
+  insertChannelAccount,
+  listChannelAccounts,
+  selectChannelAccount,
+  updateChannelAccount,
+} from "../../db/channels.ts";
 import type { Db } from "../../db/client.ts";
-import { type ChannelType, ChannelStatus } from "../../domain/channels.ts";
+import { ChannelStatus, type ChannelType } from "../../domain/channels.ts";
 import { DomainError, ErrorCode } from "../../domain/errors.ts";
 import { decryptSecrets, encryptSecrets, secretsKeyOf } from "./secrets.ts";
 import type { ChannelAccount } from "./types.ts";
+import { ENCODING_AES_KEY } from "./wechat/crypto.ts";
 
 /**
  * Channel accounts with their credentials decrypted, for the providers' webhooks (signature
@@ -63,7 +70,17 @@ export const CHANNEL_SCHEMAS = {
     settings: z.object({ phoneNumberId: SettingId }).strict(),
   },
   wechat: {
-    credentials: z.object({ appId: Secret, appSecret: Secret, token: Secret, encodingAESKey: Secret.optional() }).strict(),
+    credentials: z
+      .object({
+        appId: Secret,
+        appSecret: Secret,
+        token: Secret,
+        encodingAESKey: z
+          .string()
+          .regex(ENCODING_AES_KEY, "43 characters of A-Z, a-z, 0-9 (the EncodingAESKey of the Official Account platform)")
+          .optional(),
+      })
+      .strict(),
     settings: z.object({}).strict(),
   },
   webchat: {
@@ -75,7 +92,13 @@ export const CHANNEL_SCHEMAS = {
          * whose `Origin` is one of these (or the server's own, for its `/widget` page).
          */
         allowedOrigins: z
-          .array(z.string().trim().url().regex(/^https?:\/\/[^/]+$/, "an origin: scheme and host, no path"))
+          .array(
+            z
+              .string()
+              .trim()
+              .url()
+              .regex(/^https?:\/\/[^/]+$/, "an origin: scheme and host, no path"),
+          )
           .max(50)
           .optional(),
       })
@@ -140,8 +163,18 @@ function parseOr400<T extends z.ZodType>(schema: T, value: unknown, at: string):
 }
 
 /** What is stored for a type's credentials: encrypted JSON, or (Webchat) the secret's hash. */
-function storedCredentials(db: Db, type: ChannelType, credentials: Record<string, string>): { secretsEnc: string | null; secretHash: string | null } {
-  if (type === "webchat") return { secretsEnc: null, secretHash: createHash("sha256").update(credentials.secret ?? "").digest("hex") };
+function storedCredentials(
+  db: Db,
+  type: ChannelType,
+  credentials: Record<string, string>,
+): { secretsEnc: string | null; secretHash: string | null } {
+  if (type === "webchat")
+    return {
+      secretsEnc: null,
+      secretHash: createHash("sha256")
+        .update(credentials.secret ?? "")
+        .digest("hex"),
+    };
   return { secretsEnc: encryptSecrets(secretsKeyOf(db), credentials), secretHash: null };
 }
 

@@ -6,11 +6,12 @@ import { UNSTORABLE_TEXT_ISSUE, unstorablePaths } from "../../domain/text.ts";
 import { loadActiveAccount } from "../channels/accounts.ts";
 import { isLineSignatureValid, LineWebhook, parseLineWebhook, toInboundMessage } from "../channels/line/inbound.ts";
 import { lineProfiles } from "../channels/line/profile.ts";
-import type { Receive } from "../channels/types.ts";
 import { isMetaSignatureValid, verifyHandshake } from "../channels/meta/signature.ts";
-import { parseWhatsAppWebhook, WhatsAppWebhook } from "../channels/whatsapp/inbound.ts";
+import type { Receive } from "../channels/types.ts";
+import { wechatMessageXml } from "../channels/wechat/crypto.ts";
 import { parseWechatXml, toInboundMessage as wechatInbound } from "../channels/wechat/inbound.ts";
 import { isWechatSignatureValid, isWechatTimestampFresh } from "../channels/wechat/signature.ts";
+import { parseWhatsAppWebhook, WhatsAppWebhook } from "../channels/whatsapp/inbound.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
 import { errorBody, localeOf } from "./errors.ts";
 import { webhookLimit } from "./limits.ts";
@@ -77,17 +78,25 @@ function documentWechat(app: OpenAPIHono<AppEnv>): void {
     path: "/wechat/{channelId}",
     operationId: "wechatWebhook",
     tags: ["webhooks"],
-    summary: "WeChat Official Account messages (plaintext mode XML, signed by `signature` in the query)",
+    summary: "WeChat Official Account messages (XML in plaintext or safe mode, signed by `signature` in the query)",
     description:
       "Called by WeChat. The query's `signature` is checked before the body is read (401 and nothing stored when wrong). " +
       "A message (text, image, voice, video, shortvideo, location, link) is stored once per `MsgId`; events are acknowledged and ignored. " +
-      "Answers the text `success` only after the message is committed. Safe mode (`encrypt_type=aes`) is not supported: 400.",
+      "Answers the text `success` only after the message is committed. Safe mode (`encrypt_type=aes`, also compatibility mode): the body's `<Encrypt>` is checked against `msg_signature` " +
+      "(SHA-1 of the sorted token, timestamp, nonce and Encrypt) and decrypted with the account's `encodingAESKey` (AES-256-CBC); a bad `msg_signature` or a text that does not decrypt to this AppID is 401, an account without `encodingAESKey` 400.",
     request: {
       params: Params,
-      query: WechatQuery.extend({ openid: z.string().optional(), encrypt_type: z.string().optional() }),
+      query: WechatQuery.extend({
+        openid: z.string().optional(),
+        encrypt_type: z.string().optional(),
+        msg_signature: z.string().optional(),
+      }),
       body: { required: true, content: { "text/xml": { schema: z.string().describe("WeChat's <xml> message") } } },
     },
-    responses: { 200: { description: "`success` (WeChat's \"no reply\")", content: { "text/plain": { schema: z.string() } } }, ...errors(400, 401, 404, 413, 503) },
+    responses: {
+      200: { description: '`success` (WeChat\'s "no reply")', content: { "text/plain": { schema: z.string() } } },
+      ...errors(400, 401, 404, 413, 503),
+    },
   });
 }
 
@@ -227,11 +236,7 @@ export function webhookRoutes(deps: AppDeps, receive: Receive = (account, events
     if (!isWechatSignatureValid(account.secrets.token, q)) throw new DomainError(ErrorCode.UNAUTHENTICATED);
     // The signature does not cover the body: an old signed query is refused rather than replayed.
     if (!isWechatTimestampFresh(q.timestamp, deps.now())) throw new DomainError(ErrorCode.UNAUTHENTICATED);
-    if (q.encrypt_type !== undefined && q.encrypt_type !== "raw")
-      throw new DomainError(ErrorCode.INVALID_PAYLOAD, {
-        issues: [`encrypt_type: ${q.encrypt_type} (safe mode) is not supported; set the account's message encryption mode to plaintext`],
-      });
-    const parsed = parseWechatXml(await c.req.text());
+    const parsed = parseWechatXml(await wechatMessageXml(account, q, await c.req.text()));
     if (!parsed.ok) throw new DomainError(ErrorCode.INVALID_PAYLOAD, { issues: parsed.issues });
     if ("message" in parsed) await receive(account, [wechatInbound(parsed.message)]);
     // WeChat's documented "no reply" answer; anything else is shown to the customer as an error.

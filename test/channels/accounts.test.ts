@@ -51,7 +51,11 @@ afterAll(async () => {
 async function call(token: string, path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) {
   const res = await app.http.request(path, {
     method: init.method ?? "GET",
-    headers: { authorization: `Bearer ${token}`, ...(init.body !== undefined ? { "content-type": "application/json" } : {}), ...init.headers },
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(init.body !== undefined ? { "content-type": "application/json" } : {}),
+      ...init.headers,
+    },
     body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
   });
   const text = await res.text();
@@ -67,11 +71,33 @@ function validBody(type: string) {
       return { type, name: "LINE OA", credentials: { channelSecret: secret("ls"), channelAccessToken: secret("lt") } };
     case "messenger":
     case "instagram":
-      return { type, name: type, settings: { pageId: "1234567890" }, credentials: { appSecret: secret("as"), pageAccessToken: secret("pt"), verifyToken: secret("vt") } };
+      return {
+        type,
+        name: type,
+        settings: { pageId: "1234567890" },
+        credentials: { appSecret: secret("as"), pageAccessToken: secret("pt"), verifyToken: secret("vt") },
+      };
     case "whatsapp":
-      return { type, name: "WA", settings: { phoneNumberId: "10987654321" }, credentials: { appSecret: secret("as"), accessToken: secret("at"), verifyToken: secret("vt") } };
+      return {
+        type,
+        name: "WA",
+        settings: { phoneNumberId: "10987654321" },
+        credentials: { appSecret: secret("as"), accessToken: secret("at"), verifyToken: secret("vt") },
+      };
     case "wechat":
-      return { type, name: "WeChat OA", credentials: { appId: "wx0123456789", appSecret: secret("ws"), token: secret("wt"), encodingAESKey: secret("ek") } };
+      return {
+        type,
+        name: "WeChat OA",
+        credentials: {
+          appId: "wx0123456789",
+          appSecret: secret("ws"),
+          token: secret("wt"),
+          encodingAESKey: randomBytes(32)
+            .toString("base64")
+            .replace(/[^A-Za-z0-9]/g, "a")
+            .slice(0, 43),
+        },
+      };
     case "webchat":
       return { type, name: "Site", credentials: { secret: secret("wc") } };
     default:
@@ -108,7 +134,13 @@ describe("channel accounts API", () => {
       secrets.push(...values);
       const created = await call(admin, "/api/v2/channels", { method: "POST", body });
       expect(created.status, created.text).toBe(201);
-      expect(created.body).toMatchObject({ type, name: body.name, status: "active", hasCredentials: true, credentialKeys: Object.keys(body.credentials).sort() });
+      expect(created.body).toMatchObject({
+        type,
+        name: body.name,
+        status: "active",
+        hasCredentials: true,
+        credentialKeys: Object.keys(body.credentials).sort(),
+      });
       const path = type === "webchat" ? `/channels/webchat/${created.body.id}/messages` : `/webhooks/${type}/${created.body.id}`;
       expect(created.body.webhookUrl).toBe(`${app.url}${path}`);
       if ("settings" in body) expect(created.body.settings).toEqual(body.settings);
@@ -142,8 +174,12 @@ describe("channel accounts API", () => {
       [{ type: "line", name: "x", credentials: { channelSecret: "s" } }, "credentials.channelAccessToken"],
       [{ type: "line", name: "x", credentials: { appSecret: "a", pageAccessToken: "p", verifyToken: "v" } }, "credentials"],
       [{ type: "messenger", name: "x", credentials: { appSecret: "a", pageAccessToken: "p", verifyToken: "v" } }, "settings"],
-      [{ type: "whatsapp", name: "x", settings: { pageId: "1" }, credentials: { appSecret: "a", accessToken: "t", verifyToken: "v" } }, "settings"],
+      [
+        { type: "whatsapp", name: "x", settings: { pageId: "1" }, credentials: { appSecret: "a", accessToken: "t", verifyToken: "v" } },
+        "settings",
+      ],
       [{ type: "wechat", name: "x", credentials: { appId: "a", appSecret: "s" } }, "credentials.token"],
+      [{ type: "wechat", name: "x", credentials: { appId: "a", appSecret: "s", token: "t", encodingAESKey: "too-short" } }, "credentials.encodingAESKey"],
       [{ type: "webchat", name: "x", credentials: { secret: "short" } }, "credentials.secret"],
       [{ type: "telegram", name: "x", credentials: {} }, "type"],
       [{ type: "line", name: "", credentials: { channelSecret: "s", channelAccessToken: "t" } }, "name"],
@@ -196,9 +232,16 @@ describe("channel accounts API", () => {
     const wrongSettings = await call(admin, `/api/v2/channels/${id}`, { method: "PATCH", body: { settings: { phoneNumberId: "1" } } });
     expect([wrongSettings.status, wrongSettings.body.code]).toEqual([400, "INVALID_PAYLOAD"]);
     const fresh = { appSecret: secret("as2"), pageAccessToken: secret("pt2"), verifyToken: secret("vt2") };
-    const changed = await call(admin, `/api/v2/channels/${id}`, { method: "PATCH", body: { name: "Renamed", settings: { pageId: "42" }, credentials: fresh } });
+    const changed = await call(admin, `/api/v2/channels/${id}`, {
+      method: "PATCH",
+      body: { name: "Renamed", settings: { pageId: "42" }, credentials: fresh },
+    });
     expect(changed.status).toBe(200);
-    expect(changed.body).toMatchObject({ name: "Renamed", settings: { pageId: "42" }, credentialKeys: ["appSecret", "pageAccessToken", "verifyToken"] });
+    expect(changed.body).toMatchObject({
+      name: "Renamed",
+      settings: { pageId: "42" },
+      credentialKeys: ["appSecret", "pageAccessToken", "verifyToken"],
+    });
     for (const v of Object.values(fresh)) expect(changed.text).not.toContain(v);
     expect((await loadAccount(app.database.db, id))?.secrets).toEqual(fresh);
     const unknownField = await call(admin, `/api/v2/channels/${id}`, { method: "PATCH", body: { type: "line" } });
@@ -256,7 +299,10 @@ describe("channel accounts API", () => {
       const raw = lineEvent(id);
       return app.http.request(`/webhooks/line/${line.id}`, {
         method: "POST",
-        headers: { "content-type": "application/json", "x-line-signature": createHmac("sha256", lineBody.credentials.channelSecret).update(raw).digest("base64") },
+        headers: {
+          "content-type": "application/json",
+          "x-line-signature": createHmac("sha256", lineBody.credentials.channelSecret).update(raw).digest("base64"),
+        },
         body: raw,
       });
     };
@@ -290,7 +336,12 @@ describe("channel configuration", () => {
     expect(() => parseConfig({ NODE_ENV: "production", JWT_SECRET: jwt })).toThrow("CHANNEL_SECRETS_KEY");
     expect(() => parseConfig({ CHANNEL_SECRETS_KEY: Buffer.alloc(16).toString("base64") })).toThrow(ConfigError);
     const key = randomBytes(32);
-    const c = parseConfig({ NODE_ENV: "production", JWT_SECRET: jwt, CHANNEL_SECRETS_KEY: key.toString("base64"), PUBLIC_URL: "https://inbox.example.com/" });
+    const c = parseConfig({
+      NODE_ENV: "production",
+      JWT_SECRET: jwt,
+      CHANNEL_SECRETS_KEY: key.toString("base64"),
+      PUBLIC_URL: "https://inbox.example.com/",
+    });
     expect(c.channelSecretsKey?.equals(key)).toBe(true);
     expect(c.publicUrl).toBe("https://inbox.example.com");
     expect(() => parseConfig({ PUBLIC_URL: "ftp://x" })).toThrow("PUBLIC_URL");

@@ -5,14 +5,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { insertChannelAccount, updateChannelAccount } from "../../db/channels.ts";
 import * as s from "../../db/schema.ts";
 import { encryptSecrets, secretsKeyOf } from "../../server/channels/secrets.ts";
-import { WECHAT_API_DEFAULT_BASE_URL, useWechatApiBaseUrl } from "../../server/channels/wechat/client.ts";
-import { parseWechatXml, toInboundMessage } from "../../server/channels/wechat/inbound.ts";
-import { isWechatSignatureValid } from "../../server/channels/wechat/signature.ts";
-import { WechatSender } from "../../server/channels/wechat/outbound.ts";
-import { WechatTokens, wechatTokens } from "../../server/channels/wechat/token.ts";
 import type { ChannelAccount } from "../../server/channels/types.ts";
+import { useWechatApiBaseUrl, WECHAT_API_DEFAULT_BASE_URL } from "../../server/channels/wechat/client.ts";
+import { WechatCryptoError, wechatDecrypt } from "../../server/channels/wechat/crypto.ts";
+import { parseWechatXml, toInboundMessage } from "../../server/channels/wechat/inbound.ts";
+import { WechatSender } from "../../server/channels/wechat/outbound.ts";
+import { isWechatSignatureValid } from "../../server/channels/wechat/signature.ts";
+import { WechatTokens, wechatTokens } from "../../server/channels/wechat/token.ts";
 import { WORKSPACE } from "../support/demo.ts";
-import { FakeWechat, signWechat, wechatOpenId, wechatXml } from "../support/fakes/wechat.ts";
+import { FakeWechat, signWechat, wechatEncodingAESKey, wechatOpenId, wechatSafeMode, wechatXml } from "../support/fakes/wechat.ts";
 import { createConversation } from "../support/fixtures.ts";
 import { connect } from "../support/rooms.ts";
 import { useTestServer, waitFor } from "../support/server.ts";
@@ -31,7 +32,7 @@ let channelId: string;
 let disabledId: string;
 let accounts = 0;
 
-async function wechatAccount(status: "active" | "disabled" = "active"): Promise<{ id: string; appId: string }> {
+async function wechatAccount(status: "active" | "disabled" = "active", encodingAESKey?: string): Promise<{ id: string; appId: string }> {
   const db = app.database.db;
   const id = `wechat-${randomUUID()}`;
   const appId = `wx${(++accounts).toString().padStart(16, "0")}`;
@@ -43,7 +44,7 @@ async function wechatAccount(status: "active" | "disabled" = "active"): Promise<
     type: "wechat",
     name: `WeChat ${status}`,
     settings: {},
-    secretsEnc: encryptSecrets(secretsKeyOf(db), { appId, appSecret, token: TOKEN }),
+    secretsEnc: encryptSecrets(secretsKeyOf(db), { appId, appSecret, token: TOKEN, ...(encodingAESKey ? { encodingAESKey } : {}) }),
     secretHash: null,
   });
   if (status === "disabled") await updateChannelAccount(db, WORKSPACE, id, { status: "disabled" }, new Date());
@@ -187,6 +188,85 @@ describe("GET /webhooks/wechat/:channelId (the echostr handshake)", () => {
   });
 });
 
+describe("WeChat safe mode (encrypt_type=aes, server/channels/wechat/crypto.ts)", () => {
+  const KEY = wechatEncodingAESKey();
+  const APP = "wx0123456789abcdef";
+
+  it("decrypts what WeChat encrypts, any text (4-byte characters included), and refuses another key or another AppID", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: "grapheme", maxLength: 300 }), (text) => {
+        const xml = wechatXml({ from: wechatOpenId("p"), type: "text", fields: { Content: text, MsgId: "1" } });
+        const { encrypt } = wechatSafeMode({ token: TOKEN, encodingAESKey: KEY, appId: APP, xml });
+        expect(wechatDecrypt(KEY, APP, encrypt)).toBe(xml);
+        expect(() => wechatDecrypt(KEY, "wxanotherapp000000", encrypt)).toThrow(WechatCryptoError);
+        expect(() => wechatDecrypt(wechatEncodingAESKey(), APP, encrypt)).toThrow(WechatCryptoError);
+      }),
+      { seed: 7, numRuns: 60 },
+    );
+    for (const bad of ["", "!!!!", "QUJD", Buffer.alloc(32).toString("base64")])
+      expect(() => wechatDecrypt(KEY, APP, bad)).toThrow(WechatCryptoError);
+  });
+
+  it("a safe-mode message is checked by msg_signature, decrypted and stored once; compatibility mode reads Encrypt; a forged, altered or foreign one answers 401 and stores nothing", async () => {
+    const key = wechatEncodingAESKey();
+    const { id, appId } = await wechatAccount("active", key);
+    const erin = wechatOpenId("erin-safe");
+    const { msgId, xml } = textXml(erin, "加密的訊息 🔐");
+    const safe = wechatSafeMode({ token: TOKEN, encodingAESKey: key, appId, xml });
+    const forged: { body: string; query: Record<string, string> }[] = [
+      { body: safe.body, query: { ...safe.query, msg_signature: "0".repeat(40) } },
+      { body: safe.body, query: { ...safe.query, msg_signature: "" } },
+      // The Encrypt text changed after signing (one character swapped).
+      {
+        body: safe.body.replace(
+          safe.encrypt,
+          `${safe.encrypt.slice(0, 10)}${safe.encrypt[10] === "A" ? "B" : "A"}${safe.encrypt.slice(11)}`,
+        ),
+        query: safe.query,
+      },
+      // Signed correctly, but encrypted for another AppID, or with another key.
+      wechatSafeMode({ token: TOKEN, encodingAESKey: key, appId: "wxsomeoneelse00000", xml }),
+      wechatSafeMode({ token: TOKEN, encodingAESKey: wechatEncodingAESKey(), appId, xml }),
+    ];
+    for (const f of forged) expect((await post(f.body, { query: f.query, channel: id })).status).toBe(401);
+    const missing = await post(xml, { query: safe.query, channel: id });
+    expect(missing.status).toBe(400);
+    expect(missing.text).toContain("Encrypt");
+    const stored = async (eventId: string) =>
+      db()
+        .select()
+        .from(s.inboundEvents)
+        .where(and(eq(s.inboundEvents.channelId, id), eq(s.inboundEvents.providerEventId, eventId)));
+    expect(await stored(msgId)).toEqual([]);
+
+    for (let i = 0; i < 2; i++) expect(await post(safe.body, { query: safe.query, channel: id })).toEqual({ status: 200, text: "success" });
+    expect(await stored(msgId)).toHaveLength(1);
+    // Compatibility mode: the plaintext fields next to Encrypt; the encrypted (signed) message is the one read.
+    const second = textXml(erin, "相容模式");
+    const compat = wechatSafeMode({ token: TOKEN, encodingAESKey: key, appId, xml: second.xml });
+    const decoy = textXml(erin, "not this one").xml.replace("</xml>", "");
+    expect(await post(`${decoy}<Encrypt><![CDATA[${compat.encrypt}]]></Encrypt></xml>`, { query: compat.query, channel: id })).toEqual({
+      status: 200,
+      text: "success",
+    });
+    await app.intake.idle();
+    const [customer] = await db()
+      .select()
+      .from(s.customers)
+      .where(and(eq(s.customers.channel, "wechat"), eq(s.customers.channelUserId, erin)));
+    const [conversation] = await db()
+      .select()
+      .from(s.conversations)
+      .where(eq(s.conversations.customerId, customer?.id ?? ""));
+    const messages = await db()
+      .select()
+      .from(s.messages)
+      .where(eq(s.messages.conversationId, conversation?.id ?? ""))
+      .orderBy(asc(s.messages.seq));
+    expect(messages.filter((m) => m.sender === "customer").map((m) => m.body)).toEqual(["加密的訊息 🔐", "相容模式"]);
+  });
+});
+
 describe("POST /webhooks/wechat/:channelId", () => {
   it("a signed text message is stored once, answered `success` after the commit, and lands in a `wechat` conversation", async () => {
     const alice = wechatOpenId("alice");
@@ -235,7 +315,7 @@ describe("POST /webhooks/wechat/:channelId", () => {
     expect(messages.map((m) => m.body)).toEqual(["only once"]);
   });
 
-  it("malformed XML, a missing field and safe mode (encrypt_type=aes) answer 400 INVALID_PAYLOAD and store nothing; events are acknowledged and ignored", async () => {
+  it("malformed XML, a missing field and safe mode (encrypt_type=aes) on an account without an encodingAESKey answer 400 INVALID_PAYLOAD and store nothing; events are acknowledged and ignored", async () => {
     const dave = wechatOpenId("dave");
     const before = await db().select().from(s.inboundEvents).where(eq(s.inboundEvents.channelId, channelId));
     for (const xml of ["<xml><MsgType>text</MsgType>", "<xml>", wechatXml({ from: dave, type: "text", fields: { MsgId: "77" } })]) {

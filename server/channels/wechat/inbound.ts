@@ -75,12 +75,10 @@ const parser = new XMLParser({
   htmlEntities: false,
 });
 
-/**
- * Parses a plaintext-mode body. Refused (issues): not well-formed XML, a DOCTYPE (entity
- * declarations are never part of WeChat's messages and are not expanded), no `<xml>` root, text
- * that cannot be stored, or a message of a known type missing its documented fields.
- */
-export function parseWechatXml(raw: string): ParsedWechat {
+/** The `<xml>` root's fields of a body, or the issues that refuse it. */
+function readXmlRoot(
+  raw: string,
+): { readonly ok: true; readonly root: Record<string, unknown> } | { readonly ok: false; readonly issues: readonly string[] } {
   if (/<!DOCTYPE|<!ENTITY/i.test(raw)) return { ok: false, issues: ["body: a DOCTYPE or entity declaration is not accepted"] };
   const valid = XMLValidator.validate(raw);
   if (valid !== true) return { ok: false, issues: [`body: not well-formed XML (${valid.err.msg}, line ${valid.err.line})`] };
@@ -93,6 +91,33 @@ export function parseWechatXml(raw: string): ParsedWechat {
   const root = (doc as { xml?: unknown } | null)?.xml;
   if (typeof root !== "object" || root === null || Array.isArray(root))
     return { ok: false, issues: ["body: no <xml> root element with fields"] };
+  return { ok: true, root: root as Record<string, unknown> };
+}
+
+/**
+ * The `Encrypt` text of a safe-mode body (server/channels/wechat/crypto.ts), or the issues that
+ * refuse the body (the same XML checks as plaintext mode).
+ */
+export function wechatEnvelope(
+  raw: string,
+): { readonly ok: true; readonly encrypt: string } | { readonly ok: false; readonly issues: readonly string[] } {
+  const read = readXmlRoot(raw);
+  if (!read.ok) return read;
+  const encrypt = read.root.Encrypt;
+  if (typeof encrypt !== "string" || encrypt.trim().length === 0 || encrypt.length > 200_000)
+    return { ok: false, issues: ["xml.Encrypt: missing (safe mode sends the message encrypted in <Encrypt>)"] };
+  return { ok: true, encrypt: encrypt.trim() };
+}
+
+/**
+ * Parses a plaintext-mode body (or a safe-mode body once decrypted). Refused (issues): not well-formed XML, a DOCTYPE (entity
+ * declarations are never part of WeChat's messages and are not expanded), no `<xml>` root, text
+ * that cannot be stored, or a message of a known type missing its documented fields.
+ */
+export function parseWechatXml(raw: string): ParsedWechat {
+  const read = readXmlRoot(raw);
+  if (!read.ok) return read;
+  const root = read.root;
   // The edge's storable-text check reads JSON bodies only: the XML's fields are checked here.
   const bad = unstorablePaths(root);
   if (bad.length > 0) return { ok: false, issues: bad.map((p) => `xml.${p}: ${UNSTORABLE_TEXT_ISSUE}`) };

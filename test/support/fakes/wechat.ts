@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createCipheriv, createHash, randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { FakeProviderServer } from "./server.ts";
 
@@ -139,6 +139,54 @@ export function signWechat(
   const nonce = opts.nonce ?? String(Math.floor(Math.random() * 1e9));
   const signature = createHash("sha1").update([token, timestamp, nonce].sort().join("")).digest("hex");
   return { signature, timestamp, nonce };
+}
+
+/**
+ * A safe-mode body as WeChat posts it (its message encryption guide): the message XML behind 16
+ * random bytes and its length (4 bytes, network order), followed by the AppID, PKCS#7-padded to 32
+ * bytes, AES-256-CBC with the key base64(EncodingAESKey + "=") and its first 16 bytes as IV;
+ * `<Encrypt>` holds the base64, and the query adds `msg_signature` = SHA-1 of the sorted token,
+ * timestamp, nonce and Encrypt, next to the plaintext-mode `signature`.
+ */
+export function wechatSafeMode(opts: {
+  token: string;
+  encodingAESKey: string;
+  appId: string;
+  xml: string;
+  timestamp?: string;
+  nonce?: string;
+}): {
+  body: string;
+  encrypt: string;
+  query: Record<string, string>;
+} {
+  const key = Buffer.from(`${opts.encodingAESKey}=`, "base64");
+  const message = Buffer.from(opts.xml, "utf8");
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(message.length);
+  const plain = Buffer.concat([randomBytes(16), length, message, Buffer.from(opts.appId, "utf8")]);
+  const pad = 32 - (plain.length % 32);
+  const cipher = createCipheriv("aes-256-cbc", key, key.subarray(0, 16)).setAutoPadding(false);
+  const encrypt = Buffer.concat([cipher.update(Buffer.concat([plain, Buffer.alloc(pad, pad)])), cipher.final()]).toString("base64");
+  const q = signWechat(opts.token, {
+    ...(opts.timestamp ? { timestamp: opts.timestamp } : {}),
+    ...(opts.nonce ? { nonce: opts.nonce } : {}),
+  });
+  const msgSignature = createHash("sha1").update([opts.token, q.timestamp, q.nonce, encrypt].sort().join("")).digest("hex");
+  return {
+    body: `<xml><ToUserName><![CDATA[gh_0123456789ab]]></ToUserName><Encrypt><![CDATA[${encrypt}]]></Encrypt></xml>`,
+    encrypt,
+    query: { ...q, encrypt_type: "aes", msg_signature: msgSignature },
+  };
+}
+
+/** An EncodingAESKey as the Official Account platform makes them: 43 characters of [A-Za-z0-9]. */
+export function wechatEncodingAESKey(): string {
+  return randomBytes(48)
+    .toString("base64")
+    .replace(/[^A-Za-z0-9]/g, "")
+    .slice(0, 43)
+    .padEnd(43, "A");
 }
 
 /** An OpenID (28 characters) from a short seed. */
