@@ -2,9 +2,16 @@ import type { Presence } from "@colyseus/core";
 import type { Logger } from "pino";
 import { type ChannelAccountRow, intakeCustomer, selectChannelAccount } from "../../db/channels.ts";
 import type { Db } from "../../db/client.ts";
-import { type InboundEventRow, claimInboundEvents, deleteProcessedInboundEvents, insertInboundEvents, markInboundFailed, markInboundProcessed } from "../../db/inbound.ts";
+import {
+  claimInboundEvents,
+  deleteProcessedInboundEvents,
+  type InboundEventRow,
+  insertInboundEvents,
+  markInboundFailed,
+  markInboundProcessed,
+} from "../../db/inbound.ts";
 import { textLength } from "../../domain/actions.ts";
-import { type MessagePart, fallbackText } from "../../domain/channels.ts";
+import { fallbackText, type MessagePart } from "../../domain/channels.ts";
 import { DomainError, ErrorCode } from "../../domain/errors.ts";
 import { MAX_TEXT_LENGTH } from "../../domain/sets.ts";
 import { listSummary, publishChange } from "../../rooms/feed.ts";
@@ -78,7 +85,15 @@ export function bodyOf(parts: readonly MessagePart[]): { text: string; parts?: r
   const text = parts.map(fallbackText).join("\n").trim() || "[message]";
   const plain = parts.every((p) => p.type === "text");
   if (plain && textLength(text) <= MAX_TEXT_LENGTH) return { text };
-  return { text: textLength(text) <= MAX_TEXT_LENGTH ? text : `${Array.from(text).slice(0, MAX_TEXT_LENGTH - 1).join("")}…`, parts };
+  return {
+    text:
+      textLength(text) <= MAX_TEXT_LENGTH
+        ? text
+        : `${Array.from(text)
+            .slice(0, MAX_TEXT_LENGTH - 1)
+            .join("")}…`,
+    parts,
+  };
 }
 
 export class Intake {
@@ -110,7 +125,11 @@ export class Intake {
     if (ids.length > 0 && !this.stopping) {
       // In the order the webhooks were committed, per conversation: a contact's quick successive
       // messages (one webhook each) land in the order they were sent.
-      const keys = [...new Set(events.map((e) => (e.kind === "message" ? `${account.id}\u0000${e.groupId ?? e.channelUserId}` : `${account.id}\u0000status`)))];
+      const keys = [
+        ...new Set(
+          events.map((e) => (e.kind === "message" ? `${account.id}\u0000${e.groupId ?? e.channelUserId}` : `${account.id}\u0000status`)),
+        ),
+      ];
       this.track(this.inOrder(keys, () => this.processIds(ids)));
     }
     return { stored: rows.length, duplicates: events.length - rows.length };
@@ -175,7 +194,9 @@ export class Intake {
   }
 
   private track(p: Promise<unknown>): void {
-    const tracked = p.catch((err: unknown) => this.deps.log.error({ err }, "inbound processing failed")).finally(() => this.inFlight.delete(tracked));
+    const tracked = p
+      .catch((err: unknown) => this.deps.log.error({ err }, "inbound processing failed"))
+      .finally(() => this.inFlight.delete(tracked));
     this.inFlight.add(tracked);
   }
 
@@ -242,7 +263,10 @@ export class Intake {
         } catch (err) {
           if (!(err instanceof RoomRefusal) || TRANSIENT.has(err.code)) throw err;
           // A refusal for good (the conversation's rules): kept with the event, not retried.
-          log.warn({ channelId: row.channelId, providerEventId: row.providerEventId, code: err.code }, "customer message refused by the room");
+          log.warn(
+            { channelId: row.channelId, providerEventId: row.providerEventId, code: err.code },
+            "customer message refused by the room",
+          );
           await markInboundProcessed(db, row.id, now(), err.code);
           return;
         }
@@ -255,7 +279,11 @@ export class Intake {
     } catch (err) {
       const delayMs = Math.min(300_000, 1000 * 2 ** Math.min(row.attempts, 10));
       const message = err instanceof Error ? err.message : String(err);
-      if (!(err instanceof Retry)) log.warn({ err, channelId: row.channelId, providerEventId: row.providerEventId, attempts: row.attempts }, "inbound event not processed; will retry");
+      if (!(err instanceof Retry))
+        log.warn(
+          { err, channelId: row.channelId, providerEventId: row.providerEventId, attempts: row.attempts },
+          "inbound event not processed; will retry",
+        );
       await markInboundFailed(db, row.id, message, new Date(now().getTime() + delayMs)).catch((e: unknown) =>
         log.warn({ err: e, eventId: row.id }, "inbound event failure not recorded; its lease runs out instead"),
       );

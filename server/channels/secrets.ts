@@ -43,7 +43,12 @@ export function parseSecretsKey(value: string): Buffer | null {
  * `JWT_SECRET` so the processes of a development cluster agree; else random, with a warning.
  */
 export function resolveSecretsKey(
-  config: { readonly channelSecretsKey: Buffer | undefined; readonly databaseUrl: string | undefined; readonly dataDir: string; readonly jwtSecret: string | undefined },
+  config: {
+    readonly channelSecretsKey: Buffer | undefined;
+    readonly databaseUrl: string | undefined;
+    readonly dataDir: string;
+    readonly jwtSecret: string | undefined;
+  },
   log: Logger,
 ): Buffer {
   if (config.channelSecretsKey) return config.channelSecretsKey;

@@ -3,8 +3,8 @@ import type { ChannelType } from "../../domain/channels.ts";
 import { lineSender } from "./line/outbound.ts";
 import { metaMessagingSender } from "./meta/outbound.ts";
 import type { ChannelSender } from "./types.ts";
-import { wechatSender } from "./wechat/outbound.ts";
 import { webchatSender } from "./webchat/visitors.ts";
+import { wechatSender } from "./wechat/outbound.ts";
 import { whatsAppSender } from "./whatsapp/outbound.ts";
 
 /**
@@ -39,5 +39,12 @@ export class SenderRegistry {
  * live room through `presence` (server/channels/webchat/visitors.ts).
  */
 export function defaultSenders(presence: () => Presence): SenderRegistry {
-  return new SenderRegistry({ webchat: webchatSender(presence), line: lineSender, messenger: metaMessagingSender, instagram: metaMessagingSender, whatsapp: whatsAppSender, wechat: wechatSender });
+  return new SenderRegistry({
+    webchat: webchatSender(presence),
+    line: lineSender,
+    messenger: metaMessagingSender,
+    instagram: metaMessagingSender,
+    whatsapp: whatsAppSender,
+    wechat: wechatSender,
+  });
 }

@@ -52,7 +52,10 @@ export type InboundEvent = InboundMessage | InboundStatus;
  * returns once they are durable — the webhook may then be answered — and processes them into their
  * conversations through the rooms (now, and again after a restart for any left unprocessed).
  */
-export type Receive = (account: ChannelAccount, events: readonly InboundEvent[]) => Promise<{ readonly stored: number; readonly duplicates: number }>;
+export type Receive = (
+  account: ChannelAccount,
+  events: readonly InboundEvent[],
+) => Promise<{ readonly stored: number; readonly duplicates: number }>;
 
 /** A staff message on its way to a customer. */
 export interface OutboundMessage {

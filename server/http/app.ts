@@ -4,27 +4,27 @@ import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
 import { ping } from "../../db/client.ts";
 import { ErrorCode } from "../../domain/errors.ts";
+import { boundedPresence, withServiceDeadline } from "../serviceDeadline.ts";
 import { authRoutes, requireMember } from "./auth.ts";
 import { bulkRoutes } from "./bulk.ts";
 import { candidateRoutes } from "./candidates.ts";
 import { channelRoutes } from "./channels.ts";
 import { mountConsole } from "./console.ts";
 import { conversationRoutes } from "./conversations.ts";
-import { mountSurveyPage, surveyRoutes } from "./surveys.ts";
-import { triggeredRoutes } from "./triggered.ts";
 import { deviceRoutes, pushPreferenceRoutes } from "./devices.ts";
 import { mountDocs } from "./docs.ts";
 import { limitBody, storableTextOnly } from "./edge.ts";
-import { legacyRoutes } from "./legacy.ts";
-import { memberRoutes } from "./members.ts";
 import type { AppDeps } from "./env.ts";
 import { errorBody, localeOf, onError } from "./errors.ts";
+import { legacyRoutes } from "./legacy.ts";
+import { memberRoutes } from "./members.ts";
 import { metricsRoutes } from "./metricsRoute.ts";
 import { notificationRoutes } from "./notifications.ts";
 import { omoRoutes } from "./omo.ts";
-import { requestLog } from "./requestLog.ts";
 import { bearer, documentEdgeErrors, errors, json, router } from "./openapi.ts";
-import { boundedPresence, withServiceDeadline } from "../serviceDeadline.ts";
+import { requestLog } from "./requestLog.ts";
+import { mountSurveyPage, surveyRoutes } from "./surveys.ts";
+import { triggeredRoutes } from "./triggered.ts";
 import { webchatRoutes } from "./webchat.ts";
 import { webhookRoutes } from "./webhooks.ts";
 import { mountWidget } from "./widget.ts";
@@ -137,7 +137,13 @@ export function createHttpApp(given: AppDeps) {
 
   app.route("/auth", authRoutes(deps));
   app.route("/channels/webchat", webchatRoutes(deps));
-  app.route("/webhooks", webhookRoutes(deps, deps.metrics.meterReceive((account, events) => deps.intake.receive(account, events))));
+  app.route(
+    "/webhooks",
+    webhookRoutes(
+      deps,
+      deps.metrics.meterReceive((account, events) => deps.intake.receive(account, events)),
+    ),
+  );
   app.route("/", metricsRoutes(deps));
   app.route("/", surveyRoutes(deps));
 

@@ -3,11 +3,19 @@ import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { z } from "zod";
 import { loadTransferShapes } from "../../db/conversations.ts";
-import { type JobRow, createJobWithItems, findJobByKey, jobView, loadItems, loadJob } from "../../db/jobs.ts";
+import { createJobWithItems, findJobByKey, type JobRow, jobView, loadItems, loadJob } from "../../db/jobs.ts";
 import { loadMembers } from "../../db/repository.ts";
 import { requireBulkTransferable, requireTransferTarget } from "../../domain/bulk.ts";
 import { DomainError, ERROR_CODES, ErrorCode } from "../../domain/errors.ts";
-import { type BulkJobKind, JOB_KINDS, JOB_OUTCOMES, JOB_STATUSES, JobInputSchema, type JobKind, JobKind as Kind } from "../../domain/jobs.ts";
+import {
+  type BulkJobKind,
+  JOB_KINDS,
+  JOB_OUTCOMES,
+  JOB_STATUSES,
+  JobInputSchema,
+  type JobKind,
+  JobKind as Kind,
+} from "../../domain/jobs.ts";
 import { TEAM_VIEWERS, View } from "../../domain/sets.ts";
 import { renderError } from "../../domain/texts.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
@@ -59,7 +67,10 @@ const JobItem = z
       .enum(JOB_OUTCOMES)
       .nullable()
       .describe("null: not done yet; duplicate: applied before (a retry); refused: see code; skipped: nothing to do"),
-    code: z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]).optional().describe("Why it was refused"),
+    code: z
+      .enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]])
+      .optional()
+      .describe("Why it was refused"),
     message: z.string().optional().describe("The refusal in the caller's locale"),
   })
   .meta({ id: "JobItem" });
@@ -152,7 +163,16 @@ export function bulkRoutes(deps: AppDeps) {
     const input = JobInputSchema[kind].parse({ view: body.view, memberId: body.memberId });
     const created = await createJobWithItems(
       db,
-      { id: randomUUID(), workspaceId: member.workspaceId, actorId: member.id, kind, input, idempotencyKey: key ?? null, requestHash: hash, now: deps.now() },
+      {
+        id: randomUUID(),
+        workspaceId: member.workspaceId,
+        actorId: member.id,
+        kind,
+        input,
+        idempotencyKey: key ?? null,
+        requestHash: hash,
+        now: deps.now(),
+      },
       ids,
     );
     if (!created) {

@@ -44,7 +44,10 @@ const PatchBody = z
   .object({
     name: Name.optional(),
     settings: z.record(z.string(), z.unknown()).optional().describe("Replaced whole; validated for the account's type"),
-    credentials: z.record(z.string(), z.string()).optional().describe("Replaced whole (every credential of the type); validated for the account's type"),
+    credentials: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe("Replaced whole (every credential of the type); validated for the account's type"),
   })
   .strict()
   .meta({ id: "ChannelAccountPatch" });

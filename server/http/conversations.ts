@@ -1,6 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
-import { LIST_SORTS, LIST_TYPES, type ListSort, type ListType, countConversations, listConversations } from "../../db/lists.ts";
+import { countConversations, LIST_SORTS, LIST_TYPES, type ListSort, type ListType, listConversations } from "../../db/lists.ts";
 import { DomainError, ErrorCode } from "../../domain/errors.ts";
 import { CHANNELS, type Channel, ROLES, type Role, STATUSES, type Status, TEAM_VIEWERS, View } from "../../domain/sets.ts";
 import type { AppDeps } from "./env.ts";
@@ -14,7 +14,10 @@ import { bearer, errors, json, router } from "./openapi.ts";
 const TAG = "conversations";
 
 const ListQuery = z.object({
-  view: z.enum([View.mine, View.team]).default(View.mine).describe("`mine`: the caller takes part; `team`: the whole workspace (admin, supervisor, cs_manager)"),
+  view: z
+    .enum([View.mine, View.team])
+    .default(View.mine)
+    .describe("`mine`: the caller takes part; `team`: the whole workspace (admin, supervisor, cs_manager)"),
   status: z
     .enum(STATUSES as [Status, ...Status[]])
     .optional()
@@ -33,7 +36,9 @@ const ListQuery = z.object({
     .min(1)
     .max(100)
     .optional()
-    .describe("Case-insensitive substring of the customer's name or of a customer or staff message (trimmed; `%` and `_` match themselves)"),
+    .describe(
+      "Case-insensitive substring of the customer's name or of a customer or staff message (trimmed; `%` and `_` match themselves)",
+    ),
   cursor: z.string().min(1).max(1000).optional().describe("`nextCursor` of the previous page of the same query"),
   limit: z.coerce.number().int().min(1).max(100).default(50),
 });

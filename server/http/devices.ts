@@ -1,6 +1,15 @@
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
-import { type DeviceRow, conversationInWorkspace, listDevices, loadPreferences, registerDevice, removeDevice, setConversationMuted, setMutedAll } from "../../db/devices.ts";
+import {
+  conversationInWorkspace,
+  type DeviceRow,
+  listDevices,
+  loadPreferences,
+  registerDevice,
+  removeDevice,
+  setConversationMuted,
+  setMutedAll,
+} from "../../db/devices.ts";
 import { DomainError, ErrorCode } from "../../domain/errors.ts";
 import { DeviceKind } from "../../domain/push.ts";
 import type { AppDeps } from "./env.ts";
@@ -24,7 +33,10 @@ const WebDevice = z
         endpoint: z.string().max(2048).url(),
         expirationTime: z.number().nullable().optional(),
         keys: z.object({
-          p256dh: b64url(65, "keys.p256dh").refine((v) => Buffer.from(v, "base64url")[0] === 4, "keys.p256dh must be an uncompressed P-256 point"),
+          p256dh: b64url(65, "keys.p256dh").refine(
+            (v) => Buffer.from(v, "base64url")[0] === 4,
+            "keys.p256dh must be an uncompressed P-256 point",
+          ),
           auth: b64url(16, "keys.auth"),
         }),
       })
@@ -52,7 +64,9 @@ const ApnsDevice = z
       .min(64)
       .max(200)
       .regex(/^[0-9A-Fa-f]+$/, "not an APNs device token (hex)")
-      .describe("The iOS app's APNs device token, hex (the `deviceToken` bytes of `didRegisterForRemoteNotificationsWithDeviceToken`); stored lower-case"),
+      .describe(
+        "The iOS app's APNs device token, hex (the `deviceToken` bytes of `didRegisterForRemoteNotificationsWithDeviceToken`); stored lower-case",
+      ),
     label: Label,
   })
   .strict();
@@ -67,9 +81,7 @@ const Device = z
     lastPushAt: z.string().nullable().describe("ISO 8601: when a push last reached it"),
   })
   .meta({ id: "Device" });
-const Preferences = z
-  .object({ mutedAll: z.boolean(), mutedConversationIds: z.array(z.string()) })
-  .meta({ id: "PushPreferences" });
+const Preferences = z.object({ mutedAll: z.boolean(), mutedConversationIds: z.array(z.string()) }).meta({ id: "PushPreferences" });
 const IdParam = z.object({ id: z.string().min(1).max(200) });
 const ConversationParam = z.object({ conversationId: z.string().min(1).max(200) });
 
@@ -180,9 +192,19 @@ export function deviceRoutes(deps: AppDeps) {
     if (!deps.push?.senders.has(body.kind)) throw new DomainError(ErrorCode.PUSH_NOT_CONFIGURED, { kind: body.kind });
     const fields =
       body.kind === DeviceKind.web
-        ? { token: webEndpoint(body.subscription.endpoint, deps.push.allowHttpEndpoints), p256dh: body.subscription.keys.p256dh, auth: body.subscription.keys.auth }
+        ? {
+            token: webEndpoint(body.subscription.endpoint, deps.push.allowHttpEndpoints),
+            p256dh: body.subscription.keys.p256dh,
+            auth: body.subscription.keys.auth,
+          }
         : { token: body.kind === DeviceKind.apns ? body.token.toLowerCase() : body.token, p256dh: null, auth: null };
-    const { device, created } = await registerDevice(db, { memberId: member.id, kind: body.kind, ...fields, label: body.label ?? null, now: deps.now() });
+    const { device, created } = await registerDevice(db, {
+      memberId: member.id,
+      kind: body.kind,
+      ...fields,
+      label: body.label ?? null,
+      now: deps.now(),
+    });
     return created ? c.json(deviceJson(device), 201) : c.json(deviceJson(device), 200);
   });
   app.openapi(remove, async (c) => {

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { DomainError, ErrorCode } from "../../domain/errors.ts";
-import { UNSTORABLE_TEXT_ISSUE, isStorableText, unstorablePaths } from "../../domain/text.ts";
+import { isStorableText, UNSTORABLE_TEXT_ISSUE, unstorablePaths } from "../../domain/text.ts";
 import type { AppEnv } from "./env.ts";
 import { errorBody, localeOf } from "./errors.ts";
 
@@ -60,7 +60,8 @@ export const storableTextOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
     if (!isStorableText(decodeSegment(segment))) issues.push(`path: ${UNSTORABLE_TEXT_ISSUE}`);
   }
   for (const [key, value] of url.searchParams) {
-    if (!isStorableText(key) || !isStorableText(value)) issues.push(`query.${isStorableText(key) ? key : "(key)"}: ${UNSTORABLE_TEXT_ISSUE}`);
+    if (!isStorableText(key) || !isStorableText(value))
+      issues.push(`query.${isStorableText(key) ? key : "(key)"}: ${UNSTORABLE_TEXT_ISSUE}`);
   }
   if (c.req.raw.body && JSON_TYPE.test(c.req.header("content-type") ?? "")) {
     let body: unknown;

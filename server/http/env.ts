@@ -4,10 +4,10 @@ import type { Database } from "../../db/client.ts";
 import type { MemberRow } from "../../db/repository.ts";
 import type { Auth } from "../auth.ts";
 import type { Intake } from "../channels/intake.ts";
-import type { Metrics } from "../metrics.ts";
-import type { RateLimits } from "../rateLimit.ts";
 import type { VisitorTokens } from "../channels/webchat/visitors.ts";
+import type { Metrics } from "../metrics.ts";
 import type { PushSetup } from "../push/setup.ts";
+import type { RateLimits } from "../rateLimit.ts";
 
 /** What every route can reach through the context. */
 export interface AppDeps {

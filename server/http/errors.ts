@@ -80,7 +80,8 @@ export function onError(err: Error, c: Context<AppEnv>) {
   const log = c.get("log");
   if (err instanceof DomainError) {
     if (err instanceof RateLimited) c.header("Retry-After", String(err.retryAfterSeconds));
-    if (statusOf(err.code) >= 500) log?.warn({ err, cause: (err as { cause?: unknown }).cause, path: c.req.path }, "HTTP request answered %s", err.code);
+    if (statusOf(err.code) >= 500)
+      log?.warn({ err, cause: (err as { cause?: unknown }).cause, path: c.req.path }, "HTTP request answered %s", err.code);
     return c.json(errorBody(err.code, localeOf(c), err.detail ? { detail: err.detail } : undefined), statusOf(err.code));
   }
   if (isStorageUnavailable(err)) {

@@ -2,7 +2,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
 import type { Db } from "../../db/client.ts";
 import { type LegacyRow, listLegacyConversations, loadLegacyConversation } from "../../db/legacy.ts";
-import { type MemberRow, loadMembers, loadMessages } from "../../db/repository.ts";
+import { loadMembers, loadMessages, type MemberRow } from "../../db/repository.ts";
 import { isTextTooLong } from "../../domain/actions.ts";
 import { DomainError, ErrorCode } from "../../domain/errors.ts";
 import { legacyScope, openLegacy } from "../../domain/legacy.ts";
@@ -45,7 +45,10 @@ const LegacyMessage = z
   .meta({ id: "LegacyMessage" });
 
 const ListQuery = z.object({
-  status: z.enum(STATUSES as [Status, ...Status[]]).optional().describe("Omitted: every status"),
+  status: z
+    .enum(STATUSES as [Status, ...Status[]])
+    .optional()
+    .describe("Omitted: every status"),
   limit: z.coerce.number().int().min(1).max(100).default(20),
   offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
 });

@@ -38,7 +38,13 @@ export function webhookLimit(deps: AppDeps, provider?: string): MiddlewareHandle
  * the password is checked (so parallel guesses are counted too), and given back unless the
  * password was wrong. In-process calls (no socket, tests) have no address: only the account counts.
  */
-export async function limitLogin<T>(deps: AppDeps, c: Context<AppEnv>, email: string, attempt: () => Promise<T>, isFailure: (err: unknown) => boolean): Promise<T> {
+export async function limitLogin<T>(
+  deps: AppDeps,
+  c: Context<AppEnv>,
+  email: string,
+  attempt: () => Promise<T>,
+  isFailure: (err: unknown) => boolean,
+): Promise<T> {
   const account = email.trim().toLowerCase();
   const address = c.get("address");
   const log = c.get("log") ?? deps.log;

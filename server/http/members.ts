@@ -156,12 +156,22 @@ export function memberRoutes(deps: AppDeps) {
   app.openapi(patch, async (c) => c.json(await updateMember(service, c.get("member")!, c.req.valid("param").id, c.req.valid("json")), 200));
   app.openapi(deactivate, async (c) => {
     const admin = c.get("member")!;
-    const r = await deactivateMember(service, { actorId: admin.id, memberId: c.req.valid("param").id, status: "deactivated", workspaceId: admin.workspaceId });
+    const r = await deactivateMember(service, {
+      actorId: admin.id,
+      memberId: c.req.valid("param").id,
+      status: "deactivated",
+      workspaceId: admin.workspaceId,
+    });
     return c.json(r, 202);
   });
   app.openapi(remove, async (c) => {
     const admin = c.get("member")!;
-    const r = await deactivateMember(service, { actorId: admin.id, memberId: c.req.valid("param").id, status: "deleted", workspaceId: admin.workspaceId });
+    const r = await deactivateMember(service, {
+      actorId: admin.id,
+      memberId: c.req.valid("param").id,
+      status: "deleted",
+      workspaceId: admin.workspaceId,
+    });
     return c.json(r, 202);
   });
   app.openapi(reactivate, async (c) => c.json(await reactivateMember(service, c.get("member")!, c.req.valid("param").id), 200));

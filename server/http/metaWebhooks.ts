@@ -4,6 +4,7 @@ import { ChannelType } from "../../domain/channels.ts";
 import { DomainError, ErrorCode } from "../../domain/errors.ts";
 import { loadActiveAccount } from "../channels/accounts.ts";
 import { MetaMessagingWebhook, parseMetaMessagingWebhook } from "../channels/meta/inbound.ts";
+import { withMetaProfiles } from "../channels/meta/profile.ts";
 import { isMetaSignatureValid, verifyHandshake } from "../channels/meta/signature.ts";
 import type { Receive } from "../channels/types.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
@@ -60,7 +61,9 @@ export function documentMetaMessaging(app: OpenAPIHono<AppEnv>): void {
         "200 only after the events are committed.",
       request: {
         params: Params,
-        headers: z.object({ "x-hub-signature-256": z.string().describe("sha256= + hex HMAC-SHA256 of the raw body, keyed with the app secret") }),
+        headers: z.object({
+          "x-hub-signature-256": z.string().describe("sha256= + hex HMAC-SHA256 of the raw body, keyed with the app secret"),
+        }),
         body: { required: true, content: { "application/json": { schema: MetaMessagingWebhook.meta({ id: "MetaMessagingWebhook" }) } } },
       },
       responses: { 200: json(Ack, "Committed (or nothing to store)"), ...errors(400, 401, 404, 413, 503) },
@@ -91,7 +94,7 @@ export function mountMetaMessaging(app: OpenAPIHono<AppEnv>, deps: AppDeps, rece
       if (!parsed.ok) throw new DomainError(ErrorCode.INVALID_PAYLOAD, { issues: parsed.issues });
       const { events, ignored } = parsed;
       if (events.length === 0) return c.json({ ok: true as const, stored: 0, duplicates: 0, ignored }, 200);
-      const { stored, duplicates } = await receive(account, events);
+      const { stored, duplicates } = await receive(account, await withMetaProfiles(account, p.type, events));
       return c.json({ ok: true as const, stored, duplicates, ignored }, 200);
     });
   }

@@ -31,7 +31,11 @@ function sameToken(given: string, expected: string): boolean {
 /** `GET /metrics`. */
 export function metricsRoutes(deps: AppDeps) {
   const app = router();
-  app.openAPIRegistry.registerComponent("securitySchemes", "metricsToken", { type: "http", scheme: "bearer", description: "METRICS_TOKEN" });
+  app.openAPIRegistry.registerComponent("securitySchemes", "metricsToken", {
+    type: "http",
+    scheme: "bearer",
+    description: "METRICS_TOKEN",
+  });
   app.openapi(metrics, async (c) => {
     if (!deps.metricsToken) throw new DomainError(ErrorCode.NOT_FOUND);
     const match = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "");

@@ -58,7 +58,11 @@ export function notificationRoutes(deps: AppDeps) {
   app.openapi(list, async (c) => {
     const member = c.get("member")!;
     const q = c.req.valid("query");
-    const stored = await listNotifications(deps.database.db, member.id, { limit: q.limit, beforeId: q.before, unreadOnly: q.unread === "true" });
+    const stored = await listNotifications(deps.database.db, member.id, {
+      limit: q.limit,
+      beforeId: q.before,
+      unreadOnly: q.unread === "true",
+    });
     const items = stored.map(notificationJson);
     const unread = await countUnreadNotifications(deps.database.db, member.id);
     const last = items.at(-1);

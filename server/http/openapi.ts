@@ -13,7 +13,9 @@ export const ErrorBody = z
     code: z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]).describe("Stable: clients switch on it"),
     message: z.string().describe("In the caller's locale (zh-TW or en)"),
     detail: z.record(z.string(), z.unknown()).optional(),
-    requestId: z.string().describe("The request's id, as in the `X-Request-Id` answer header (the caller's own when it sent a well-formed one)"),
+    requestId: z
+      .string()
+      .describe("The request's id, as in the `X-Request-Id` answer header (the caller's own when it sent a well-formed one)"),
   })
   .meta({ id: "Error" });
 

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
-import { type OpenAPIHono, createRoute } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { z } from "zod";
-import { type SurveyRow, answerSurvey, answeredSurvey, surveyByToken } from "../../db/surveys.ts";
+import { answeredSurvey, answerSurvey, type SurveyRow, surveyByToken } from "../../db/surveys.ts";
 import { SURVEY_COMMENT_MAX, SURVEY_LIFETIME_MS, SurveyAnswer, SurveyState, surveyState } from "../../domain/csat.ts";
 import { DomainError, ErrorCode } from "../../domain/errors.ts";
 import { csatTopic } from "../../rooms/csat.ts";
@@ -40,7 +40,8 @@ const getSurvey = createRoute({
   tags: [TAG],
   operationId: "getSurvey",
   summary: "A satisfaction survey's state (R8.2)",
-  description: "What the survey page shows: open, answered (with the answer) or expired. No member token: the survey's token is the credential.",
+  description:
+    "What the survey page shows: open, answered (with the answer) or expired. No member token: the survey's token is the credential.",
   request: { params: Token },
   responses: { 200: json(SurveyView, "The survey"), ...errors(404, 429) },
 });

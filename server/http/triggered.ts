@@ -8,7 +8,7 @@ import { View } from "../../domain/sets.ts";
 import { TRIGGERED_CHANNELS, TRIGGERED_PAYLOADS, type TriggeredPayload } from "../../domain/triggered.ts";
 import { callConversation } from "../roomCalls.ts";
 import type { AppDeps } from "./env.ts";
-import { ErrorBody, bearer, errors, json, jsonBody, router } from "./openapi.ts";
+import { bearer, ErrorBody, errors, json, jsonBody, router } from "./openapi.ts";
 
 /**
  * `POST /api/v2/conversations/{id}/triggered` (R13.1; docs/protocol.md §7.17): a member sends one
@@ -62,7 +62,11 @@ const sendTriggered = createRoute({
     "The message is an automatic message in the timeline (sender `auto`, sender id the kind, `parts` holding the payload, `body` its text fallback) and is delivered like a reply.",
   security: bearer,
   request: { params: z.object({ id: z.string().min(1).max(100) }), body: jsonBody(TriggeredBody) },
-  responses: { 200: json(Sent, "Committed; delivery follows (the message's `delivery` in the room)"), ...errors(400, 401, 403, 404, 409), 422: unprocessable },
+  responses: {
+    200: json(Sent, "Committed; delivery follows (the message's `delivery` in the room)"),
+    ...errors(400, 401, 403, 404, 409),
+    422: unprocessable,
+  },
 });
 
 /** Mounted under `/api/v2/conversations`. */

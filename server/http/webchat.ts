@@ -2,13 +2,13 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
 import { findChannel, selectChannelAccount } from "../../db/channels.ts";
-import { newVisitorId } from "../channels/webchat/visitors.ts";
+import { isTextTooLong } from "../../domain/actions.ts";
 import { ChannelStatus } from "../../domain/channels.ts";
 import { DomainError, ErrorCode } from "../../domain/errors.ts";
-import { isTextTooLong } from "../../domain/actions.ts";
 import { MAX_TEXT_LENGTH } from "../../domain/sets.ts";
-import { webhookLimit } from "./limits.ts";
+import { newVisitorId } from "../channels/webchat/visitors.ts";
 import type { AppDeps } from "./env.ts";
+import { webhookLimit } from "./limits.ts";
 import { errors, json, jsonBody, router } from "./openapi.ts";
 
 const InboundMessage = z
@@ -107,7 +107,10 @@ export function webchatRoutes(deps: AppDeps) {
       }
     }
     const parsed = NewVisitor.safeParse(body);
-    if (!parsed.success) throw new DomainError(ErrorCode.INVALID_PAYLOAD, { issues: parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`) });
+    if (!parsed.success)
+      throw new DomainError(ErrorCode.INVALID_PAYLOAD, {
+        issues: parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`),
+      });
     const visitorId = newVisitorId();
     const name = parsed.data.name ?? `Visitor ${visitorId.slice(-4)}`;
     const token = await deps.visitorTokens.sign({ visitorId, channelId: channel.id, workspaceId: channel.workspaceId, name });
@@ -125,7 +128,14 @@ export function webchatRoutes(deps: AppDeps) {
     if (isTextTooLong(body.text)) throw new DomainError(ErrorCode.TEXT_TOO_LONG, { max: MAX_TEXT_LENGTH }); // code points, as in rooms
 
     // The same intake as the providers' webhooks (stored once per messageId, then applied), answered once applied.
-    const account = { id: channel.id, workspaceId: channel.workspaceId, type: channel.type, status: channel.status, settings: {}, secrets: {} };
+    const account = {
+      id: channel.id,
+      workspaceId: channel.workspaceId,
+      type: channel.type,
+      status: channel.status,
+      settings: {},
+      secrets: {},
+    };
     const processed = await deps.intake.receiveNow(account, {
       kind: "message",
       providerEventId: body.messageId,

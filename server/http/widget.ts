@@ -29,7 +29,10 @@ export function mountWidget(app: OpenAPIHono<AppEnv>, deps: AppDeps): void {
   app.get("/widget", async (c) => {
     page ??= readFileSync(new URL("../widget/widget.html", import.meta.url), "utf8");
     const ancestors = await frameAncestors(deps, c.req.query("channel"));
-    return c.html(page, 200, { "cache-control": "no-cache", ...(ancestors ? { "content-security-policy": `frame-ancestors ${ancestors}` } : {}) });
+    return c.html(page, 200, {
+      "cache-control": "no-cache",
+      ...(ancestors ? { "content-security-policy": `frame-ancestors ${ancestors}` } : {}),
+    });
   });
   app.get("/widget/colyseus.js", (c) => {
     // The package's `exports` do not expose `dist/`: found next to its package.json.

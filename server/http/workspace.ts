@@ -4,7 +4,7 @@ import { loadMembers } from "../../db/repository.ts";
 import { loadWorkspace, updateSettings } from "../../db/workspaces.ts";
 import { textLength } from "../../domain/actions.ts";
 import { DomainError, ErrorCode } from "../../domain/errors.ts";
-import { WEEKDAYS, isTimeZone, minutesOf } from "../../domain/hours.ts";
+import { isTimeZone, minutesOf, WEEKDAYS } from "../../domain/hours.ts";
 import { MemberStatus } from "../../domain/sets.ts";
 import type { AppDeps } from "./env.ts";
 import { bearer, errors, json, jsonBody, router } from "./openapi.ts";
@@ -26,15 +26,23 @@ const OpenInterval = z
     end: time.describe("HH:MM, exclusive; 24:00 = the end of the day"),
   })
   .strict()
-  .refine((i) => {
-    const start = minutesOf(i.start);
-    const end = minutesOf(i.end);
-    return start !== null && end !== null && start < end && start < 24 * 60;
-  }, { message: "start must be before end, both within the day (00:00–24:00)" })
+  .refine(
+    (i) => {
+      const start = minutesOf(i.start);
+      const end = minutesOf(i.end);
+      return start !== null && end !== null && start < end && start < 24 * 60;
+    },
+    { message: "start must be before end, both within the day (00:00–24:00)" },
+  )
   .meta({ id: "OpenInterval" });
 const BusinessHours = z
   .object({
-    timeZone: z.string().min(1).max(64).refine(isTimeZone, { message: "not an IANA time zone" }).describe("IANA time zone, e.g. `Asia/Taipei`"),
+    timeZone: z
+      .string()
+      .min(1)
+      .max(64)
+      .refine(isTimeZone, { message: "not an IANA time zone" })
+      .describe("IANA time zone, e.g. `Asia/Taipei`"),
     open: z.array(OpenInterval).max(70).describe("Weekly open intervals in that zone's wall-clock time; empty = always open"),
   })
   .strict()
@@ -56,15 +64,23 @@ const Settings = z
       .string()
       .trim()
       .max(1000)
-      .describe("On LINE, Facebook, WhatsApp and Instagram (R13.1): sent to the customer when the auto-close duration has passed; the close follows after `autoCloseGraceMinutes`. Empty: no reminder, the close comes at the due time"),
+      .describe(
+        "On LINE, Facebook, WhatsApp and Instagram (R13.1): sent to the customer when the auto-close duration has passed; the close follows after `autoCloseGraceMinutes`. Empty: no reminder, the close comes at the due time",
+      ),
     autoCloseGraceMinutes: z.number().int().min(0).max(10_080).describe("Minutes between the auto-close reminder and the close"),
-    businessHours: BusinessHours.nullable().describe("R13.1: when the workspace is open; null (or no intervals) = always open, no away message"),
-    awayText: customerText("R13.1, every channel: sent to a customer writing outside business hours, at most once per closed period; empty = off"),
+    businessHours: BusinessHours.nullable().describe(
+      "R13.1: when the workspace is open; null (or no intervals) = always open, no away message",
+    ),
+    awayText: customerText(
+      "R13.1, every channel: sent to a customer writing outside business hours, at most once per closed period; empty = off",
+    ),
     welcomeText: customerText("R13.2, 1-on-1 only: sent on the first customer message of a new conversation; empty = off"),
     keywordRules: z
       .array(KeywordRule)
       .max(100)
-      .describe("R13.2, 1-on-1 only: a customer message in a pending conversation without follower containing a keyword assigns it to the member of the first matching rule"),
+      .describe(
+        "R13.2, 1-on-1 only: a customer message in a pending conversation without follower containing a keyword assigns it to the member of the first matching rule",
+      ),
   })
   .meta({ id: "WorkspaceSettings" });
 const Workspace = z.object({ id: z.string(), name: z.string(), settings: Settings }).meta({ id: "Workspace" });
@@ -86,7 +102,8 @@ const patch = createRoute({
   summary: "Change settings (admin only)",
   security: bearer,
   request: { body: jsonBody(Settings.partial().strict()) },
-  description: "`keywordRules` naming a member who is not in the workspace answers 409 `TARGET_NOT_FOUND`, one not active 409 `TARGET_INACTIVE` (`detail.memberId`); nothing is changed.",
+  description:
+    "`keywordRules` naming a member who is not in the workspace answers 409 `TARGET_NOT_FOUND`, one not active 409 `TARGET_INACTIVE` (`detail.memberId`); nothing is changed.",
   responses: { 200: json(Workspace, "Changed"), ...errors(400, 401, 403, 409) },
 });
 
@@ -103,7 +120,12 @@ export function workspaceRoutes(deps: AppDeps) {
     const member = c.get("member")!;
     if (member.role !== "admin") throw new DomainError(ErrorCode.ROLE_NOT_ALLOWED);
     const body = c.req.valid("json");
-    if (body.keywordRules?.length) await requireActive(deps, member.workspaceId, body.keywordRules.map((r) => r.memberId));
+    if (body.keywordRules?.length)
+      await requireActive(
+        deps,
+        member.workspaceId,
+        body.keywordRules.map((r) => r.memberId),
+      );
     const workspace = await updateSettings(db, member.workspaceId, body);
     if (!workspace) throw new DomainError(ErrorCode.NOT_FOUND);
     return c.json(workspace, 200);

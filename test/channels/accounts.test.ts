@@ -179,7 +179,10 @@ describe("channel accounts API", () => {
         "settings",
       ],
       [{ type: "wechat", name: "x", credentials: { appId: "a", appSecret: "s" } }, "credentials.token"],
-      [{ type: "wechat", name: "x", credentials: { appId: "a", appSecret: "s", token: "t", encodingAESKey: "too-short" } }, "credentials.encodingAESKey"],
+      [
+        { type: "wechat", name: "x", credentials: { appId: "a", appSecret: "s", token: "t", encodingAESKey: "too-short" } },
+        "credentials.encodingAESKey",
+      ],
       [{ type: "webchat", name: "x", credentials: { secret: "short" } }, "credentials.secret"],
       [{ type: "telegram", name: "x", credentials: {} }, "type"],
       [{ type: "line", name: "", credentials: { channelSecret: "s", channelAccessToken: "t" } }, "name"],

@@ -97,7 +97,7 @@ describe.concurrent.each(storageKinds())("delivery across kill -9 on %s", (kind)
     let room = await openAs(server.url, "agent@demo.test", CONVERSATION);
     const seq = await new Promise<number>((resolve, reject) => {
       room.onMessage("result", (r: { requestId: string; ok: boolean; seq?: number; code?: string }) => {
-        if (r.requestId === "kill9-delivery") (r.ok ? resolve(r.seq!) : reject(new Error(r.code)));
+        if (r.requestId === "kill9-delivery") r.ok ? resolve(r.seq!) : reject(new Error(r.code));
       });
       room.send("reply", { requestId: "kill9-delivery", text: "重新啟動後也要送達" });
     });

@@ -55,7 +55,8 @@ async function setup() {
   return { account, conv, conn };
 }
 
-const pushesTo = (user: string) => fake.requests.filter((r) => r.path === "/v2/bot/message/push" && (r.body as { to?: string }).to === user);
+const pushesTo = (user: string) =>
+  fake.requests.filter((r) => r.path === "/v2/bot/message/push" && (r.body as { to?: string }).to === user);
 const acceptedTo = (user: string) => fake.pushes.filter((p) => p.to === user).map((p) => p.texts[0]);
 /** The test's clock catches up with the real one (rows are due from the database's own `now()`). */
 const catchUp = () => {
@@ -134,7 +135,13 @@ describe("delivery retries and order (server/delivery.ts, domain/delivery.ts)", 
     const [claim] = await claimDueDeliveries(app.database.db, { now: new Date(clock), leaseMs: LEASE_MS, limit: 1 });
     expect(claim).toMatchObject({ conversationId: conv.id, seq: a });
     const acc = (await loadAccount(app.database.db, account.id))!;
-    const sent = await lineSender.send(acc, { conversationId: conv.id, seq: a, retryKey: retryKeyOf(conv.id, a), recipient: conv.lineUser, text: "once on LINE" });
+    const sent = await lineSender.send(acc, {
+      conversationId: conv.id,
+      seq: a,
+      retryKey: retryKeyOf(conv.id, a),
+      recipient: conv.lineUser,
+      text: "once on LINE",
+    });
     expect(sent.ok).toBe(true);
 
     const w = worker();
@@ -146,7 +153,10 @@ describe("delivery retries and order (server/delivery.ts, domain/delivery.ts)", 
     await w.drainAll();
     expect(pushesTo(conv.lineUser)).toHaveLength(2); // sent again (at least once) …
     expect(acceptedTo(conv.lineUser)).toEqual(["once on LINE"]); // … and LINE kept one (409 on the same key)
-    expect(await deliveryRow(app, conv.id, a)).toMatchObject({ status: "sent", providerMessageId: fake.pushes.find((p) => p.to === conv.lineUser)?.id });
+    expect(await deliveryRow(app, conv.id, a)).toMatchObject({
+      status: "sent",
+      providerMessageId: fake.pushes.find((p) => p.to === conv.lineUser)?.id,
+    });
   });
 
   it("two workers on one database: every reply is pushed once, each conversation's in seq order", async () => {

@@ -3,9 +3,9 @@ import { and, eq, isNull, sql } from "drizzle-orm";
 import { insertChannelAccount } from "../../db/channels.ts";
 import * as s from "../../db/schema.ts";
 import { encryptSecrets, secretsKeyOf } from "../../server/channels/secrets.ts";
-import { type Fixture, createConversation } from "../support/fixtures.ts";
 import { WORKSPACE } from "../support/demo.ts";
 import { lineUserId } from "../support/fakes/line.ts";
+import { createConversation, type Fixture } from "../support/fixtures.ts";
 import type { App } from "../support/server.ts";
 
 /** Delivery tests' fixtures: a LINE channel account (credentials encrypted as the server stores them) and a conversation on it. */

@@ -103,20 +103,40 @@ describe("delivery of staff replies (server/delivery.ts)", () => {
     const providerMessageId = (await deliveryRow(app, conv.id, seq))!.providerMessageId!;
     const acc = (await loadAccount(app.database.db, account.id))!;
 
-    const read = await applyDeliveryReport(app.database.db, acc, { kind: "status", providerEventId: "e1", providerMessageId, status: "read" });
+    const read = await applyDeliveryReport(app.database.db, acc, {
+      kind: "status",
+      providerEventId: "e1",
+      providerMessageId,
+      status: "read",
+    });
     expect(read).toEqual({ matched: true, changed: true });
     await waitFor(() => conn.state.messages.find((m: { seq: number }) => m.seq === seq)?.delivery === "read");
-    const late = await applyDeliveryReport(app.database.db, acc, { kind: "status", providerEventId: "e2", providerMessageId, status: "delivered" });
+    const late = await applyDeliveryReport(app.database.db, acc, {
+      kind: "status",
+      providerEventId: "e2",
+      providerMessageId,
+      status: "delivered",
+    });
     expect(late).toEqual({ matched: true, changed: false });
     expect(await deliveryRow(app, conv.id, seq)).toMatchObject({ status: "read" });
     expect(conn.state.messages.find((m: { seq: number }) => m.seq === seq)?.delivery).toBe("read");
 
-    const unknown = await applyDeliveryReport(app.database.db, acc, { kind: "status", providerEventId: "e3", providerMessageId: "no-such-id", status: "read" });
+    const unknown = await applyDeliveryReport(app.database.db, acc, {
+      kind: "status",
+      providerEventId: "e3",
+      providerMessageId: "no-such-id",
+      status: "read",
+    });
     expect(unknown).toEqual({ matched: false, changed: false });
     // Another account's report does not reach this account's message.
     const other = await createLineAccount(app);
     const otherAcc = (await loadAccount(app.database.db, other.id))!;
-    const foreign = await applyDeliveryReport(app.database.db, otherAcc, { kind: "status", providerEventId: "e4", providerMessageId, status: "failed" });
+    const foreign = await applyDeliveryReport(app.database.db, otherAcc, {
+      kind: "status",
+      providerEventId: "e4",
+      providerMessageId,
+      status: "failed",
+    });
     expect(foreign).toEqual({ matched: false, changed: false });
     expect(await deliveryRow(app, conv.id, seq)).toMatchObject({ status: "read" });
   });
@@ -138,9 +158,26 @@ describe("delivery of staff replies (server/delivery.ts)", () => {
     await waitFor(() => seqs.every((seq) => conn.state.messages.find((m: { seq: number }) => m.seq === seq)?.delivery === "sent"));
     const acc = (await loadAccount(app.database.db, account.id))!;
     const ids = await Promise.all(seqs.map(async (seq) => (await deliveryRow(app, conv.id, seq))!.providerMessageId!));
-    await applyDeliveryReport(app.database.db, acc, { kind: "status", providerEventId: "f1", providerMessageId: ids[0]!, status: "failed", code: "131047", reason: "Re-engagement message" });
-    await applyDeliveryReport(app.database.db, acc, { kind: "status", providerEventId: "f2", providerMessageId: ids[1]!, status: "failed" });
-    const late = await applyDeliveryReport(app.database.db, acc, { kind: "status", providerEventId: "f3", providerMessageId: ids[0]!, status: "read" });
+    await applyDeliveryReport(app.database.db, acc, {
+      kind: "status",
+      providerEventId: "f1",
+      providerMessageId: ids[0]!,
+      status: "failed",
+      code: "131047",
+      reason: "Re-engagement message",
+    });
+    await applyDeliveryReport(app.database.db, acc, {
+      kind: "status",
+      providerEventId: "f2",
+      providerMessageId: ids[1]!,
+      status: "failed",
+    });
+    const late = await applyDeliveryReport(app.database.db, acc, {
+      kind: "status",
+      providerEventId: "f3",
+      providerMessageId: ids[0]!,
+      status: "read",
+    });
     expect(late.changed).toBe(false);
     expect(await deliveryRow(app, conv.id, seqs[0]!)).toMatchObject({ status: "failed", code: "131047", reason: "Re-engagement message" });
     expect(await deliveryRow(app, conv.id, seqs[1]!)).toMatchObject({ status: "failed", code: "DELIVERY_REPORTED_FAILED" });

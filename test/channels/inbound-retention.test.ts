@@ -15,7 +15,8 @@ it("the processor deletes events processed more than 30 days ago, and keeps rece
   const db = app.database.db;
   // On the real clock, less 40 days: the server's own processor (real clock) cleans up too, and must agree.
   const t0 = Date.now() - 40 * DAY;
-  const ids = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => ({ providerEventId: `${prefix}-${i}`, payload: { kind: "ignored" } }));
+  const ids = (n: number, prefix: string) =>
+    Array.from({ length: n }, (_, i) => ({ providerEventId: `${prefix}-${i}`, payload: { kind: "ignored" } }));
   // Stored due far ahead, so the server's own processor never claims them before they are marked processed here.
   const never = new Date(t0 + 1000 * DAY);
   const old = await insertInboundEvents(db, WEBCHAT.channelId, ids(1500, "old"), never);

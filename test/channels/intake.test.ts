@@ -12,7 +12,7 @@ import type { ChannelAccount, InboundMessage } from "../../server/channels/types
 import { parseConfig } from "../../server/config.ts";
 import { dropDatabase, freshDatabaseUrl, freshPgliteDir } from "../support/db.ts";
 import { query } from "../support/rooms.ts";
-import { EMAIL, closeAll, login, open, track, waitFor } from "../support/server.ts";
+import { closeAll, EMAIL, login, open, track, waitFor } from "../support/server.ts";
 
 /**
  * Durable, idempotent intake (issue 9 item 3) and routing (item 4): events committed once per
@@ -45,7 +45,11 @@ beforeAll(async () => {
   const res = await app.http.request("/api/v2/channels", {
     method: "POST",
     headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
-    body: JSON.stringify({ type: "line", name: "LINE OA", credentials: { channelSecret: "line-secret", channelAccessToken: "line-token" } }),
+    body: JSON.stringify({
+      type: "line",
+      name: "LINE OA",
+      credentials: { channelSecret: "line-secret", channelAccessToken: "line-token" },
+    }),
   });
   expect(res.status).toBe(201);
   line = (await loadAccount(app.database.db, ((await res.json()) as { id: string }).id))!;
@@ -71,7 +75,10 @@ function message(userId: string, over: Partial<InboundMessage> = {}): InboundMes
 
 async function conversationsOf(channelUserId: string) {
   const db = app.database.db;
-  const [customer] = await db.select().from(s.customers).where(and(eq(s.customers.channel, "line"), eq(s.customers.channelUserId, channelUserId)));
+  const [customer] = await db
+    .select()
+    .from(s.customers)
+    .where(and(eq(s.customers.channel, "line"), eq(s.customers.channelUserId, channelUserId)));
   if (!customer) return { customer: null, conversations: [] };
   const conversations = await db.select().from(s.conversations).where(eq(s.conversations.customerId, customer.id));
   return { customer, conversations };
@@ -97,7 +104,9 @@ async function processed(providerEventIds: readonly string[], timeoutMs = 30_000
     const rows = (await Promise.all(providerEventIds.map((id) => storedEvents(id)))).flat();
     if (rows.length === providerEventIds.length && rows.every((r) => r.processedAt !== null)) return;
     if (Date.now() > deadline) {
-      throw new Error(`not processed in time: ${JSON.stringify(rows.map((r) => [r.providerEventId, r.attempts, r.lastError, r.processedAt]))}`);
+      throw new Error(
+        `not processed in time: ${JSON.stringify(rows.map((r) => [r.providerEventId, r.attempts, r.lastError, r.processedAt]))}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -157,7 +166,10 @@ describe("intake", () => {
   });
 
   it("text PostgreSQL cannot store (NUL, a lone surrogate) is stored with U+FFFD in its place, not refused for ever", async () => {
-    const event = message("U-nul", { displayName: `Bad${String.fromCharCode(0)}Name`, parts: [{ type: "text", text: `a${String.fromCharCode(0)}b\uD800c` }] });
+    const event = message("U-nul", {
+      displayName: `Bad${String.fromCharCode(0)}Name`,
+      parts: [{ type: "text", text: `a${String.fromCharCode(0)}b\uD800c` }],
+    });
     expect(await app.intake.receive(line, [event])).toEqual({ stored: 1, duplicates: 0 });
     await processed([event.providerEventId]);
     const { customer, conversations } = await conversationsOf("U-nul");
@@ -169,7 +181,11 @@ describe("intake", () => {
     const batch: InboundMessage[] = [
       message("U-batch", { parts: [{ type: "text", text: "first" }] }),
       message("U-batch", { parts: [{ type: "image", ref: "line-content-1" }] }),
-      message("U-batch", { parts: [{ type: "location", latitude: 25.03, longitude: 121.56, title: "Taipei 101" }], pictureUrl: "https://profile.example/u.png", displayName: "Batch Person" }),
+      message("U-batch", {
+        parts: [{ type: "location", latitude: 25.03, longitude: 121.56, title: "Taipei 101" }],
+        pictureUrl: "https://profile.example/u.png",
+        displayName: "Batch Person",
+      }),
     ];
     expect(await app.intake.receive(line, batch)).toEqual({ stored: 3, duplicates: 0 });
     await app.intake.idle();
@@ -184,7 +200,10 @@ describe("intake", () => {
     // A later event without a profile keeps the one stored.
     await app.intake.receive(line, [message("U-batch", { displayName: undefined })]);
     await app.intake.idle();
-    expect((await conversationsOf("U-batch")).customer).toMatchObject({ displayName: "Batch Person", pictureUrl: "https://profile.example/u.png" });
+    expect((await conversationsOf("U-batch")).customer).toMatchObject({
+      displayName: "Batch Person",
+      pictureUrl: "https://profile.example/u.png",
+    });
   });
 
   it("[R2.2] a group chat with three customers is ONE group conversation whose messages name their writers", async () => {
@@ -195,7 +214,10 @@ describe("intake", () => {
     await Promise.all(events.map((e) => app.intake.receive(line, [e])));
     await processed(events.map((e) => e.providerEventId));
     const db = app.database.db;
-    const groups = await db.select().from(s.conversations).where(and(eq(s.conversations.channelId, line.id), eq(s.conversations.kind, "group")));
+    const groups = await db
+      .select()
+      .from(s.conversations)
+      .where(and(eq(s.conversations.channelId, line.id), eq(s.conversations.kind, "group")));
     const mine = [];
     for (const g of groups) {
       const [owner] = await db.select().from(s.customers).where(eq(s.customers.id, g.customerId));
@@ -218,7 +240,10 @@ describe("intake", () => {
     const groupId = `C-${randomUUID()}`;
     await app.intake.receive(line, [message("U-room-1", { groupId, displayName: "Alice" })]);
     await app.intake.idle();
-    const [owner] = await app.database.db.select().from(s.customers).where(eq(s.customers.channelUserId, `group:${groupId}`));
+    const [owner] = await app.database.db
+      .select()
+      .from(s.customers)
+      .where(eq(s.customers.channelUserId, `group:${groupId}`));
     const [group] = await app.database.db.select().from(s.conversations).where(eq(s.conversations.customerId, owner!.id));
     const admin = await login(app, EMAIL.admin);
     const conn = track(await open(app, admin, group!.id, "team"));
@@ -269,7 +294,12 @@ describe("intake", () => {
   });
 
   it("a status report for a message we never sent is kept unprocessed with its reason, not dropped", async () => {
-    const status = { kind: "status" as const, providerEventId: `st-${randomUUID()}`, providerMessageId: "never-sent", status: "delivered" as const };
+    const status = {
+      kind: "status" as const,
+      providerEventId: `st-${randomUUID()}`,
+      providerMessageId: "never-sent",
+      status: "delivered" as const,
+    };
     expect(await app.intake.receive(line, [status])).toEqual({ stored: 1, duplicates: 0 });
     await app.intake.idle();
     const [row] = await storedEvents(status.providerEventId);
@@ -288,7 +318,9 @@ describe("intake after a crash", () => {
     const event = message("U-crash", { parts: [{ type: "text", text: "sent just before the crash" }] });
     const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
     try {
-      await db.db.insert(s.inboundEvents).values({ channelId: line.id, providerEventId: event.providerEventId, payload: event as unknown as Record<string, unknown> });
+      await db.db
+        .insert(s.inboundEvents)
+        .values({ channelId: line.id, providerEventId: event.providerEventId, payload: event as unknown as Record<string, unknown> });
     } finally {
       await db.close();
     }

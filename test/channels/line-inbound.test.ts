@@ -2,7 +2,8 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useLineApiBaseUrl } from "../../server/channels/line/client.ts";
 import { isLineSignatureValid, lineParts, parseLineWebhook, toInboundMessage } from "../../server/channels/line/inbound.ts";
-import { forgetLineProfiles, lineProfiles } from "../../server/channels/line/profile.ts";
+import { lineProfiles } from "../../server/channels/line/profile.ts";
+import { forgetProfiles } from "../../server/channels/profiles.ts";
 import type { ChannelAccount } from "../../server/channels/types.ts";
 import { FakeLine, lineGroupId, lineMessageEvent, lineUserId, lineWebhookBody, signLine } from "../support/fakes/line.ts";
 
@@ -186,7 +187,7 @@ describe("LINE profiles through the Messaging API client (against the fake)", ()
   };
 
   it("reads the display name and picture once per user, then from the cache; group members through the group's member profile", async () => {
-    forgetLineProfiles();
+    forgetProfiles();
     useLineApiBaseUrl(fake.url);
     fake.setProfile(ALICE, { displayName: "Alice", pictureUrl: "https://profile.line-scdn.net/alice" });
     const first = await lineProfiles(account, events(ALICE));
@@ -203,7 +204,7 @@ describe("LINE profiles through the Messaging API client (against the fake)", ()
   });
 
   it("a profile LINE does not give (404, 500, no answer in time) is left out, and asked again next time", async () => {
-    forgetLineProfiles();
+    forgetProfiles();
     const carol = lineUserId("carol");
     expect((await lineProfiles(account, events(carol))).has(carol)).toBe(false); // 404: unknown to the fake
     fake.setProfile(carol, { displayName: "Carol" });

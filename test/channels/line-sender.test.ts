@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "../../server/config.ts";
 import { LineSender, lineRetryKey, lineText } from "../../server/channels/line/outbound.ts";
 import { retryAfterMs } from "../../server/channels/sendText.ts";
 import type { ChannelAccount, OutboundMessage } from "../../server/channels/types.ts";
+import { ConfigError, parseConfig } from "../../server/config.ts";
 import { FakeLine, lineGroupId, lineUserId } from "../support/fakes/line.ts";
 
 const TOKEN = "line-access-token-1";

@@ -2,13 +2,13 @@ import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { insertChannelAccount, updateChannelAccount } from "../../db/channels.ts";
 import { useLineApiBaseUrl } from "../../server/channels/line/client.ts";
-import { forgetLineProfiles } from "../../server/channels/line/profile.ts";
+import { forgetProfiles } from "../../server/channels/profiles.ts";
 import { encryptSecrets, secretsKeyOf } from "../../server/channels/secrets.ts";
+import { channelRows } from "../support/channelRows.ts";
 import { WEBCHAT, WORKSPACE } from "../support/demo.ts";
 import { FakeLine, lineGroupId, lineMessageEvent, lineUserId, lineWebhookBody, signLine } from "../support/fakes/line.ts";
 import { connect } from "../support/rooms.ts";
 import { ID, useTestServer, waitFor } from "../support/server.ts";
-import { channelRows } from "../support/channelRows.ts";
 
 /**
  * LINE end to end: webhooks signed as LINE signs them, posted over real HTTP to the real server
@@ -78,7 +78,7 @@ function textEvent(userId: string, text: string, over: Partial<Parameters<typeof
 
 describe("POST /webhooks/line/:channelId", () => {
   it("a correctly signed webhook is stored once and the customer's message appears in the conversation's room, named from the LINE profile", async () => {
-    forgetLineProfiles();
+    forgetProfiles();
     const alice = lineUserId("alice-1");
     fake.setProfile(alice, { displayName: "Alice Chen", pictureUrl: "https://profile.line-scdn.net/alice" });
     const event = textEvent(alice, "My order has not arrived 📦");
@@ -247,7 +247,7 @@ describe("POST /webhooks/line/:channelId", () => {
   });
 
   it("[R2.2] a LINE group with three customers is one group conversation whose messages name their writers", async () => {
-    forgetLineProfiles();
+    forgetProfiles();
     const group = lineGroupId("family");
     const users = ["hana", "ivan", "jo"].map((n) => lineUserId(`grp-${n}`));
     for (const [i, u] of users.entries()) fake.setProfile(u, { displayName: ["Hana", "Ivan", "Jo"][i]! });
@@ -270,7 +270,7 @@ describe("POST /webhooks/line/:channelId", () => {
   });
 
   it("a profile LINE cannot give does not hold the webhook: stored, and the customer is named by intake", async () => {
-    forgetLineProfiles();
+    forgetProfiles();
     const kim = lineUserId("kim-noprofile");
     fake.fail("profile", { status: 500 });
     expect((await post(lineWebhookBody([textEvent(kim, "anyone?")]))).status).toBe(200);

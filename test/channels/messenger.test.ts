@@ -6,13 +6,14 @@ import * as s from "../../db/schema.ts";
 import { useMetaGraphBaseUrl } from "../../server/channels/meta/client.ts";
 import { MetaMessagingSender } from "../../server/channels/meta/outbound.ts";
 import { isMetaSignatureValid, verifyHandshake } from "../../server/channels/meta/signature.ts";
+import { forgetProfiles } from "../../server/channels/profiles.ts";
 import { encryptSecrets, secretsKeyOf } from "../../server/channels/secrets.ts";
 import type { ChannelAccount, OutboundMessage } from "../../server/channels/types.ts";
+import { channelRows } from "../support/channelRows.ts";
 import { WEBCHAT, WORKSPACE } from "../support/demo.ts";
-import { FakeMeta, WINDOW_CLOSED, metaMessageItem, metaWebhookBody, signMeta } from "../support/fakes/meta.ts";
+import { FakeMeta, metaMessageItem, metaWebhookBody, signMeta, WINDOW_CLOSED } from "../support/fakes/meta.ts";
 import { connect } from "../support/rooms.ts";
 import { ID, useTestServer, waitFor } from "../support/server.ts";
-import { channelRows } from "../support/channelRows.ts";
 
 /**
  * Facebook Messenger and Instagram end to end: webhooks signed as Meta signs them, posted over real
@@ -119,7 +120,9 @@ describe("Messenger and Instagram webhooks", () => {
       expect(refused).not.toContain("1158201444");
       expect(JSON.parse(refused)).toMatchObject({ code: "UNAUTHENTICATED" });
     }
-    const disabled = await fetch(`${app.url}/webhooks/messenger/${disabledId}?hub.mode=subscribe&hub.verify_token=${VERIFY}&hub.challenge=1`);
+    const disabled = await fetch(
+      `${app.url}/webhooks/messenger/${disabledId}?hub.mode=subscribe&hub.verify_token=${VERIFY}&hub.challenge=1`,
+    );
     expect(disabled.status).toBe(404);
   });
 
@@ -136,16 +139,59 @@ describe("Messenger and Instagram webhooks", () => {
     expect(fb.messages.map((m) => m.body)).toEqual(["Where is my parcel? 📦"]);
 
     const bob = psid();
-    const ig = await post("instagram", metaWebhookBody("instagram", PAGE, [metaMessageItem({ senderId: bob, pageId: PAGE, text: "hi from IG" })]));
+    const ig = await post(
+      "instagram",
+      metaWebhookBody("instagram", PAGE, [metaMessageItem({ senderId: bob, pageId: PAGE, text: "hi from IG" })]),
+    );
     expect(ig).toMatchObject({ status: 200, body: { stored: 1 } });
     const igc = await customerMessages("instagram", bob);
     expect(igc.conversations[0]).toMatchObject({ channel: "instagram", channelId: instagramId });
     expect(igc.messages.map((m) => m.body)).toEqual(["hi from IG"]);
     // A Messenger body posted to the Instagram route (or the other way round) is refused.
-    expect(await post("instagram", metaWebhookBody("page", PAGE, [metaMessageItem({ senderId: bob, pageId: PAGE, text: "x" })]))).toMatchObject({
+    expect(
+      await post("instagram", metaWebhookBody("page", PAGE, [metaMessageItem({ senderId: bob, pageId: PAGE, text: "x" })])),
+    ).toMatchObject({
       status: 400,
       body: { code: "INVALID_PAYLOAD" },
     });
+  });
+
+  it("a new sender's name and picture come from Meta's profile APIs (Messenger: name, else first and last; Instagram: name, else username), read once per sender while cached; a user Meta has no profile for still gets the message stored", async () => {
+    forgetProfiles();
+    const [ann, ig, anon] = [psid(), psid(), psid()];
+    fake.profiles.set(ann, { first_name: "Ann", last_name: "Lee", profile_pic: "https://scontent.example/ann.jpg" });
+    fake.profiles.set(ig, { username: "bo.wang", profile_pic: "https://scontent.example/bo.jpg" });
+    const two = [
+      metaMessageItem({ senderId: ann, pageId: PAGE, text: "one" }),
+      metaMessageItem({ senderId: ann, pageId: PAGE, text: "two" }),
+    ];
+    expect((await post("messenger", metaWebhookBody("page", PAGE, two))).body).toMatchObject({ stored: 2 });
+    expect(
+      (await post("messenger", metaWebhookBody("page", PAGE, [metaMessageItem({ senderId: ann, pageId: PAGE, text: "three" })]))).body,
+    ).toMatchObject({ stored: 1 });
+    expect(fake.profileReads.get(ann)).toBe(1);
+    expect((await customerMessages("facebook", ann)).customer).toMatchObject({
+      displayName: "Ann Lee",
+      pictureUrl: "https://scontent.example/ann.jpg",
+    });
+
+    expect(
+      (await post("instagram", metaWebhookBody("instagram", PAGE, [metaMessageItem({ senderId: ig, pageId: PAGE, text: "hey" })]))).status,
+    ).toBe(200);
+    expect((await customerMessages("instagram", ig)).customer).toMatchObject({
+      displayName: "bo.wang",
+      pictureUrl: "https://scontent.example/bo.jpg",
+    });
+    const igRead = fake.requests.find((r) => r.method === "GET" && r.path.endsWith(`/${ig}`));
+    expect(igRead?.headers.authorization).toBe(`Bearer ${TOKEN}`);
+
+    expect(
+      (await post("messenger", metaWebhookBody("page", PAGE, [metaMessageItem({ senderId: anon, pageId: PAGE, text: "no profile" })])))
+        .body,
+    ).toMatchObject({ stored: 1 });
+    const anonRows = await customerMessages("facebook", anon);
+    expect(anonRows.messages.map((m) => m.body)).toEqual(["no profile"]);
+    expect(anonRows.customer?.pictureUrl ?? null).toBeNull();
   });
 
   it("a wrong signature, a missing one and a body changed after signing are refused 401, and nothing is stored", async () => {
@@ -184,8 +230,18 @@ describe("Messenger and Instagram webhooks", () => {
           time: t,
           messaging: [
             metaMessageItem({ senderId: dave, pageId: PAGE, timestamp: t + 1, text: "first" }),
-            metaMessageItem({ senderId: dave, pageId: PAGE, timestamp: t + 2, attachments: [{ type: "image", payload: { url: "https://cdn.example/p.jpg" } }] }),
-            { sender: { id: PAGE }, recipient: { id: dave }, timestamp: t + 3, message: { mid: `m_echo${t}`, is_echo: true, text: "our own" } },
+            metaMessageItem({
+              senderId: dave,
+              pageId: PAGE,
+              timestamp: t + 2,
+              attachments: [{ type: "image", payload: { url: "https://cdn.example/p.jpg" } }],
+            }),
+            {
+              sender: { id: PAGE },
+              recipient: { id: dave },
+              timestamp: t + 3,
+              message: { mid: `m_echo${t}`, is_echo: true, text: "our own" },
+            },
             { sender: { id: dave }, recipient: { id: PAGE }, timestamp: t + 4, read: { watermark: t } },
             { sender: { id: dave }, recipient: { id: PAGE }, timestamp: t + 5, postback: { title: "Start", payload: "GET_STARTED" } },
           ],
@@ -200,7 +256,12 @@ describe("Messenger and Instagram webhooks", () => {
               timestamp: t + 11,
               attachments: [{ type: "location", payload: { coordinates: { lat: 25.034, long: 121.5645 } } }],
             }),
-            metaMessageItem({ senderId: dave, pageId: PAGE, timestamp: t + 12, attachments: [{ type: "file", payload: { url: "https://cdn.example/r.pdf" } }] }),
+            metaMessageItem({
+              senderId: dave,
+              pageId: PAGE,
+              timestamp: t + 12,
+              attachments: [{ type: "file", payload: { url: "https://cdn.example/r.pdf" } }],
+            }),
           ],
         },
       ],
@@ -224,7 +285,12 @@ describe("Messenger and Instagram webhooks", () => {
     expect(await post("messenger", body, { channel: WEBCHAT.channelId })).toMatchObject({ status: 404, body: { code: "NOT_FOUND" } });
     expect(await post("messenger", body, { channel: instagramId })).toMatchObject({ status: 404, body: { code: "NOT_FOUND" } });
     expect(await post("messenger", '{"object":"page","entry":[')).toMatchObject({ status: 400, body: { code: "INVALID_PAYLOAD" } });
-    expect(await post("messenger", JSON.stringify({ object: "page", entry: [{ id: PAGE, messaging: [{ sender: {}, recipient: { id: PAGE } }] }] }))).toMatchObject({
+    expect(
+      await post(
+        "messenger",
+        JSON.stringify({ object: "page", entry: [{ id: PAGE, messaging: [{ sender: {}, recipient: { id: PAGE } }] }] }),
+      ),
+    ).toMatchObject({
       status: 400,
       body: { code: "INVALID_PAYLOAD" },
     });
@@ -236,7 +302,9 @@ describe("Messenger and Instagram webhooks", () => {
 describe("Messenger bursts and limits", () => {
   it("20 concurrent first messages from a new contact land in one conversation, all 20 in it", async () => {
     const hal = psid();
-    const bodies = Array.from({ length: 20 }, (_, i) => metaWebhookBody("page", PAGE, [metaMessageItem({ senderId: hal, pageId: PAGE, text: `burst ${i}` })]));
+    const bodies = Array.from({ length: 20 }, (_, i) =>
+      metaWebhookBody("page", PAGE, [metaMessageItem({ senderId: hal, pageId: PAGE, text: `burst ${i}` })]),
+    );
     const answers = await Promise.all(bodies.map((b) => post("messenger", b)));
     expect(answers.every((a) => a.status === 200 && a.body.stored === 1)).toBe(true);
     const { conversations, messages } = await customerMessages("facebook", hal);
@@ -250,14 +318,19 @@ describe("Messenger bursts and limits", () => {
     const big = metaWebhookBody("page", PAGE, [metaMessageItem({ senderId: jan, pageId: PAGE, text: "x".repeat(70 * 1024) })]);
     expect(await post("messenger", big)).toMatchObject({ status: 413, body: { code: "PAYLOAD_TOO_LARGE" } });
     expect((await storedEvents(messengerId)).length).toBe(before);
-    expect((await post("messenger", metaWebhookBody("page", PAGE, [metaMessageItem({ senderId: jan, pageId: PAGE, text: "still here" })]))).status).toBe(200);
+    expect(
+      (await post("messenger", metaWebhookBody("page", PAGE, [metaMessageItem({ senderId: jan, pageId: PAGE, text: "still here" })])))
+        .status,
+    ).toBe(200);
   });
 });
 
 describe("Messenger replies through the Send API", () => {
   async function replyTo(userId: string, text: string, via: "messenger" | "instagram" = "messenger") {
     const object = via === "messenger" ? "page" : "instagram";
-    expect((await post(via, metaWebhookBody(object, PAGE, [metaMessageItem({ senderId: userId, pageId: PAGE, text: "question" })]))).status).toBe(200);
+    expect(
+      (await post(via, metaWebhookBody(object, PAGE, [metaMessageItem({ senderId: userId, pageId: PAGE, text: "question" })]))).status,
+    ).toBe(200);
     const { conversations } = await customerMessages(via === "messenger" ? "facebook" : "instagram", userId);
     const conversationId = conversations[0]!.id;
     const supervisor = await connect(app, "supervisor", conversationId, "team");
@@ -279,10 +352,18 @@ describe("Messenger replies through the Send API", () => {
     expect(req.path).toBe(`/v21.0/${PAGE}/messages`);
     expect(req.headers.authorization).toBe(`Bearer ${TOKEN}`);
     expect(req.body).toEqual({ recipient: { id: frank }, messaging_type: "RESPONSE", message: { text: "Your parcel ships today 🙂" } });
-    const [row] = await db().select().from(s.messages).where(and(eq(s.messages.conversationId, conversationId), eq(s.messages.seq, reply.seq)));
+    const [row] = await db()
+      .select()
+      .from(s.messages)
+      .where(and(eq(s.messages.conversationId, conversationId), eq(s.messages.seq, reply.seq)));
     expect(row).toMatchObject({ deliveryStatus: "sent", providerMessageId: sent[0]!.messageId });
 
-    const delivery = { sender: { id: frank }, recipient: { id: PAGE }, timestamp: Date.now(), delivery: { mids: [sent[0]!.messageId], watermark: Date.now() } };
+    const delivery = {
+      sender: { id: frank },
+      recipient: { id: PAGE },
+      timestamp: Date.now(),
+      delivery: { mids: [sent[0]!.messageId], watermark: Date.now() },
+    };
     expect(await post("messenger", metaWebhookBody("page", PAGE, [delivery]))).toMatchObject({ status: 200, body: { stored: 1 } });
     await waitFor(() => agent.state.messages.find((m: { seq: number }) => m.seq === reply.seq)?.delivery === "delivered");
   });
@@ -293,7 +374,9 @@ describe("Messenger replies through the Send API", () => {
     await waitFor(() => agent.state.messages.find((m: { seq: number }) => m.seq === reply.seq)?.delivery === "sent");
     const sent = fake.sends.filter((x) => x.recipient === ivy);
     expect(sent.map((x) => x.text)).toEqual(["Thanks for writing on Instagram"]);
-    const read = metaWebhookBody("instagram", PAGE, [{ sender: { id: ivy }, recipient: { id: PAGE }, timestamp: Date.now(), read: { mid: sent[0]!.messageId } }]);
+    const read = metaWebhookBody("instagram", PAGE, [
+      { sender: { id: ivy }, recipient: { id: PAGE }, timestamp: Date.now(), read: { mid: sent[0]!.messageId } },
+    ]);
     expect(await post("instagram", read)).toMatchObject({ status: 200, body: { stored: 1, duplicates: 0 } });
     await waitFor(() => agent.state.messages.find((m: { seq: number }) => m.seq === reply.seq)?.delivery === "read");
     expect(await post("instagram", read)).toMatchObject({ status: 200, body: { stored: 0, duplicates: 1 } });
@@ -305,7 +388,10 @@ describe("Messenger replies through the Send API", () => {
     fake.fail(WINDOW_CLOSED);
     const { agent, reply, conversationId } = await replyTo(gina, "Sorry for the wait");
     await waitFor(() => agent.state.messages.find((m: { seq: number }) => m.seq === reply.seq)?.delivery === "failed");
-    const [row] = await db().select().from(s.messages).where(and(eq(s.messages.conversationId, conversationId), eq(s.messages.seq, reply.seq)));
+    const [row] = await db()
+      .select()
+      .from(s.messages)
+      .where(and(eq(s.messages.conversationId, conversationId), eq(s.messages.seq, reply.seq)));
     expect(row).toMatchObject({ deliveryStatus: "failed", deliveryCode: "META_WINDOW_CLOSED" });
     expect(row!.deliveryReason).toContain("outside of allowed window");
     // Permanent: tried once, not retried.
@@ -330,12 +416,27 @@ describe("Meta sender error mapping against the fake", () => {
   });
 
   it.each([
-    ["rate limit 613", { status: 400, error: { code: 613, message: "Calls to this api have exceeded the rate limit." } }, true, "META_RATE_LIMITED"],
+    [
+      "rate limit 613",
+      { status: 400, error: { code: 613, message: "Calls to this api have exceeded the rate limit." } },
+      true,
+      "META_RATE_LIMITED",
+    ],
     ["app rate limit 4", { status: 400, error: { code: 4, message: "Application request limit reached" } }, true, "META_RATE_LIMITED"],
     ["5xx", { status: 503 }, true, "META_UNAVAILABLE"],
     ["invalid token 190", { status: 400, error: { code: 190, message: "Error validating access token" } }, false, "META_TOKEN_INVALID"],
-    ["unavailable user 551", { status: 400, error: { code: 551, message: "This person isn't available right now." } }, false, "META_RECIPIENT_UNAVAILABLE"],
-    ["no matching user 100/2018001", { status: 400, error: { code: 100, error_subcode: 2018001, message: "No matching user found" } }, false, "META_RECIPIENT_UNAVAILABLE"],
+    [
+      "unavailable user 551",
+      { status: 400, error: { code: 551, message: "This person isn't available right now." } },
+      false,
+      "META_RECIPIENT_UNAVAILABLE",
+    ],
+    [
+      "no matching user 100/2018001",
+      { status: 400, error: { code: 100, error_subcode: 2018001, message: "No matching user found" } },
+      false,
+      "META_RECIPIENT_UNAVAILABLE",
+    ],
     ["window closed", WINDOW_CLOSED, false, "META_WINDOW_CLOSED"],
   ] as const)("%s → %s", async (_name, failure, transient, code) => {
     fake.fail(failure);

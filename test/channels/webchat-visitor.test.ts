@@ -137,7 +137,11 @@ describe("Webchat visitors (issue 9, item 6)", () => {
     const reply = await staff.act("reply", { text: "Hi! How can we help? 您好" });
     expect(reply.ok).toBe(true);
     await waitFor(() => widget.live.some((m) => m.from === "staff"));
-    expect(widget.live.find((m) => m.from === "staff")).toMatchObject({ conversationId, seq: reply.seq, text: "Hi! How can we help? 您好" });
+    expect(widget.live.find((m) => m.from === "staff")).toMatchObject({
+      conversationId,
+      seq: reply.seq,
+      text: "Hi! How can we help? 您好",
+    });
     await waitFor(() => staff.state.messages.find((m: { seq: number }) => m.seq === reply.seq)?.delivery === "sent");
     expect(await deliveryRow(app, conversationId, reply.seq as number)).toMatchObject({ status: "sent", code: null });
 
@@ -183,22 +187,39 @@ describe("Webchat visitors (issue 9, item 6)", () => {
 
     const asVisitor = new Client(`ws://127.0.0.1:${app.port}`);
     asVisitor.auth.token = v.token;
-    expect(await joinRefusal(() => asVisitor.joinOrCreate("conversation", { conversationId: "demo-pending" }))).toContain("UNAUTHENTICATED");
+    expect(await joinRefusal(() => asVisitor.joinOrCreate("conversation", { conversationId: "demo-pending" }))).toContain(
+      "UNAUTHENTICATED",
+    );
     expect(await joinRefusal(() => asVisitor.joinOrCreate("inbox", {}))).toMatch(/UNAUTHENTICATED|INVALID_PAYLOAD/);
     expect((await app.http.request("/api/v2/me", { headers: { authorization: `Bearer ${v.token}` } })).status).toBe(401);
     expect(await joinRefusal(() => asVisitor.joinOrCreate("webchat", { visitorId: other.visitorId }))).toContain("VIEW_NOT_ALLOWED");
 
-    const forged = await new VisitorTokens("another-secret-another-secret-another", 3600).sign({ visitorId: v.visitorId, channelId: WEBCHAT.channelId, workspaceId: "demo", name: "x" });
+    const forged = await new VisitorTokens("another-secret-another-secret-another", 3600).sign({
+      visitorId: v.visitorId,
+      channelId: WEBCHAT.channelId,
+      workspaceId: "demo",
+      name: "x",
+    });
     const forgedClient = new Client(`ws://127.0.0.1:${app.port}`);
     forgedClient.auth.token = forged;
     expect(await joinRefusal(() => forgedClient.joinOrCreate("webchat", { visitorId: v.visitorId }))).toContain("UNAUTHENTICATED");
 
-    const expired = await new VisitorTokens(JWT_SECRET, -60).sign({ visitorId: v.visitorId, channelId: WEBCHAT.channelId, workspaceId: "demo", name: "x" });
+    const expired = await new VisitorTokens(JWT_SECRET, -60).sign({
+      visitorId: v.visitorId,
+      channelId: WEBCHAT.channelId,
+      workspaceId: "demo",
+      name: "x",
+    });
     const expiredClient = new Client(`ws://127.0.0.1:${app.port}`);
     expiredClient.auth.token = expired;
     expect(await joinRefusal(() => expiredClient.joinOrCreate("webchat", { visitorId: v.visitorId }))).toContain("TOKEN_EXPIRED");
     // The same key, a valid token: accepted (so the refusals above are about the tokens).
-    const valid = await new VisitorTokens(JWT_SECRET, 60).sign({ visitorId: v.visitorId, channelId: WEBCHAT.channelId, workspaceId: "demo", name: "x" });
+    const valid = await new VisitorTokens(JWT_SECRET, 60).sign({
+      visitorId: v.visitorId,
+      channelId: WEBCHAT.channelId,
+      workspaceId: "demo",
+      name: "x",
+    });
     await Widget.open({ visitorId: v.visitorId, token: valid });
     await closeWidgets();
   });
@@ -227,16 +248,25 @@ describe("Webchat visitors (issue 9, item 6)", () => {
       fc.object({ maxDepth: 2 }),
     );
     const payload = fc.oneof(
-      fc.record({ requestId: fc.oneof(fc.string({ minLength: 1, maxLength: 20 }), fc.integer(), fc.constant("r".repeat(101))), text }, { requiredKeys: [] }),
+      fc.record(
+        { requestId: fc.oneof(fc.string({ minLength: 1, maxLength: 20 }), fc.integer(), fc.constant("r".repeat(101))), text },
+        { requiredKeys: [] },
+      ),
       fc.anything({ maxDepth: 2 }),
     );
     let n = 0;
     await fc.assert(
       fc.asyncProperty(payload, async (p) => {
         // A unique request id per run where the payload has a string one, so a valid text is a new message.
-        const withId = p && typeof p === "object" && !Array.isArray(p) && typeof (p as any).requestId === "string" && (p as any).requestId.length <= 100 ? { ...(p as object), requestId: `p${++n}-${(p as any).requestId}` } : p;
+        const withId =
+          p && typeof p === "object" && !Array.isArray(p) && typeof (p as any).requestId === "string" && (p as any).requestId.length <= 100
+            ? { ...(p as object), requestId: `p${++n}-${(p as any).requestId}` }
+            : p;
         const answer = await w.send("say", withId);
-        const sentId = withId && typeof withId === "object" && !Array.isArray(withId) && typeof (withId as any).requestId === "string" ? (withId as any).requestId : null;
+        const sentId =
+          withId && typeof withId === "object" && !Array.isArray(withId) && typeof (withId as any).requestId === "string"
+            ? (withId as any).requestId
+            : null;
         const requestId = sentId === null ? null : wire(sentId);
         expect(answer.requestId).toBe(requestId);
         const raw = (withId as any)?.text;

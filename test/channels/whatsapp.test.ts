@@ -7,11 +7,11 @@ import { useMetaGraphBaseUrl } from "../../server/channels/meta/client.ts";
 import { encryptSecrets, secretsKeyOf } from "../../server/channels/secrets.ts";
 import type { ChannelAccount } from "../../server/channels/types.ts";
 import { WhatsAppSender } from "../../server/channels/whatsapp/outbound.ts";
+import { channelRows } from "../support/channelRows.ts";
 import { WEBCHAT, WORKSPACE } from "../support/demo.ts";
 import { FakeWhatsApp, signWhatsApp, waStatus, waTextMessage, waWebhookBody } from "../support/fakes/whatsapp.ts";
 import { connect } from "../support/rooms.ts";
 import { ID, useTestServer, waitFor } from "../support/server.ts";
-import { channelRows } from "../support/channelRows.ts";
 
 /**
  * WhatsApp Cloud API end to end: webhooks signed as Meta signs them, posted over real HTTP to the

@@ -1,6 +1,7 @@
 import { validateSignature } from "@line/bot-sdk";
 import { z } from "zod";
 import type { MessagePart } from "../../../domain/channels.ts";
+import type { CustomerProfile } from "../profiles.ts";
 import type { InboundMessage } from "../types.ts";
 
 /**
@@ -148,14 +149,8 @@ export function lineSenderOf(source: LineMessageEvent["source"]): string {
   return source.userId ?? lineGroupOf(source) ?? "";
 }
 
-/** A LINE profile as we keep it on the customer. */
-export interface LineProfileInfo {
-  readonly displayName: string;
-  readonly pictureUrl?: string;
-}
-
 /** A message event as our `InboundMessage` (the profile, when read, names the customer and gives the picture). */
-export function toInboundMessage(event: LineMessageEvent, profile: LineProfileInfo | undefined): InboundMessage {
+export function toInboundMessage(event: LineMessageEvent, profile: CustomerProfile | undefined): InboundMessage {
   const channelUserId = lineSenderOf(event.source);
   const groupId = lineGroupOf(event.source);
   return {

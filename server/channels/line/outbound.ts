@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { HTTPFetchError, type messagingApi } from "@line/bot-sdk";
 import { cardBody, cardOf, triggeredPartOf } from "../../../domain/triggered.ts";
+import { cutText, retryAfterMs } from "../sendText.ts";
 import type { ChannelAccount, ChannelSender, OutboundMessage, SendResult } from "../types.ts";
 import { LineTimeout, lineClient, withDeadline } from "./client.ts";
-import { cutText, retryAfterMs } from "../sendText.ts";
 
 /**
  * LINE's outbound half: a staff reply goes out as a push message
@@ -167,10 +167,7 @@ export class LineSender implements ChannelSender {
     const client = lineClient(token, this.opts.apiBaseUrl);
     try {
       const answer = await withDeadline(
-        client.pushMessage(
-          { to: message.groupId ?? message.recipient, messages: lineMessages(message) },
-          lineRetryKey(message),
-        ),
+        client.pushMessage({ to: message.groupId ?? message.recipient, messages: lineMessages(message) }, lineRetryKey(message)),
         this.opts.timeoutMs ?? LINE_SEND_TIMEOUT_MS,
       );
       const id = sentIdOf(answer);

@@ -54,14 +54,31 @@ export async function graphPost(
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(opts.timeoutMs),
   });
+  return { status: res.status, body: await jsonOrUndefined(res), headers: res.headers };
+}
+
+/**
+ * GETs `{base}/{version}/{path}?{query}` with the access token as a Bearer header, giving up after
+ * `timeoutMs` (an AbortError is thrown).
+ */
+export async function graphGet(
+  path: string,
+  accessToken: string,
+  query: Record<string, string>,
+  opts: { readonly timeoutMs: number },
+): Promise<GraphAnswer> {
+  const url = `${baseUrl}/${version}/${path.replace(/^\/+/, "")}?${new URLSearchParams(query)}`;
+  const res = await fetch(url, { headers: { authorization: `Bearer ${accessToken}` }, signal: AbortSignal.timeout(opts.timeoutMs) });
+  return { status: res.status, body: await jsonOrUndefined(res), headers: res.headers };
+}
+
+async function jsonOrUndefined(res: Response): Promise<unknown> {
   const text = await res.text();
-  let parsed: unknown;
   try {
-    parsed = text.length > 0 ? JSON.parse(text) : undefined;
+    return text.length > 0 ? JSON.parse(text) : undefined;
   } catch {
-    parsed = undefined;
+    return undefined;
   }
-  return { status: res.status, body: parsed, headers: res.headers };
 }
 
 /** The `error` object of a Graph API error body, if there is one. */

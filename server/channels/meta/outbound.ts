@@ -1,7 +1,7 @@
+import { cardBody, cardOf, triggeredPartOf } from "../../../domain/triggered.ts";
+import { cutText } from "../sendText.ts";
 import type { ChannelAccount, ChannelSender, OutboundMessage, SendResult } from "../types.ts";
 import { graphPost, metaErrorOf } from "./client.ts";
-import { cutText } from "../sendText.ts";
-import { cardBody, cardOf, triggeredPartOf } from "../../../domain/triggered.ts";
 
 /**
  * Messenger's and Instagram's outbound half: a staff reply goes out through the Send API,
@@ -61,7 +61,9 @@ export function metaMessage(message: Pick<OutboundMessage, "text" | "parts">): R
       payload: {
         template_type: "button",
         text: body,
-        buttons: card.links.slice(0, META_BUTTON_TEMPLATE.buttons).map((l) => ({ type: "web_url", url: l.url, title: cutText(l.label, 20) })),
+        buttons: card.links
+          .slice(0, META_BUTTON_TEMPLATE.buttons)
+          .map((l) => ({ type: "web_url", url: l.url, title: cutText(l.label, 20) })),
       },
     },
   };
@@ -70,7 +72,9 @@ export function metaMessage(message: Pick<OutboundMessage, "text" | "parts">): R
 /** What a Send API answer that is not 2xx comes to, from Meta's error object and the HTTP status. */
 export function classifyMetaError(status: number, body: unknown): SendResult & { ok: false } {
   const e = metaErrorOf(body);
-  const reason = e?.message ? `${e.message}${e.code !== undefined ? ` (code ${e.code}${e.error_subcode ? `/${e.error_subcode}` : ""})` : ""}` : `HTTP ${status}`;
+  const reason = e?.message
+    ? `${e.message}${e.code !== undefined ? ` (code ${e.code}${e.error_subcode ? `/${e.error_subcode}` : ""})` : ""}`
+    : `HTTP ${status}`;
   const code = e?.code;
   const sub = e?.error_subcode;
   const fail = (c: string, transient: boolean) => ({ ok: false as const, transient, code: c, reason });
@@ -107,7 +111,11 @@ export class MetaMessagingSender implements ChannelSender {
         `${encodeURIComponent(pageId)}/messages`,
         token,
         { recipient: { id: message.recipient }, messaging_type: "RESPONSE", message: metaMessage(message) },
-        { timeoutMs, ...(this.opts.baseUrl ? { baseUrl: this.opts.baseUrl } : {}), ...(this.opts.version ? { version: this.opts.version } : {}) },
+        {
+          timeoutMs,
+          ...(this.opts.baseUrl ? { baseUrl: this.opts.baseUrl } : {}),
+          ...(this.opts.version ? { version: this.opts.version } : {}),
+        },
       );
       if (answer.status >= 200 && answer.status < 300) {
         const id = (answer.body as { message_id?: unknown } | undefined)?.message_id;

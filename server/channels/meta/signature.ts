@@ -20,11 +20,7 @@ export function metaSignature(rawBody: string, appSecret: string): string {
  * Checked on the raw text before any parsing; the comparison is timing-safe. A missing,
  * malformed or differently-prefixed header is simply invalid.
  */
-export function isMetaSignatureValid(
-  rawBody: string,
-  header: string | undefined,
-  appSecret: string,
-): boolean {
+export function isMetaSignatureValid(rawBody: string, header: string | undefined, appSecret: string): boolean {
   if (!header || appSecret.length === 0) return false;
   const value = header.trim();
   if (!value.toLowerCase().startsWith(PREFIX)) return false;

@@ -1,8 +1,8 @@
 import { createHmac, randomBytes } from "node:crypto";
 import type { Presence } from "@colyseus/core";
-import { SignJWT, errors as joseErrors, jwtVerify } from "jose";
-import type { Db } from "../../../db/client.ts";
+import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { findChannel } from "../../../db/channels.ts";
+import type { Db } from "../../../db/client.ts";
 import { type VisitorMessageRow, visitorMessages } from "../../../db/webchat.ts";
 import { ChannelStatus } from "../../../domain/channels.ts";
 import { DomainError, ErrorCode } from "../../../domain/errors.ts";
@@ -56,7 +56,8 @@ export class VisitorTokens {
     try {
       const { payload } = await jwtVerify(token, this.key, { algorithms: ["HS256"], audience: AUDIENCE, requiredClaims: ["exp", "sub"] });
       const { sub, ch, ws, name } = payload;
-      if (typeof sub !== "string" || typeof ch !== "string" || typeof ws !== "string" || typeof name !== "string") throw new DomainError(ErrorCode.UNAUTHENTICATED);
+      if (typeof sub !== "string" || typeof ch !== "string" || typeof ws !== "string" || typeof name !== "string")
+        throw new DomainError(ErrorCode.UNAUTHENTICATED);
       return { visitorId: sub, channelId: ch, workspaceId: ws, name };
     } catch (e) {
       if (e instanceof joseErrors.JWTExpired) throw new DomainError(ErrorCode.TOKEN_EXPIRED);
@@ -78,9 +79,7 @@ function toVisitorMessage(r: VisitorMessageRow): VisitorMessage {
 
 /** What the `webchat` room asks of the server: who a token is, what the visitor said before, and saying something. */
 export class WebchatVisitors implements WebchatPort {
-  constructor(
-    private readonly deps: { db: Db; intake: Intake; tokens: VisitorTokens; now: () => Date },
-  ) {}
+  constructor(private readonly deps: { db: Db; intake: Intake; tokens: VisitorTokens; now: () => Date }) {}
 
   verify(token: string | null | undefined): Promise<VisitorIdentity> {
     return this.deps.tokens.verify(token);
@@ -96,8 +95,16 @@ export class WebchatVisitors implements WebchatPort {
    */
   async say(v: VisitorIdentity, requestId: string, text: string): Promise<Processed> {
     const channel = await findChannel(this.deps.db, v.channelId, "webchat");
-    if (!channel || channel.status === ChannelStatus.disabled || channel.workspaceId !== v.workspaceId) throw new DomainError(ErrorCode.NOT_FOUND);
-    const account = { id: channel.id, workspaceId: channel.workspaceId, type: channel.type, status: channel.status, settings: {}, secrets: {} };
+    if (!channel || channel.status === ChannelStatus.disabled || channel.workspaceId !== v.workspaceId)
+      throw new DomainError(ErrorCode.NOT_FOUND);
+    const account = {
+      id: channel.id,
+      workspaceId: channel.workspaceId,
+      type: channel.type,
+      status: channel.status,
+      settings: {},
+      secrets: {},
+    };
     return this.deps.intake.receiveNow(account, {
       kind: "message",
       // Provider event ids are unique per channel: scoped by visitor, so two visitors' request ids never meet.

@@ -1,7 +1,7 @@
-import type { ChannelAccount, ChannelSender, OutboundMessage, SendResult } from "../types.ts";
+import { cardBody, cardOf, triggeredPartOf } from "../../../domain/triggered.ts";
 import { metaGraph } from "../meta/client.ts";
 import { cutText, retryAfterMs } from "../sendText.ts";
-import { cardBody, cardOf, triggeredPartOf } from "../../../domain/triggered.ts";
+import type { ChannelAccount, ChannelSender, OutboundMessage, SendResult } from "../types.ts";
 
 /**
  * WhatsApp's outbound half: a staff reply goes out as a Cloud API text message

@@ -104,7 +104,13 @@ export class FakeLine extends FakeProviderServer<LineRequest> {
         );
       const id = String(500_000_000_000_000 + ++this.ids);
       this.accepted.set(retryKey, id);
-      this.pushes.push({ to: push.to, texts: push.messages.map((m) => m.text ?? m.altText ?? ""), retryKey, id, messages: push.messages as Record<string, unknown>[] });
+      this.pushes.push({
+        to: push.to,
+        texts: push.messages.map((m) => m.text ?? m.altText ?? ""),
+        retryKey,
+        id,
+        messages: push.messages as Record<string, unknown>[],
+      });
       return send(res, 200, { sentMessages: [{ id, quoteToken: `quote-${id}` }] }, { "x-line-request-id": randomUUID() });
     }
 
@@ -184,23 +190,39 @@ const HTTPS = /^https:\/\/[^\s]+$/;
 function templateViolations(msg: Record<string, unknown>, at: string): string[] {
   const v: string[] = [];
   const len = (x: unknown) => (typeof x === "string" ? x.length : -1);
-  for (const k of Object.keys(msg)) if (!["type", "altText", "template", "quickReply", "sender"].includes(k)) v.push(`${at}.${k}: not a template message field`);
+  for (const k of Object.keys(msg))
+    if (!["type", "altText", "template", "quickReply", "sender"].includes(k)) v.push(`${at}.${k}: not a template message field`);
   if (len(msg.altText) < 1 || len(msg.altText) > 400) v.push(`${at}.altText: not 1 to 400 characters`);
   const t = msg.template as Record<string, unknown> | undefined;
   if (t?.type !== "buttons") return [...v, `${at}.template.type: ${JSON.stringify(t?.type)} (we send buttons)`];
   for (const k of Object.keys(t))
-    if (!["type", "thumbnailImageUrl", "imageAspectRatio", "imageSize", "imageBackgroundColor", "title", "text", "defaultAction", "actions"].includes(k))
+    if (
+      ![
+        "type",
+        "thumbnailImageUrl",
+        "imageAspectRatio",
+        "imageSize",
+        "imageBackgroundColor",
+        "title",
+        "text",
+        "defaultAction",
+        "actions",
+      ].includes(k)
+    )
       v.push(`${at}.template.${k}: not a buttons template field`);
   const header = t.title !== undefined || t.thumbnailImageUrl !== undefined;
-  if (t.thumbnailImageUrl !== undefined && (!HTTPS.test(String(t.thumbnailImageUrl)) || len(t.thumbnailImageUrl) > 2000)) v.push(`${at}.template.thumbnailImageUrl: not an https URL of at most 2000 characters`);
+  if (t.thumbnailImageUrl !== undefined && (!HTTPS.test(String(t.thumbnailImageUrl)) || len(t.thumbnailImageUrl) > 2000))
+    v.push(`${at}.template.thumbnailImageUrl: not an https URL of at most 2000 characters`);
   if (t.title !== undefined && (len(t.title) < 1 || len(t.title) > 40)) v.push(`${at}.template.title: not 1 to 40 characters`);
   const max = header ? 60 : 160;
   if (len(t.text) < 1 || len(t.text) > max) v.push(`${at}.template.text: not 1 to ${max} characters`);
-  if (!Array.isArray(t.actions) || t.actions.length < 1 || t.actions.length > 4) return [...v, `${at}.template.actions: not 1 to 4 actions`];
+  if (!Array.isArray(t.actions) || t.actions.length < 1 || t.actions.length > 4)
+    return [...v, `${at}.template.actions: not 1 to 4 actions`];
   t.actions.forEach((a: Record<string, unknown>, j: number) => {
     if (a?.type !== "uri") v.push(`${at}.template.actions[${j}].type: ${JSON.stringify(a?.type)} (we send uri actions)`);
     if (len(a?.label) < 1 || len(a?.label) > 20) v.push(`${at}.template.actions[${j}].label: not 1 to 20 characters`);
-    if (!HTTPS.test(String(a?.uri)) || len(a?.uri) > 1000) v.push(`${at}.template.actions[${j}].uri: not an https URL of at most 1000 characters`);
+    if (!HTTPS.test(String(a?.uri)) || len(a?.uri) > 1000)
+      v.push(`${at}.template.actions[${j}].uri: not an https URL of at most 1000 characters`);
   });
   return v;
 }

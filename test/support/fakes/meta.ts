@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { FakeProviderServer } from "./server.ts";
 import { metaSignature } from "../../../server/channels/meta/signature.ts";
+import { FakeProviderServer } from "./server.ts";
 
 /**
  * A local fake of Meta's Graph API Send API for Messenger and Instagram, on a free port:
@@ -59,11 +59,23 @@ export class FakeMeta extends FakeProviderServer<MetaRequest> {
     for (let i = 0; i < count; i++) this.failures.push(failure);
   }
 
+  /** Users' profiles by PSID / IGSID, answered by the profile endpoint (`GET /{version}/{id}?fields=…`). */
+  readonly profiles = new Map<string, Record<string, string>>();
+  /** How many profile reads came, per user id. */
+  readonly profileReads = new Map<string, number>();
+
   protected async handle(req: IncomingMessage, res: ServerResponse, raw: string, url: URL): Promise<void> {
+    if (req.method === "GET") return this.profile(req, res, raw, url);
     const violations: string[] = [];
     const match = /^\/(v\d+\.\d+)\/([^/]+)\/messages$/.exec(url.pathname);
     if (req.method !== "POST" || !match) {
-      this.requests.push({ method: req.method ?? "?", path: url.pathname, headers: req.headers, body: raw, violations: ["not an endpoint the fake knows"] });
+      this.requests.push({
+        method: req.method ?? "?",
+        path: url.pathname,
+        headers: req.headers,
+        body: raw,
+        violations: ["not an endpoint the fake knows"],
+      });
       return send(res, 404, { error: { message: "Unknown path components", type: "OAuthException", code: 2500 } });
     }
     if (match[1] !== this.version) violations.push(`version: ${match[1]} is not ${this.version}`);
@@ -86,48 +98,100 @@ export class FakeMeta extends FakeProviderServer<MetaRequest> {
         this.held.add(res);
         return;
       }
-      return send(res, failure.status, failure.error ? { error: { type: "OAuthException", fbtrace_id: "fake", ...failure.error } } : { error: { message: "fake failure", code: 2 } });
+      return send(
+        res,
+        failure.status,
+        failure.error
+          ? { error: { type: "OAuthException", fbtrace_id: "fake", ...failure.error } }
+          : { error: { message: "fake failure", code: 2 } },
+      );
     }
     if (violations.length > 0) return send(res, 400, { error: { message: violations.join("; "), type: "OAuthException", code: 100 } });
     const b = body as { recipient: { id: string }; message: { text?: string; attachment?: { payload: { text: string } } } };
     const messageId = `m_fake${++this.ids}`;
     const text = b.message.text ?? b.message.attachment?.payload.text ?? "";
-    this.sends.push({ pageId: decodeURIComponent(match[2]!), recipient: b.recipient.id, text, messageId, message: b.message as Record<string, unknown> });
+    this.sends.push({
+      pageId: decodeURIComponent(match[2]!),
+      recipient: b.recipient.id,
+      text,
+      messageId,
+      message: b.message as Record<string, unknown>,
+    });
     return send(res, 200, { recipient_id: b.recipient.id, message_id: messageId });
   }
+
+  /** `GET /{version}/{PSID | IGSID}?fields=…` with the Page token: the user's profile, only the fields asked. */
+  private profile(req: IncomingMessage, res: ServerResponse, raw: string, url: URL): void {
+    const violations: string[] = [];
+    const match = /^\/(v\d+\.\d+)\/(\d{1,30})$/.exec(url.pathname);
+    if (!match) violations.push(`path: ${url.pathname} is not /{version}/{user id}`);
+    else if (match[1] !== this.version) violations.push(`version: ${match[1]} is not ${this.version}`);
+    const auth = req.headers.authorization ?? "";
+    const token = auth.startsWith("Bearer ") ? auth.slice(7) : url.searchParams.get("access_token");
+    if (!token) violations.push("no access token (Authorization: Bearer or access_token)");
+    const fields = (url.searchParams.get("fields") ?? "").split(",").filter((f) => f.length > 0);
+    if (fields.length === 0) violations.push("fields: missing (Meta answers only the id without it)");
+    for (const f of fields) if (!PROFILE_FIELDS.has(f)) violations.push(`fields: ${f} is not a profile field a Page may read`);
+    for (const k of url.searchParams.keys()) if (k !== "fields" && k !== "access_token") violations.push(`${k}: not a profile parameter`);
+    if (raw.length > 0) violations.push("GET with a body");
+    this.requests.push({ method: "GET", path: url.pathname, headers: req.headers, body: null, violations });
+    if (!match) return send(res, 404, { error: { message: "Unknown path components", type: "OAuthException", code: 2500 } });
+    const id = match[2]!;
+    this.profileReads.set(id, (this.profileReads.get(id) ?? 0) + 1);
+    if (token && !this.tokens.has(token))
+      return send(res, 400, { error: { message: "Invalid OAuth access token.", type: "OAuthException", code: 190 } });
+    const profile = this.profiles.get(id);
+    if (!profile)
+      return send(res, 400, {
+        error: { message: "(#100) No profile available for that user.", type: "OAuthException", code: 100, error_subcode: 2018218 },
+      });
+    return send(res, 200, { id, ...Object.fromEntries(fields.filter((f) => profile[f] !== undefined).map((f) => [f, profile[f]])) });
+  }
 }
+
+/** The fields Meta's profile APIs give a Page: Messenger's User Profile API, Instagram Messaging's user profile. */
+const PROFILE_FIELDS = new Set(["name", "first_name", "last_name", "profile_pic", "username"]);
 
 /** What is wrong with a Send API request (a text reply within the 24-hour window). */
 function sendViolations(req: IncomingMessage, body: unknown): string[] {
   const v: string[] = [];
-  if (!/^application\/json(;|$)/i.test(req.headers["content-type"] ?? "")) v.push(`content-type: ${req.headers["content-type"]} is not application/json`);
+  if (!/^application\/json(;|$)/i.test(req.headers["content-type"] ?? ""))
+    v.push(`content-type: ${req.headers["content-type"]} is not application/json`);
   if (typeof body !== "object" || body === null) return [...v, "body: not an object"];
   const b = body as Record<string, unknown>;
-  for (const k of Object.keys(b)) if (!["recipient", "messaging_type", "message", "tag", "notification_type"].includes(k)) v.push(`body.${k}: not a Send API field`);
+  for (const k of Object.keys(b))
+    if (!["recipient", "messaging_type", "message", "tag", "notification_type"].includes(k)) v.push(`body.${k}: not a Send API field`);
   const r = b.recipient as Record<string, unknown> | undefined;
   if (typeof r?.id !== "string" || !/^\d{1,30}$/.test(r.id)) v.push(`recipient.id: ${JSON.stringify(r?.id)} is not a PSID / IGSID`);
   if (b.messaging_type !== "RESPONSE") v.push(`messaging_type: ${JSON.stringify(b.messaging_type)} is not "RESPONSE"`);
   const m = b.message as Record<string, unknown> | undefined;
   if (m?.attachment !== undefined) return [...v, ...buttonTemplateViolations(m)];
   if (typeof m?.text !== "string" || m.text.length < 1 || m.text.length > 2000) v.push("message.text: not 1 to 2000 characters");
-  for (const k of Object.keys(m ?? {})) if (!["text", "quick_replies", "metadata"].includes(k)) v.push(`message.${k}: not a text message field`);
+  for (const k of Object.keys(m ?? {}))
+    if (!["text", "quick_replies", "metadata"].includes(k)) v.push(`message.${k}: not a text message field`);
   return v;
 }
 
 /** What is wrong with a button template message (Send API reference, "Button Template"; Messenger and Instagram). */
 function buttonTemplateViolations(m: Record<string, unknown>): string[] {
   const v: string[] = [];
-  for (const k of Object.keys(m)) if (!["attachment", "quick_replies", "metadata"].includes(k)) v.push(`message.${k}: not an attachment message field`);
+  for (const k of Object.keys(m))
+    if (!["attachment", "quick_replies", "metadata"].includes(k)) v.push(`message.${k}: not an attachment message field`);
   const a = m.attachment as Record<string, unknown> | undefined;
   if (a?.type !== "template") return [...v, `message.attachment.type: ${JSON.stringify(a?.type)} (we send templates)`];
   const p = a.payload as Record<string, unknown> | undefined;
-  if (p?.template_type !== "button") return [...v, `message.attachment.payload.template_type: ${JSON.stringify(p?.template_type)} (we send button)`];
-  for (const k of Object.keys(p)) if (!["template_type", "text", "buttons"].includes(k)) v.push(`message.attachment.payload.${k}: not a button template field`);
-  if (typeof p.text !== "string" || p.text.length < 1 || p.text.length > 640) v.push("message.attachment.payload.text: not 1 to 640 characters");
-  if (!Array.isArray(p.buttons) || p.buttons.length < 1 || p.buttons.length > 3) return [...v, "message.attachment.payload.buttons: not 1 to 3 buttons"];
+  if (p?.template_type !== "button")
+    return [...v, `message.attachment.payload.template_type: ${JSON.stringify(p?.template_type)} (we send button)`];
+  for (const k of Object.keys(p))
+    if (!["template_type", "text", "buttons"].includes(k)) v.push(`message.attachment.payload.${k}: not a button template field`);
+  if (typeof p.text !== "string" || p.text.length < 1 || p.text.length > 640)
+    v.push("message.attachment.payload.text: not 1 to 640 characters");
+  if (!Array.isArray(p.buttons) || p.buttons.length < 1 || p.buttons.length > 3)
+    return [...v, "message.attachment.payload.buttons: not 1 to 3 buttons"];
   p.buttons.forEach((btn: Record<string, unknown>, i: number) => {
     if (btn?.type !== "web_url") v.push(`buttons[${i}].type: ${JSON.stringify(btn?.type)} (we send web_url)`);
-    if (typeof btn?.title !== "string" || btn.title.length < 1 || btn.title.length > 20) v.push(`buttons[${i}].title: not 1 to 20 characters`);
+    if (typeof btn?.title !== "string" || btn.title.length < 1 || btn.title.length > 20)
+      v.push(`buttons[${i}].title: not 1 to 20 characters`);
     if (typeof btn?.url !== "string" || !/^https:\/\/\S+$/.test(btn.url)) v.push(`buttons[${i}].url: not an https URL`);
   });
   return v;

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { FakeProviderServer } from "./server.ts";
 import { metaSignature } from "../../../server/channels/meta/signature.ts";
+import { FakeProviderServer } from "./server.ts";
 
 /**
  * A local fake of the WhatsApp Cloud API, on a free port: `POST /{version}/{phone-number-id}/messages`
@@ -136,7 +136,17 @@ function sendViolations(req: IncomingMessage, body: unknown): string[] {
   if (typeof body !== "object" || body === null) return [...v, "body: not an object"];
   const b = body as Record<string, unknown>;
   for (const k of Object.keys(b))
-    if (!["messaging_product", "recipient_type", "to", "type", b.type === "interactive" ? "interactive" : "text", "context", "biz_opaque_callback_data"].includes(k))
+    if (
+      ![
+        "messaging_product",
+        "recipient_type",
+        "to",
+        "type",
+        b.type === "interactive" ? "interactive" : "text",
+        "context",
+        "biz_opaque_callback_data",
+      ].includes(k)
+    )
       v.push(`body.${k}: not a message field`);
   if (b.messaging_product !== "whatsapp") v.push(`messaging_product: ${JSON.stringify(b.messaging_product)} is not "whatsapp"`);
   if (b.recipient_type !== "individual" && b.recipient_type !== "group")
@@ -157,18 +167,22 @@ function ctaViolations(raw: unknown): string[] {
   const v: string[] = [];
   const i = raw as Record<string, unknown> | undefined;
   if (i?.type !== "cta_url") return [`interactive.type: ${JSON.stringify(i?.type)} (we send cta_url)`];
-  for (const k of Object.keys(i)) if (!["type", "header", "body", "footer", "action"].includes(k)) v.push(`interactive.${k}: not a cta_url field`);
+  for (const k of Object.keys(i))
+    if (!["type", "header", "body", "footer", "action"].includes(k)) v.push(`interactive.${k}: not a cta_url field`);
   const header = i.header as Record<string, unknown> | undefined;
   if (header !== undefined) {
     const link = (header.image as Record<string, unknown> | undefined)?.link;
-    if (header.type !== "image" || typeof link !== "string" || !/^https:\/\/\S+$/.test(link)) v.push("interactive.header: not an image header with an https link");
+    if (header.type !== "image" || typeof link !== "string" || !/^https:\/\/\S+$/.test(link))
+      v.push("interactive.header: not an image header with an https link");
   }
   const body = i.body as Record<string, unknown> | undefined;
-  if (typeof body?.text !== "string" || body.text.length < 1 || body.text.length > 1024) v.push("interactive.body.text: not 1 to 1024 characters");
+  if (typeof body?.text !== "string" || body.text.length < 1 || body.text.length > 1024)
+    v.push("interactive.body.text: not 1 to 1024 characters");
   const action = i.action as Record<string, unknown> | undefined;
   const p = action?.parameters as Record<string, unknown> | undefined;
   if (action?.name !== "cta_url") v.push(`interactive.action.name: ${JSON.stringify(action?.name)} is not "cta_url"`);
-  if (typeof p?.display_text !== "string" || p.display_text.length < 1 || p.display_text.length > 20) v.push("interactive.action.parameters.display_text: not 1 to 20 characters");
+  if (typeof p?.display_text !== "string" || p.display_text.length < 1 || p.display_text.length > 20)
+    v.push("interactive.action.parameters.display_text: not 1 to 20 characters");
   if (typeof p?.url !== "string" || !/^https?:\/\/\S+$/.test(p.url)) v.push("interactive.action.parameters.url: not a URL");
   return v;
 }
