@@ -121,7 +121,7 @@ export class FakeMeta extends FakeProviderServer<MetaRequest> {
   }
 
   /** `GET /{version}/{PSID | IGSID}?fields=…` with the Page token: the user's profile, only the fields asked. */
-  private profile(req: IncomingMessage, res: ServerResponse, raw: string, url: URL): void {
+  private async profile(req: IncomingMessage, res: ServerResponse, raw: string, url: URL): Promise<void> {
     const violations: string[] = [];
     const match = /^\/(v\d+\.\d+)\/(\d{1,30})$/.exec(url.pathname);
     if (!match) violations.push(`path: ${url.pathname} is not /{version}/{user id}`);
