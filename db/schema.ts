@@ -86,6 +86,25 @@ export const channels = pgTable("channels", {
 });
 
 /**
+ * Access tokens a provider issues to an account and that every process must share (WeChat: a new
+ * token invalidates the previous one after a short overlap, and fetches are limited per day). One
+ * row per channel account; the token encrypted like the credentials. `refreshingUntil` is one
+ * process's claim to fetch a new token: the others wait for it instead of fetching their own.
+ */
+export const channelTokens = pgTable("channel_tokens", {
+  channelId: text("channel_id")
+    .primaryKey()
+    .references(() => channels.id),
+  /** The token, encrypted (AES-256-GCM, `CHANNEL_SECRETS_KEY`); null until the first fetch. */
+  tokenEnc: text("token_enc"),
+  /** The app the token was issued to (credentials changed: the token is not used). */
+  appId: text("app_id"),
+  /** When the token stops being used (the provider's expiry less a margin). */
+  expiresAt: ts("expires_at"),
+  refreshingUntil: ts("refreshing_until"),
+});
+
+/**
  * Provider events as received, committed before the webhook is answered: one row per channel and
  * provider event id (LINE `webhookEventId`, Meta `mid`, WhatsApp `wamid`, WeChat `MsgId`), so a
  * re-delivery stores nothing new. Processed into conversations through their rooms afterwards

@@ -160,7 +160,7 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
     db: database.db,
     log,
     now,
-    senders: metrics.meterSenders(defaultSenders(() => presence)),
+    senders: metrics.meterSenders(defaultSenders(() => presence, database.db)),
     loadAccount: (db, channelId) => loadAccount(db, channelId),
     policy: { maxAttempts: d.maxAttempts, baseMs: d.retryBaseMs, capMs: d.retryMaxMs },
     leaseMs: d.leaseMs,

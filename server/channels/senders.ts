@@ -1,4 +1,5 @@
 import type { Presence } from "@colyseus/core";
+import type { Db } from "../../db/client.ts";
 import type { ChannelType } from "../../domain/channels.ts";
 import { lineSender } from "./line/outbound.ts";
 import { metaMessagingSender } from "./meta/outbound.ts";
@@ -36,15 +37,16 @@ export class SenderRegistry {
 
 /**
  * The senders this server ships with: one per channel type. Webchat's publishes to the visitor's
- * live room through `presence` (server/channels/webchat/visitors.ts).
+ * live room through `presence` (server/channels/webchat/visitors.ts); WeChat's shares its access
+ * token with the other processes through `db`.
  */
-export function defaultSenders(presence: () => Presence): SenderRegistry {
+export function defaultSenders(presence: () => Presence, db: Db): SenderRegistry {
   return new SenderRegistry({
     webchat: webchatSender(presence),
     line: lineSender,
     messenger: metaMessagingSender,
     instagram: metaMessagingSender,
     whatsapp: whatsAppSender,
-    wechat: wechatSender,
+    wechat: wechatSender(db),
   });
 }

@@ -28,7 +28,7 @@ function worker(): DeliveryWorker {
     db: app.database.db,
     log: app.log,
     now: () => new Date(clock),
-    senders: defaultSenders(() => app.presence),
+    senders: defaultSenders(() => app.presence, app.database.db),
     loadAccount: (db, id) => loadAccount(db, id),
     policy,
     leaseMs: LEASE_MS,

@@ -11,7 +11,7 @@ import { WechatCryptoError, wechatDecrypt } from "../../server/channels/wechat/c
 import { parseWechatXml, toInboundMessage } from "../../server/channels/wechat/inbound.ts";
 import { WechatSender } from "../../server/channels/wechat/outbound.ts";
 import { isWechatSignatureValid } from "../../server/channels/wechat/signature.ts";
-import { WechatTokens, wechatTokens } from "../../server/channels/wechat/token.ts";
+import { dbTokenStore, WechatTokens } from "../../server/channels/wechat/token.ts";
 import { WORKSPACE } from "../support/demo.ts";
 import { FakeWechat, signWechat, wechatEncodingAESKey, wechatOpenId, wechatSafeMode, wechatXml } from "../support/fakes/wechat.ts";
 import { createConversation } from "../support/fixtures.ts";
@@ -32,7 +32,10 @@ let channelId: string;
 let disabledId: string;
 let accounts = 0;
 
-async function wechatAccount(status: "active" | "disabled" = "active", encodingAESKey?: string): Promise<{ id: string; appId: string }> {
+async function wechatAccount(
+  status: "active" | "disabled" = "active",
+  encodingAESKey?: string,
+): Promise<{ id: string; appId: string; appSecret: string }> {
   const db = app.database.db;
   const id = `wechat-${randomUUID()}`;
   const appId = `wx${(++accounts).toString().padStart(16, "0")}`;
@@ -48,7 +51,7 @@ async function wechatAccount(status: "active" | "disabled" = "active", encodingA
     secretHash: null,
   });
   if (status === "disabled") await updateChannelAccount(db, WORKSPACE, id, { status: "disabled" }, new Date());
-  return { id, appId };
+  return { id, appId, appSecret };
 }
 
 beforeAll(async () => {
@@ -375,7 +378,6 @@ describe("WeChat outbound (customer-service messages)", () => {
   }
 
   it("a staff reply reaches WeChat with the customer's OpenID and text and ends `sent`; the token is fetched once for two sends", async () => {
-    wechatTokens.clear();
     const { account, conv, openId } = await setup();
     const first = await reply(conv.id, "您好，我們正在處理 🙏", "sent");
     const second = await reply(conv.id, "second reply", "sent");
@@ -439,6 +441,45 @@ describe("WeChat sender against the fake API (WechatSender: token and errcode ha
     const results = await Promise.all(Array.from({ length: 10 }, (_, i) => s.send(account(), msg(`c${i}`))));
     expect(results.every((r) => r.ok)).toBe(true);
     expect(fetches() - before).toBe(1);
+  });
+
+  it("processes share one token through the database: two caches sending at once fetch it once; after WeChat refuses it, once more in all; the stored token is encrypted", async () => {
+    const { id, appId, appSecret } = await wechatAccount();
+    const shared: ChannelAccount = {
+      id,
+      workspaceId: WORKSPACE,
+      type: "wechat",
+      status: "active",
+      settings: {},
+      secrets: { appId, appSecret, token: TOKEN },
+    };
+    // Two processes' senders: each its own in-memory cache, one database.
+    const [a, b] = [1, 2].map(
+      () =>
+        new WechatSender({
+          apiBaseUrl: () => fake.url,
+          tokens: new WechatTokens({ apiBaseUrl: () => fake.url, store: dbTokenStore(db()) }),
+        }),
+    );
+    const burst = async () => {
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a! : b!).send(shared, msg(`${id}:${i}`))));
+      expect(results.every((r) => r.ok)).toBe(true);
+    };
+    await burst();
+    expect(fake.tokenFetches.get(appId)).toBe(1);
+    const sendTokens = () => new Set(fake.sends.filter((x) => x.content.startsWith(`${id}:`)).map((x) => x.token));
+    expect(sendTokens().size).toBe(1);
+    const [row] = await db().select().from(s.channelTokens).where(eq(s.channelTokens.channelId, id));
+    expect(row?.tokenEnc).toBeTruthy();
+    expect(row!.tokenEnc).not.toContain([...sendTokens()][0]!);
+    fake.expireTokens();
+    await burst();
+    expect(fake.tokenFetches.get(appId)).toBe(2);
+    expect(sendTokens().size).toBe(2);
+    // A new cache (a process started later) takes the stored token without fetching.
+    const c = new WechatTokens({ apiBaseUrl: () => fake.url, store: dbTokenStore(db()) });
+    expect(await c.get(shared)).toBe(await new WechatTokens({ apiBaseUrl: () => fake.url, store: dbTokenStore(db()) }).get(shared));
+    expect(fake.tokenFetches.get(appId)).toBe(2);
   });
 
   it("errcodes and HTTP failures map to their codes: transient ones retried later, permanent ones not", async () => {

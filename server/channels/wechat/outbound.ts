@@ -1,6 +1,7 @@
+import type { Db } from "../../../db/client.ts";
 import type { ChannelAccount, ChannelSender, OutboundMessage, SendResult } from "../types.ts";
 import { WechatHttpError, wechatApiBaseUrl, wechatCall } from "./client.ts";
-import { WechatTokenError, type WechatTokens, wechatTokens } from "./token.ts";
+import { dbTokenStore, WechatTokenError, WechatTokens } from "./token.ts";
 
 /**
  * WeChat's outbound half: a staff reply goes out as a customer-service text message
@@ -90,12 +91,16 @@ export interface WechatSenderOptions {
 
 /** The WeChat sender: one customer-service text message per reply, to the customer's OpenID. */
 export class WechatSender implements ChannelSender {
-  constructor(private readonly opts: WechatSenderOptions = {}) {}
+  private readonly tokens: WechatTokens;
+
+  constructor(private readonly opts: WechatSenderOptions = {}) {
+    this.tokens = opts.tokens ?? new WechatTokens();
+  }
 
   async send(account: ChannelAccount, message: OutboundMessage): Promise<SendResult> {
     if (!account.secrets.appId || !account.secrets.appSecret)
       return fail(false, WechatSendCode.WECHAT_NOT_CONFIGURED, "the channel account has no appId / appSecret");
-    const tokens = this.opts.tokens ?? wechatTokens;
+    const tokens = this.tokens;
     // First try with the cached token; once more with a fresh one if WeChat says the token is bad.
     for (let attempt = 0; ; attempt++) {
       let token: string;
@@ -139,5 +144,7 @@ export class WechatSender implements ChannelSender {
   }
 }
 
-/** The registry entry of the delivery worker: WeChat through the process's configured base URL and token cache. */
-export const wechatSender: ChannelSender = new WechatSender();
+/** The registry entry of the delivery worker: WeChat through the process's configured base URL, the token shared through `db`. */
+export function wechatSender(db: Db): ChannelSender {
+  return new WechatSender({ tokens: new WechatTokens({ store: dbTokenStore(db) }) });
+}
