@@ -1,51 +1,51 @@
 import "./nodeCompat.ts"; // first: fills globals Colyseus expects (Node 20)
-import type { IncomingMessage, ServerResponse } from "node:http";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
-import { LocalPresence, type Presence, type Server, defineRoom, defineServer, matchMaker } from "@colyseus/core";
+import { defineRoom, defineServer, LocalPresence, matchMaker, type Presence, type Server } from "@colyseus/core";
 import { RedisPresence } from "@colyseus/redis-presence";
-import { RevocationHub } from "../rooms/revocations.ts";
 import { WebSocketTransport } from "@colyseus/ws-transport";
 import { getRequestListener } from "@hono/node-server";
 import pino, { type Logger } from "pino";
 import { type Database, openDatabase } from "../db/client.ts";
+import { ErrorCode } from "../domain/errors.ts";
 import { ConversationRoom } from "../rooms/ConversationRoom.ts";
-import { MAX_FRAME_BYTES } from "../rooms/protocol.ts";
 import { InboxRoom } from "../rooms/InboxRoom.ts";
-import { TeamRoom } from "../rooms/TeamRoom.ts";
-import { WebchatRoom } from "../rooms/WebchatRoom.ts";
+import { OnlineSweeper } from "../rooms/online.ts";
 import { setServices } from "../rooms/ports.ts";
+import { MAX_FRAME_BYTES } from "../rooms/protocol.ts";
+import { useReconnectWindow } from "../rooms/reconnect.ts";
+import { RevocationHub } from "../rooms/revocations.ts";
+import { TeamRoom } from "../rooms/TeamRoom.ts";
 import { Topic } from "../rooms/topics.ts";
+import { WebchatRoom } from "../rooms/WebchatRoom.ts";
 import { Auth } from "./auth.ts";
-import type { Config } from "./config.ts";
-import { createHttpApp } from "./http/app.ts";
-import { JobRunner } from "./jobs.ts";
-import { OutboxDispatcher } from "./outbox.ts";
-import { DeliveryWorker } from "./delivery.ts";
-import { CsatWorker } from "./csat.ts";
-import { defaultSenders } from "./channels/senders.ts";
 import { loadAccount } from "./channels/accounts.ts";
-import { seedDemo } from "./seed.ts";
-import { resolveSecretsKey, useSecretsKey } from "./channels/secrets.ts";
+import { Intake } from "./channels/intake.ts";
 import { useLineApiBaseUrl } from "./channels/line/client.ts";
 import { useMetaGraphBaseUrl } from "./channels/meta/client.ts";
-import { useWechatApiBaseUrl } from "./channels/wechat/client.ts";
-import { Intake } from "./channels/intake.ts";
-import { Scheduler } from "./scheduler.ts";
+import { resolveSecretsKey, useSecretsKey } from "./channels/secrets.ts";
+import { defaultSenders } from "./channels/senders.ts";
 import { VisitorTokens, WebchatVisitors } from "./channels/webchat/visitors.ts";
-import { boundedPresence } from "./serviceDeadline.ts";
+import { useWechatApiBaseUrl } from "./channels/wechat/client.ts";
+import type { Config } from "./config.ts";
+import { CsatWorker } from "./csat.ts";
+import { DeliveryWorker } from "./delivery.ts";
+import { createHttpApp } from "./http/app.ts";
+import { errorBody } from "./http/errors.ts";
+import { JobRunner } from "./jobs.ts";
+import { Metrics } from "./metrics.ts";
+import { MONITOR_PATH, monitorGate, monitorPanel } from "./monitor.ts";
+import { OutboxDispatcher } from "./outbox.ts";
 import { setUpPush } from "./push/setup.ts";
 import { connectedMembers } from "./push/viewers.ts";
 import { PushWorker } from "./push/worker.ts";
-import { Metrics } from "./metrics.ts";
-import { MONITOR_PATH, monitorGate, monitorPanel } from "./monitor.ts";
 import { LimitName, RateLimits } from "./rateLimit.ts";
-import { OnlineSweeper } from "../rooms/online.ts";
 import { FixedIdLocalDriver, SingleRoomRedisDriver } from "./roomDrivers.ts";
-import { useReconnectWindow } from "../rooms/reconnect.ts";
-import { ErrorCode } from "../domain/errors.ts";
-import { errorBody } from "./http/errors.ts";
+import { Scheduler } from "./scheduler.ts";
+import { seedDemo } from "./seed.ts";
+import { boundedPresence } from "./serviceDeadline.ts";
 
 export interface App {
   readonly port: number;
@@ -118,9 +118,16 @@ function useCorsPolicy(): void {
 /** Starts the whole server: database (migrated), rooms, HTTP API, outbox. The composition root. */
 export async function startApp(config: Config, opts: { log?: Logger; now?: () => Date } = {}): Promise<App> {
   // Channel credentials are never logged; redaction is the guard should an account object reach a log call.
-  const log = opts.log ?? pino({ level: config.logLevel, redact: { paths: ["secrets", "*.secrets", "credentials", "*.credentials"], censor: "[redacted]" } });
+  const log =
+    opts.log ??
+    pino({ level: config.logLevel, redact: { paths: ["secrets", "*.secrets", "credentials", "*.credentials"], censor: "[redacted]" } });
   if (!config.databaseUrl && config.dataDir !== "memory://") mkdirSync(config.dataDir, { recursive: true });
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, statementTimeoutMs: config.dbStatementTimeoutMs, poolSize: config.dbPoolSize });
+  const database = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    statementTimeoutMs: config.dbStatementTimeoutMs,
+    poolSize: config.dbPoolSize,
+  });
   // Channel credentials are encrypted at rest with this key (server/channels/secrets.ts).
   useSecretsKey(database.db, resolveSecretsKey(config, log));
   useLineApiBaseUrl(config.lineApiBaseUrl); // LINE push and profile calls (tests: the fake)
@@ -178,17 +185,38 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
     viewers: connectedMembers,
   });
   let listeningPort = config.port;
-  const csat = new CsatWorker({ db: database.db, log, now, presence, publicUrl: () => config.publicUrl ?? `http://127.0.0.1:${listeningPort}` });
+  const csat = new CsatWorker({
+    db: database.db,
+    log,
+    now,
+    presence,
+    publicUrl: () => config.publicUrl ?? `http://127.0.0.1:${listeningPort}`,
+  });
   const kickOutbox = (topics: readonly string[]) => {
     outbox.kickFor(topics);
     if (topics.includes("deliver_reply")) delivery.kick(); // a committed reply's `deliver_reply` row
     if (topics.includes("push")) push.kick(); // a customer message's `push` row
     if (topics.includes("send_csat")) csat.kick(); // a close's survey (R8.2)
   };
-  const jobs = new JobRunner({ db: database.db, presence, log, now, itemPauseMs: config.jobItemPauseMs, leaseMs: config.jobLeaseMs, pollMs: config.jobPollMs });
+  const jobs = new JobRunner({
+    db: database.db,
+    presence,
+    log,
+    now,
+    itemPauseMs: config.jobItemPauseMs,
+    leaseMs: config.jobLeaseMs,
+    pollMs: config.jobPollMs,
+  });
 
   // Bounded like the routes' presence: a Redis outage fails the processing (retried), never hangs it.
-  const intake = new Intake({ db: database.db, presence: boundedPresence(presence), log, now });
+  const intake = new Intake({
+    db: database.db,
+    presence: boundedPresence(presence),
+    log,
+    now,
+    leaseMs: config.intake.leaseMs,
+    pollMs: config.intake.pollMs,
+  });
   const scheduler = new Scheduler({ db: database.db, log, now, leaseMs: config.scheduler.leaseMs, pollMs: config.scheduler.pollMs });
   const webchat = new WebchatVisitors({ db: database.db, intake, tokens: visitorTokens, now });
   setServices({ db: database.db, auth, log, presence, kickOutbox, now, revocations, webchat, metrics, limits: roomLimits });
@@ -204,7 +232,9 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
     now,
     // Fire and forget, but never an unhandled rejection when Redis is down.
     publishInbox: (memberId, event) =>
-      void Promise.resolve(presence.publish(Topic.inbox(memberId), event)).catch((err: unknown) => log.warn({ err }, "inbox publish failed")),
+      void Promise.resolve(presence.publish(Topic.inbox(memberId), event)).catch((err: unknown) =>
+        log.warn({ err }, "inbox publish failed"),
+      ),
     presence,
     kickJobs: () => jobs.kick(),
     metrics,

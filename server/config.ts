@@ -138,7 +138,9 @@ const Env = z.object({
     .min(1000)
     .max(600_000)
     .default(30_000)
-    .describe("how long a process's claim on a reply's delivery lasts; a dead process's claim is taken over (and the reply sent again) after it"),
+    .describe(
+      "how long a process's claim on a reply's delivery lasts; a dead process's claim is taken over (and the reply sent again) after it",
+    ),
   DELIVERY_POLL_MS: z.coerce
     .number()
     .int()
@@ -146,15 +148,35 @@ const Env = z.object({
     .max(600_000)
     .default(1000)
     .describe("how often a process looks for replies due (a retry, a held reply whose channel was enabled again)"),
+  INTAKE_LEASE_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .max(600_000)
+    .default(30_000)
+    .describe(
+      "how long a process's claim on a received provider event lasts; a dead process's events are processed by another (or after a restart) once it runs out",
+    ),
+  INTAKE_POLL_MS: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(600_000)
+    .default(5000)
+    .describe("how often a process looks for received provider events left unprocessed (a crash, a failure to retry)"),
   METRICS_TOKEN: z
     .string()
     .min(16, "must be at least 16 characters")
     .regex(/^[\x21-\x7e]+$/, "printable ASCII without spaces")
     .optional()
     .describe("the bearer token Prometheus sends to GET /metrics; unset: /metrics answers 404 (not exposed)"),
-  RATE_LIMIT_LOGIN_ACCOUNT: limitRule("10/900s").describe("failed sign-ins per account (email) per window; more answer 429 RATE_LIMITED until the window ends"),
+  RATE_LIMIT_LOGIN_ACCOUNT: limitRule("10/900s").describe(
+    "failed sign-ins per account (email) per window; more answer 429 RATE_LIMITED until the window ends",
+  ),
   RATE_LIMIT_LOGIN_ADDRESS: limitRule("50/900s").describe("failed sign-ins per client address per window"),
-  RATE_LIMIT_ROOM_ACTIONS: limitRule("300/10s").describe("room messages (actions and queries) per member per window, across all their connections"),
+  RATE_LIMIT_ROOM_ACTIONS: limitRule("300/10s").describe(
+    "room messages (actions and queries) per member per window, across all their connections",
+  ),
   RATE_LIMIT_WEBHOOKS: limitRule("10000/10s").describe("provider webhook and Webchat requests per channel account per window"),
   TRUSTED_PROXIES: z.coerce
     .number()
@@ -162,18 +184,16 @@ const Env = z.object({
     .min(0)
     .max(10)
     .default(0)
-    .describe("how many proxies in front of the server append to X-Forwarded-For: the client address (rate limits, logs) is that many entries from its end; 0: the socket's address"),
+    .describe(
+      "how many proxies in front of the server append to X-Forwarded-For: the client address (rate limits, logs) is that many entries from its end; 0: the socket's address",
+    ),
   SCHEDULER_ENABLED: z
     .enum(["true", "false"])
     .default("true")
-    .describe("run the scheduler (durable timers: auto-close) in this process; set false on web processes when a separate `scheduler` process runs it"),
-  SCHEDULER_POLL_MS: z.coerce
-    .number()
-    .int()
-    .min(10)
-    .max(600_000)
-    .default(1000)
-    .describe("how often the scheduler looks for due timers"),
+    .describe(
+      "run the scheduler (durable timers: auto-close) in this process; set false on web processes when a separate `scheduler` process runs it",
+    ),
+  SCHEDULER_POLL_MS: z.coerce.number().int().min(10).max(600_000).default(1000).describe("how often the scheduler looks for due timers"),
   SCHEDULER_LEASE_MS: z.coerce
     .number()
     .int()
@@ -187,12 +207,19 @@ const Env = z.object({
     .min(1)
     .max(365)
     .default(30)
-    .describe("how long a Webchat visitor token lasts (the widget keeps it in the browser; after it, the visitor starts a new conversation identity)"),
+    .describe(
+      "how long a Webchat visitor token lasts (the widget keeps it in the browser; after it, the visitor starts a new conversation identity)",
+    ),
   VAPID_PUBLIC_KEY: z
     .string()
-    .refine((v) => Buffer.from(v, "base64url").length === 65, "must be an uncompressed P-256 public key, base64url (npx web-push generate-vapid-keys)")
+    .refine(
+      (v) => Buffer.from(v, "base64url").length === 65,
+      "must be an uncompressed P-256 public key, base64url (npx web-push generate-vapid-keys)",
+    )
     .optional()
-    .describe("Web Push: the server's VAPID public key (with VAPID_PRIVATE_KEY); unset: embedded keeps a generated pair in DATA_DIR, otherwise Web Push is off"),
+    .describe(
+      "Web Push: the server's VAPID public key (with VAPID_PRIVATE_KEY); unset: embedded keeps a generated pair in DATA_DIR, otherwise Web Push is off",
+    ),
   VAPID_PRIVATE_KEY: z
     .string()
     .refine((v) => Buffer.from(v, "base64url").length === 32, "must be a P-256 private key, base64url (npx web-push generate-vapid-keys)")
@@ -290,7 +317,9 @@ const Env = z.object({
     .min(0)
     .max(3600)
     .default(20)
-    .describe("how long a dropped connection's seat (and the member's state in the room) is kept for the SDK to reconnect to it; 0: no reconnection"),
+    .describe(
+      "how long a dropped connection's seat (and the member's state in the room) is kept for the SDK to reconnect to it; 0: no reconnection",
+    ),
   SHUTDOWN_DEADLINE_SECONDS: z.coerce
     .number()
     .int()
@@ -342,7 +371,12 @@ export interface Config {
   /** `METRICS_TOKEN`: the bearer token of `GET /metrics`; undefined: /metrics is not exposed (404). */
   readonly metricsToken: string | undefined;
   /** Rate limits (server/rateLimit.ts): `RATE_LIMIT_*`. */
-  readonly rateLimits: { readonly loginAccount: LimitRule; readonly loginAddress: LimitRule; readonly roomActions: LimitRule; readonly webhooks: LimitRule };
+  readonly rateLimits: {
+    readonly loginAccount: LimitRule;
+    readonly loginAddress: LimitRule;
+    readonly roomActions: LimitRule;
+    readonly webhooks: LimitRule;
+  };
   /** `TRUSTED_PROXIES`: X-Forwarded-For entries set by our own proxies (0: use the socket address). */
   readonly trustedProxies: number;
   /** The scheduler (server/scheduler.ts): whether this process runs it, its poll and lease. */
@@ -360,7 +394,14 @@ export interface Config {
   /** Outbound delivery (server/delivery.ts): attempts, backoff, lease, poll. */
   /** Push to devices (server/push/). */
   readonly push: PushConfig;
-  readonly delivery: { readonly maxAttempts: number; readonly retryBaseMs: number; readonly retryMaxMs: number; readonly leaseMs: number; readonly pollMs: number };
+  readonly delivery: {
+    readonly maxAttempts: number;
+    readonly retryBaseMs: number;
+    readonly retryMaxMs: number;
+    readonly leaseMs: number;
+    readonly pollMs: number;
+  };
+  readonly intake: { readonly leaseMs: number; readonly pollMs: number };
 }
 
 export interface PushConfig {
@@ -410,7 +451,8 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
   if (apnsSet.some(Boolean) && !apnsSet.every(Boolean)) {
     throw new ConfigError("invalid configuration:\n  APNS_KEY (or APNS_KEY_P8), APNS_KEY_ID, APNS_TEAM_ID, APNS_TOPIC: set all or none");
   }
-  if (production && !e.CHANNEL_SECRETS_KEY) throw new ConfigError("invalid configuration:\n  CHANNEL_SECRETS_KEY: required when NODE_ENV=production");
+  if (production && !e.CHANNEL_SECRETS_KEY)
+    throw new ConfigError("invalid configuration:\n  CHANNEL_SECRETS_KEY: required when NODE_ENV=production");
   return {
     port: e.PORT,
     host: e.HOST,
@@ -481,5 +523,6 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
       leaseMs: e.DELIVERY_LEASE_MS,
       pollMs: e.DELIVERY_POLL_MS,
     },
+    intake: { leaseMs: e.INTAKE_LEASE_MS, pollMs: e.INTAKE_POLL_MS },
   };
 }

@@ -412,7 +412,7 @@ describe("Meta sender error mapping against the fake", () => {
   const msg = (): OutboundMessage => ({ conversationId: "c", seq: 1, retryKey: randomUUID(), recipient: "1234567890", text: "hi" });
   let sender: MetaMessagingSender;
   beforeAll(() => {
-    sender = new MetaMessagingSender({ baseUrl: fake.url, version: "v21.0", timeoutMs: 300 });
+    sender = new MetaMessagingSender({ baseUrl: fake.url, version: "v21.0", timeoutMs: 3000 }); // the timeout case waits it out once; a loaded machine must not turn the other answers into timeouts
   });
 
   it.each([
