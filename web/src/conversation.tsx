@@ -111,6 +111,7 @@ export function ConversationScreen({ t, session, id, view }: { t: T; session: Se
   /** `history` answered a short page: nothing older is left. */
   const [historyEnd, setHistoryEnd] = useState(false);
   const [loadingOlder, setLoadingOlder] = useState(false);
+  const [reconnecting, setReconnecting] = useState(false);
 
   useEffect(() => {
     let gone = false;
@@ -120,6 +121,7 @@ export function ConversationScreen({ t, session, id, view }: { t: T; session: Se
     setError(null);
     setClosed(null);
     setHistoryEnd(false);
+    setReconnecting(false);
     openConversation(id, view)
       .then((c) => {
         opened = c;
@@ -132,7 +134,9 @@ export function ConversationScreen({ t, session, id, view }: { t: T; session: Se
         readTimeline();
         c.on("change", read);
         c.on("timeline", readTimeline);
-        c.on("drop", () => setClosed(null));
+        // A lost connection: the view reconnects (or rejoins) and catches up by itself (§2.8).
+        c.on("drop", () => !gone && setReconnecting(true));
+        c.on("reconnected", () => !gone && setReconnecting(false));
         c.on("closed", (code, reason) => {
           if (!gone) setClosed(closeText(t, code, reason));
         });
@@ -246,6 +250,11 @@ export function ConversationScreen({ t, session, id, view }: { t: T; session: Se
           />
         )}
       </section>
+      {reconnecting && !closed && (
+        <p role="status" class="banner">
+          {t("connecting")}
+        </p>
+      )}
       {closed && (
         <p role="alert" class="error">
           {closed}
