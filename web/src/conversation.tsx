@@ -1,4 +1,5 @@
-import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { Component } from "preact";
+import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import {
   type ActionAnswer,
   CloseCode,
@@ -191,6 +192,8 @@ export function ConversationScreen({ t, session, id, view }: { t: T; session: Se
     }
   }, [conv, loadingOlder, historyEnd]);
 
+  // One formatter for every row (`toLocaleTimeString` builds one per call: slow on long timelines).
+  const timeFormat = useMemo(() => new Intl.DateTimeFormat(t.locale, { timeStyle: "short" }), [t.locale]);
   const back = <a href={href({ screen: "inbox", view, status: "in_progress" })}>← {t("back")}</a>;
   if (!state || !conv)
     return (
@@ -277,17 +280,7 @@ export function ConversationScreen({ t, session, id, view }: { t: T; session: Se
       {mayHaveOlder && <OlderButton t={t} busy={loadingOlder} onLoad={older} />}
       <ol class="timeline" aria-label={state.customer.name}>
         {timeline.map((m) => (
-          <li key={m.seq} class={`msg ${m.sender}`} data-seq={m.seq}>
-            {m.sender === "system" ? (
-              <span class="system">{m.text}</span>
-            ) : (
-              <>
-                <span class="from">{m.senderName}</span>
-                <span class="body">{m.body}</span>
-              </>
-            )}
-            <time>{new Date(m.createdAt).toLocaleTimeString(t.locale, { timeStyle: "short" })}</time>
-          </li>
+          <Message key={m.seq} m={m} time={timeFormat} />
         ))}
       </ol>
       {reply && !closed && (
@@ -314,6 +307,29 @@ export function ConversationScreen({ t, session, id, view }: { t: T; session: Se
       )}
     </main>
   );
+}
+
+/** One timeline row; a message held changes only in its delivery (a new object), so a row renders again only when its message changed. */
+class Message extends Component<{ m: TimelineMessage; time: Intl.DateTimeFormat }> {
+  override shouldComponentUpdate(next: { m: TimelineMessage; time: Intl.DateTimeFormat }): boolean {
+    return next.m !== this.props.m || next.time !== this.props.time;
+  }
+  render() {
+    const { m, time } = this.props;
+    return (
+      <li class={`msg ${m.sender}`} data-seq={m.seq}>
+        {m.sender === "system" ? (
+          <span class="system">{m.text}</span>
+        ) : (
+          <>
+            <span class="from">{m.senderName}</span>
+            <span class="body">{m.body}</span>
+          </>
+        )}
+        <time>{time.format(m.createdAt)}</time>
+      </li>
+    );
+  }
 }
 
 /**
