@@ -22,7 +22,18 @@ function upToDate() {
   } catch {
     return false;
   }
-  const sources = ["src", "index.html", "vite.config.ts", "tsconfig.json"].map((name) => newest(join(web, name)));
+  // The console bundles the typed client (client/) and the pure sets it re-exports.
+  const sources = [
+    "src",
+    "index.html",
+    "vite.config.ts",
+    "tsconfig.json",
+    "../client",
+    "../domain/sets.ts",
+    "../domain/errors.ts",
+    "../domain/wire.ts",
+    "../rooms/closeCodes.ts",
+  ].map((name) => newest(join(web, name)));
   return Math.max(...sources) <= builtAt;
 }
 

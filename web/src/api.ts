@@ -1,22 +1,52 @@
 /**
- * The console's data access, kept thin so the typed client (client/, issue 12 item 1) can replace
- * it: sign-in and refresh (§1), the HTTP list and notices (§7.1, §7.3), and the rooms joined with
- * the SDK's browser build (§2.1, §3, §8). Types are the shapes docs/protocol.md gives.
+ * The console's data access, over the typed client (client/, docs/protocol.md §0): one
+ * `InboxClient` for the tab, its session kept in sessionStorage (this tab only) and refreshed by
+ * the client before it runs out (§1); the HTTP calls through its typed `http` (openapi-fetch over
+ * the OpenAPI document); the rooms through `openInbox` / `openConversation` (first state awaited,
+ * reconnection, catch-up, request ids). The functions below keep the names the screens use.
  */
-import { Client, type Room } from "@colyseus/sdk";
-
-import type { ActionResult, Kind, ListItem, Member, Notice, Role, Session, Status, View } from "./types.ts";
+import type { Room } from "@colyseus/sdk";
+import {
+  ApiError as ClientApiError,
+  type ConversationView,
+  ErrorCode,
+  InboxClient,
+  type InboxView,
+  JoinError,
+  newRequestId,
+  unwrap,
+} from "../../client/index.ts";
+import type { ActionResult, Candidate, Kind, ListItem, Notice, Session, Status, View } from "./types.ts";
 
 export type * from "./types.ts";
 
-/** A refused HTTP request or room join: the stable code and the server's (localized) message. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
+/**
+ * A refused HTTP request or room join: the HTTP status, the stable code, and the server's message
+ * in the member's locale (shown as is). The client's `ApiError`, with the plain message.
+ */
+export class ApiError extends ClientApiError {
+  constructor(status: number, code: string, message: string, body?: unknown) {
+    super(status, code as ClientApiError["code"], message, body);
+    this.message = message;
+  }
+}
+
+/** Any failure of the client as the console's `ApiError` (an HTTP refusal, a refused join); other errors as they are. */
+export function asApiError(e: unknown): unknown {
+  if (e instanceof ApiError) return e;
+  if (e instanceof ClientApiError) {
+    const body = e.body as { message?: string } | undefined;
+    return new ApiError(e.status, e.code, body?.message ?? e.message, e.body);
+  }
+  if (e instanceof JoinError) return new ApiError(e.status || 500, e.code, e.message.replace(/^[A-Z_]+: /, ""));
+  return e;
+}
+
+async function guard<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (e) {
+    throw asApiError(e);
   }
 }
 
@@ -33,11 +63,62 @@ function readSession(): Session | null {
   }
 }
 
-function setSession(next: Session | null): void {
+function store(next: Session | null): void {
   session = next;
   if (next) sessionStorage.setItem(KEY, JSON.stringify(next));
   else sessionStorage.removeItem(KEY);
   for (const listener of listeners) listener(next);
+}
+
+function preferredLanguage(): string {
+  return session?.member.locale ?? navigator.language;
+}
+
+const SIGN_OUT_CODES: ReadonlySet<string> = new Set([ErrorCode.MEMBER_INACTIVE, ErrorCode.UNAUTHENTICATED]);
+
+/**
+ * The `fetch` the client uses: answers in the member's language; a refused refresh (the refresh
+ * token is spent or the member is gone) or an answer `MEMBER_INACTIVE` / `UNAUTHENTICATED` signs
+ * the tab out; a call refused `TOKEN_EXPIRED` (a clock off by more than the client's margin) is
+ * refreshed and sent once more.
+ */
+async function consoleFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+  const request = new Request(input, init);
+  request.headers.set("accept-language", preferredLanguage());
+  const path = new URL(request.url).pathname;
+  const again = path.startsWith("/auth/") ? null : request.clone();
+  let res = await fetch(request);
+  if (res.ok) return res;
+  const code = (
+    (await res
+      .clone()
+      .json()
+      .catch(() => null)) as { code?: string } | null
+  )?.code;
+  if (path === "/auth/refresh" && res.status < 500) {
+    queueMicrotask(signOut);
+    return res;
+  }
+  if (again && code === ErrorCode.TOKEN_EXPIRED) {
+    const fresh = await api.refresh();
+    again.headers.set("authorization", `Bearer ${fresh.accessToken}`);
+    res = await fetch(again);
+  }
+  if (code && SIGN_OUT_CODES.has(code) && (res.status === 401 || res.status === 403)) queueMicrotask(signOut);
+  return res;
+}
+
+/** The tab's typed client. */
+const api = new InboxClient({
+  url: location.origin,
+  ...(session ? { session } : {}),
+  onSession: (next) => store(next as Session | null),
+  fetch: consoleFetch,
+});
+
+/** The typed client the console runs on (docs/protocol.md §0), for typed HTTP calls: `client().http.GET(…)`. */
+export function client(): InboxClient {
+  return api;
 }
 
 export function currentSession(): Session | null {
@@ -48,91 +129,37 @@ export function onSession(listener: (s: Session | null) => void): () => void {
   return () => listeners.delete(listener);
 }
 export function signOut(): void {
-  setSession(null);
+  if (session) api.logout();
 }
-
-function preferredLanguage(): string {
-  return session?.member.locale ?? navigator.language;
-}
-
-async function send(method: string, path: string, body?: unknown, token?: string): Promise<Response> {
-  const headers: Record<string, string> = { accept: "application/json", "accept-language": preferredLanguage() };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  if (token) headers.authorization = `Bearer ${token}`;
-  return fetch(path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-}
-
-async function parse<T>(res: Response): Promise<T> {
-  const data = (await res.json().catch(() => null)) as { code?: string; message?: string } | null;
-  if (!res.ok) throw new ApiError(res.status, data?.code ?? "INTERNAL", data?.message ?? res.statusText);
-  return data as T;
-}
-
-interface TokenPair {
-  accessToken: string;
-  refreshToken: string;
-  expiresIn: number;
-  member: Member;
-}
-const toSession = (p: TokenPair): Session => ({
-  accessToken: p.accessToken,
-  refreshToken: p.refreshToken,
-  expiresAt: Date.now() + p.expiresIn * 1000,
-  member: p.member,
-});
 
 /** `POST /auth/login` (§1); the tokens are kept in sessionStorage (this tab only). */
 export async function login(email: string, password: string): Promise<Session> {
-  const next = toSession(await parse<TokenPair>(await send("POST", "/auth/login", { email, password })));
-  setSession(next);
-  return next;
+  return (await guard(api.login(email, password))) as Session;
 }
 
-let refreshing: Promise<Session> | null = null;
 /** `POST /auth/refresh` (§1): one at a time (a refresh token is single use). Signs out when refused. */
-export function refreshSession(): Promise<Session> {
-  const current = session;
-  if (!current) return Promise.reject(new ApiError(401, "UNAUTHENTICATED", "signed out"));
-  refreshing ??= (async () => {
-    try {
-      const next = toSession(await parse<TokenPair>(await send("POST", "/auth/refresh", { refreshToken: current.refreshToken })));
-      setSession({ ...next, member: { ...current.member, ...next.member } });
-      return session!;
-    } catch (err) {
-      if (err instanceof ApiError && err.status < 500) setSession(null);
-      throw err;
-    } finally {
-      refreshing = null;
-    }
-  })();
-  return refreshing;
+export async function refreshSession(): Promise<Session> {
+  if (!session) throw new ApiError(401, ErrorCode.UNAUTHENTICATED, "signed out");
+  return (await guard(api.refresh())) as Session;
 }
 
 /** An access token good for at least another minute. */
 export async function freshToken(): Promise<string> {
-  if (!session) throw new ApiError(401, "UNAUTHENTICATED", "signed out");
-  if (session.expiresAt - Date.now() < 60_000) await refreshSession();
-  return session!.accessToken;
+  if (!session) throw new ApiError(401, ErrorCode.UNAUTHENTICATED, "signed out");
+  return guard(api.accessToken());
 }
 
-/** An authenticated HTTP call; an expired token is refreshed once and the call retried. */
+/**
+ * An authenticated HTTP call by path, for a route without a typed wrapper here (prefer
+ * `client().http`, typed from the OpenAPI document).
+ */
 export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-  let res = await send(method, path, body, await freshToken());
-  if (res.status === 401) {
-    const data = (await res
-      .clone()
-      .json()
-      .catch(() => null)) as { code?: string } | null;
-    if (data?.code === "TOKEN_EXPIRED") res = await send(method, path, body, (await refreshSession()).accessToken);
-  }
-  if (res.status === 403 || res.status === 401) {
-    const data = (await res
-      .clone()
-      .json()
-      .catch(() => null)) as { code?: string } | null;
-    if (data?.code === "MEMBER_INACTIVE" || data?.code === "UNAUTHENTICATED") setSession(null);
-  }
-  return parse<T>(res);
+  const headers: Record<string, string> = { accept: "application/json", authorization: `Bearer ${await freshToken()}` };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const res = await consoleFetch(path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const data = (await res.json().catch(() => null)) as { code?: string; message?: string } | null;
+  if (!res.ok) throw new ApiError(res.status, data?.code ?? ErrorCode.INTERNAL, data?.message ?? res.statusText, data);
+  return data as T;
 }
 
 export interface ListQuery {
@@ -146,80 +173,61 @@ export interface ListQuery {
   limit?: number;
 }
 /** `GET /api/v2/conversations` (§7.3). */
-export function listConversations(q: ListQuery): Promise<{ items: ListItem[]; nextCursor: string | null }> {
-  const params = new URLSearchParams({ view: q.view, status: q.status, type: q.type ?? "all", sort: q.sort ?? "last_message" });
-  if (q.q) params.set("q", q.q);
-  if (q.cursor) params.set("cursor", q.cursor);
-  if (q.limit) params.set("limit", String(q.limit));
-  return call("GET", `/api/v2/conversations?${params}`);
+export async function listConversations(q: ListQuery): Promise<{ items: ListItem[]; nextCursor: string | null }> {
+  // `collaborators` never holds null (the generated type's `MemberBrief` is nullable for `follower`).
+  return (await guard(
+    api.listConversations({
+      view: q.view,
+      status: q.status,
+      type: q.type ?? "all",
+      sort: q.sort ?? "last_message",
+      ...(q.q ? { q: q.q } : {}),
+      ...(q.cursor ? { cursor: q.cursor } : {}),
+      ...(q.limit ? { limit: q.limit } : {}),
+    }),
+  )) as { items: ListItem[]; nextCursor: string | null };
 }
 
-export interface Candidate {
-  id: string;
-  name: string;
-  email: string;
-  phone: string | null;
-  role: Role;
-}
+export type { Candidate };
 /** `GET /api/v2/conversations/{id}/candidates` (§7.4): active members who are not participants. */
-export function listCandidates(conversationId: string, q: string): Promise<{ items: Candidate[] }> {
-  const params = new URLSearchParams({ limit: "20" });
-  if (q.trim()) params.set("q", q.trim());
-  return call("GET", `/api/v2/conversations/${encodeURIComponent(conversationId)}/candidates?${params}`);
+export async function listCandidates(conversationId: string, q: string): Promise<{ items: Candidate[] }> {
+  const query = { limit: 20, ...(q.trim() ? { q: q.trim() } : {}) };
+  return guard(api.http.GET("/api/v2/conversations/{id}/candidates", { params: { path: { id: conversationId }, query } }).then(unwrap));
 }
 
 /** `GET /api/v2/notifications` (§7.1), newest first. */
-export function listNotices(): Promise<{ items: Notice[]; unread: number; nextBefore: string | null }> {
-  return call("GET", "/api/v2/notifications?limit=50");
+export function listNotices(): Promise<{ items: Notice[]; unread: number; nextBefore: number | null }> {
+  return guard(api.http.GET("/api/v2/notifications", { params: { query: { limit: 50 } } }).then(unwrap));
 }
 /** `POST /api/v2/notifications/read` with `{ all: true }`. */
 export function markAllNoticesRead(): Promise<{ changed: number; unread: number }> {
-  return call("POST", "/api/v2/notifications/read", { all: true });
+  return guard(api.http.POST("/api/v2/notifications/read", { body: { all: true } }).then(unwrap));
 }
 
-async function sdk(): Promise<Client> {
-  const client = new Client(location.origin);
-  client.auth.token = await freshToken();
-  return client;
+/** The member's inbox room (§3, §8), resolved once its first state has arrived; it rejoins by itself. */
+export function openInbox(): Promise<InboxView> {
+  if (!session) return Promise.reject(new ApiError(401, ErrorCode.UNAUTHENTICATED, "signed out"));
+  return guard(api.openInbox());
 }
 
-/** A refused join's error: `code` an HTTP-like number, `message` `"CODE: text"` (§2.1). */
-function joinError(err: unknown): ApiError {
-  const e = err as { code?: number; message?: string };
-  const message = e.message ?? String(err);
-  const match = /^([A-Z_]+): (.*)$/s.exec(message);
-  return new ApiError(e.code ?? 500, match?.[1] ?? "INTERNAL", match?.[2] ?? message);
+/** A conversation (§2), resolved once its first state has arrived: typed actions, timeline, status log. */
+export function openConversation(conversationId: string, view: View): Promise<ConversationView> {
+  return guard(api.openConversation(conversationId, view, { locale: session?.member.locale ?? "zh-TW" }));
 }
 
-async function firstState(room: Room): Promise<Room> {
-  await new Promise<void>((resolve) => room.onStateChange.once(() => resolve()));
-  return room;
-}
-
-/** The member's inbox room (§3, §8), resolved once its first state (the counts) has arrived. */
+/** The inbox room's SDK room (prefer `openInbox`, which keeps it alive). */
 export async function joinInbox(): Promise<Room> {
-  const memberId = session?.member.id;
-  if (!memberId) throw new ApiError(401, "UNAUTHENTICATED", "signed out");
-  try {
-    return await firstState(await (await sdk()).joinOrCreate("inbox", { memberId }));
-  } catch (err) {
-    throw joinError(err);
-  }
+  return (await openInbox()).sdkRoom;
 }
 
-/** A conversation room (§2.1), resolved once its first state has arrived. */
+/** A conversation room's SDK room (prefer `openConversation`, which keeps it alive and types its actions). */
 export async function joinConversation(conversationId: string, view: View): Promise<Room> {
-  try {
-    return await firstState(await (await sdk()).joinOrCreate("conversation", { conversationId, view }));
-  } catch (err) {
-    throw joinError(err);
-  }
+  return (await openConversation(conversationId, view)).sdkRoom;
 }
 
-let counter = 0;
-/** Sends an action (§2.3) and resolves with its `result`. */
+/** Sends an action (§2.3) on an SDK room and resolves with its `result` (prefer `ConversationView`'s methods). */
 export function act(room: Room, type: string, payload: Record<string, unknown> = {}): Promise<ActionResult> {
-  const requestId = `web-${Date.now().toString(36)}-${(counter++).toString(36)}`;
+  const requestId = newRequestId("web");
   return new Promise((resolve) => {
     const off = room.onMessage("result", (r: ActionResult) => {
       if (r.requestId !== requestId) return;
@@ -229,3 +237,11 @@ export function act(room: Room, type: string, payload: Record<string, unknown> =
     room.send(type, { ...payload, requestId });
   });
 }
+
+/**
+ * A handle for the browser's devtools (and the browser tests): the typed client and the open
+ * conversation's view, as `inboxConsole` — e.g. `await inboxConsole.conversation.close()` shows what
+ * the server answers to an action the screen does not offer.
+ */
+export const devtools: { client: InboxClient; conversation: ConversationView | null } = { client: api, conversation: null };
+(globalThis as { inboxConsole?: typeof devtools }).inboxConsole = devtools;

@@ -2,8 +2,8 @@ import type { Room } from "@colyseus/sdk";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { ApiError, currentSession, type ListDelta, login, type Notice, onSession, type Session, signOut } from "./api.ts";
 import { ConversationScreen } from "./conversation.tsx";
-import { BellIcon } from "./icons.tsx";
 import { localeOf, type T, translator } from "./i18n.ts";
+import { BellIcon } from "./icons.tsx";
 import { InboxScreen } from "./inbox.tsx";
 import { useInboxRoom } from "./inboxRoom.ts";
 
@@ -173,7 +173,7 @@ function NoticeList({ t, notices, onReadAll }: { t: T; notices: Notice[]; onRead
   );
 }
 
-function Toasts({ t, toasts, dismiss }: { t: T; toasts: Notice[]; dismiss: (id: string) => void }) {
+function Toasts({ t, toasts, dismiss }: { t: T; toasts: Notice[]; dismiss: (id: Notice["id"]) => void }) {
   return (
     <div class="toasts" role="status" aria-live="polite">
       {toasts.map((n) => (

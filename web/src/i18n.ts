@@ -61,6 +61,10 @@ const en = {
   closed4104: "Your account was deactivated.",
   closed4105: "This view is no longer yours.",
   reconnect: "The live connection was lost. Reload the page to reconnect.",
+  statusLog: "Status log",
+  olderLog: "Older log lines",
+  noLog: "No log lines yet.",
+  olderMessages: "Older messages",
 } as const;
 export type Key = keyof typeof en;
 
@@ -124,6 +128,10 @@ const zh: Record<Key, string> = {
   closed4104: "你的帳號已停用。",
   closed4105: "你已無法再檢視這個對話。",
   reconnect: "即時連線已中斷，請重新整理頁面。",
+  statusLog: "狀態紀錄",
+  olderLog: "較早的紀錄",
+  noLog: "尚無紀錄。",
+  olderMessages: "較早的訊息",
 };
 
 const roles: Record<Locale, Record<string, string>> = {

@@ -1,13 +1,13 @@
-import type { Room } from "@colyseus/sdk";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { CloseCode, type InboxView } from "../../client/index.ts";
 import {
   ApiError,
-  currentSession as session,
-  joinInbox,
   type ListDelta,
   listNotices,
   markAllNoticesRead,
   type Notice,
+  openInbox,
+  currentSession as session,
   signOut,
   type View,
 } from "./api.ts";
@@ -27,14 +27,20 @@ export interface InboxRoomState {
   error: string | null;
   /** The live connection is being joined again. */
   reconnecting: boolean;
+  /** The typed client's inbox view while joined (its events: `notice`, `list`, `listReset`, `job`, …). */
+  view: InboxView | null;
   subscribe: (s: ListSubscriber) => () => void;
-  dismiss: (id: string) => void;
+  dismiss: (id: Notice["id"]) => void;
   readAll: () => void;
 }
 
 const TOAST_MS = 8000;
 
-/** The member's inbox room (docs/protocol.md §3, §8): counts, notices, and list deltas to subscribers. */
+/**
+ * The member's inbox room (docs/protocol.md §3, §8) through the typed client's `InboxView`: counts,
+ * notices, and list deltas to subscribers. The view reconnects and rejoins by itself and asks for a
+ * reload of the lists afterwards (`listReset`, §8.7); when it gives up, the console joins anew.
+ */
 export function useInboxRoom(memberId: string): InboxRoomState {
   const [counts, setCounts] = useState<Record<string, number>>({});
   const [teamView, setTeamView] = useState(false);
@@ -42,6 +48,7 @@ export function useInboxRoom(memberId: string): InboxRoomState {
   const [notices, setNotices] = useState<Notice[]>([]);
   const [toasts, setToasts] = useState<Notice[]>([]);
   const [error, setError] = useState<string | null>(null);
+  const [view, setView] = useState<InboxView | null>(null);
   const subscribers = useRef(new Set<ListSubscriber>());
   const [attempt, setAttempt] = useState(0);
   const [reconnecting, setReconnecting] = useState(false);
@@ -56,70 +63,74 @@ export function useInboxRoom(memberId: string): InboxRoomState {
   }, []);
 
   useEffect(() => {
-    let room: Room | null = null;
+    let inbox: InboxView | null = null;
     let gone = false;
     const timers = new Set<ReturnType<typeof setTimeout>>();
+    const later = (fn: () => void, ms: number) => {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        fn();
+      }, ms);
+      timers.add(timer);
+    };
+    const joinAgain = () => {
+      failures.current += 1;
+      setReconnecting(true);
+      later(() => setAttempt((n) => n + 1), Math.min(15_000, 500 * 2 ** failures.current));
+    };
     (async () => {
       try {
-        room = await joinInbox();
+        inbox = await openInbox();
         failures.current = 0;
         setReconnecting(false);
       } catch (err) {
         if (gone) return;
         const retry = !(err instanceof ApiError) || err.status >= 500 || /seat reservation/i.test(err.message);
-        if (retry && session()) {
-          failures.current += 1;
-          setReconnecting(true);
-          const timer = setTimeout(() => setAttempt((n) => n + 1), Math.min(15_000, 500 * 2 ** failures.current));
-          timers.add(timer);
-        } else setError(err instanceof ApiError ? err.message : String(err));
+        if (retry && session()) joinAgain();
+        else setError(err instanceof ApiError ? err.message : String(err));
         return;
       }
       if (gone) {
-        void room.leave();
+        void inbox.leave();
         return;
       }
+      const joined = inbox;
+      setView(joined);
       const read = () => {
-        const s = room!.state as { counts: { toJSON(): Record<string, number> }; teamView: boolean; unreadNotices: number };
-        setCounts(s.counts.toJSON());
-        setTeamView(s.teamView);
-        setUnread(s.unreadNotices);
+        setCounts(joined.counts());
+        setTeamView(joined.state.teamView);
+        setUnread(joined.state.unreadNotices);
       };
       read();
-      room.onStateChange(read);
-      room.onMessage("list", (d: ListDelta) => {
+      joined.on("change", read);
+      joined.on("list", (d) => {
         for (const s of subscribers.current) s.delta(d);
       });
-      room.onMessage("list_reset", (m: { views: View[] }) => {
+      joined.on("listReset", (m) => {
         for (const s of subscribers.current) s.reset(m.views);
       });
-      room.onMessage("notice", (n: Notice) => {
+      joined.on("notice", (n) => {
         addNotices([n]);
         setToasts((held) => (held.some((h) => h.id === n.id) ? held : [...held, n]));
-        const timer = setTimeout(() => {
-          timers.delete(timer);
-          setToasts((held) => held.filter((h) => h.id !== n.id));
-        }, TOAST_MS);
-        timers.add(timer);
+        later(() => setToasts((held) => held.filter((h) => h.id !== n.id)), TOAST_MS);
       });
-      room.onMessage("job", () => {});
-      room.onMessage("result", () => {});
-      // The SDK's own reconnection (a dropped network): deltas sent meanwhile are lost, reload (§8.7).
-      room.onReconnect(() => {
-        for (const s of subscribers.current) s.reset(["mine", "team"]);
+      joined.on("drop", () => setReconnecting(true));
+      joined.on("reconnected", () => {
+        setError(null);
+        setReconnecting(false);
+        read();
       });
-      room.onLeave((code) => {
+      joined.on("closed", (code) => {
         if (gone) return;
-        if (code === 4104) {
-          signOut(); // deactivated (§2.6)
+        setView(null);
+        if (code === CloseCode.deactivated) {
+          signOut(); // §2.6
           return;
         }
         if (code === 1000 || code === 4000) return;
-        // 4106 (server restarting), 4003 (the SDK gave up), 1006, 4001: join again with a backoff (§2.8, §8.7).
+        // The view gave up rejoining (the server stayed away): join anew with a backoff.
         setError(null);
-        setReconnecting(true);
-        const timer = setTimeout(() => setAttempt((n) => n + 1), Math.min(15_000, 500 * 2 ** failures.current));
-        timers.add(timer);
+        joinAgain();
       });
       // Pages loaded before the join missed deltas: reload them (§8.7).
       for (const s of subscribers.current) s.reset(["mine", "team"]);
@@ -130,7 +141,8 @@ export function useInboxRoom(memberId: string): InboxRoomState {
     return () => {
       gone = true;
       for (const timer of timers) clearTimeout(timer);
-      if (room) void room.leave();
+      if (inbox) void inbox.leave();
+      setView(null);
     };
   }, [memberId, addNotices, attempt]);
 
@@ -140,11 +152,11 @@ export function useInboxRoom(memberId: string): InboxRoomState {
       subscribers.current.delete(s);
     };
   }, []);
-  const dismiss = useCallback((id: string) => setToasts((held) => held.filter((n) => n.id !== id)), []);
+  const dismiss = useCallback((id: Notice["id"]) => setToasts((held) => held.filter((n) => n.id !== id)), []);
   const readAll = useCallback(() => {
     markAllNoticesRead()
       .then(() => setNotices((held) => held.map((n) => (n.readAt ? n : { ...n, readAt: new Date().toISOString() }))))
       .catch(() => {});
   }, []);
-  return { counts, teamView, unreadNotices, notices, toasts, error, reconnecting, subscribe, dismiss, readAll };
+  return { counts, teamView, unreadNotices, notices, toasts, error, reconnecting, view, subscribe, dismiss, readAll };
 }

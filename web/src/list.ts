@@ -1,4 +1,9 @@
-/** A loaded page of a list kept current by the inbox room's `list` deltas (docs/protocol.md §8.3). */
+/**
+ * A loaded page of a list kept current by the inbox room's `list` deltas (docs/protocol.md §8.3):
+ * the screens' page shape over the typed client's `applyListDelta` (client/lists.ts), which does
+ * the work.
+ */
+import { applyListDelta, type ListItem as ClientListItem, compareListItems, type LoadedPage } from "../../client/index.ts";
 import type { ListDelta, ListItem, Status, View } from "./types.ts";
 
 export type Sort = "last_message" | "overdue";
@@ -18,35 +23,24 @@ export interface Page {
   newResults?: boolean;
 }
 
-const time = (iso: string | null, missing: number): number => (iso ? Date.parse(iso) : missing);
-
-/** The list order of §7.3: `mine` pinned first; then newest message first (ties: id desc), or longest waiting first (not waiting last; ties: id asc). */
-export function compare(page: Pick<Page, "view" | "sort">, a: ListItem, b: ListItem): number {
-  if (page.view === "mine" && a.pinned !== b.pinned) return a.pinned ? -1 : 1;
-  if (page.sort === "overdue") {
-    const byWait = time(a.waitingSince, Number.POSITIVE_INFINITY) - time(b.waitingSince, Number.POSITIVE_INFINITY);
-    if (byWait !== 0 && !Number.isNaN(byWait)) return byWait;
-    return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-  }
-  const byTime = time(b.lastMessageAt, Number.NEGATIVE_INFINITY) - time(a.lastMessageAt, Number.NEGATIVE_INFINITY);
-  if (byTime !== 0 && !Number.isNaN(byTime)) return byTime;
-  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+function loaded(page: Page): LoadedPage {
+  return {
+    query: { view: page.view, status: page.status, type: page.type, sort: page.sort, ...(page.q ? { q: page.q } : {}) },
+    items: page.items as readonly ClientListItem[],
+    complete: page.nextCursor === null,
+    ...(page.newResults ? { searchStale: true } : {}),
+  };
 }
 
-/** Applies one delta to a page, as §8.3 "Applying a delta to a loaded page" says. */
+/** The list order of §7.3 (the client's `compareListItems`). */
+export function compare(page: Pick<Page, "view" | "sort">, a: ListItem, b: ListItem): number {
+  return compareListItems({ view: page.view, sort: page.sort }, a as ClientListItem, b as ClientListItem);
+}
+
+/** Applies one delta to a page, as §8.3 "Applying a delta to a loaded page" says (the client's `applyListDelta`). */
 export function applyDelta(page: Page, d: ListDelta): Page {
-  if (d.view !== page.view) return page;
-  const held = page.items.find((i) => i.id === d.conversationId);
-  if (held && d.item && held.version > d.item.version) return page; // stale
-  const items = page.items.filter((i) => i.id !== d.conversationId);
-  const item = d.item;
-  const typeMatches = (i: ListItem) => page.type === "all" || i.collaborative === (page.type === "collaborative");
-  if (item && item.status === page.status && typeMatches(item)) {
-    // A search cannot be decided here for message text: keep what was shown, hint at the rest.
-    if (page.q && !held) return { ...page, newResults: true };
-    const at = items.findIndex((other) => compare(page, item, other) < 0);
-    if (at >= 0) items.splice(at, 0, item);
-    else if (page.nextCursor === null) items.push(item); // after the last row: only when nothing follows
-  }
-  return { ...page, items };
+  const before = loaded(page);
+  const after = applyListDelta(before, d);
+  if (after === before) return page;
+  return { ...page, items: after.items as readonly ListItem[] as ListItem[], ...(after.searchStale ? { newResults: true } : {}) };
 }

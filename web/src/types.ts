@@ -1,75 +1,56 @@
-/** The shapes of docs/protocol.md the console reads (no DOM, no SDK: importable anywhere). */
+/**
+ * The shapes the console reads: the typed client's own types (client/types.ts, from the server's
+ * definitions and the OpenAPI document), re-exported, not restated. Type-only: importable anywhere.
+ */
+import type {
+  ActionAnswer,
+  ListItem as ClientListItem,
+  Session as ClientSession,
+  components,
+  Locale,
+  Role,
+  SignedInMember,
+} from "../../client/index.ts";
 
-export type Locale = "zh-TW" | "en";
-export type Role = "admin" | "supervisor" | "cs_manager" | "marketing_cs" | "agent";
-export type View = "mine" | "team";
-export type Status = "pending" | "in_progress" | "closed";
+export type {
+  ActionAnswer,
+  AnyAnswer,
+  HistoryAnswer,
+  Job,
+  ListDelta,
+  ListReset,
+  Locale,
+  LogAnswer,
+  LogEvent,
+  Notice,
+  Refusal,
+  Role,
+  Status,
+  TimelineMessage,
+  View,
+} from "../../client/index.ts";
+
+/** The conversation types of the lists' `type` filter (docs/protocol.md §7.3). */
 export type Kind = "regular" | "collaborative";
 
-export interface Member {
-  id: string;
-  name: string;
-  role: Role;
-  locale: Locale;
-  workspaceId: string;
-}
-export interface Session {
-  accessToken: string;
-  refreshToken: string;
-  /** Milliseconds since the epoch when the access token expires. */
-  expiresAt: number;
-  member: Member;
-}
-export interface MemberBrief {
-  id: string;
-  name: string;
-  role: Role;
-}
-export interface ListItem {
-  id: string;
-  status: Status;
-  kind: "direct" | "group";
-  collaborative: boolean;
-  channel: string;
-  customer: { id: string; name: string };
-  follower: MemberBrief | null;
-  collaborators: MemberBrief[];
-  lastMessageAt: string | null;
-  lastMessagePreview: string | null;
-  waitingSince: string | null;
-  overdue: boolean;
-  unreadCount: number;
-  pinned: boolean;
-  version: number;
-}
-export interface ListDelta {
-  conversationId: string;
-  version: number;
-  view: View;
-  op: "added" | "moved" | "updated" | "removed";
-  from: { status: Status; type: Kind } | null;
-  to: { status: Status; type: Kind } | null;
-  item: ListItem | null;
-}
-export interface Notice {
-  id: string;
-  kind: string;
-  conversationId: string | null;
-  actorId: string | null;
-  actorName: string | null;
-  actorRole: string | null;
-  customerName: string | null;
-  text: string;
-  createdAt: string;
-  readAt: string | null;
-}
-export interface ActionResult {
-  requestId: string | null;
-  ok: boolean;
-  code?: string;
-  message?: string;
-  seq?: number;
-  duplicate?: boolean;
-  [key: string]: unknown;
-}
+/**
+ * The signed-in member (`/auth/login`'s `member`). The OpenAPI document types `role` and `locale`
+ * as plain strings; the server only ever sends the closed sets, narrowed here.
+ */
+export type Member = Omit<SignedInMember, "role" | "locale"> & { role: Role; locale: Locale };
+/** The client's session, with the member narrowed. */
+export type Session = Omit<ClientSession, "member"> & { readonly member: Member };
 
+/** A participant as lists and the candidate search give it. */
+export type MemberBrief = NonNullable<components["schemas"]["MemberBrief"]>;
+/**
+ * A row of the lists (§7.3). The OpenAPI document's `MemberBrief` is nullable (for `follower`), which
+ * makes `collaborators` an array of nullable members in the generated types; the server never sends a
+ * null collaborator, narrowed here.
+ */
+export type ListItem = Omit<ClientListItem, "collaborators"> & { collaborators: MemberBrief[] };
+/** A member who may be added or assigned (`GET /api/v2/conversations/{id}/candidates`, §7.4). */
+export type Candidate = components["schemas"]["Candidate"];
+
+/** The one answer to an action (docs/protocol.md §2.3): kept under its old name for the screens. */
+export type ActionResult = ActionAnswer;
