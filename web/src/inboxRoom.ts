@@ -1,5 +1,6 @@
 import type { Room } from "@colyseus/sdk";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { type Job, publishJob } from "./adminApi.ts";
 import {
   ApiError,
   currentSession as session,
@@ -102,7 +103,7 @@ export function useInboxRoom(memberId: string): InboxRoomState {
         }, TOAST_MS);
         timers.add(timer);
       });
-      room.onMessage("job", () => {});
+      room.onMessage("job", (j: Job) => publishJob(j)); // bulk jobs' progress (§7.5), read by bulk.tsx
       room.onMessage("result", () => {});
       // The SDK's own reconnection (a dropped network): deltas sent meanwhile are lost, reload (§8.7).
       room.onReconnect(() => {
