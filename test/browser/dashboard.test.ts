@@ -101,7 +101,7 @@ describe.skipIf(!executablePath)("the dashboard in chromium", () => {
 
     expect(problems).toEqual([]);
     await Promise.all(contexts.map((c) => c.close()));
-  });
+  }, 180_000); // four browsers and a departure job: room on a shared, loaded machine
 
   it("an agent opening #/dashboard is told it is for team viewers, and the team room was never joined", async () => {
     const context = await browser!.newContext({ locale: "en-US", viewport: { width: 390, height: 844 } });

@@ -173,10 +173,11 @@ function Dashboard({ t, workspaceId }: { t: T; workspaceId: string }) {
                 {team.overdue.map((o) => (
                   <li key={o.conversationId} data-id={o.conversationId}>
                     <a href={href({ screen: "conversation", id: o.conversationId, view: "team" })}>
-                      <strong>{o.customerName}</strong> <span class="channel">{o.channel}</span>{" "}
+                      <strong>{o.customerName}</strong>
+                      <span class="channel">{o.channel}</span>
                       <span class="tag">{t(o.status as "pending")}</span>
                     </a>
-                    <span class="who">
+                    <span class="follower-of">
                       {t("follower")}: {(o.followerId && team.members[o.followerId]?.name) || t("nobody")}
                     </span>
                     <span class="tag overdue">

@@ -241,7 +241,7 @@ const zh: Record<Key, string> = {
   job_bulk_transfer: "批次移轉",
   job_member_deactivate: "停用成員",
   job_member_delete: "刪除成員",
-  jobProgress: "已完成 {done} / {total}",
+  jobProgress: "進度 {done} / {total}",
   jobDone: "已完成",
   jobFailed: "失敗",
   jobFailures: "未完成的項目",
