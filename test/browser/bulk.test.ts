@@ -1,4 +1,4 @@
-import { type Browser, chromium, type Page } from "playwright-core";
+import { type Browser, chromium, type Page, type Route } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildConsole, chromiumPath, screensDir, signIn } from "../support/browser.ts";
 import { EMAIL, ID } from "../support/demo.ts";
@@ -52,10 +52,16 @@ describe.skipIf(!executablePath)("bulk actions in chromium", () => {
     await page.getByRole("alert").filter({ hasText: "協作對話、群組對話無法批量移轉" }).waitFor();
     expect(await list.locator("li").count()).toBe(4);
 
-    // Close: the job's progress reaches done; two items refused with R8.5's text, two closed.
+    // Close: the job's progress reaches done; two items refused with R8.5's text, two closed. The
+    // job's reads are held until "done" shows: the progress came from the inbox room's `job` messages.
+    const held: Route[] = [];
+    let holding = true;
+    await page.route("**/api/v2/jobs/**", (route) => (holding ? held.push(route) : route.continue()));
     await page.locator("[data-bulk=close]").click();
     const job = page.locator(".job[data-job-status=done]");
     await job.waitFor();
+    holding = false;
+    for (const route of held.splice(0)) await route.continue();
     expect(await job.textContent()).toContain("進度 4 / 4");
     const failures = job.getByRole("list", { name: "未完成的項目" });
     await failures.locator("li").nth(1).waitFor();

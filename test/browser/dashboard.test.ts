@@ -1,4 +1,4 @@
-import { type Browser, chromium, type Page } from "playwright-core";
+import { type Browser, chromium, type Page, type WebSocket } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, buildConsole, chromiumPath, screensDir, signIn } from "../support/browser.ts";
 import { EMAIL, ID } from "../support/demo.ts";
@@ -50,6 +50,10 @@ describe.skipIf(!executablePath)("the dashboard in chromium", () => {
     const [ben, amy, jess, dan] = (await Promise.all(contexts.map((c) => c.newPage()))) as [Page, Page, Page, Page];
     const problems: string[] = [];
     for (const p of [ben, amy, jess, dan]) p.on("pageerror", (e) => problems.push(e.message));
+    const benTeamSockets: WebSocket[] = [];
+    ben.on("websocket", (ws) => {
+      if (ws.url().includes("team-")) benTeamSockets.push(ws);
+    });
 
     await Promise.all([
       signIn(app, ben, EMAIL.manager),
@@ -98,6 +102,11 @@ describe.skipIf(!executablePath)("the dashboard in chromium", () => {
     await expect.poll(() => count(ben, "in_progress.regular")).toBe(before.regular + 1);
     // Dan's console closed with 4104 and signed him out.
     await dan.locator('input[name="email"]').waitFor();
+
+    // Leaving the dashboard leaves the team room.
+    expect(benTeamSockets.filter((ws) => !ws.isClosed())).toHaveLength(1);
+    await ben.getByRole("link", { name: "Inbox" }).click();
+    await expect.poll(() => benTeamSockets.filter((ws) => !ws.isClosed()).length).toBe(0);
 
     expect(problems).toEqual([]);
     await Promise.all(contexts.map((c) => c.close()));

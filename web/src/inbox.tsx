@@ -152,7 +152,14 @@ export function InboxScreen(props: {
           {error}
         </p>
       )}
-      <BulkBar t={t} view={view} status={status} selected={selected} items={page?.items ?? []} clear={() => setSelected([])} />
+      <BulkBar
+        t={t}
+        view={view}
+        status={status}
+        selected={selected.filter((id) => page?.items.some((i) => i.id === id))}
+        items={page?.items ?? []}
+        clear={() => setSelected([])}
+      />
       {page && page.items.length > 0 && (
         <label class="select-all">
           <input
