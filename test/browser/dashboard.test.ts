@@ -89,6 +89,11 @@ describe.skipIf(!executablePath)("the dashboard in chromium", () => {
     await row.getByRole("alertdialog").waitFor();
     await row.locator("[data-confirm=yes]").click();
     await row.locator("[data-status=deactivated]").waitFor();
+    // The departure job (§7.6) runs to its end on Jess's screen, every conversation done.
+    const departure = jess.locator(".job[data-job-status=done]");
+    await departure.waitFor();
+    expect(await departure.textContent()).toMatch(/停用成員: 進度 (\d+) \/ \1 · 已完成/);
+    expect(await departure.locator(".failures li").count()).toBe(0);
 
     // The dashboards follow live: Dan deactivated, offline, loads to 0; Ben now follows demo-collab and collaborates on demo-collab-full only.
     await danRow.getByText("Deactivated").waitFor();

@@ -7,6 +7,7 @@ import {
   deactivateMember,
   deleteMember,
   getWorkspace,
+  type Job,
   listMembers,
   type MemberChange,
   problem,
@@ -16,6 +17,7 @@ import {
   type WorkspaceSettings,
 } from "./adminApi.ts";
 import type { Locale, Role, Session } from "./api.ts";
+import { JobProgress, useJob } from "./bulk.tsx";
 import type { T } from "./i18n.ts";
 
 const ROLES: Role[] = ["admin", "supervisor", "cs_manager", "marketing_cs", "agent"];
@@ -48,6 +50,8 @@ function Members({ t, selfId }: { t: T; selfId: string }) {
   const [error, setError] = useState<string | null>(null);
   const [note, setNote] = useState<string | null>(null);
   const [reload, setReload] = useState(0);
+  // A departure (deactivate, delete) is a job: followed live like a bulk action (§7.6, §7.5).
+  const departure = useJob();
   useEffect(() => {
     let gone = false;
     listMembers()
@@ -85,13 +89,14 @@ function Members({ t, selfId }: { t: T; selfId: string }) {
           {note}
         </p>
       )}
+      {departure.job && <JobProgress t={t} job={departure.job} final={departure.final} names={new Map()} dismiss={departure.reset} />}
       <NewMemberForm t={t} run={run} />
       {!members ? (
         <p>{t("loading")}</p>
       ) : (
         <ul class="members" aria-label={t("members")}>
           {members.map((m) => (
-            <MemberRow key={m.id} t={t} m={m} self={m.id === selfId} run={run} />
+            <MemberRow key={m.id} t={t} m={m} self={m.id === selfId} run={run} track={departure.track} />
           ))}
         </ul>
       )}
@@ -174,7 +179,7 @@ function LocaleSelect({ t, value, onChange }: { t: T; value: Locale; onChange: (
 
 type Confirmable = "deactivate" | "reactivate" | "delete";
 
-function MemberRow({ t, m, self, run }: { t: T; m: AdminMember; self: boolean; run: Run }) {
+function MemberRow({ t, m, self, run, track }: { t: T; m: AdminMember; self: boolean; run: Run; track: (job: Job) => void }) {
   const [editing, setEditing] = useState(false);
   const [form, setForm] = useState({ name: m.name, role: m.role, locale: m.locale });
   const [confirming, setConfirming] = useState<Confirmable | null>(null);
@@ -190,9 +195,12 @@ function MemberRow({ t, m, self, run }: { t: T; m: AdminMember; self: boolean; r
     if (await run(() => changeMember(m.id, change), t("memberSaved").replace("{name}", form.name.trim()))) setEditing(false);
   };
   const act = (what: Confirmable) => {
-    const call = what === "deactivate" ? deactivateMember : what === "reactivate" ? reactivateMember : deleteMember;
     setConfirming(null);
-    void run(() => call(m.id), t(`done_${what}`).replace("{name}", m.name));
+    const call =
+      what === "reactivate"
+        ? () => reactivateMember(m.id)
+        : async () => track(await (what === "deactivate" ? deactivateMember : deleteMember)(m.id));
+    void run(call, t(`done_${what}`).replace("{name}", m.name));
   };
   const deleted = m.status === "deleted";
   return (

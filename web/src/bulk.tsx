@@ -1,4 +1,4 @@
-import { useEffect, useState } from "preact/hooks";
+import { useCallback, useEffect, useState } from "preact/hooks";
 import {
   type BulkKind,
   getJob,
@@ -18,15 +18,11 @@ import type { T } from "./i18n.ts";
  * conversations as one job; its progress comes live from the inbox room's `job` messages, its final
  * outcome per item from `GET /api/v2/jobs/{id}` (refusals in the member's locale, e.g. R8.5's).
  */
-export function BulkBar(props: { t: T; view: View; status: Status; selected: string[]; items: ListItem[]; clear: () => void }) {
-  const { t, view, status, selected, items } = props;
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const [picking, setPicking] = useState(false);
+/** A job followed live: `track` it once started; `job` is its newest progress, `final` its items once it is over. */
+export function useJob() {
   const [job, setJob] = useState<Job | null>(null);
   const [final, setFinal] = useState<JobWithItems | null>(null);
-
-  // Live progress of the job started here, then its items once it is over.
+  const [error, setError] = useState<string | null>(null);
   useEffect(() => {
     if (!job) return;
     if (job.status !== "running") {
@@ -52,16 +48,79 @@ export function BulkBar(props: { t: T; view: View; status: Status; selected: str
       clearInterval(poll);
     };
   }, [job?.id, job?.status]);
+  const track = useCallback((started: Job) => {
+    setFinal(null);
+    setError(null);
+    const heard = lastJobMessage(started.id); // a short job may have reported before its 202 arrived
+    setJob(heard && heard.processed >= started.processed ? heard : started);
+  }, []);
+  const reset = useCallback(() => {
+    setJob(null);
+    setFinal(null);
+    setError(null);
+  }, []);
+  return { job, final, error, track, reset };
+}
+
+/** A job's progress (done / total), then the items it could not do with their refusal's message. */
+export function JobProgress({
+  t,
+  job,
+  final,
+  names,
+  dismiss,
+}: {
+  t: T;
+  job: Job;
+  final: JobWithItems | null;
+  names: Map<string, string>;
+  dismiss: () => void;
+}) {
+  const failures = final?.items.filter((i) => i.outcome === "refused") ?? [];
+  return (
+    <div class="job" role="status" aria-live="polite" data-job-status={job.status}>
+      <span>
+        {t(`job_${job.kind}`)}: {t("jobProgress").replace("{done}", String(job.processed)).replace("{total}", String(job.total))}
+        {job.status !== "running" && ` · ${t(job.status === "done" ? "jobDone" : "jobFailed")}`}
+      </span>
+      <progress max={job.total || 1} value={job.processed} />
+      {final && failures.length > 0 && (
+        <ul class="failures" aria-label={t("jobFailures")}>
+          {failures.map((f) => (
+            <li key={f.conversationId} data-id={f.conversationId}>
+              <strong>{names.get(f.conversationId) ?? f.conversationId}</strong>: {f.message ?? f.code}
+            </li>
+          ))}
+        </ul>
+      )}
+      {job.status !== "running" && (
+        <button type="button" class="link" onClick={dismiss}>
+          {t("dismiss")}
+        </button>
+      )}
+    </div>
+  );
+}
+
+/**
+ * The inbox's bulk bar (docs/protocol.md §7.5): close, reopen or transfer the selected
+ * conversations as one job; its progress comes live from the inbox room's `job` messages, its final
+ * outcome per item from `GET /api/v2/jobs/{id}` (refusals in the member's locale, e.g. R8.5's).
+ */
+export function BulkBar(props: { t: T; view: View; status: Status; selected: string[]; items: ListItem[]; clear: () => void }) {
+  const { t, view, status, selected, items } = props;
+  const [busy, setBusy] = useState(false);
+  const [failed, setError] = useState<string | null>(null);
+  const [picking, setPicking] = useState(false);
+  const { job, final, error: jobError, track, reset } = useJob();
+  const error = failed ?? jobError;
 
   const submit = async (kind: BulkKind, memberId?: string) => {
     setBusy(true);
     setError(null);
-    setFinal(null);
-    setJob(null);
+    reset();
     try {
-      const started = await startBulk({ kind, conversationIds: selected, view, ...(memberId ? { memberId } : {}) }, idempotencyKey());
-      const heard = lastJobMessage(started.id); // a short job may have reported before its 202 arrived
-      setJob(heard && heard.processed >= started.processed ? heard : started);
+      track(await startBulk({ kind, conversationIds: selected, view, ...(memberId ? { memberId } : {}) }, idempotencyKey()));
       setPicking(false);
       props.clear();
     } catch (err) {
@@ -72,7 +131,6 @@ export function BulkBar(props: { t: T; view: View; status: Status; selected: str
   };
 
   const names = new Map(items.map((i) => [i.id, i.customer.name]));
-  const failures = final?.items.filter((i) => i.outcome === "refused") ?? [];
   const open = status !== "closed";
   return (
     <section class="bulk" aria-label={t("bulkActions")}>
@@ -107,37 +165,7 @@ export function BulkBar(props: { t: T; view: View; status: Status; selected: str
           {error}
         </p>
       )}
-      {job && (
-        <div class="job" role="status" aria-live="polite" data-job-status={job.status}>
-          <span>
-            {t(`job_${job.kind}` as "job_bulk_close")}:{" "}
-            {t("jobProgress").replace("{done}", String(job.processed)).replace("{total}", String(job.total))}
-            {job.status !== "running" && ` · ${t(job.status === "done" ? "jobDone" : "jobFailed")}`}
-          </span>
-          <progress max={job.total || 1} value={job.processed} />
-          {final && failures.length > 0 && (
-            <ul class="failures" aria-label={t("jobFailures")}>
-              {failures.map((f) => (
-                <li key={f.conversationId} data-id={f.conversationId}>
-                  <strong>{names.get(f.conversationId) ?? f.conversationId}</strong>: {f.message ?? f.code}
-                </li>
-              ))}
-            </ul>
-          )}
-          {job.status !== "running" && (
-            <button
-              type="button"
-              class="link"
-              onClick={() => {
-                setJob(null);
-                setFinal(null);
-              }}
-            >
-              {t("dismiss")}
-            </button>
-          )}
-        </div>
-      )}
+      {job && <JobProgress t={t} job={job} final={final} names={names} dismiss={reset} />}
     </section>
   );
 }
