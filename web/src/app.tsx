@@ -1,25 +1,31 @@
 import type { Room } from "@colyseus/sdk";
 import { useEffect, useMemo, useState } from "preact/hooks";
+import { AdminScreen } from "./admin.tsx";
 import { ApiError, currentSession, type ListDelta, login, type Notice, onSession, type Session, signOut } from "./api.ts";
 import { ConversationScreen } from "./conversation.tsx";
+import { DashboardScreen, TEAM_VIEWERS } from "./dashboard.tsx";
 import { localeOf, type T, translator } from "./i18n.ts";
 import { BellIcon } from "./icons.tsx";
 import { InboxScreen } from "./inbox.tsx";
 import { useInboxRoom } from "./inboxRoom.ts";
 
-/** Where the console is: `#/inbox/<view>/<status>` or `#/c/<conversationId>/<view>`. */
+/** Where the console is: `#/inbox/<view>/<status>`, `#/c/<conversationId>/<view>`, `#/dashboard` or `#/admin`. */
 export type Route =
   | { screen: "inbox"; view: "mine" | "team"; status: "pending" | "in_progress" | "closed" }
-  | { screen: "conversation"; id: string; view: "mine" | "team" };
+  | { screen: "conversation"; id: string; view: "mine" | "team" }
+  | { screen: "dashboard" }
+  | { screen: "admin" };
 
 function parseRoute(hash: string): Route {
   const [, screen, a, b] = hash.replace(/^#/, "").split("/").map(decodeURIComponent);
   if (screen === "c" && a) return { screen: "conversation", id: a, view: b === "team" ? "team" : "mine" };
+  if (screen === "dashboard" || screen === "admin") return { screen };
   const view = a === "team" ? "team" : "mine";
   const status = b === "pending" || b === "closed" ? b : "in_progress";
   return { screen: "inbox", view, status };
 }
 export function href(route: Route): string {
+  if (route.screen === "dashboard" || route.screen === "admin") return `#/${route.screen}`;
   return route.screen === "inbox" ? `#/inbox/${route.view}/${route.status}` : `#/c/${encodeURIComponent(route.id)}/${route.view}`;
 }
 
@@ -110,6 +116,18 @@ function Shell({ session, t }: { session: Session; t: T }) {
         <a class="brand" href={href({ screen: "inbox", view: "mine", status: "in_progress" })}>
           {t("title")}
         </a>
+        <nav class="screens" aria-label={t("screens")}>
+          {TEAM_VIEWERS.includes(session.member.role) && (
+            <a href={href({ screen: "dashboard" })} aria-current={route.screen === "dashboard" ? "page" : undefined}>
+              {t("dashboard")}
+            </a>
+          )}
+          {session.member.role === "admin" && (
+            <a href={href({ screen: "admin" })} aria-current={route.screen === "admin" ? "page" : undefined}>
+              {t("admin")}
+            </a>
+          )}
+        </nav>
         <span class="who">
           {session.member.name} · {t.role(session.member.role)}
         </span>
@@ -139,7 +157,11 @@ function Shell({ session, t }: { session: Session; t: T }) {
       )}
       {bellOpen && <NoticeList t={t} notices={inbox.notices} onReadAll={inbox.readAll} />}
       <Toasts t={t} toasts={inbox.toasts} dismiss={inbox.dismiss} />
-      {route.screen === "inbox" ? (
+      {route.screen === "dashboard" ? (
+        <DashboardScreen t={t} session={session} />
+      ) : route.screen === "admin" ? (
+        <AdminScreen t={t} session={session} />
+      ) : route.screen === "inbox" ? (
         <InboxScreen t={t} route={route} counts={inbox.counts} teamView={inbox.teamView} subscribe={inbox.subscribe} />
       ) : (
         <ConversationScreen t={t} session={session} id={route.id} view={route.view} />

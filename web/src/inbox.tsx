@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, type ListItem, listConversations, type Status, type View } from "./api.ts";
 import { href, type Route } from "./app.tsx";
+import { BulkBar } from "./bulk.tsx";
 import type { T } from "./i18n.ts";
 import { PinIcon } from "./icons.tsx";
 import type { ListSubscriber } from "./inboxRoom.ts";
@@ -35,6 +36,10 @@ export function InboxScreen(props: {
   const [page, setPage] = useState<Page | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [reload, setReload] = useState(0);
+  // Bulk selection (§7.5): of the rows loaded in this list; another list starts empty.
+  const [selected, setSelected] = useState<string[]>([]);
+  useEffect(() => setSelected([]), [view, status, type, q]);
+  const toggle = (id: string) => setSelected((held) => (held.includes(id) ? held.filter((x) => x !== id) : [...held, id]));
 
   useEffect(() => {
     let gone = false;
@@ -147,6 +152,24 @@ export function InboxScreen(props: {
           {error}
         </p>
       )}
+      <BulkBar
+        t={t}
+        view={view}
+        status={status}
+        selected={selected.filter((id) => page?.items.some((i) => i.id === id))}
+        items={page?.items ?? []}
+        clear={() => setSelected([])}
+      />
+      {page && page.items.length > 0 && (
+        <label class="select-all">
+          <input
+            type="checkbox"
+            checked={page.items.every((i) => selected.includes(i.id))}
+            onChange={(e) => setSelected(e.currentTarget.checked ? page.items.map((i) => i.id) : [])}
+          />
+          {t("selectAll")}
+        </label>
+      )}
       {!page ? (
         <p>{t("loading")}</p>
       ) : page.items.length === 0 ? (
@@ -154,7 +177,7 @@ export function InboxScreen(props: {
       ) : (
         <ul class="list" aria-label={`${t(view)} · ${t(status)}`}>
           {page.items.map((item) => (
-            <Row key={item.id} t={t} item={item} view={view} />
+            <Row key={item.id} t={t} item={item} view={view} checked={selected.includes(item.id)} toggle={toggle} />
           ))}
         </ul>
       )}
@@ -167,10 +190,18 @@ export function InboxScreen(props: {
   );
 }
 
-function Row({ t, item, view }: { t: T; item: ListItem; view: View }) {
+function Row(props: { t: T; item: ListItem; view: View; checked: boolean; toggle: (id: string) => void }) {
+  const { t, item, view } = props;
   const when = item.lastMessageAt ? new Date(item.lastMessageAt).toLocaleString(t.locale, { dateStyle: "short", timeStyle: "short" }) : "";
   return (
     <li class="item" data-id={item.id}>
+      <input
+        type="checkbox"
+        class="pick"
+        aria-label={`${t("select")} ${item.customer.name}`}
+        checked={props.checked}
+        onChange={() => props.toggle(item.id)}
+      />
       <a href={href({ screen: "conversation", id: item.id, view })}>
         <div class="line">
           {item.pinned && view === "mine" && (

@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { type Job, publishJob } from "./adminApi.ts";
 import { CloseCode, type InboxView } from "../../client/index.ts";
 import {
   ApiError,
@@ -114,6 +115,7 @@ export function useInboxRoom(memberId: string): InboxRoomState {
         setToasts((held) => (held.some((h) => h.id === n.id) ? held : [...held, n]));
         later(() => setToasts((held) => held.filter((h) => h.id !== n.id)), TOAST_MS);
       });
+      joined.on("job", (j: Job) => publishJob(j)); // bulk jobs' progress (§7.5), read by bulk.tsx
       joined.on("drop", () => setReconnecting(true));
       joined.on("reconnected", () => {
         setError(null);
