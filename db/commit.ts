@@ -20,7 +20,8 @@ import type { StoredEvent, StoredMessage } from "./timeline.ts";
  * 4. From `conv`'s row, so they are written only when it is: the request id, the messages and
  *    status-log events (seqs counted back from the new `last_seq`), every member's unread and pin
  *    in one upsert (and one update for "all of them") that returns the rows, the notices and
- *    their outbox rows, the effects' outbox rows.
+ *    their outbox rows, the effects' outbox rows, and the inbound event a customer message came
+ *    from marked processed.
  *
  * 5. `t_fired`, `t_clear`, `t_set` — durable timers (domain/timers.ts), from `conv`'s row too: a
  *    firing (R13.4) commits only while its timer is still there and due (part of the guard of
@@ -70,6 +71,12 @@ export interface CommitInput {
   readonly externalId?: string;
   /** Checked in the same statement when given (the rooms give it); `StaleContext` when it fails. */
   readonly fence?: CommitFence;
+  /**
+   * For customer messages taken from `inbound_events` (server/channels/intake.ts): the stored
+   * event, marked processed in the same statement when the message is written — so intake needs
+   * no statement of its own for it, and the mark and the message are one transaction.
+   */
+  readonly inboundEventId?: number;
 }
 
 export interface CommitResult {
@@ -207,10 +214,14 @@ function commitStatement(input: CommitInput): { text: string; params: unknown[];
   if (input.memberId) {
     const member = q.p(input.memberId, "text");
     const request = q.p(input.requestId, "text");
-    ctes.push(`dup as (select 1 from processed_requests where conversation_id = ${id} and member_id = ${member} and request_id = ${request})`);
+    ctes.push(
+      `dup as (select 1 from processed_requests where conversation_id = ${id} and member_id = ${member} and request_id = ${request})`,
+    );
     claim = `claim as (insert into processed_requests (conversation_id, member_id, request_id) select ${id}, ${member}, ${request} from conv)`;
   } else if (input.externalId) {
-    ctes.push(`dup as (select 1 from messages where conversation_id = ${id} and sender = 'customer' and request_id = ${q.p(input.externalId, "text")})`);
+    ctes.push(
+      `dup as (select 1 from messages where conversation_id = ${id} and sender = 'customer' and request_id = ${q.p(input.externalId, "text")})`,
+    );
   } else {
     ctes.push("dup as (select 1 where false)");
   }
@@ -220,7 +231,9 @@ function commitStatement(input: CommitInput): { text: string; params: unknown[];
   const f = input.fence;
   if (f) {
     const ws = q.p(f.workspaceId, "text");
-    checks.push(`exists (select 1 from workspaces where id = ${ws} and settings = ${q.p(JSON.stringify(f.settings ?? null), "text")}::jsonb)`);
+    checks.push(
+      `exists (select 1 from workspaces where id = ${ws} and settings = ${q.p(JSON.stringify(f.settings ?? null), "text")}::jsonb)`,
+    );
     if (f.members.length) {
       const ids = q.p(
         f.members.map((m) => m.id),
@@ -267,7 +280,9 @@ function commitStatement(input: CommitInput): { text: string; params: unknown[];
     );
   }
   if (rows.events.length) {
-    ctes.push(`evts as (insert into conversation_events (conversation_id, seq, kind, actor_id, target_ids, created_at) ${rows.events.join(" union all ")})`);
+    ctes.push(
+      `evts as (insert into conversation_events (conversation_id, seq, kind, actor_id, target_ids, created_at) ${rows.events.join(" union all ")})`,
+    );
   }
   const ops = foldStates(d.memberState);
   const stateSets: string[] = [];
@@ -325,7 +340,9 @@ function commitStatement(input: CommitInput): { text: string; params: unknown[];
       (n) =>
         `select ${ws}, ${q.p(n.recipientId, "text")}, ${q.p(n.kind, "text")}, ${id}, ${q.p(n.actorId, "text")}, ${q.p(n.actorRole ?? null, "text")}, ${at} from conv`,
     );
-    ctes.push(`notes as (insert into notifications (workspace_id, member_id, kind, conversation_id, actor_id, actor_role, created_at) ${notices.join(" union all ")} returning id, member_id)`);
+    ctes.push(
+      `notes as (insert into notifications (workspace_id, member_id, kind, conversation_id, actor_id, actor_role, created_at) ${notices.join(" union all ")} returning id, member_id)`,
+    );
     // Due at the committer's clock, the one claims compare with (not the database's now(), which can be later within a millisecond).
     ctes.push(
       `note_out as (insert into outbox (topic, payload, created_at, available_at) select 'notice', jsonb_build_object('kind', 'notice', 'notificationId', id, 'memberId', member_id), ${at}, ${at} from notes)`,
@@ -348,13 +365,29 @@ function commitStatement(input: CommitInput): { text: string; params: unknown[];
     ctes.push(`auto_out as (insert into outbox (topic, payload, created_at, available_at) ${rows.join(" union all ")})`);
   }
 
+  // 4b. the inbound event this customer message came from: processed with it
+  if (input.inboundEventId !== undefined) {
+    ctes.push(
+      `inbound as (update inbound_events set processed_at = ${at}, last_error = null where id = ${q.p(input.inboundEventId, "bigint")} and exists (select 1 from conv))`,
+    );
+  }
+
   // 5. durable timers, from conv's row: the one fired goes; cleared ones go; set ones are (re)armed.
-  if (consume) ctes.push(`t_fired as (delete from timers where conversation_id = ${id} and kind = ${q.p(consume, "text")} and exists (select 1 from conv))`);
+  if (consume)
+    ctes.push(
+      `t_fired as (delete from timers where conversation_id = ${id} and kind = ${q.p(consume, "text")} and exists (select 1 from conv))`,
+    );
   const setKinds = new Set(d.timers.set.map((t) => t.kind));
   const clear = d.timers.clear.filter((k) => !setKinds.has(k) && k !== consume);
-  if (clear.length) ctes.push(`t_clear as (delete from timers where conversation_id = ${id} and kind = any(${q.p(clear, "text[]")}) and exists (select 1 from conv))`);
+  if (clear.length)
+    ctes.push(
+      `t_clear as (delete from timers where conversation_id = ${id} and kind = any(${q.p(clear, "text[]")}) and exists (select 1 from conv))`,
+    );
   if (d.timers.set.length) {
-    const armed = d.timers.set.map((t) => `select ${id}, ${q.p(t.kind, "text")}, ${q.p(new Date(now.getTime() + t.afterMs).toISOString(), "timestamptz")}, ${at} from conv`);
+    const armed = d.timers.set.map(
+      (t) =>
+        `select ${id}, ${q.p(t.kind, "text")}, ${q.p(new Date(now.getTime() + t.afterMs).toISOString(), "timestamptz")}, ${at} from conv`,
+    );
     ctes.push(
       `t_set as (insert into timers (conversation_id, kind, due_at, created_at) ${armed.join(" union all ")}
         on conflict (conversation_id, kind) do update set due_at = excluded.due_at, lease_until = null, attempts = 0, last_error = null)`,
@@ -426,10 +459,13 @@ function timelineRows(input: CommitInput, count: number, q: Params, id: string, 
     );
   }
   for (const m of d.system) {
-    messages.push(`select ${id}, ${seq()}, 'system', null, null, ${q.p(m.kind, "text")}, ${q.p([...m.subjectIds], "text[]")}, null, null, null, ${at} from conv c`);
+    messages.push(
+      `select ${id}, ${seq()}, 'system', null, null, ${q.p(m.kind, "text")}, ${q.p([...m.subjectIds], "text[]")}, null, null, null, ${at} from conv c`,
+    );
   }
   const events = d.log.map(
-    (e) => `select ${id}, ${seq()}, ${q.p(e.kind, "text")}, ${q.p(e.actorId, "text")}, ${q.p([...e.targetIds], "text[]")}, ${at} from conv c`,
+    (e) =>
+      `select ${id}, ${seq()}, ${q.p(e.kind, "text")}, ${q.p(e.actorId, "text")}, ${q.p([...e.targetIds], "text[]")}, ${at} from conv c`,
   );
   return { messages, events };
 }
@@ -459,17 +495,48 @@ function resultOf(input: CommitInput, row: CommitRow, ops: StateOps): CommitResu
   }
   for (const m of d.autoMessages) {
     const queued = row.channel_id !== null;
-    messages.push({ ...base, seq: ++seq, sender: "auto", senderId: m.senderId, body: m.text, system: null, deliveryStatus: queued ? "queued" : null, parts: null });
+    messages.push({
+      ...base,
+      seq: ++seq,
+      sender: "auto",
+      senderId: m.senderId,
+      body: m.text,
+      system: null,
+      deliveryStatus: queued ? "queued" : null,
+      parts: null,
+    });
   }
   for (const m of d.system) {
-    messages.push({ ...base, seq: ++seq, sender: "system", senderId: null, body: null, system: { kind: m.kind, subjectIds: [...m.subjectIds] }, deliveryStatus: null, parts: null });
+    messages.push({
+      ...base,
+      seq: ++seq,
+      sender: "system",
+      senderId: null,
+      body: null,
+      system: { kind: m.kind, subjectIds: [...m.subjectIds] },
+      deliveryStatus: null,
+      parts: null,
+    });
   }
-  const events: StoredEvent[] = d.log.map((e) => ({ seq: ++seq, kind: e.kind, actorId: e.actorId, targetIds: [...e.targetIds], createdAt: now }));
-  const states = (typeof row.states === "string" ? JSON.parse(row.states) : row.states) as { m: string; u: number; r: number; p: boolean }[];
+  const events: StoredEvent[] = d.log.map((e) => ({
+    seq: ++seq,
+    kind: e.kind,
+    actorId: e.actorId,
+    targetIds: [...e.targetIds],
+    createdAt: now,
+  }));
+  const states = (typeof row.states === "string" ? JSON.parse(row.states) : row.states) as {
+    m: string;
+    u: number;
+    r: number;
+    p: boolean;
+  }[];
   return {
     conversation: writes ? { ...d.next, version: row.version as number } : before,
     lastSeq,
-    times: writes ? { lastMessageAt: toDate(row.last_message_at), waitingSince: row.waiting_since == null ? null : toDate(row.waiting_since) } : null,
+    times: writes
+      ? { lastMessageAt: toDate(row.last_message_at), waitingSince: row.waiting_since == null ? null : toDate(row.waiting_since) }
+      : null,
     messages,
     events,
     notificationIds: (row.notification_ids ?? []).map(Number),
