@@ -1,13 +1,12 @@
 import { type AuthContext, type Client, Room, ServerError } from "@colyseus/core";
 import { StateView } from "@colyseus/schema";
-import { lastAutoMessageAt } from "../db/automatic.ts";
-import { loadDelivery } from "../db/delivery.ts";
-import { isStorageUnavailable } from "../db/errors.ts";
 import {
   type CommitResult,
-  commit,
   Duplicate,
   type LoadedConversation,
+  type MemberRow,
+  VersionConflict,
+  commit,
   loadConversation,
   loadEvents,
   loadMemberStates,
@@ -16,48 +15,49 @@ import {
   loadNames,
   loadNewestMessages,
   loadStoredSettings,
-  type MemberRow,
   StaleContext,
-  VersionConflict,
   wasProcessed,
 } from "../db/repository.ts";
-import { latestSurvey } from "../db/surveys.ts";
 import { loadTimelineAfter } from "../db/timeline.ts";
+import { lastAutoMessageAt } from "../db/automatic.ts";
+import { AutoSender, awayMayBeDue, keywordCandidates } from "../domain/automatic.ts";
+import { activeMember, holdSeat } from "./reconnect.ts";
 import { mayOpen } from "../domain/access.ts";
 import type { Action, MemberAction } from "../domain/actions.ts";
-import { AutoSender, awayMayBeDue, keywordCandidates } from "../domain/automatic.ts";
 import type { MessagePart } from "../domain/channels.ts";
+import type { TriggeredPayload } from "../domain/triggered.ts";
+import { latestSurvey } from "../db/surveys.ts";
+import { csatTopic, hasSurveyMessage, showSurvey } from "./csat.ts";
 import { type Decision, decide } from "../domain/decide.ts";
 import { DomainError, ErrorCode } from "../domain/errors.ts";
 import type { EvictReason } from "../domain/events.ts";
-import { type Actor, type Conversation, isCollaborative, isParticipant, participantIds, type TimelineFacts } from "../domain/model.ts";
+import { type Actor, type Conversation, type TimelineFacts, isCollaborative, isParticipant, participantIds } from "../domain/model.ts";
 import type { Locale, View } from "../domain/sets.ts";
-import { targetIdsOf } from "../domain/targets.ts";
 import { renderError } from "../domain/texts.ts";
-import type { TriggeredPayload } from "../domain/triggered.ts";
-import { CloseCode } from "./closeCodes.ts";
-import { csatTopic, hasSurveyMessage, showSurvey } from "./csat.ts";
-import { type ConversationChange, listSummary, publishChange } from "./feed.ts";
+import { targetIdsOf } from "../domain/targets.ts";
 import { SerialLane } from "./lane.ts";
-import { services } from "./ports.ts";
+import { isStorageUnavailable } from "../db/errors.ts";
+import { loadDelivery } from "../db/delivery.ts";
 import {
   type Answer,
   ConversationJoinOptions,
+  QueryType,
   joinError,
   joinFailure,
   parseAction,
   parseCatchUp,
   parsePage,
-  QueryType,
   requestIdOf,
   verifyForJoin,
 } from "./protocol.ts";
-import { activeMember, holdSeat } from "./reconnect.ts";
-import { eventJson, idsOfMessage, messageJson, type Names, toMessageItem } from "./render.ts";
+import { type ConversationChange, listSummary, publishChange } from "./feed.ts";
+import { type Names, eventJson, idsOfMessage, messageJson, toMessageItem } from "./render.ts";
+import { CloseCode } from "./closeCodes.ts";
 import type { MemberChange } from "./revocations.ts";
-import { conversationRoomId } from "./roomIds.ts";
-import { ConversationState, MemberRef, MemberView } from "./state.ts";
+import { services } from "./ports.ts";
 import { Topic } from "./topics.ts";
+import { ConversationState, MemberRef, MemberView } from "./state.ts";
+import { conversationRoomId } from "./roomIds.ts";
 
 /** How many of the newest messages the synchronized state keeps; older ones come by request. */
 export const STATE_MESSAGES = 50;
@@ -69,42 +69,18 @@ export interface ConversationClientData {
 
 /** Server-side writers (webhooks, administration) reach the room through `serverAction`. */
 export type ServerInput =
-  | {
-      type: "customer_message";
-      requestId: string;
-      text: string;
-      parts?: readonly MessagePart[];
-      customerId: string;
-      inboundEventId?: number;
-    }
+  | { type: "customer_message"; requestId: string; text: string; parts?: readonly MessagePart[]; customerId: string; inboundEventId?: number }
   | { type: "member_departed"; requestId: string; memberId: string; actorId: string | null }
   /** The scheduler (server/scheduler.ts): a durable timer is due (R13.4). */
   | { type: "timer"; requestId: string; action: "auto_close_remind" | "auto_close" }
   /** The survey worker (server/csat.ts): the survey link to the customer (R8.2, R13.1). */
   | { type: "send_csat"; requestId: string; text: string }
   /** `POST /api/v2/conversations/{id}/triggered` (R13.1): a member sends a triggered message. */
-  | {
-      type: "triggered";
-      member: Pick<MemberRow, "id" | "role" | "locale" | "status" | "workspaceId">;
-      view: View;
-      requestId: string;
-      payload: TriggeredPayload;
-    }
+  | { type: "triggered"; member: Pick<MemberRow, "id" | "role" | "locale" | "status" | "workspaceId">; view: View; requestId: string; payload: TriggeredPayload }
   /** A member's action arriving over HTTP (bulk actions): the same rules as from a client. */
-  | {
-      type: "member_action";
-      member: Pick<MemberRow, "id" | "role" | "locale" | "status" | "workspaceId">;
-      view: View;
-      action: MemberAction;
-    }
+  | { type: "member_action"; member: Pick<MemberRow, "id" | "role" | "locale" | "status" | "workspaceId">; view: View; action: MemberAction }
   /** R13.2, over HTTP (server/http/omo.ts): an OMO binding message, sent by a member. */
-  | {
-      type: "omo_binding";
-      requestId: string;
-      kind: "success" | "additional";
-      text: string;
-      member: Pick<MemberRow, "id" | "role" | "locale" | "status" | "workspaceId">;
-    };
+  | { type: "omo_binding"; requestId: string; kind: "success" | "additional"; text: string; member: Pick<MemberRow, "id" | "role" | "locale" | "status" | "workspaceId"> };
 
 const EVICT_CODES: Record<EvictReason, number> = {
   removed: CloseCode.removed,
@@ -174,10 +150,7 @@ function once(answer: (a: Answer) => void): (a: Answer) => void {
  * One conversation, authoritative: room id = conversation id. Every action runs in the serial
  * lane: parse → decide → commit → apply to state → answer → effects. Nothing is told before commit.
  */
-export class ConversationRoom extends Room<{
-  state: ConversationState;
-  client: Client<{ userData: ConversationClientData; auth: ConversationClientData }>;
-}> {
+export class ConversationRoom extends Room<{ state: ConversationState; client: Client<{ userData: ConversationClientData; auth: ConversationClientData }> }> {
   override state = new ConversationState();
   private readonly lane = new SerialLane();
   /** The rate limit's checks, one at a time so messages reach the lane in the order they came. */
@@ -215,6 +188,7 @@ export class ConversationRoom extends Room<{
       if (!mayOpen(this.model, data.member, data.view)) client.leave(CloseCode.noLongerParticipant, "view_not_allowed");
     }
   };
+
 
   static override async onAuth(token: string, options: unknown, _context: AuthContext): Promise<ConversationClientData> {
     return authorize(token, options);
@@ -383,10 +357,7 @@ export class ConversationRoom extends Room<{
   /** Entry point for server-side writers; the answer comes back once committed and applied. */
   async serverAction(input: ServerInput): Promise<Answer> {
     return new Promise<Answer>((settle) => {
-      const observe = services().metrics.roomRequest(
-        input.type === "member_action" || input.type === "timer" ? (input.type === "timer" ? input.action : input.action.type) : input.type,
-        "server",
-      );
+      const observe = services().metrics.roomRequest(input.type === "member_action" || input.type === "timer" ? (input.type === "timer" ? input.action : input.action.type) : input.type, "server");
       const resolve = once((a: Answer) => {
         observe(a);
         settle(a);
@@ -397,26 +368,17 @@ export class ConversationRoom extends Room<{
         run.catch((e: unknown) => resolve(this.failure(e, requestId, locale, input.type)));
       };
       if (input.type === "customer_message") {
-        const action: Action = {
-          type: "customer_message",
-          requestId: input.requestId,
-          text: input.text,
-          ...(input.parts ? { parts: input.parts } : {}),
-        };
-        guard(
-          this.execute({ type: "customer", id: input.customerId }, action, "en", resolve, input.requestId, undefined, input.inboundEventId),
-        );
+        const action: Action = { type: "customer_message", requestId: input.requestId, text: input.text, ...(input.parts ? { parts: input.parts } : {}) };
+        guard(this.execute({ type: "customer", id: input.customerId }, action, "en", resolve, input.requestId, undefined, input.inboundEventId));
       } else if (input.type === "member_action") {
         const { member, view, action } = input;
-        if (member.workspaceId !== this.model.workspaceId)
-          return resolve(this.refusal(action.requestId, ErrorCode.NOT_FOUND, member.locale));
+        if (member.workspaceId !== this.model.workspaceId) return resolve(this.refusal(action.requestId, ErrorCode.NOT_FOUND, member.locale));
         // Checked in the lane, after its request-id check: a retried bulk item whose first run took the actor's access (a 1-on-1 transfer) is a duplicate, not a refusal.
         const admit = () => (mayOpen(this.model, member, view) ? null : ErrorCode.VIEW_NOT_ALLOWED);
         guard(this.execute({ type: "member", id: member.id, role: member.role, view }, action, member.locale, resolve, undefined, admit));
       } else if (input.type === "omo_binding") {
         const { member } = input;
-        if (member.workspaceId !== this.model.workspaceId)
-          return resolve(this.refusal(input.requestId, ErrorCode.NOT_FOUND, member.locale));
+        if (member.workspaceId !== this.model.workspaceId) return resolve(this.refusal(input.requestId, ErrorCode.NOT_FOUND, member.locale));
         const view = isParticipant(this.model, member.id) ? "mine" : "team";
         const action: Action = { type: "omo_binding", requestId: input.requestId, kind: input.kind, text: input.text };
         guard(this.execute({ type: "member", id: member.id, role: member.role, view }, action, member.locale, resolve));
@@ -425,8 +387,7 @@ export class ConversationRoom extends Room<{
         guard(this.execute({ type: "system", id: null }, action, "en", resolve));
       } else if (input.type === "triggered") {
         const { member, view } = input;
-        if (member.workspaceId !== this.model.workspaceId)
-          return resolve(this.refusal(input.requestId, ErrorCode.NOT_FOUND, member.locale));
+        if (member.workspaceId !== this.model.workspaceId) return resolve(this.refusal(input.requestId, ErrorCode.NOT_FOUND, member.locale));
         const action: Action = { type: "triggered", requestId: input.requestId, payload: input.payload };
         const admit = () => (mayOpen(this.model, member, view) ? null : ErrorCode.VIEW_NOT_ALLOWED);
         guard(this.execute({ type: "member", id: member.id, role: member.role, view }, action, member.locale, resolve, undefined, admit));
@@ -532,16 +493,8 @@ export class ConversationRoom extends Room<{
           const fence = { workspaceId: this.model.workspaceId, members: [...rows.values()], settings: this.loaded.storedSettings };
           let result: CommitResult;
           try {
-            result = await commit(db, {
-              before: this.model,
-              decision,
-              memberId,
-              requestId: action.requestId,
-              now,
-              externalId,
-              fence,
-              ...(inboundEventId !== undefined ? { inboundEventId } : {}),
-            });
+            const marks = inboundEventId !== undefined ? { inboundEventId } : {};
+            result = await commit(db, { before: this.model, decision, memberId, requestId: action.requestId, now, externalId, fence, ...marks });
           } catch (e) {
             if (e instanceof VersionConflict) {
               conflicts++;
@@ -585,16 +538,7 @@ export class ConversationRoom extends Room<{
     const current = this.currentActor(actor, rows);
     if (!current.ok) return current;
     try {
-      return {
-        ok: true,
-        decision: decide(this.model, action, {
-          actor: current.actor,
-          now,
-          members: rows,
-          settings: this.loaded.settings,
-          ...(timeline ? { timeline } : {}),
-        }),
-      };
+      return { ok: true, decision: decide(this.model, action, { actor: current.actor, now, members: rows, settings: this.loaded.settings, ...(timeline ? { timeline } : {}) }) };
     } catch (e) {
       if (e instanceof DomainError) return { ok: false, code: e.code };
       throw e;
@@ -606,9 +550,7 @@ export class ConversationRoom extends Room<{
    * welcome), and — only when the workspace is closed now — when the last away message went out (R13.1).
    */
   private async timelineFacts(now: Date): Promise<TimelineFacts> {
-    const lastAwayAt = awayMayBeDue(this.loaded.settings, this.model, now)
-      ? await lastAutoMessageAt(services().db, this.roomId, AutoSender.away)
-      : null;
+    const lastAwayAt = awayMayBeDue(this.loaded.settings, this.model, now) ? await lastAutoMessageAt(services().db, this.roomId, AutoSender.away) : null;
     return { empty: this.loaded.lastSeq === 0, lastAwayAt };
   }
 
@@ -767,11 +709,7 @@ export class ConversationRoom extends Room<{
         client.leave(CloseCode.noLongerParticipant, "no_longer_participant");
       }
     }
-    const queued = [
-      ...(decision.notices.length ? ["notice"] : []),
-      ...decision.effects.map((e) => e.kind),
-      ...(decision.autoMessages.length ? ["deliver_reply"] : []),
-    ];
+    const queued = [...(decision.notices.length ? ["notice"] : []), ...decision.effects.map((e) => e.kind), ...(decision.autoMessages.length ? ["deliver_reply"] : [])];
     if (queued.length) services().kickOutbox(queued);
   }
 
@@ -786,9 +724,7 @@ export class ConversationRoom extends Room<{
       after: listSummary(this.model, this.loaded.times),
       memberStates: result.allMemberStatesChanged ? "all" : result.memberStates.map((m) => m.memberId),
     };
-    publishChange(services().presence, change).catch((err) =>
-      services().log.warn({ err, conversationId: this.roomId }, "list change not published"),
-    );
+    publishChange(services().presence, change).catch((err) => services().log.warn({ err, conversationId: this.roomId }, "list change not published"));
   }
 
   private evictMember(memberId: string, code: number, reason: string): void {
