@@ -3,7 +3,8 @@ import type { MemberStateChange } from "../domain/events.ts";
 import type { Conversation, MemberInfo } from "../domain/model.ts";
 import { assertNever } from "../domain/sets.ts";
 import type { Db } from "./client.ts";
-import { Params, runRaw, toDate } from "./raw.ts";
+import { isStorageUnavailable } from "./errors.ts";
+import { Params, runRaw, runRawGroup, toDate } from "./raw.ts";
 import type { ListTimes, MemberState } from "./rows.ts";
 import type { StoredEvent, StoredMessage } from "./timeline.ts";
 
@@ -107,21 +108,169 @@ interface CommitRow {
   notification_ids: string[] | null;
 }
 
-/** Writes a decision in one statement. Throws `VersionConflict`, `Duplicate` or `StaleContext`, having written nothing. */
+/**
+ * Writes a decision in one statement. Throws `VersionConflict`, `Duplicate` or `StaleContext`, having written nothing.
+ * Resolves only once the statement is committed — alone, or in a group transaction with other
+ * conversations' commits (see `CommitQueue`).
+ */
 export async function commit(db: Db, input: CommitInput): Promise<CommitResult> {
   const { text, params, ops } = commitStatement(input);
-  let row: CommitRow | undefined;
-  try {
-    [row] = await runRaw<CommitRow>(db, text, params);
-  } catch (e) {
-    if (isRequestConflict(e)) throw new Duplicate();
-    throw e;
-  }
+  return queueOf(db).add({ input, text, params, ops });
+}
+
+/** The outcome of one commit statement's row: the result, or why nothing was written. */
+function outcomeOf(input: CommitInput, row: CommitRow | undefined, ops: StateOps): CommitResult {
   // A firing whose timer was cleared or moved meanwhile: not due any more, nothing written.
   if (!row || row.duplicate || !row.timer_due) throw new Duplicate();
   if (!row.fenced) throw new StaleContext();
   if (row.last_seq === null) throw new VersionConflict();
   return resultOf(input, row, ops);
+}
+
+// ---- group commit ---------------------------------------------------------------------------------
+
+/** At most this many commits in one group transaction. */
+export const GROUP_COMMIT_MAX = 32;
+/** Group transactions in flight at once on PostgreSQL (each holds a pool connection while it runs). */
+const GROUP_COMMIT_FLIGHTS = 4;
+
+interface Pending {
+  readonly input: CommitInput;
+  readonly text: string;
+  readonly params: unknown[];
+  readonly ops: StateOps;
+  resolve(result: CommitResult): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Group commit: the commits of many rooms share one transaction. A commit that finds a flight
+ * free runs at once, alone, as one statement (no wait, no transaction around it); the commits
+ * that arrive while every flight is busy wait and go together in the next one: their statements
+ * sent at once between one BEGIN and one COMMIT (one WAL flush, one round trip for the lot).
+ *
+ * Why it keeps every guarantee of a commit alone:
+ * - Nothing is acknowledged before commit: each caller's promise settles only after the group's
+ *   COMMIT has returned (the rooms answer and patch after their `commit` resolves).
+ * - No half-applied action: each action is still ONE statement, all of whose writes hang off its
+ *   own version-checked conversation row (see above); the group commits all of them or none.
+ * - The version fence, the request-id check and the member/settings fence are each action's own
+ *   statement's, on its own conversation; an action that fails them writes nothing and is told so
+ *   (`VersionConflict`, `Duplicate`, `StaleContext`) without touching the others, which commit.
+ *   A group never holds two commits of one conversation (a room's lane sends one at a time; the
+ *   queue also keeps a second one for the next group), and commits of different conversations
+ *   write disjoint rows, so they do not wait on each other inside a group.
+ * - A failing item does not fail the others: when a statement errs (a duplicate racing in past
+ *   the check and meeting the unique index, a deadlock with a stray writer), PostgreSQL rolls the
+ *   whole group back — nothing of it is written — and each of its commits is run again alone, so
+ *   each gets its own outcome.
+ * - A failed transaction answers STORAGE_UNAVAILABLE without acknowledging: when the database is
+ *   unavailable (lost connection, timeout, shutdown — `isStorageUnavailable`), every commit of the
+ *   group is rejected with that error, exactly as a commit alone is; whether it got in is decided
+ *   by a retry with the same request id (`Duplicate`), as for a commit alone.
+ * - A process killed during a group flush acknowledged none of it; what the group wrote, if its
+ *   COMMIT got in, is found by the retries' request-id checks (a webhook's event is marked
+ *   processed by the same statement, so it is not applied twice).
+ */
+class CommitQueue {
+  private readonly waiting: Pending[] = [];
+  private flights = 0;
+  private scheduled = false;
+
+  constructor(
+    private readonly db: Db,
+    private readonly maxFlights: number,
+  ) {}
+
+  add(p: Omit<Pending, "resolve" | "reject">): Promise<CommitResult> {
+    return new Promise<CommitResult>((resolve, reject) => {
+      this.waiting.push({ ...p, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Launches on the next turn: the commits of this turn go together. */
+  private schedule(): void {
+    if (this.scheduled || this.flights >= this.maxFlights || this.waiting.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      while (this.flights < this.maxFlights && this.waiting.length > 0) {
+        const group = this.take();
+        this.flights++;
+        void this.flush(group).finally(() => {
+          this.flights--;
+          this.schedule();
+        });
+      }
+    });
+  }
+
+  /** Up to GROUP_COMMIT_MAX waiting commits, in order, at most one per conversation. */
+  private take(): Pending[] {
+    const group: Pending[] = [];
+    const rest: Pending[] = [];
+    const conversations = new Set<string>();
+    for (const p of this.waiting) {
+      if (group.length < GROUP_COMMIT_MAX && !conversations.has(p.input.before.id)) {
+        conversations.add(p.input.before.id);
+        group.push(p);
+      } else {
+        rest.push(p);
+      }
+    }
+    this.waiting.splice(0, this.waiting.length, ...rest);
+    return group;
+  }
+
+  private async flush(group: Pending[]): Promise<void> {
+    if (group.length === 1) return this.alone(group[0]!);
+    let rows: CommitRow[][];
+    try {
+      rows = await runRawGroup<CommitRow>(this.db, group);
+    } catch (e) {
+      if (isStorageUnavailable(e)) {
+        for (const p of group) p.reject(e);
+        return;
+      }
+      // Rolled back as a whole, nothing written: each commit again on its own.
+      await Promise.all(group.map((p) => this.alone(p)));
+      return;
+    }
+    group.forEach((p, i) => settle(p, rows[i]?.[0]));
+  }
+
+  private async alone(p: Pending): Promise<void> {
+    let row: CommitRow | undefined;
+    try {
+      [row] = await runRaw<CommitRow>(this.db, p.text, p.params);
+    } catch (e) {
+      p.reject(isRequestConflict(e) ? new Duplicate() : e);
+      return;
+    }
+    settle(p, row);
+  }
+}
+
+function settle(p: Pending, row: CommitRow | undefined): void {
+  try {
+    p.resolve(outcomeOf(p.input, row, p.ops));
+  } catch (e) {
+    p.reject(e);
+  }
+}
+
+const queues = new WeakMap<Db, CommitQueue>();
+
+function queueOf(db: Db): CommitQueue {
+  let q = queues.get(db);
+  if (!q) {
+    const client = (db as unknown as { $client: object }).$client;
+    // PGlite runs one statement at a time in this process: one flight.
+    q = new CommitQueue(db, "unsafe" in client ? GROUP_COMMIT_FLIGHTS : 1);
+    queues.set(db, q);
+  }
+  return q;
 }
 
 /** A unique index on the request ids refused a row: the same request committed meanwhile. */
