@@ -237,7 +237,7 @@ class CommitQueue {
       await Promise.all(group.map((p) => this.alone(p)));
       return;
     }
-    group.forEach((p, i) => settle(p, rows[i]?.[0]));
+    for (const [i, p] of group.entries()) settle(p, rows[i]?.[0]);
   }
 
   private async alone(p: Pending): Promise<void> {
