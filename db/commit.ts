@@ -157,9 +157,10 @@ interface Pending {
  * - The version fence, the request-id check and the member/settings fence are each action's own
  *   statement's, on its own conversation; an action that fails them writes nothing and is told so
  *   (`VersionConflict`, `Duplicate`, `StaleContext`) without touching the others, which commit.
- *   A group never holds two commits of one conversation (a room's lane sends one at a time; the
- *   queue also keeps a second one for the next group), and commits of different conversations
- *   write disjoint rows, so they do not wait on each other inside a group.
+ *   A group never holds two commits of one conversation, and a conversation's commit waits while
+ *   another of it is in flight (a room's lane sends one at a time anyway; the queue keeps the
+ *   arrival order for any other caller), and commits of different conversations write disjoint
+ *   rows, so they do not wait on each other inside a group.
  * - A failing item does not fail the others: when a statement errs (a duplicate racing in past
  *   the check and meeting the unique index, a deadlock with a stray writer), PostgreSQL rolls the
  *   whole group back — nothing of it is written — and each of its commits is run again alone, so
@@ -176,6 +177,8 @@ class CommitQueue {
   private readonly waiting: Pending[] = [];
   private flights = 0;
   private scheduled = false;
+  /** Conversations with a commit in a group in flight: their next commit waits for it (arrival order). */
+  private readonly busy = new Set<string>();
 
   constructor(
     private readonly db: Db,
@@ -197,20 +200,23 @@ class CommitQueue {
       this.scheduled = false;
       while (this.flights < this.maxFlights && this.waiting.length > 0) {
         const group = this.take();
+        if (group.length === 0) break;
         this.flights++;
+        for (const p of group) this.busy.add(p.input.before.id);
         void this.flush(group).finally(() => {
           this.flights--;
+          for (const p of group) this.busy.delete(p.input.before.id);
           this.schedule();
         });
       }
     });
   }
 
-  /** Up to GROUP_COMMIT_MAX waiting commits, in order, at most one per conversation. */
+  /** Up to GROUP_COMMIT_MAX waiting commits, in order, at most one per conversation, none of a conversation already in flight. */
   private take(): Pending[] {
     const group: Pending[] = [];
     const rest: Pending[] = [];
-    const conversations = new Set<string>();
+    const conversations = new Set<string>(this.busy);
     for (const p of this.waiting) {
       if (group.length < GROUP_COMMIT_MAX && !conversations.has(p.input.before.id)) {
         conversations.add(p.input.before.id);

@@ -136,7 +136,7 @@ describe.each(storageKinds())("group commit on %s", (kind) => {
     expect(row!.version).toBe(d!.c.version);
   });
 
-  it("two commits of one conversation issued together never share a group: the second meets the version fence of the first", async () => {
+  it("two commits of one conversation issued together never share a group and run in arrival order: the second meets the version fence of the first", async () => {
     const [one] = await conversations(1);
     const x = await customerMessage(one!.c, one!.customerId, "g3-x", "x");
     const y = await customerMessage(one!.c, one!.customerId, "g3-y", "y");
