@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
-import type { Conversation } from "../domain/model.ts";
 import { type ChannelStatus, type ChannelType, conversationChannelOf } from "../domain/channels.ts";
+import type { Conversation } from "../domain/model.ts";
 import type { Db } from "./client.ts";
+import { Params, runRaw, toDate } from "./raw.ts";
 import type { ListTimes } from "./rows.ts";
 import * as s from "./schema.ts";
-import { Params, runRaw } from "./raw.ts";
 
 /** Storage of channel accounts and of customer intake (the customer and the conversation a message lands in). */
 
@@ -45,14 +45,42 @@ const accountColumns = {
   updatedAt: s.channels.updatedAt,
 };
 
-/** One channel account by id (of `type` when given), or null. */
+/**
+ * One channel account by id (of `type` when given), or null. Written by hand (db/raw.ts): every
+ * webhook reads its account.
+ */
 export async function selectChannelAccount(db: Db, id: string, type?: ChannelType): Promise<ChannelAccountRow | null> {
-  const c = s.channels;
-  const rows = await db
-    .select(accountColumns)
-    .from(c)
-    .where(type ? and(eq(c.id, id), eq(c.type, type)) : eq(c.id, id));
-  return rows[0] ?? null;
+  const q = new Params();
+  const [row] = await runRaw<{
+    id: string;
+    workspace_id: string;
+    type: ChannelType;
+    name: string;
+    status: ChannelStatus;
+    settings: unknown;
+    secrets_enc: string | null;
+    secret_hash: string | null;
+    created_at: unknown;
+    updated_at: unknown;
+  }>(
+    db,
+    `select id, workspace_id, type, name, status, settings, secrets_enc, secret_hash, created_at, updated_at from channels
+     where id = ${q.p(id, "text")}${type ? ` and type = ${q.p(type, "text")}` : ""}`,
+    q.values,
+  );
+  if (!row) return null;
+  return {
+    id: row.id,
+    workspaceId: row.workspace_id,
+    type: row.type,
+    name: row.name,
+    status: row.status,
+    settings: (typeof row.settings === "string" ? JSON.parse(row.settings) : row.settings) as Record<string, unknown>,
+    secretsEnc: row.secrets_enc,
+    secretHash: row.secret_hash,
+    createdAt: toDate(row.created_at),
+    updatedAt: toDate(row.updated_at),
+  };
 }
 
 /** A workspace's channel accounts, oldest first. */

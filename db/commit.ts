@@ -3,7 +3,8 @@ import type { MemberStateChange } from "../domain/events.ts";
 import type { Conversation, MemberInfo } from "../domain/model.ts";
 import { assertNever } from "../domain/sets.ts";
 import type { Db } from "./client.ts";
-import { Params, runRaw, toDate } from "./raw.ts";
+import { isStorageUnavailable } from "./errors.ts";
+import { Params, runRaw, runRawGroup, toDate } from "./raw.ts";
 import type { ListTimes, MemberState } from "./rows.ts";
 import type { StoredEvent, StoredMessage } from "./timeline.ts";
 
@@ -20,7 +21,8 @@ import type { StoredEvent, StoredMessage } from "./timeline.ts";
  * 4. From `conv`'s row, so they are written only when it is: the request id, the messages and
  *    status-log events (seqs counted back from the new `last_seq`), every member's unread and pin
  *    in one upsert (and one update for "all of them") that returns the rows, the notices and
- *    their outbox rows, the effects' outbox rows.
+ *    their outbox rows, the effects' outbox rows, and the inbound event a customer message came
+ *    from marked processed.
  *
  * 5. `t_fired`, `t_clear`, `t_set` — durable timers (domain/timers.ts), from `conv`'s row too: a
  *    firing (R13.4) commits only while its timer is still there and due (part of the guard of
@@ -70,6 +72,12 @@ export interface CommitInput {
   readonly externalId?: string;
   /** Checked in the same statement when given (the rooms give it); `StaleContext` when it fails. */
   readonly fence?: CommitFence;
+  /**
+   * For customer messages taken from `inbound_events` (server/channels/intake.ts): the stored
+   * event, marked processed in the same statement when the message is written — so intake needs
+   * no statement of its own for it, and the mark and the message are one transaction.
+   */
+  readonly inboundEventId?: number;
 }
 
 export interface CommitResult {
@@ -100,21 +108,175 @@ interface CommitRow {
   notification_ids: string[] | null;
 }
 
-/** Writes a decision in one statement. Throws `VersionConflict`, `Duplicate` or `StaleContext`, having written nothing. */
+/**
+ * Writes a decision in one statement. Throws `VersionConflict`, `Duplicate` or `StaleContext`, having written nothing.
+ * Resolves only once the statement is committed — alone, or in a group transaction with other
+ * conversations' commits (see `CommitQueue`).
+ */
 export async function commit(db: Db, input: CommitInput): Promise<CommitResult> {
   const { text, params, ops } = commitStatement(input);
-  let row: CommitRow | undefined;
-  try {
-    [row] = await runRaw<CommitRow>(db, text, params);
-  } catch (e) {
-    if (isRequestConflict(e)) throw new Duplicate();
-    throw e;
-  }
+  return queueOf(db).add({ input, text, params, ops });
+}
+
+/** The outcome of one commit statement's row: the result, or why nothing was written. */
+function outcomeOf(input: CommitInput, row: CommitRow | undefined, ops: StateOps): CommitResult {
   // A firing whose timer was cleared or moved meanwhile: not due any more, nothing written.
   if (!row || row.duplicate || !row.timer_due) throw new Duplicate();
   if (!row.fenced) throw new StaleContext();
   if (row.last_seq === null) throw new VersionConflict();
   return resultOf(input, row, ops);
+}
+
+// ---- group commit ---------------------------------------------------------------------------------
+
+/** At most this many commits in one group transaction. */
+export const GROUP_COMMIT_MAX = 32;
+/** Group transactions in flight at once on PostgreSQL (each holds a pool connection while it runs). */
+const GROUP_COMMIT_FLIGHTS = 4;
+
+interface Pending {
+  readonly input: CommitInput;
+  readonly text: string;
+  readonly params: unknown[];
+  readonly ops: StateOps;
+  resolve(result: CommitResult): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Group commit: the commits of many rooms share one transaction. A commit that finds a flight
+ * free runs at once, alone, as one statement (no wait, no transaction around it); the commits
+ * that arrive while every flight is busy wait and go together in the next one: their statements
+ * sent at once between one BEGIN and one COMMIT (one WAL flush, one round trip for the lot).
+ *
+ * Why it keeps every guarantee of a commit alone:
+ * - Nothing is acknowledged before commit: each caller's promise settles only after the group's
+ *   COMMIT has returned (the rooms answer and patch after their `commit` resolves).
+ * - No half-applied action: each action is still ONE statement, all of whose writes hang off its
+ *   own version-checked conversation row (see above); the group commits all of them or none.
+ * - The version fence, the request-id check and the member/settings fence are each action's own
+ *   statement's, on its own conversation; an action that fails them writes nothing and is told so
+ *   (`VersionConflict`, `Duplicate`, `StaleContext`) without touching the others, which commit.
+ *   A group never holds two commits of one conversation, and a conversation's commit waits while
+ *   another of it is in flight (a room's lane sends one at a time anyway; the queue keeps the
+ *   arrival order for any other caller), and commits of different conversations write disjoint
+ *   rows, so they do not wait on each other inside a group.
+ * - A failing item does not fail the others: when a statement errs (a duplicate racing in past
+ *   the check and meeting the unique index, a deadlock with a stray writer), PostgreSQL rolls the
+ *   whole group back — nothing of it is written — and each of its commits is run again alone, so
+ *   each gets its own outcome.
+ * - A failed transaction answers STORAGE_UNAVAILABLE without acknowledging: when the database is
+ *   unavailable (lost connection, timeout, shutdown — `isStorageUnavailable`), every commit of the
+ *   group is rejected with that error, exactly as a commit alone is; whether it got in is decided
+ *   by a retry with the same request id (`Duplicate`), as for a commit alone.
+ * - A process killed during a group flush acknowledged none of it; what the group wrote, if its
+ *   COMMIT got in, is found by the retries' request-id checks (a webhook's event is marked
+ *   processed by the same statement, so it is not applied twice).
+ */
+class CommitQueue {
+  private readonly waiting: Pending[] = [];
+  private flights = 0;
+  private scheduled = false;
+  /** Conversations with a commit in a group in flight: their next commit waits for it (arrival order). */
+  private readonly busy = new Set<string>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly maxFlights: number,
+  ) {}
+
+  add(p: Omit<Pending, "resolve" | "reject">): Promise<CommitResult> {
+    return new Promise<CommitResult>((resolve, reject) => {
+      this.waiting.push({ ...p, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Launches on the next turn: the commits of this turn go together. */
+  private schedule(): void {
+    if (this.scheduled || this.flights >= this.maxFlights || this.waiting.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      while (this.flights < this.maxFlights && this.waiting.length > 0) {
+        const group = this.take();
+        if (group.length === 0) break;
+        this.flights++;
+        for (const p of group) this.busy.add(p.input.before.id);
+        void this.flush(group).finally(() => {
+          this.flights--;
+          for (const p of group) this.busy.delete(p.input.before.id);
+          this.schedule();
+        });
+      }
+    });
+  }
+
+  /** Up to GROUP_COMMIT_MAX waiting commits, in order, at most one per conversation, none of a conversation already in flight. */
+  private take(): Pending[] {
+    const group: Pending[] = [];
+    const rest: Pending[] = [];
+    const conversations = new Set<string>(this.busy);
+    for (const p of this.waiting) {
+      if (group.length < GROUP_COMMIT_MAX && !conversations.has(p.input.before.id)) {
+        conversations.add(p.input.before.id);
+        group.push(p);
+      } else {
+        rest.push(p);
+      }
+    }
+    this.waiting.splice(0, this.waiting.length, ...rest);
+    return group;
+  }
+
+  private async flush(group: Pending[]): Promise<void> {
+    if (group.length === 1) return this.alone(group[0]!);
+    let rows: CommitRow[][];
+    try {
+      rows = await runRawGroup<CommitRow>(this.db, group);
+    } catch (e) {
+      if (isStorageUnavailable(e)) {
+        for (const p of group) p.reject(e);
+        return;
+      }
+      // Rolled back as a whole, nothing written: each commit again on its own.
+      await Promise.all(group.map((p) => this.alone(p)));
+      return;
+    }
+    for (const [i, p] of group.entries()) settle(p, rows[i]?.[0]);
+  }
+
+  private async alone(p: Pending): Promise<void> {
+    let row: CommitRow | undefined;
+    try {
+      [row] = await runRaw<CommitRow>(this.db, p.text, p.params);
+    } catch (e) {
+      p.reject(isRequestConflict(e) ? new Duplicate() : e);
+      return;
+    }
+    settle(p, row);
+  }
+}
+
+function settle(p: Pending, row: CommitRow | undefined): void {
+  try {
+    p.resolve(outcomeOf(p.input, row, p.ops));
+  } catch (e) {
+    p.reject(e);
+  }
+}
+
+const queues = new WeakMap<Db, CommitQueue>();
+
+function queueOf(db: Db): CommitQueue {
+  let q = queues.get(db);
+  if (!q) {
+    const client = (db as unknown as { $client: object }).$client;
+    // PGlite runs one statement at a time in this process: one flight.
+    q = new CommitQueue(db, "unsafe" in client ? GROUP_COMMIT_FLIGHTS : 1);
+    queues.set(db, q);
+  }
+  return q;
 }
 
 /** A unique index on the request ids refused a row: the same request committed meanwhile. */
@@ -207,10 +369,14 @@ function commitStatement(input: CommitInput): { text: string; params: unknown[];
   if (input.memberId) {
     const member = q.p(input.memberId, "text");
     const request = q.p(input.requestId, "text");
-    ctes.push(`dup as (select 1 from processed_requests where conversation_id = ${id} and member_id = ${member} and request_id = ${request})`);
+    ctes.push(
+      `dup as (select 1 from processed_requests where conversation_id = ${id} and member_id = ${member} and request_id = ${request})`,
+    );
     claim = `claim as (insert into processed_requests (conversation_id, member_id, request_id) select ${id}, ${member}, ${request} from conv)`;
   } else if (input.externalId) {
-    ctes.push(`dup as (select 1 from messages where conversation_id = ${id} and sender = 'customer' and request_id = ${q.p(input.externalId, "text")})`);
+    ctes.push(
+      `dup as (select 1 from messages where conversation_id = ${id} and sender = 'customer' and request_id = ${q.p(input.externalId, "text")})`,
+    );
   } else {
     ctes.push("dup as (select 1 where false)");
   }
@@ -220,7 +386,9 @@ function commitStatement(input: CommitInput): { text: string; params: unknown[];
   const f = input.fence;
   if (f) {
     const ws = q.p(f.workspaceId, "text");
-    checks.push(`exists (select 1 from workspaces where id = ${ws} and settings = ${q.p(JSON.stringify(f.settings ?? null), "text")}::jsonb)`);
+    checks.push(
+      `exists (select 1 from workspaces where id = ${ws} and settings = ${q.p(JSON.stringify(f.settings ?? null), "text")}::jsonb)`,
+    );
     if (f.members.length) {
       const ids = q.p(
         f.members.map((m) => m.id),
@@ -267,7 +435,9 @@ function commitStatement(input: CommitInput): { text: string; params: unknown[];
     );
   }
   if (rows.events.length) {
-    ctes.push(`evts as (insert into conversation_events (conversation_id, seq, kind, actor_id, target_ids, created_at) ${rows.events.join(" union all ")})`);
+    ctes.push(
+      `evts as (insert into conversation_events (conversation_id, seq, kind, actor_id, target_ids, created_at) ${rows.events.join(" union all ")})`,
+    );
   }
   const ops = foldStates(d.memberState);
   const stateSets: string[] = [];
@@ -325,7 +495,9 @@ function commitStatement(input: CommitInput): { text: string; params: unknown[];
       (n) =>
         `select ${ws}, ${q.p(n.recipientId, "text")}, ${q.p(n.kind, "text")}, ${id}, ${q.p(n.actorId, "text")}, ${q.p(n.actorRole ?? null, "text")}, ${at} from conv`,
     );
-    ctes.push(`notes as (insert into notifications (workspace_id, member_id, kind, conversation_id, actor_id, actor_role, created_at) ${notices.join(" union all ")} returning id, member_id)`);
+    ctes.push(
+      `notes as (insert into notifications (workspace_id, member_id, kind, conversation_id, actor_id, actor_role, created_at) ${notices.join(" union all ")} returning id, member_id)`,
+    );
     // Due at the committer's clock, the one claims compare with (not the database's now(), which can be later within a millisecond).
     ctes.push(
       `note_out as (insert into outbox (topic, payload, created_at, available_at) select 'notice', jsonb_build_object('kind', 'notice', 'notificationId', id, 'memberId', member_id), ${at}, ${at} from notes)`,
@@ -348,13 +520,29 @@ function commitStatement(input: CommitInput): { text: string; params: unknown[];
     ctes.push(`auto_out as (insert into outbox (topic, payload, created_at, available_at) ${rows.join(" union all ")})`);
   }
 
+  // 4b. the inbound event this customer message came from: processed with it
+  if (input.inboundEventId !== undefined) {
+    ctes.push(
+      `inbound as (update inbound_events set processed_at = ${at}, last_error = null where id = ${q.p(input.inboundEventId, "bigint")} and exists (select 1 from conv))`,
+    );
+  }
+
   // 5. durable timers, from conv's row: the one fired goes; cleared ones go; set ones are (re)armed.
-  if (consume) ctes.push(`t_fired as (delete from timers where conversation_id = ${id} and kind = ${q.p(consume, "text")} and exists (select 1 from conv))`);
+  if (consume)
+    ctes.push(
+      `t_fired as (delete from timers where conversation_id = ${id} and kind = ${q.p(consume, "text")} and exists (select 1 from conv))`,
+    );
   const setKinds = new Set(d.timers.set.map((t) => t.kind));
   const clear = d.timers.clear.filter((k) => !setKinds.has(k) && k !== consume);
-  if (clear.length) ctes.push(`t_clear as (delete from timers where conversation_id = ${id} and kind = any(${q.p(clear, "text[]")}) and exists (select 1 from conv))`);
+  if (clear.length)
+    ctes.push(
+      `t_clear as (delete from timers where conversation_id = ${id} and kind = any(${q.p(clear, "text[]")}) and exists (select 1 from conv))`,
+    );
   if (d.timers.set.length) {
-    const armed = d.timers.set.map((t) => `select ${id}, ${q.p(t.kind, "text")}, ${q.p(new Date(now.getTime() + t.afterMs).toISOString(), "timestamptz")}, ${at} from conv`);
+    const armed = d.timers.set.map(
+      (t) =>
+        `select ${id}, ${q.p(t.kind, "text")}, ${q.p(new Date(now.getTime() + t.afterMs).toISOString(), "timestamptz")}, ${at} from conv`,
+    );
     ctes.push(
       `t_set as (insert into timers (conversation_id, kind, due_at, created_at) ${armed.join(" union all ")}
         on conflict (conversation_id, kind) do update set due_at = excluded.due_at, lease_until = null, attempts = 0, last_error = null)`,
@@ -426,10 +614,13 @@ function timelineRows(input: CommitInput, count: number, q: Params, id: string, 
     );
   }
   for (const m of d.system) {
-    messages.push(`select ${id}, ${seq()}, 'system', null, null, ${q.p(m.kind, "text")}, ${q.p([...m.subjectIds], "text[]")}, null, null, null, ${at} from conv c`);
+    messages.push(
+      `select ${id}, ${seq()}, 'system', null, null, ${q.p(m.kind, "text")}, ${q.p([...m.subjectIds], "text[]")}, null, null, null, ${at} from conv c`,
+    );
   }
   const events = d.log.map(
-    (e) => `select ${id}, ${seq()}, ${q.p(e.kind, "text")}, ${q.p(e.actorId, "text")}, ${q.p([...e.targetIds], "text[]")}, ${at} from conv c`,
+    (e) =>
+      `select ${id}, ${seq()}, ${q.p(e.kind, "text")}, ${q.p(e.actorId, "text")}, ${q.p([...e.targetIds], "text[]")}, ${at} from conv c`,
   );
   return { messages, events };
 }
@@ -459,17 +650,48 @@ function resultOf(input: CommitInput, row: CommitRow, ops: StateOps): CommitResu
   }
   for (const m of d.autoMessages) {
     const queued = row.channel_id !== null;
-    messages.push({ ...base, seq: ++seq, sender: "auto", senderId: m.senderId, body: m.text, system: null, deliveryStatus: queued ? "queued" : null, parts: null });
+    messages.push({
+      ...base,
+      seq: ++seq,
+      sender: "auto",
+      senderId: m.senderId,
+      body: m.text,
+      system: null,
+      deliveryStatus: queued ? "queued" : null,
+      parts: null,
+    });
   }
   for (const m of d.system) {
-    messages.push({ ...base, seq: ++seq, sender: "system", senderId: null, body: null, system: { kind: m.kind, subjectIds: [...m.subjectIds] }, deliveryStatus: null, parts: null });
+    messages.push({
+      ...base,
+      seq: ++seq,
+      sender: "system",
+      senderId: null,
+      body: null,
+      system: { kind: m.kind, subjectIds: [...m.subjectIds] },
+      deliveryStatus: null,
+      parts: null,
+    });
   }
-  const events: StoredEvent[] = d.log.map((e) => ({ seq: ++seq, kind: e.kind, actorId: e.actorId, targetIds: [...e.targetIds], createdAt: now }));
-  const states = (typeof row.states === "string" ? JSON.parse(row.states) : row.states) as { m: string; u: number; r: number; p: boolean }[];
+  const events: StoredEvent[] = d.log.map((e) => ({
+    seq: ++seq,
+    kind: e.kind,
+    actorId: e.actorId,
+    targetIds: [...e.targetIds],
+    createdAt: now,
+  }));
+  const states = (typeof row.states === "string" ? JSON.parse(row.states) : row.states) as {
+    m: string;
+    u: number;
+    r: number;
+    p: boolean;
+  }[];
   return {
     conversation: writes ? { ...d.next, version: row.version as number } : before,
     lastSeq,
-    times: writes ? { lastMessageAt: toDate(row.last_message_at), waitingSince: row.waiting_since == null ? null : toDate(row.waiting_since) } : null,
+    times: writes
+      ? { lastMessageAt: toDate(row.last_message_at), waitingSince: row.waiting_since == null ? null : toDate(row.waiting_since) }
+      : null,
     messages,
     events,
     notificationIds: (row.notification_ids ?? []).map(Number),

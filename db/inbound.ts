@@ -1,5 +1,6 @@
-import { and, asc, eq, inArray, isNotNull, isNull, lt, lte } from "drizzle-orm";
+import { and, asc, eq, inArray, isNotNull, isNull, lt, lte, sql } from "drizzle-orm";
 import type { Db } from "./client.ts";
+import { Params, runRaw } from "./raw.ts";
 import * as s from "./schema.ts";
 
 /**
@@ -13,24 +14,73 @@ export type InboundEventRow = typeof s.inboundEvents.$inferSelect;
 
 /**
  * Stores the events of one webhook in ONE statement (`ON CONFLICT DO NOTHING` on the channel and
- * provider event id). Returns the rows newly stored; the others were duplicates. Two events of one
- * batch with the same id count once.
+ * provider event id). Returns the rows newly stored, in the batch's order; the others were
+ * duplicates. Two events of one batch with the same id count once.
+ *
+ * With `leaseMs`, the rows are stored already claimed by the caller (one attempt, due again only
+ * when the lease runs out), as `claimInboundEvents` would claim them: the process that stores
+ * them processes them at once and needs no claim statement; if it dies first, they are taken over
+ * after the lease like any claimed row. Written by hand (db/raw.ts): it is on every webhook's path.
  */
 export async function insertInboundEvents(
   db: Db,
   channelId: string,
   events: readonly { readonly providerEventId: string; readonly payload: Record<string, unknown> }[],
   now: Date,
+  opts: { readonly leaseMs?: number } = {},
 ): Promise<InboundEventRow[]> {
   if (events.length === 0) return [];
   // Received and due at the caller's clock, the one claims compare with: the database's own now()
   // (microseconds) could be later than a claim's `now` in the same millisecond, and the event would
   // wait for the next poll instead of being processed at once.
-  return db
-    .insert(s.inboundEvents)
-    .values(events.map((e) => ({ channelId, providerEventId: e.providerEventId, payload: e.payload, receivedAt: now, availableAt: now })))
-    .onConflictDoNothing({ target: [s.inboundEvents.channelId, s.inboundEvents.providerEventId] })
-    .returning();
+  const availableAt = opts.leaseMs === undefined ? now : new Date(now.getTime() + opts.leaseMs);
+  const attempts = opts.leaseMs === undefined ? 0 : 1;
+  const q = new Params();
+  const rows = await runRaw<{ id: number | string; provider_event_id: string }>(
+    db,
+    `insert into inbound_events (channel_id, provider_event_id, payload, received_at, available_at, attempts)
+     select ${q.p(channelId, "text")}, e.id, e.p::jsonb, ${q.p(now.toISOString(), "timestamptz")}, ${q.p(availableAt.toISOString(), "timestamptz")}, ${q.p(attempts, "int")}
+     from unnest(${q.p(
+       events.map((e) => e.providerEventId),
+       "text[]",
+     )}, ${q.p(
+       events.map((e) => JSON.stringify(e.payload)),
+       "text[]",
+     )}) with ordinality as e(id, p, n)
+     order by e.n
+     on conflict (channel_id, provider_event_id) do nothing
+     returning id, provider_event_id`,
+    q.values,
+  );
+  // The rows as stored: what was sent (the first of a batch's events with one id), and the id given.
+  const byEventId = new Map<string, Record<string, unknown>>();
+  for (const e of events) if (!byEventId.has(e.providerEventId)) byEventId.set(e.providerEventId, e.payload);
+  return rows
+    .map((r) => ({
+      id: Number(r.id),
+      channelId,
+      providerEventId: r.provider_event_id,
+      payload: byEventId.get(r.provider_event_id) ?? {},
+      receivedAt: now,
+      availableAt,
+      attempts,
+      lastError: null,
+      processedAt: null,
+    }))
+    .sort((a, b) => a.id - b.id);
+}
+
+/**
+ * Gives back the lease of events stored claimed (`insertInboundEvents` with `leaseMs`) that will
+ * not be processed now (the process is stopping): due at once for the next processor.
+ */
+export async function releaseInboundEvents(db: Db, ids: readonly number[], now: Date): Promise<void> {
+  if (ids.length === 0) return;
+  const e = s.inboundEvents;
+  await db
+    .update(e)
+    .set({ availableAt: now, attempts: sql`greatest(${e.attempts} - 1, 0)` })
+    .where(and(inArray(e.id, [...ids]), isNull(e.processedAt)));
 }
 
 /** One stored event by its channel and provider id, or null. */
@@ -48,7 +98,10 @@ export async function findInboundEvent(db: Db, channelId: string, providerEventI
  * gets one more attempt and `available_at = now + leaseMs`, so no other process takes it until the
  * lease runs out. `FOR UPDATE SKIP LOCKED`: concurrent claimers never wait for or share a row.
  */
-export async function claimInboundEvents(db: Db, opts: { readonly now: Date; readonly leaseMs: number; readonly limit: number; readonly ids?: readonly number[] }): Promise<InboundEventRow[]> {
+export async function claimInboundEvents(
+  db: Db,
+  opts: { readonly now: Date; readonly leaseMs: number; readonly limit: number; readonly ids?: readonly number[] },
+): Promise<InboundEventRow[]> {
   if (opts.ids && opts.ids.length === 0) return [];
   return db.transaction(async (tx) => {
     const e = s.inboundEvents;

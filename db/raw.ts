@@ -21,9 +21,41 @@ export class Params {
 
 interface PostgresClient {
   unsafe(text: string, params: unknown[], options: { prepare: boolean }): PromiseLike<unknown>;
+  begin<T>(cb: (tx: PostgresClient) => Promise<T>): Promise<T>;
 }
 interface PgliteClient {
   query(text: string, params: unknown[]): Promise<{ rows: unknown[] }>;
+  transaction<T>(cb: (tx: PgliteClient) => Promise<T>): Promise<T>;
+}
+
+/** One statement of a group (`runRawGroup`). */
+export interface RawStatement {
+  readonly text: string;
+  readonly params: readonly unknown[];
+}
+
+/**
+ * Runs `statements` in ONE transaction and returns each one's rows, in order. On PostgreSQL they
+ * are sent together (pipelined: one write, one round trip for all of them between BEGIN and
+ * COMMIT). Throws, having committed nothing, when any of them fails (the transaction is rolled
+ * back as a whole) or when the transaction cannot be committed.
+ */
+export async function runRawGroup<T>(db: Db, statements: readonly RawStatement[]): Promise<T[][]> {
+  const client = (db as unknown as { $client: PostgresClient | PgliteClient }).$client;
+  if ("unsafe" in client && typeof client.unsafe === "function") {
+    return client.begin(async (tx) => {
+      // Every statement settled before the callback returns: the ROLLBACK (if any) follows them all.
+      const settled = await Promise.allSettled(statements.map((st) => Promise.resolve(tx.unsafe(st.text, [...st.params], { prepare: true }))));
+      const failed = settled.find((r) => r.status === "rejected");
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+      return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value as T[]);
+    });
+  }
+  return (client as PgliteClient).transaction(async (tx) => {
+    const out: T[][] = [];
+    for (const st of statements) out.push((await tx.query(st.text, [...st.params])).rows as T[]);
+    return out;
+  });
 }
 
 /** Runs one statement (outside any transaction: a single statement is its own) and returns its rows. */

@@ -69,7 +69,7 @@ export interface ConversationClientData {
 
 /** Server-side writers (webhooks, administration) reach the room through `serverAction`. */
 export type ServerInput =
-  | { type: "customer_message"; requestId: string; text: string; parts?: readonly MessagePart[]; customerId: string }
+  | { type: "customer_message"; requestId: string; text: string; parts?: readonly MessagePart[]; customerId: string; inboundEventId?: number }
   | { type: "member_departed"; requestId: string; memberId: string; actorId: string | null }
   /** The scheduler (server/scheduler.ts): a durable timer is due (R13.4). */
   | { type: "timer"; requestId: string; action: "auto_close_remind" | "auto_close" }
@@ -369,7 +369,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
       };
       if (input.type === "customer_message") {
         const action: Action = { type: "customer_message", requestId: input.requestId, text: input.text, ...(input.parts ? { parts: input.parts } : {}) };
-        guard(this.execute({ type: "customer", id: input.customerId }, action, "en", resolve, input.requestId));
+        guard(this.execute({ type: "customer", id: input.customerId }, action, "en", resolve, input.requestId, undefined, input.inboundEventId));
       } else if (input.type === "member_action") {
         const { member, view, action } = input;
         if (member.workspaceId !== this.model.workspaceId) return resolve(this.refusal(action.requestId, ErrorCode.NOT_FOUND, member.locale));
@@ -456,6 +456,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
     answer: (a: Answer) => void,
     externalId?: string,
     admit?: () => ErrorCode | null,
+    inboundEventId?: number,
   ): Promise<void> {
     return this.lane.run(async () => {
       const { db } = services();
@@ -492,7 +493,8 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
           const fence = { workspaceId: this.model.workspaceId, members: [...rows.values()], settings: this.loaded.storedSettings };
           let result: CommitResult;
           try {
-            result = await commit(db, { before: this.model, decision, memberId, requestId: action.requestId, now, externalId, fence });
+            const marks = inboundEventId !== undefined ? { inboundEventId } : {};
+            result = await commit(db, { before: this.model, decision, memberId, requestId: action.requestId, now, externalId, fence, ...marks });
           } catch (e) {
             if (e instanceof VersionConflict) {
               conflicts++;

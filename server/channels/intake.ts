@@ -9,6 +9,7 @@ import {
   insertInboundEvents,
   markInboundFailed,
   markInboundProcessed,
+  releaseInboundEvents,
 } from "../../db/inbound.ts";
 import { textLength } from "../../domain/actions.ts";
 import { fallbackText, type MessagePart } from "../../domain/channels.ts";
@@ -25,10 +26,13 @@ import type { ChannelAccount, InboundEvent, InboundMessage, InboundStatus, Recei
  * Durable, idempotent intake of provider events (issue 9). `receive` commits a webhook's events
  * (one row per channel and provider event id, in one statement) and returns once they are durable,
  * so the webhook may be answered; it then processes the newly stored ones into their
- * conversations through the rooms. A process killed in between leaves rows unprocessed: the
- * processor started with the app claims them (lease, `FOR UPDATE SKIP LOCKED`) and applies them —
- * at least once, and the room's check of the provider event id (the message's request id) makes
- * the second application a duplicate, so each event lands once.
+ * conversations through the rooms. The events are stored already claimed by this process (a
+ * lease, as the processor's claim gives), so processing them costs no claim statement, and the
+ * room marks a customer message's event processed in the statement that commits the message. A
+ * process killed in between leaves rows unprocessed: once their lease runs out, the processor
+ * started with the app claims them (`FOR UPDATE SKIP LOCKED`) and applies them — at least once,
+ * and the room's check of the provider event id (the message's request id) makes the second
+ * application a duplicate, so each event lands once.
  */
 
 export interface IntakeOptions {
@@ -49,6 +53,11 @@ export interface Processed {
   readonly conversationId: string;
   readonly seq: number | null;
   readonly duplicate: boolean;
+}
+
+/** A processed message, and whether the room's commit marked its stored event processed. */
+interface Applied extends Processed {
+  readonly marked: boolean;
 }
 
 /** Room answers that mean "try again later": storage or presence down, an unexpected failure. */
@@ -120,17 +129,26 @@ export class Intake {
    * the provider retries).
    */
   readonly receive: Receive = async (account, events) => {
-    const rows = await this.store(account, events);
-    const ids = rows.map((r) => r.id);
-    if (ids.length > 0 && !this.stopping) {
-      // In the order the webhooks were committed, per conversation: a contact's quick successive
-      // messages (one webhook each) land in the order they were sent.
-      const keys = [
-        ...new Set(
-          events.map((e) => (e.kind === "message" ? `${account.id}\u0000${e.groupId ?? e.channelUserId}` : `${account.id}\u0000status`)),
-        ),
-      ];
-      this.track(this.inOrder(keys, () => this.processIds(ids)));
+    const rows = await this.store(account, events, !this.stopping);
+    if (rows.length > 0) {
+      if (this.stopping) {
+        // Stored claimed, but not processed here: due at once for the next start's processor.
+        await releaseInboundEvents(
+          this.deps.db,
+          rows.map((r) => r.id),
+          this.deps.now(),
+        ).catch((err: unknown) => this.deps.log.warn({ err }, "inbound events not released; their lease runs out instead"));
+      } else {
+        // In the order the webhooks were committed, per conversation: a contact's quick successive
+        // messages (one webhook each) land in the order they were sent.
+        const keys = [
+          ...new Set(
+            events.map((e) => (e.kind === "message" ? `${account.id}\u0000${e.groupId ?? e.channelUserId}` : `${account.id}\u0000status`)),
+          ),
+        ];
+        // Stored claimed by this process: applied as they are, with the account the webhook was checked with.
+        this.track(this.inOrder(keys, () => this.processRows(rows, account)));
+      }
     }
     return { stored: rows.length, duplicates: events.length - rows.length };
   };
@@ -141,13 +159,14 @@ export class Intake {
    * and the room answers it `duplicate`, so the answer is the same either way.
    */
   async receiveNow(account: ChannelAccount, event: InboundMessage): Promise<Processed> {
-    const [stored] = await this.store(account, [event]);
+    const [stored] = await this.store(account, [event], true);
     try {
-      const processed = await this.applyMessage(account, storable(event) as InboundMessage);
-      if (stored) await markInboundProcessed(this.deps.db, stored.id, this.deps.now());
+      const { marked, ...processed } = await this.applyMessage(account, storable(event) as InboundMessage, stored?.id);
+      if (stored && !marked) await markInboundProcessed(this.deps.db, stored.id, this.deps.now());
       return processed;
     } catch (err) {
-      // Left unprocessed: the processor applies it later unless the caller's retry does first.
+      // Left unprocessed and due at once: the processor applies it later unless the caller's retry does first.
+      if (stored) await releaseInboundEvents(this.deps.db, [stored.id], this.deps.now()).catch(() => {});
       if (err instanceof RoomRefusal) throw new DomainError(err.code);
       throw err;
     }
@@ -200,12 +219,14 @@ export class Intake {
     this.inFlight.add(tracked);
   }
 
-  private async store(account: ChannelAccount, events: readonly InboundEvent[]): Promise<InboundEventRow[]> {
+  /** Stores the events; `claimed`: stored with this process's lease (it processes them now). */
+  private async store(account: ChannelAccount, events: readonly InboundEvent[], claimed: boolean): Promise<InboundEventRow[]> {
     return insertInboundEvents(
       this.deps.db,
       account.id,
       events.map((e) => ({ providerEventId: storable(e.providerEventId) as string, payload: storable(e) as Record<string, unknown> })),
       this.deps.now(),
+      claimed ? { leaseMs: this.leaseMs } : {},
     );
   }
 
@@ -237,29 +258,31 @@ export class Intake {
     if (total > 0) this.deps.log.info({ deleted: total, before }, "inbound events past their retention deleted");
   }
 
-  private async processIds(ids: readonly number[]): Promise<void> {
-    // Claimed like any other: the processor of another process never works on them at the same time.
-    const rows = await claimInboundEvents(this.deps.db, { now: this.deps.now(), leaseMs: this.leaseMs, limit: ids.length, ids });
-    await this.processRows(rows);
-  }
-
-  private async processRows(rows: readonly InboundEventRow[]): Promise<void> {
-    const accounts = new Map<string, ChannelAccountRow | null>();
+  /** Claimed rows, in order; `known`: their channel account when the caller has it (the webhook just checked it). */
+  private async processRows(rows: readonly InboundEventRow[], known?: ChannelAccount): Promise<void> {
+    const accounts = new Map<string, ChannelAccount | null>();
+    if (known) accounts.set(known.id, known);
     for (const row of rows) {
-      if (!accounts.has(row.channelId)) accounts.set(row.channelId, await selectChannelAccount(this.deps.db, row.channelId));
+      if (!accounts.has(row.channelId)) accounts.set(row.channelId, await this.account(row.channelId));
       await this.processRow(row, accounts.get(row.channelId) ?? null);
     }
   }
 
+  private async account(channelId: string): Promise<ChannelAccount | null> {
+    const row: ChannelAccountRow | null = await selectChannelAccount(this.deps.db, channelId);
+    return row ? toChannelAccount(this.deps.db, row) : null;
+  }
+
   /** Applies one claimed event and marks it processed; a failure leaves it for a later attempt (backoff). */
-  private async processRow(row: InboundEventRow, accountRow: ChannelAccountRow | null): Promise<void> {
+  private async processRow(row: InboundEventRow, account: ChannelAccount | null): Promise<void> {
     const { db, log, now } = this.deps;
     try {
-      if (!accountRow) throw new Error("channel account not found");
+      if (!account) throw new Error("channel account not found");
       const event = row.payload as unknown as InboundEvent;
       if (event.kind === "message") {
         try {
-          await this.applyMessage(toChannelAccount(db, accountRow), event);
+          // Marked processed by the room's commit when the message is written; else (a duplicate) below.
+          if ((await this.applyMessage(account, event, row.id)).marked) return;
         } catch (err) {
           if (!(err instanceof RoomRefusal) || TRANSIENT.has(err.code)) throw err;
           // A refusal for good (the conversation's rules): kept with the event, not retried.
@@ -271,7 +294,7 @@ export class Intake {
           return;
         }
       } else if (event.kind === "status") {
-        await this.applyStatus(toChannelAccount(db, accountRow), event, row.attempts);
+        await this.applyStatus(account, event, row.attempts);
       } else {
         log.warn({ channelId: row.channelId, providerEventId: row.providerEventId }, "inbound event of an unknown kind: ignored");
       }
@@ -291,7 +314,7 @@ export class Intake {
   }
 
   /** A customer message: the customer (profile) and conversation it lands in, then the room applies it. */
-  private async applyMessage(account: ChannelAccount, event: InboundMessage): Promise<Processed> {
+  private async applyMessage(account: ChannelAccount, event: InboundMessage, inboundEventId?: number): Promise<Applied> {
     const { db, presence } = this.deps;
     const contact = {
       channelUserId: event.channelUserId,
@@ -318,9 +341,17 @@ export class Intake {
       text,
       ...(parts ? { parts } : {}),
       customerId,
+      ...(inboundEventId !== undefined ? { inboundEventId } : {}),
     });
     if (!answer.ok) throw new RoomRefusal(answer.code);
-    return { conversationId, seq: answer.seq ?? null, duplicate: answer.duplicate ?? false };
+    const duplicate = answer.duplicate ?? false;
+    // Written now (not a duplicate): the commit that wrote it marked the event processed.
+    return {
+      conversationId,
+      seq: answer.seq ?? null,
+      duplicate,
+      marked: inboundEventId !== undefined && !duplicate && answer.seq !== undefined,
+    };
   }
 
   /** A provider's delivery report: moves the message's status forward (server/delivery.ts). */

@@ -1,11 +1,17 @@
 import { randomUUID } from "node:crypto";
 import { rmSync } from "node:fs";
+import { eq } from "drizzle-orm";
 import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { insertChannelAccount } from "../../db/channels.ts";
+import * as schema from "../../db/schema.ts";
 import { startApp } from "../../server/app.ts";
+import { useLineApiBaseUrl } from "../../server/channels/line/client.ts";
+import { encryptSecrets, secretsKeyOf } from "../../server/channels/secrets.ts";
 import { parseConfig } from "../../server/config.ts";
-import { type Fixture, ID, closeAll, connect, createConversation, waitFor, webchat } from "../rooms/helpers.ts";
+import { closeAll, connect, createConversation, type Fixture, ID, WORKSPACE, waitFor, webchat } from "../rooms/helpers.ts";
 import { dropDatabase, freshDatabaseUrl, freshPgliteDir } from "../support/db.ts";
+import { FakeLine, lineMessageEvent, lineUserId, lineWebhookBody, signLine } from "../support/fakes/line.ts";
 import type { App } from "../support/server.ts";
 
 /**
@@ -20,13 +26,18 @@ const SAMPLES = 4;
 
 /**
  * A server like `useTestServer`'s, with the pollers that run on a timer slowed down (the delivery
- * worker, jobs, the outbox's fallback poll), so a sample holds what the action does and wakes,
+ * worker, jobs, the push worker's look for due batches, the outbox's fallback poll), so a sample holds what the action does and wakes,
  * not a poll that happened to fall into it. Kicks still run the drains at once.
  */
 let app: App;
 let databaseUrl: string | undefined;
 let dataDir: string;
+let fakeLine: FakeLine;
+const LINE_SECRET = "perf-line-secret-0123456789abcdef";
+const LINE_TOKEN = "perf-line-token";
 beforeAll(async () => {
+  fakeLine = await FakeLine.start([LINE_TOKEN]);
+  useLineApiBaseUrl(fakeLine.url);
   databaseUrl = process.env.DATABASE_URL ? await freshDatabaseUrl() : undefined;
   dataDir = databaseUrl ? "memory://" : await freshPgliteDir();
   const config = parseConfig({
@@ -37,6 +48,7 @@ beforeAll(async () => {
     JWT_SECRET: "test-secret-test-secret-test-secret-42",
     DELIVERY_POLL_MS: "600000",
     JOB_POLL_MS: "600000",
+    PUSH_POLL_MS: "600000",
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
   });
   app = await startApp(config, { log: pino({ level: process.env.TEST_LOG ?? "silent" }) });
@@ -49,6 +61,7 @@ afterEach(async () => {
 });
 afterAll(async () => {
   await app?.stop();
+  await fakeLine?.stop();
   await dropDatabase(databaseUrl);
   if (dataDir && dataDir !== "memory://") rmSync(dataDir, { recursive: true, force: true });
 });
@@ -78,7 +91,8 @@ async function fewest(sample: (i: number) => Promise<string[]>): Promise<string[
     const seen = await sample(i);
     if (!best || seen.length < best.length) best = seen;
   }
-  if (process.env.PERF_PRINT) console.log(`statements: ${best?.length}\n${best?.map((t) => t.replace(/\s+/g, " ").slice(0, 140)).join("\n")}`);
+  if (process.env.PERF_PRINT)
+    console.log(`statements: ${best?.length}\n${best?.map((t) => t.replace(/\s+/g, " ").slice(0, 140)).join("\n")}`);
   return best ?? [];
 }
 
@@ -94,7 +108,11 @@ async function busyConversation(): Promise<Fixture> {
 describe("statements per action", () => {
   it("a Webchat customer message into a collaborative conversation with three clients", async () => {
     const c = await busyConversation();
-    const clients = [await connect(app, "agent", c.id), await connect(app, "manager", c.id), await connect(app, "supervisor", c.id, "team")];
+    const clients = [
+      await connect(app, "agent", c.id),
+      await connect(app, "manager", c.id),
+      await connect(app, "supervisor", c.id, "team"),
+    ];
     const seen = await fewest(async (i) =>
       statementsOf(app, async () => {
         const r = await webchat(app, { messageId: randomUUID(), customer: { id: c.channelUserId, name: c.customerName }, text: `m${i}` });
@@ -103,6 +121,47 @@ describe("statements per action", () => {
       }),
     );
     expect(seen.length, seen.join("\n")).toBeLessThanOrEqual(BOUND.customerMessage);
+  });
+
+  it("a signed LINE webhook's customer message into a collaborative conversation with three clients", async () => {
+    const db = app.database.db;
+    const channelId = `line-${randomUUID()}`;
+    await insertChannelAccount(db, {
+      id: channelId,
+      workspaceId: WORKSPACE,
+      type: "line",
+      name: "LINE perf",
+      settings: {},
+      secretsEnc: encryptSecrets(secretsKeyOf(db), { channelSecret: LINE_SECRET, channelAccessToken: LINE_TOKEN }),
+      secretHash: null,
+    });
+    const c = await createConversation(app, {
+      channel: "line",
+      follower: ID.agent,
+      collaborators: [ID.manager, ID.agent2],
+      texts: ["hello"],
+    });
+    const userId = lineUserId(randomUUID().slice(0, 8));
+    await db.update(schema.customers).set({ channelUserId: userId }).where(eq(schema.customers.id, c.customerId));
+    fakeLine.setProfile(userId, { displayName: c.customerName });
+    const clients = [
+      await connect(app, "agent", c.id),
+      await connect(app, "manager", c.id),
+      await connect(app, "supervisor", c.id, "team"),
+    ];
+    const seen = await fewest(async (i) =>
+      statementsOf(app, async () => {
+        const body = lineWebhookBody([lineMessageEvent({ userId, message: { id: String(1e12 + i), type: "text", text: `l${i}` } })]);
+        const res = await fetch(`${app.url}/webhooks/line/${channelId}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-line-signature": signLine(body, LINE_SECRET) },
+          body,
+        });
+        expect(res.status).toBe(200);
+        await waitFor(() => clients.every((k) => k.state.messages.at(-1)?.body === `l${i}`));
+      }),
+    );
+    expect(seen.length, seen.join("\n")).toBeLessThanOrEqual(BOUND.lineMessage);
   });
 
   it("a staff reply in a collaborative conversation", async () => {
@@ -133,12 +192,16 @@ describe("statements per action", () => {
 
 /**
  * The bounds: the counts reached (docs/benchmarks.md has the before and after). A customer
- * message: the Webchat intake's 4 (a known contact with a conversation is one read, db/channels.ts
- * `knownContact`, not a transaction of four), the room's 1, and (issue 11, R12.1: the conversation is
- * collaborative and in progress) the push worker folding its `push` row into the members' push
- * batches (5; a commit's kick folds only: the batches it opens are due a window later, and the
- * timer's runs send them).
+ * message through Webchat: the channel's read, the event stored (already claimed by this process:
+ * no claim transaction), the contact (a known contact with a conversation is one read,
+ * db/channels.ts `knownContact`, not a transaction of four) and the room's 1, which also marks the
+ * event processed; then (issue 11, R12.1: the conversation is collaborative and in progress) the
+ * push worker folding its `push` row into the members' push batches (5; a commit's kick folds
+ * only: the batches it opens are due a window later, and the timer's runs send them).
+ * Through a signed LINE webhook: the same (the account is read once, by the webhook; intake
+ * processes with it) — it was 15 (a claim transaction of 4, the account read again, the event
+ * marked processed by a statement of its own).
  * A staff reply: the room's 1 and the delivery worker sending it (15). A cold join: the token's
  * member, the conversation, its messages, the names, the member's own state.
  */
-const BOUND = { customerMessage: 10, staffReply: 16, coldJoin: 5 };
+const BOUND = { customerMessage: 9, lineMessage: 9, staffReply: 16, coldJoin: 5 };
