@@ -38,6 +38,9 @@ import { targetIdsOf } from "../domain/targets.ts";
 import { SerialLane } from "./lane.ts";
 import { isStorageUnavailable } from "../db/errors.ts";
 import { loadDelivery } from "../db/delivery.ts";
+import { listNotificationsByIds } from "../db/notifications.ts";
+import { markNoticesDone } from "../db/outbox.ts";
+import { notificationJson } from "../server/notices.ts";
 import {
   type Answer,
   ConversationJoinOptions,
@@ -614,7 +617,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
     }
     answer({ requestId, ok: true, seq: result.lastSeq });
     try {
-      this.afterCommit(decision);
+      this.afterCommit(decision, result);
       this.announce(before, result);
     } catch (e) {
       log.error({ err: e, conversationId: this.roomId, requestId }, "committed, but its effects failed");
@@ -694,8 +697,8 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
     }
   }
 
-  /** After commit and answer: close the views the rules close, and let the outbox run. */
-  private afterCommit(decision: Decision): void {
+  /** After commit and answer: close the views the rules close, publish the notices, and let the outbox run. */
+  private afterCommit(decision: Decision, result: CommitResult): void {
     const evicted = new Set<string>();
     for (const e of decision.evictions) {
       this.evictMember(e.memberId, EVICT_CODES[e.reason], e.reason);
@@ -707,8 +710,41 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
         client.leave(CloseCode.noLongerParticipant, "no_longer_participant");
       }
     }
-    const queued = [...(decision.notices.length ? ["notice"] : []), ...decision.effects.map((e) => e.kind), ...(decision.autoMessages.length ? ["deliver_reply"] : [])];
+    if (result.notificationIds.length) this.publishNotices(result.notificationIds);
+    const queued = [...decision.effects.map((e) => e.kind), ...(decision.autoMessages.length ? ["deliver_reply"] : [])];
     if (queued.length) services().kickOutbox(queued);
+  }
+
+  /** The fast paths of this room's commits, one after the other: a member's live notices keep their commit order. */
+  private noticesSent: Promise<void> = Promise.resolve();
+
+  /**
+   * The fast path of a commit's notices: read as stored (names and locale as they are now, the
+   * same read as the outbox's), published to each recipient's inbox room (any process), then their
+   * outbox rows marked done, without waiting for the outbox drain. The outbox stays the durable
+   * way: a read, publish or mark that fails, or a process that dies after its commit, leaves rows
+   * pending, and the outbox delivers them (kicked here, or its poller in any process). A notice
+   * delivered both ways (the drain claimed it before the mark) is shown once: the inbox room drops
+   * an id it already showed (`InboxRoom.onEvent`).
+   */
+  private publishNotices(ids: readonly number[]): void {
+    const { db, presence, log, now, kickOutbox } = services();
+    const conversationId = this.roomId;
+    this.noticesSent = this.noticesSent.then(async () => {
+      const published: number[] = [];
+      try {
+        const rows = await listNotificationsByIds(db, ids);
+        for (const n of rows) {
+          await presence.publish(Topic.inbox(n.memberId), { type: "notice", notice: notificationJson(n) });
+          published.push(n.id);
+        }
+        await markNoticesDone(db, published, now());
+        if (published.length < ids.length) kickOutbox(["notice"]);
+      } catch (err) {
+        log.warn({ err, conversationId, notificationIds: ids }, "notices not published after commit: the outbox delivers them");
+        kickOutbox(["notice"]);
+      }
+    });
   }
 
   /** Tells the lists (inbox and team rooms) what changed. After commit, never before. */
