@@ -301,6 +301,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
     await this.presence.unsubscribe(Topic.delivery(this.roomId), this.onDelivery);
     await this.presence.unsubscribe(csatTopic(this.roomId), this.onSurvey);
     await this.lane.idle();
+    await this.noticesSent; // never rejects: a fast path that failed left its notices to the outbox
   }
 
   private get model(): Conversation {
