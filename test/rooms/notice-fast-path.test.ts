@@ -40,10 +40,16 @@ describe("notices: the fast path after commit and the outbox behind it", () => {
     const c = await createConversation(app, { follower: ID.admin, collaborators: [] });
     const dan = await openInbox(app, "agent");
     const jess = await connect(app, "admin", c.id);
-    expect((await jess.act("add_collaborators", { memberIds: [ID.agent] })).ok).toBe(true);
-    const live = await dan.next(c.id, "added_you");
-    // The fast path marked its outbox row done: the drain has nothing left to send.
-    await eventually(async () => (await outboxDone(live.id)) === true);
+    // The outbox stopped: only the room's fast path can deliver the notice and mark its row done.
+    await app.outbox.stop();
+    let live: Awaited<ReturnType<typeof dan.next>>;
+    try {
+      expect((await jess.act("add_collaborators", { memberIds: [ID.agent] })).ok).toBe(true);
+      live = await dan.next(c.id, "added_you");
+      await eventually(async () => (await outboxDone(live.id)) === true);
+    } finally {
+      app.outbox.start();
+    }
 
     // As if a drain had claimed the row before the mark (or the process died between the publish
     // and the mark): the outbox delivers the same notice again.
