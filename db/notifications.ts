@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, isNull, lt, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNull, lt, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/pg-core";
 import type { NoticeKind } from "../domain/events.ts";
 import type { Locale, Role } from "../domain/sets.ts";
@@ -85,4 +85,36 @@ export async function countUnreadNotifications(db: Db, memberId: string): Promis
     .from(n)
     .where(and(eq(n.memberId, memberId), isNull(n.readAt)));
   return rows[0]?.count ?? 0;
+}
+
+/**
+ * Notifications by id, whoever their recipients, oldest first, each with its recipient: the
+ * fast path of a commit's notices (rooms/ConversationRoom.ts `publishNotices`), rendered exactly
+ * as `listNotifications` renders them (names and locale as they are now).
+ */
+export async function listNotificationsByIds(db: Db | Tx, ids: readonly number[]): Promise<(StoredNotification & { readonly memberId: string })[]> {
+  if (ids.length === 0) return [];
+  const n = s.notifications;
+  const rows = await db
+    .select({ n, actorName: actor.name, customerName: s.customers.displayName, locale: recipient.locale })
+    .from(n)
+    .innerJoin(recipient, eq(recipient.id, n.memberId))
+    .leftJoin(actor, eq(actor.id, n.actorId))
+    .leftJoin(s.conversations, eq(s.conversations.id, n.conversationId))
+    .leftJoin(s.customers, eq(s.customers.id, s.conversations.customerId))
+    .where(inArray(n.id, [...ids]))
+    .orderBy(asc(n.id));
+  return rows.map((r) => ({
+    id: r.n.id,
+    memberId: r.n.memberId,
+    kind: r.n.kind,
+    conversationId: r.n.conversationId,
+    actorId: r.n.actorId,
+    actorName: r.actorName,
+    actorRole: r.n.actorRole,
+    customerName: r.customerName,
+    recipientLocale: r.locale,
+    createdAt: r.n.createdAt,
+    readAt: r.n.readAt,
+  }));
 }

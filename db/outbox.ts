@@ -1,5 +1,6 @@
 import { and, asc, eq, inArray, isNull, lte } from "drizzle-orm";
 import type { Db, Tx } from "./client.ts";
+import { runRaw } from "./raw.ts";
 import * as s from "./schema.ts";
 
 /**
@@ -58,4 +59,21 @@ export async function drainOutboxBatch(
     }
     return rows.length;
   });
+}
+
+/**
+ * Marks the `notice` rows of these notifications done: the conversation's room published them
+ * itself right after the commit (the fast path, rooms/ConversationRoom.ts `publishNotices`). One
+ * statement on the pending rows (`outbox_pending_idx`); a row a drain holds is waited for and then
+ * left alone (that drain delivered it: the inbox room shows a notice id once). Returns how many
+ * rows it marked.
+ */
+export async function markNoticesDone(db: Db, notificationIds: readonly number[], now: Date): Promise<number> {
+  if (notificationIds.length === 0) return 0;
+  const rows = await runRaw<{ id: unknown }>(
+    db,
+    "update outbox set done_at = $1::timestamptz, attempts = attempts + 1 where topic = 'notice' and done_at is null and payload->>'notificationId' = any($2::text[]) returning id",
+    [now.toISOString(), notificationIds.map(String)],
+  );
+  return rows.length;
 }

@@ -38,6 +38,9 @@ import { targetIdsOf } from "../domain/targets.ts";
 import { SerialLane } from "./lane.ts";
 import { isStorageUnavailable } from "../db/errors.ts";
 import { loadDelivery } from "../db/delivery.ts";
+import { listNotificationsByIds } from "../db/notifications.ts";
+import { markNoticesDone } from "../db/outbox.ts";
+import { notificationJson } from "../server/notices.ts";
 import {
   type Answer,
   ConversationJoinOptions,
@@ -94,10 +97,17 @@ async function authorize(token: string, rawOptions: unknown): Promise<Conversati
   const options = ConversationJoinOptions.safeParse(rawOptions ?? {});
   if (!options.success) throw joinError(400, ErrorCode.INVALID_PAYLOAD);
   const { auth, db, log } = services();
+  // Read while the token is checked (one round trip less on a join); used only once it is valid.
+  const reading = loadConversation(db, options.data.conversationId).then(
+    (row) => ({ ok: true as const, row }),
+    (err: unknown) => ({ ok: false as const, err }),
+  );
   const member = await verifyForJoin(() => auth.verifyAccess(token));
   let loaded: LoadedConversation | null;
   try {
-    loaded = await loadConversation(db, options.data.conversationId);
+    const read = await reading;
+    if (!read.ok) throw read.err;
+    loaded = read.row;
   } catch (e) {
     log.error({ err: e, conversationId: options.data.conversationId }, "join: conversation not loaded");
     throw joinFailure(e, member.locale);
@@ -291,6 +301,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
     await this.presence.unsubscribe(Topic.delivery(this.roomId), this.onDelivery);
     await this.presence.unsubscribe(csatTopic(this.roomId), this.onSurvey);
     await this.lane.idle();
+    await this.noticesSent; // never rejects: a fast path that failed left its notices to the outbox
   }
 
   private get model(): Conversation {
@@ -616,7 +627,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
     }
     answer({ requestId, ok: true, seq: result.lastSeq });
     try {
-      this.afterCommit(decision);
+      this.afterCommit(decision, result);
       this.announce(before, result);
     } catch (e) {
       log.error({ err: e, conversationId: this.roomId, requestId }, "committed, but its effects failed");
@@ -628,13 +639,30 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
   /** Loads the conversation from the database (or takes the one `authorize` just read) and rebuilds the synchronized state. */
   private async restore(justLoaded: LoadedConversation | null = null): Promise<void> {
     const { db } = services();
-    const loaded = justLoaded ?? (await loadConversation(db, this.roomId));
+    // The newest messages are read with the conversation row (or, given the row `authorize` just
+    // read, with the participants' names): two round trips in a row, not four.
+    const newest = loadNewestMessages(db, this.roomId, STATE_MESSAGES);
+    let loaded: LoadedConversation | null;
+    let names: ReturnType<typeof loadNames> | null = null;
+    try {
+      loaded = justLoaded ?? (await loadConversation(db, this.roomId));
+      if (loaded) names = loadNames(db, loaded.conversation.workspaceId, [...participantIds(loaded.conversation), loaded.customer.id]);
+    } finally {
+      // Every read started is waited for (none left to fail unobserved) before this one returns or throws.
+      await Promise.allSettled([newest, names]);
+    }
     if (!loaded) throw new ServerError(404, `${ErrorCode.NOT_FOUND}: conversation ${this.roomId}`);
-    const { version, messages } = await loadNewestMessages(db, this.roomId, STATE_MESSAGES);
+    const { version, messages } = await newest;
     // A row taken from `authorize` that changed since (a room elsewhere wrote it before it went away): read both again.
     if (justLoaded && version !== justLoaded.conversation.version) return this.restore(null);
     this.loaded = loaded;
-    await this.ensureNames([...participantIds(loaded.conversation), ...messages.flatMap(idsOfMessage)], true);
+    const named = await names!;
+    for (const [id, known] of named) this.names.set(id, known);
+    // Writers and subjects of the messages who are not participants (a former collaborator), read fresh too.
+    await this.ensureNames(
+      messages.flatMap(idsOfMessage).filter((id) => !named.has(id)),
+      true,
+    );
     const s = this.state;
     s.id = loaded.conversation.id;
     s.channel = loaded.conversation.channel;
@@ -696,8 +724,8 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
     }
   }
 
-  /** After commit and answer: close the views the rules close, and let the outbox run. */
-  private afterCommit(decision: Decision): void {
+  /** After commit and answer: close the views the rules close, publish the notices, and let the outbox run. */
+  private afterCommit(decision: Decision, result: CommitResult): void {
     const evicted = new Set<string>();
     for (const e of decision.evictions) {
       this.evictMember(e.memberId, EVICT_CODES[e.reason], e.reason);
@@ -709,8 +737,41 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
         client.leave(CloseCode.noLongerParticipant, "no_longer_participant");
       }
     }
-    const queued = [...(decision.notices.length ? ["notice"] : []), ...decision.effects.map((e) => e.kind), ...(decision.autoMessages.length ? ["deliver_reply"] : [])];
+    if (result.notificationIds.length) this.publishNotices(result.notificationIds);
+    const queued = [...decision.effects.map((e) => e.kind), ...(decision.autoMessages.length ? ["deliver_reply"] : [])];
     if (queued.length) services().kickOutbox(queued);
+  }
+
+  /** The fast paths of this room's commits, one after the other: a member's live notices keep their commit order. */
+  private noticesSent: Promise<void> = Promise.resolve();
+
+  /**
+   * The fast path of a commit's notices: read as stored (names and locale as they are now, the
+   * same read as the outbox's), published to each recipient's inbox room (any process), then their
+   * outbox rows marked done, without waiting for the outbox drain. The outbox stays the durable
+   * way: a read, publish or mark that fails, or a process that dies after its commit, leaves rows
+   * pending, and the outbox delivers them (kicked here, or its poller in any process). A notice
+   * delivered both ways (the drain claimed it before the mark) is shown once: the inbox room drops
+   * an id it already showed (`InboxRoom.onEvent`).
+   */
+  private publishNotices(ids: readonly number[]): void {
+    const { db, presence, log, now, kickOutbox } = services();
+    const conversationId = this.roomId;
+    this.noticesSent = this.noticesSent.then(async () => {
+      const published: number[] = [];
+      try {
+        const rows = await listNotificationsByIds(db, ids);
+        for (const n of rows) {
+          await presence.publish(Topic.inbox(n.memberId), { type: "notice", notice: notificationJson(n) });
+          published.push(n.id);
+        }
+        await markNoticesDone(db, published, now());
+        if (published.length < ids.length) kickOutbox(["notice"]);
+      } catch (err) {
+        log.warn({ err, conversationId, notificationIds: ids }, "notices not published after commit: the outbox delivers them");
+        kickOutbox(["notice"]);
+      }
+    });
   }
 
   /** Tells the lists (inbox and team rooms) what changed. After commit, never before. */

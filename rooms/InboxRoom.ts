@@ -37,6 +37,34 @@ type InboxEvent =
   | { type: "member" }
   | { type: "job"; job: unknown };
 
+/**
+ * The size of an inbox room's two encode buffers. Colyseus gives every room two of
+ * `Encoder.BUFFER_SIZE` (16 KiB: the schema encoder's shared buffer and the serializer's
+ * full-state buffer), sized for game states; an inbox state encodes in under 1 KiB (689 bytes with
+ * a count for every key of both views), and a process holds one inbox room per connected member,
+ * so 32 KiB each was over half of an idle connection's memory (docs/benchmarks.md, P3). A state
+ * that outgrew them would be encoded whole all the same: the encoder grows a buffer it overflows
+ * (with a console warning), it never cuts a patch.
+ */
+export const INBOX_BUFFER_BYTES = 2048;
+
+/** Replaces the room's encode buffers by small ones (`INBOX_BUFFER_BYTES`); leaves a serializer of another shape alone. */
+function shrinkEncodeBuffers(room: Room): void {
+  const ser = (room as unknown as { _serializer?: { fullEncodeBuffer?: unknown; encoder?: { sharedBuffer?: unknown } } })._serializer;
+  const full = ser?.fullEncodeBuffer;
+  const shared = ser?.encoder?.sharedBuffer;
+  if (!ser?.encoder || !(full instanceof Uint8Array) || !(shared instanceof Uint8Array)) return;
+  if (full.byteLength > INBOX_BUFFER_BYTES) {
+    const small = new Uint8Array(INBOX_BUFFER_BYTES);
+    small[0] = full[0]!; // the message type byte the serializer wrote at reset (ROOM_STATE)
+    ser.fullEncodeBuffer = small;
+  }
+  if (shared.byteLength > INBOX_BUFFER_BYTES) ser.encoder.sharedBuffer = new Uint8Array(INBOX_BUFFER_BYTES);
+}
+
+/** How many recent notice ids an inbox room remembers to show each notice once. */
+const SEEN_NOTICES = 256;
+
 /** An inbox room's patch tick while nothing changes; every change sends its patch at once (`patchSoon`). */
 const IDLE_PATCH_MS = 1000;
 
@@ -64,8 +92,23 @@ export class InboxRoom extends Room<{ state: InboxState; client: Client<{ userDa
       this.broadcastPatch();
     });
   }
+  /**
+   * The ids of the last notices shown (oldest first, at most SEEN_NOTICES): a notice can arrive
+   * twice, from its room's fast path and from the outbox (server/outbox.ts), and is shown once.
+   * Made at the first notice: an idle member's room holds none.
+   */
+  private seen: Set<number> | null = null;
+  private firstShowing(id: unknown): boolean {
+    if (typeof id !== "number") return true;
+    this.seen ??= new Set();
+    if (this.seen.has(id)) return false;
+    this.seen.add(id);
+    if (this.seen.size > SEEN_NOTICES) this.seen.delete(this.seen.values().next().value as number);
+    return true;
+  }
   private readonly onEvent = (e: InboxEvent) => {
     if (e.type === "notice") {
+      if (!this.firstShowing(e.notice?.id)) return;
       this.state.unreadNotices++;
       this.patchSoon();
       this.broadcast("notice", e.notice);
@@ -98,6 +141,7 @@ export class InboxRoom extends Room<{ state: InboxState; client: Client<{ userDa
     this.memberId = options.memberId;
     this.roomId = inboxRoomId(options.memberId);
     this.patchRate = IDLE_PATCH_MS;
+    shrinkEncodeBuffers(this);
     this.state.memberId = options.memberId;
     const { db, log, now } = services();
     this.lists = new LiveLists({
