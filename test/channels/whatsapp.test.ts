@@ -364,7 +364,7 @@ describe("WhatsAppSender: Meta's answers as delivery results", () => {
     secrets: { appSecret: APP_SECRET, accessToken: TOKEN, verifyToken: VERIFY },
   };
   const message = { conversationId: "c-unit", seq: 1, retryKey: "k", recipient: waId(61), text: "hello" };
-  const sender = () => new WhatsAppSender({ apiBaseUrl: fake.url, version: "v21.0", timeoutMs: 300 });
+  const sender = () => new WhatsAppSender({ apiBaseUrl: fake.url, version: "v21.0", timeoutMs: 3000 }); // a loaded machine must not turn answers into timeouts
 
   it("2xx is sent with the wamid; each documented Meta error maps to its stable code, permanent or transient", async () => {
     expect(await sender().send(account, message)).toEqual({ ok: true, providerMessageId: fake.sends.at(-1)!.wamid });
