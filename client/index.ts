@@ -2,7 +2,17 @@
  * The typed client of the collaborative inbox (docs/protocol.md §0). Browser-safe: no Node
  * imports; everything of the server is imported as types only, or from pure constant modules.
  */
-export { InboxClient, type ClientOptions, type Session, unwrap } from "./client.ts";
+export {
+  InboxClient,
+  type BulkBody,
+  type BulkKind,
+  type ClientOptions,
+  type MemberChange,
+  type NewMember,
+  type Session,
+  type SettingsChange,
+  unwrap,
+} from "./client.ts";
 export {
   ConversationView,
   type ConversationEvents,
