@@ -1,4 +1,4 @@
-import { Client as SdkClient, type Room } from "@colyseus/sdk";
+import { type Room, Client as SdkClient } from "@colyseus/sdk";
 import createFetchClient, { type Client as FetchClient, type Middleware } from "openapi-fetch";
 import type { View } from "../domain/sets.ts";
 import { type ConversationOptions, ConversationView } from "./conversation.ts";

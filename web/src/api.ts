@@ -64,9 +64,16 @@ function readSession(): Session | null {
 }
 
 function store(next: Session | null): void {
+  const signedIn = next !== null && next.member.id !== session?.member.id;
   session = next;
   if (next) sessionStorage.setItem(KEY, JSON.stringify(next));
   else sessionStorage.removeItem(KEY);
+  if (signedIn) warmUp();
+  else if (!next && early) {
+    // Signed out before the screens took what was started: leave the room joined for them.
+    void early.inbox?.then((view) => view.leave()).catch(() => {});
+    early = null;
+  }
   for (const listener of listeners) listener(next);
 }
 
@@ -115,6 +122,39 @@ const api = new InboxClient({
   onSession: (next) => store(next as Session | null),
   fetch: consoleFetch,
 });
+
+/**
+ * Started the moment a member signs in (or the page loads signed in), before anything renders: the
+ * inbox room's join and the first page the inbox screen will ask for, in parallel. The screens take
+ * them (once) instead of starting their own, so the first list request leaves with the login
+ * answer, not after the page's first render and effects.
+ */
+let early: { memberId: string; inbox: Promise<InboxView> | null; page: { key: string; answer: Promise<ListAnswer> } | null } | null = null;
+
+/** The inbox query the console shows first for `#/inbox/<view>/<status>` (or no hash): `mine` (the team tab waits for the room's `teamView`). */
+function firstQuery(): ListQuery | null {
+  const [, screen, , status] = location.hash.replace(/^#/, "").split("/");
+  if (screen !== undefined && screen !== "" && screen !== "inbox") return null;
+  const tab: Status = status === "pending" || status === "closed" ? status : "in_progress";
+  return { view: "mine", status: tab, type: "all", sort: "last_message", q: "" };
+}
+
+function queryKey(q: ListQuery): string {
+  return JSON.stringify([q.view, q.status, q.type ?? "all", q.sort ?? "last_message", q.q ?? "", q.cursor ?? null, q.limit ?? null]);
+}
+
+function warmUp(): void {
+  if (!session) return;
+  const query = firstQuery();
+  const inbox = api.openInbox();
+  inbox.catch(() => {}); // taken (and its failure handled) by the inbox room hook
+  early = { memberId: session.member.id, inbox, page: null };
+  if (query) {
+    const answer = listConversations(query);
+    answer.catch(() => {});
+    early.page = { key: queryKey(query), answer };
+  }
+}
 
 /** The typed client the console runs on (docs/protocol.md §0), for typed HTTP calls: `client().http.GET(…)`. */
 export function client(): InboxClient {
@@ -172,10 +212,11 @@ export interface ListQuery {
   cursor?: string | null;
   limit?: number;
 }
+type ListAnswer = { items: ListItem[]; nextCursor: string | null };
+
 /** `GET /api/v2/conversations` (§7.3). */
-export async function listConversations(q: ListQuery): Promise<{ items: ListItem[]; nextCursor: string | null }> {
-  // `collaborators` never holds null (the generated type's `MemberBrief` is nullable for `follower`).
-  return (await guard(
+export function listConversations(q: ListQuery): Promise<ListAnswer> {
+  return guard(
     api.listConversations({
       view: q.view,
       status: q.status,
@@ -185,7 +226,7 @@ export async function listConversations(q: ListQuery): Promise<{ items: ListItem
       ...(q.cursor ? { cursor: q.cursor } : {}),
       ...(q.limit ? { limit: q.limit } : {}),
     }),
-  )) as { items: ListItem[]; nextCursor: string | null };
+  );
 }
 
 export type { Candidate };
@@ -204,10 +245,24 @@ export function markAllNoticesRead(): Promise<{ changed: number; unread: number 
   return guard(api.http.POST("/api/v2/notifications/read", { body: { all: true } }).then(unwrap));
 }
 
+/**
+ * The first page of this list when it was asked for at sign-in (once; null otherwise): the answer may
+ * still be on its way. Its read can precede the inbox room's subscription (it left in parallel with
+ * the join), so the screen reloads it quietly once the room has joined (§8.7).
+ */
+export function takeEarlyPage(q: ListQuery): Promise<ListAnswer> | null {
+  const page = early?.memberId === session?.member.id ? early?.page : null;
+  if (!early || !page || page.key !== queryKey(q)) return null;
+  early.page = null;
+  return page.answer;
+}
+
 /** The member's inbox room (§3, §8), resolved once its first state has arrived; it rejoins by itself. */
 export function openInbox(): Promise<InboxView> {
   if (!session) return Promise.reject(new ApiError(401, ErrorCode.UNAUTHENTICATED, "signed out"));
-  return guard(api.openInbox());
+  const started = early?.memberId === session.member.id ? early.inbox : null;
+  if (early) early.inbox = null;
+  return guard(started ?? api.openInbox());
 }
 
 /** A conversation (§2), resolved once its first state has arrived: typed actions, timeline, status log. */
@@ -245,3 +300,6 @@ export function act(room: Room, type: string, payload: Record<string, unknown> =
  */
 export const devtools: { client: InboxClient; conversation: ConversationView | null } = { client: api, conversation: null };
 (globalThis as { inboxConsole?: typeof devtools }).inboxConsole = devtools;
+
+// A page loaded signed in (a reload): start at once too.
+if (session) warmUp();
