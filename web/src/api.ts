@@ -5,7 +5,6 @@
  * the OpenAPI document); the rooms through `openInbox` / `openConversation` (first state awaited,
  * reconnection, catch-up, request ids). The functions below keep the names the screens use.
  */
-import type { Room } from "@colyseus/sdk";
 import {
   ApiError as ClientApiError,
   type ConversationView,
@@ -13,10 +12,9 @@ import {
   InboxClient,
   type InboxView,
   JoinError,
-  newRequestId,
   unwrap,
 } from "../../client/index.ts";
-import type { ActionResult, Candidate, Kind, ListItem, Notice, Session, Status, View } from "./types.ts";
+import type { Candidate, Kind, ListItem, Notice, Session, Status, View } from "./types.ts";
 
 export type * from "./types.ts";
 
@@ -189,19 +187,6 @@ export async function freshToken(): Promise<string> {
   return guard(api.accessToken());
 }
 
-/**
- * An authenticated HTTP call by path, for a route without a typed wrapper here (prefer
- * `client().http`, typed from the OpenAPI document).
- */
-export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { accept: "application/json", authorization: `Bearer ${await freshToken()}` };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await consoleFetch(path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-  const data = (await res.json().catch(() => null)) as { code?: string; message?: string } | null;
-  if (!res.ok) throw new ApiError(res.status, data?.code ?? ErrorCode.INTERNAL, data?.message ?? res.statusText, data);
-  return data as T;
-}
-
 export interface ListQuery {
   view: View;
   status: Status;
@@ -268,29 +253,6 @@ export function openInbox(): Promise<InboxView> {
 /** A conversation (§2), resolved once its first state has arrived: typed actions, timeline, status log. */
 export function openConversation(conversationId: string, view: View): Promise<ConversationView> {
   return guard(api.openConversation(conversationId, view, { locale: session?.member.locale ?? "zh-TW" }));
-}
-
-/** The inbox room's SDK room (prefer `openInbox`, which keeps it alive). */
-export async function joinInbox(): Promise<Room> {
-  return (await openInbox()).sdkRoom;
-}
-
-/** A conversation room's SDK room (prefer `openConversation`, which keeps it alive and types its actions). */
-export async function joinConversation(conversationId: string, view: View): Promise<Room> {
-  return (await openConversation(conversationId, view)).sdkRoom;
-}
-
-/** Sends an action (§2.3) on an SDK room and resolves with its `result` (prefer `ConversationView`'s methods). */
-export function act(room: Room, type: string, payload: Record<string, unknown> = {}): Promise<ActionResult> {
-  const requestId = newRequestId("web");
-  return new Promise((resolve) => {
-    const off = room.onMessage("result", (r: ActionResult) => {
-      if (r.requestId !== requestId) return;
-      off();
-      resolve(r);
-    });
-    room.send(type, { ...payload, requestId });
-  });
 }
 
 /**
