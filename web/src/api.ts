@@ -144,14 +144,17 @@ function queryKey(q: ListQuery): string {
 function warmUp(): void {
   if (!session) return;
   const query = firstQuery();
-  const inbox = api.openInbox();
-  inbox.catch(() => {}); // taken (and its failure handled) by the inbox room hook
-  early = { memberId: session.member.id, inbox, page: null };
+  // The page first: it is what the member waits for; the join (which may create the room and count
+  // the member's lists on the server) follows a moment later.
+  let page: { key: string; answer: Promise<ListAnswer> } | null = null;
   if (query) {
     const answer = listConversations(query);
     answer.catch(() => {});
-    early.page = { key: queryKey(query), answer };
+    page = { key: queryKey(query), answer };
   }
+  const inbox = api.openInbox();
+  inbox.catch(() => {}); // taken (and its failure handled) by the inbox room hook
+  early = { memberId: session.member.id, inbox, page };
 }
 
 /** The typed client the console runs on (docs/protocol.md §0), for typed HTTP calls: `client().http.GET(…)`. */
