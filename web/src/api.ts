@@ -127,7 +127,12 @@ const api = new InboxClient({
  * them (once) instead of starting their own, so the first list request leaves with the login
  * answer, not after the page's first render and effects.
  */
-let early: { memberId: string; inbox: Promise<InboxView> | null; page: { key: string; answer: Promise<ListAnswer> } | null } | null = null;
+let early: {
+  memberId: string;
+  at: number;
+  inbox: Promise<InboxView> | null;
+  page: { key: string; answer: Promise<ListAnswer> } | null;
+} | null = null;
 
 /** The inbox query the console shows first for `#/inbox/<view>/<status>` (or no hash): `mine` (the team tab waits for the room's `teamView`). */
 function firstQuery(): ListQuery | null {
@@ -154,7 +159,7 @@ function warmUp(): void {
   }
   const inbox = api.openInbox();
   inbox.catch(() => {}); // taken (and its failure handled) by the inbox room hook
-  early = { memberId: session.member.id, inbox, page };
+  early = { memberId: session.member.id, at: Date.now(), inbox, page };
 }
 
 /** The typed client the console runs on (docs/protocol.md §0), for typed HTTP calls: `client().http.GET(…)`. */
@@ -240,7 +245,8 @@ export function markAllNoticesRead(): Promise<{ changed: number; unread: number 
  */
 export function takeEarlyPage(q: ListQuery): Promise<ListAnswer> | null {
   const page = early?.memberId === session?.member.id ? early?.page : null;
-  if (!early || !page || page.key !== queryKey(q)) return null;
+  // Only right after sign-in: a page read long ago is not the list any more.
+  if (!early || !page || page.key !== queryKey(q) || Date.now() - early.at > 10_000) return null;
   early.page = null;
   return page.answer;
 }
