@@ -3,8 +3,16 @@
  * the tab's typed client (api.ts → client/): its typed HTTP methods (generated from the OpenAPI
  * document; token, refresh, language and sign-out handled by the client's fetch) and its `TeamView`.
  */
-import { ApiError as ClientApiError, type BulkKind, JoinError, type TeamView } from "../../client/index.ts";
-import type { components, MemberChange, NewMember, SettingsChange } from "../../client/index.ts";
+import {
+  type BulkKind,
+  ApiError as ClientApiError,
+  type components,
+  JoinError,
+  type MemberChange,
+  type NewMember,
+  type SettingsChange,
+  type TeamView,
+} from "../../client/index.ts";
 import { client } from "./api.ts";
 
 type Schemas = components["schemas"];
