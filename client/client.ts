@@ -1,4 +1,4 @@
-import { Client as SdkClient, type Room } from "@colyseus/sdk";
+import { type Room, Client as SdkClient } from "@colyseus/sdk";
 import createFetchClient, { type Client as FetchClient, type Middleware } from "openapi-fetch";
 import type { View } from "../domain/sets.ts";
 import { type ConversationOptions, ConversationView } from "./conversation.ts";
@@ -33,6 +33,22 @@ export interface ClientOptions {
   /** The `fetch` to use (default the global one). */
   readonly fetch?: typeof fetch;
 }
+
+type JsonBody<T> = T extends { requestBody?: { content: { "application/json": infer B } } } ? B : never;
+/** The bulk actions of docs/protocol.md §7.5. */
+export type BulkKind = "close" | "reopen" | "transfer";
+/** What a bulk action applies to: conversations seen in a view; `memberId` (the new follower) for a transfer. */
+export interface BulkBody {
+  readonly conversationIds: string[];
+  readonly view: View;
+  readonly memberId?: string;
+}
+/** The body of `POST /api/v2/members`. */
+export type NewMember = JsonBody<paths["/api/v2/members"]["post"]>;
+/** The body of `PATCH /api/v2/members/{id}`. */
+export type MemberChange = JsonBody<paths["/api/v2/members/{id}"]["patch"]>;
+/** The body of `PATCH /api/v2/workspace/settings`. */
+export type SettingsChange = JsonBody<paths["/api/v2/workspace/settings"]["patch"]>;
 
 /** The shape of every openapi-fetch answer: data on 2xx, the error body otherwise. */
 type FetchResult<T> = { data?: T; error?: unknown; response: Response };
@@ -200,6 +216,66 @@ export class InboxClient {
   /** `GET /api/v2/conversations/counts`. */
   async getConversationCounts() {
     return unwrap(await this.http.GET("/api/v2/conversations/counts"));
+  }
+
+  /** `GET /api/v2/jobs/{id}`: a bulk job with its items' outcomes (docs/protocol.md §7.5). */
+  async getJob(id: string) {
+    return unwrap(await this.http.GET("/api/v2/jobs/{id}", { params: { path: { id } } })).job;
+  }
+
+  /**
+   * `POST /api/v2/bulk/{close,reopen,transfer}` (docs/protocol.md §7.5): starts a job and resolves
+   * with it (202). `idempotencyKey` names the submission: a retry with the same key gives the same job.
+   */
+  async startBulk(kind: BulkKind, body: BulkBody, idempotencyKey: string) {
+    const params = { header: { "idempotency-key": idempotencyKey } };
+    const common = { conversationIds: body.conversationIds, view: body.view };
+    if (kind === "transfer") {
+      if (body.memberId === undefined) throw new TypeError("startBulk: a transfer needs memberId");
+      return unwrap(await this.http.POST("/api/v2/bulk/transfer", { params, body: { ...common, memberId: body.memberId } })).job;
+    }
+    if (kind === "reopen") return unwrap(await this.http.POST("/api/v2/bulk/reopen", { params, body: common })).job;
+    return unwrap(await this.http.POST("/api/v2/bulk/close", { params, body: common })).job;
+  }
+
+  /** `GET /api/v2/members` (admin, docs/protocol.md §7.6): every member of the workspace. */
+  async listMembers() {
+    return unwrap(await this.http.GET("/api/v2/members")).items;
+  }
+
+  /** `POST /api/v2/members` (admin). */
+  async createMember(body: NewMember) {
+    return unwrap(await this.http.POST("/api/v2/members", { body }));
+  }
+
+  /** `PATCH /api/v2/members/{id}` (admin): name, role, locale, password. */
+  async updateMember(id: string, body: MemberChange) {
+    return unwrap(await this.http.PATCH("/api/v2/members/{id}", { params: { path: { id } }, body }));
+  }
+
+  /** `POST /api/v2/members/{id}/deactivate` (admin): resolves with the job moving their conversations. */
+  async deactivateMember(id: string) {
+    return unwrap(await this.http.POST("/api/v2/members/{id}/deactivate", { params: { path: { id } } })).job;
+  }
+
+  /** `POST /api/v2/members/{id}/reactivate` (admin). */
+  async reactivateMember(id: string) {
+    return unwrap(await this.http.POST("/api/v2/members/{id}/reactivate", { params: { path: { id } } }));
+  }
+
+  /** `DELETE /api/v2/members/{id}` (admin): resolves with the job moving their conversations. */
+  async deleteMember(id: string) {
+    return unwrap(await this.http.DELETE("/api/v2/members/{id}", { params: { path: { id } } })).job;
+  }
+
+  /** `GET /api/v2/workspace` (docs/protocol.md §7.7): the workspace and its settings. */
+  async getWorkspace() {
+    return unwrap(await this.http.GET("/api/v2/workspace"));
+  }
+
+  /** `PATCH /api/v2/workspace/settings` (admin): changes some settings, resolves with the workspace. */
+  async updateSettings(body: SettingsChange) {
+    return unwrap(await this.http.PATCH("/api/v2/workspace/settings", { body }));
   }
 
   /**

@@ -1101,7 +1101,8 @@ export interface components {
                 id: string;
                 name: string;
             };
-            follower: components["schemas"]["MemberBrief"];
+            /** @description Null when nobody follows the conversation */
+            follower: components["schemas"]["MemberBrief"] | null;
             /** @description In list order (R10.4, R14.5) */
             collaborators: components["schemas"]["MemberBrief"][];
             /** @description ISO 8601 */
@@ -1122,7 +1123,7 @@ export interface components {
             name: string;
             /** @enum {string} */
             role: "admin" | "supervisor" | "cs_manager" | "marketing_cs" | "agent";
-        } | null;
+        };
         Counts: {
             pending: {
                 regular: number;

@@ -53,7 +53,9 @@ const ListItem = z
     collaborative: z.boolean().describe("At least one collaborator"),
     channel: z.enum(CHANNELS as [Channel, ...Channel[]]),
     customer: z.object({ id: z.string(), name: z.string() }),
-    follower: Brief.nullable(),
+    // A union, not `Brief.nullable()`: the latter makes the shared `MemberBrief` schema itself nullable,
+    // and with it every collaborator in the generated types.
+    follower: z.union([Brief, z.null()]).describe("Null when nobody follows the conversation"),
     collaborators: z.array(Brief).readonly().describe("In list order (R10.4, R14.5)"),
     lastMessageAt: z.string().describe("ISO 8601"),
     lastMessagePreview: z.string().nullable(),

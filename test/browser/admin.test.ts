@@ -136,5 +136,15 @@ describe.skipIf(!executablePath)("member administration and settings in chromium
     await page.screenshot({ path: `${screens}/admin-en.png`, fullPage: true });
     expect(problems).toEqual([]);
     await context.close();
+
+    // The same screen in zh-TW (Jess, admin, locale zh-TW).
+    const zh = await browser!.newContext({ locale: "zh-TW", viewport: { width: 1000, height: 900 } });
+    const jessPage = await zh.newPage();
+    await signIn(app, jessPage, EMAIL.admin);
+    await jessPage.getByRole("navigation", { name: "畫面" }).getByRole("link", { name: "成員與設定" }).click();
+    await jessPage.getByRole("list", { name: "成員" }).locator(`li[data-member="${ID.agent}"]`).waitFor();
+    await jessPage.getByRole("form", { name: "工作區設定" }).waitFor();
+    await jessPage.screenshot({ path: `${screens}/admin-zh-TW.png`, fullPage: true });
+    await zh.close();
   }, 120_000); // a long walk through the console on a shared machine
 });

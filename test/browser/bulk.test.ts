@@ -88,5 +88,16 @@ describe.skipIf(!executablePath)("bulk actions in chromium", () => {
     await expect.poll(() => closed.locator("li[data-id=demo-direct]").count()).toBe(0);
     expect(problems).toEqual([]);
     await context.close();
+
+    // The same bar in English (Eve, locale en): her selection, its count and the three actions.
+    const en = await browser!.newContext({ locale: "en-US", viewport: { width: 390, height: 844 } });
+    const eve = await en.newPage();
+    await signIn(app, eve, EMAIL.agent2);
+    await eve.getByRole("list", { name: "Mine · In progress" }).locator("li").first().waitFor();
+    await eve.getByRole("checkbox", { name: "Select all loaded" }).check();
+    await eve.locator(".selected-count", { hasText: /selected/i }).waitFor();
+    expect(await eve.locator("[data-bulk]").count()).toBeGreaterThan(0);
+    await eve.screenshot({ path: `${screens}/bulk-en.png`, fullPage: true });
+    await en.close();
   }, 120_000); // a long walk through the console on a shared machine
 });

@@ -182,6 +182,13 @@ describe.skipIf(!executablePath)("the web console in chromium", () => {
     const page = await context.newPage();
     const problems: string[] = [];
     page.on("pageerror", (e) => problems.push(e.message));
+    // The login page reads the browser's language (zh-TW here) before anyone signs in.
+    const zh = await browser!.newContext({ locale: "zh-TW", viewport: { width: 1100, height: 760 } });
+    const zhLogin = await zh.newPage();
+    await zhLogin.goto(`${app.url}/`);
+    await zhLogin.getByRole("button", { name: "登入" }).waitFor();
+    await zhLogin.screenshot({ path: `${screens}/login-zh-TW.png` });
+    await zh.close();
     await signIn(page, "agent@demo.test"); // Dan, locale zh-TW, demo-direct pinned
     const list = page.getByRole("list", { name: "我的 · 處理中" });
     await list.locator("li").first().waitFor();
@@ -189,6 +196,11 @@ describe.skipIf(!executablePath)("the web console in chromium", () => {
     await list.locator("li").first().locator(".pin").waitFor();
     await expect.poll(() => tabCount(page, "in_progress")).toBe(await list.locator("li").count());
     await page.screenshot({ path: `${screens}/inbox-zh-TW.png` });
+    await page.locator(".bell").click();
+    await page.getByRole("region", { name: "通知" }).waitFor();
+    await page.screenshot({ path: `${screens}/notices-zh-TW.png` });
+    await page.locator(".bell").click();
+    await page.getByRole("region", { name: "通知" }).waitFor({ state: "detached" });
     // Search (a message's text) and the overdue sort are the HTTP list's (§7.3).
     await page.getByRole("searchbox", { name: "搜尋客戶與訊息" }).fill("A1234");
     await expect.poll(() => list.locator("li").count()).toBe(1);

@@ -1,23 +1,28 @@
 /**
- * The dashboard's, bulk actions' and administration's HTTP calls (docs/protocol.md §7.5–§7.7), typed
- * from the OpenAPI document (`client/openapi.d.ts`, generated) through openapi-fetch, with the
- * session's access token (api.ts); and the team room (§9) joined with the SDK's browser build.
+ * The dashboard's, bulk actions' and administration's calls (docs/protocol.md §7.5–§7.7, §9) through
+ * the tab's typed client (api.ts → client/): its typed HTTP methods (generated from the OpenAPI
+ * document; token, refresh, language and sign-out handled by the client's fetch) and its `TeamView`.
  */
-import { Client, type Room } from "@colyseus/sdk";
-import createClient from "openapi-fetch";
-import type { components, paths } from "../../client/openapi.d.ts";
-import { currentSession, freshToken, signOut } from "./api.ts";
+import {
+  type BulkKind,
+  ApiError as ClientApiError,
+  type components,
+  JoinError,
+  type MemberChange,
+  type NewMember,
+  type SettingsChange,
+  type TeamView,
+} from "../../client/index.ts";
+import { client } from "./api.ts";
 
 type Schemas = components["schemas"];
 export type Job = Schemas["Job"];
 export type JobWithItems = Schemas["JobWithItems"];
 export type JobItem = Schemas["JobItem"];
 export type AdminMember = Schemas["Member"];
-export type NewMember = Schemas["NewMember"];
-export type MemberChange = paths["/api/v2/members/{id}"]["patch"]["requestBody"]["content"]["application/json"];
 export type Workspace = Schemas["Workspace"];
 export type WorkspaceSettings = Schemas["WorkspaceSettings"];
-export type SettingsChange = paths["/api/v2/workspace/settings"]["patch"]["requestBody"]["content"]["application/json"];
+export type { BulkKind, MemberChange, NewMember, SettingsChange };
 
 /** A refused HTTP call: the status, the stable code, the server's localized message and `detail` (e.g. `issues`). */
 export class HttpError extends Error {
@@ -35,23 +40,23 @@ export class HttpError extends Error {
   }
 }
 
-const http = createClient<paths>({ baseUrl: typeof location === "undefined" ? "" : location.origin });
-http.use({
-  onRequest: async ({ request }) => {
-    request.headers.set("authorization", `Bearer ${await freshToken()}`);
-    request.headers.set("accept-language", currentSession()?.member.locale ?? navigator.language);
-    return request;
-  },
-});
-
-type Answer<T> = { data?: T; error?: unknown; response: Response };
-function unwrap<T>(answer: Answer<T>): T {
-  if (answer.error !== undefined || !answer.response.ok) {
-    const body = answer.error as { code?: string; message?: string; detail?: HttpError["detail"] } | undefined;
-    if (body?.code === "MEMBER_INACTIVE" || body?.code === "UNAUTHENTICATED") signOut();
-    throw new HttpError(answer.response.status, body?.code ?? "INTERNAL", body?.message ?? answer.response.statusText, body?.detail);
+/** Any failure of the client as an `HttpError` (an HTTP refusal with its body, a refused join); other errors as they are. */
+function refusal(err: unknown): unknown {
+  if (err instanceof ClientApiError) {
+    const body = err.body as { message?: string; detail?: HttpError["detail"] } | undefined;
+    return new HttpError(err.status, err.code, body?.message ?? err.message, body?.detail);
   }
-  return answer.data as T;
+  if (err instanceof JoinError) return new HttpError(err.status, err.code, err.message.replace(/^[A-Z_]+: /, ""), undefined);
+  return err;
+}
+
+/** Runs a client call; a refusal comes out as an `HttpError`. */
+async function typed<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw refusal(err);
+  }
 }
 
 /** A text for any failure: the server's message (with its input problems) or the exception's. */
@@ -61,7 +66,6 @@ export function problem(err: unknown): string {
 
 // ---- bulk actions and jobs (§7.5) ----------------------------------------------------------------
 
-export type BulkKind = "close" | "reopen" | "transfer";
 export interface BulkRequest {
   kind: BulkKind;
   conversationIds: string[];
@@ -78,19 +82,15 @@ export function idempotencyKey(): string {
 }
 
 /** `POST /api/v2/bulk/{close,reopen,transfer}` → the job (202), with the submission's `Idempotency-Key`. */
-export async function startBulk(req: BulkRequest, key: string): Promise<Job> {
-  const params = { header: { "idempotency-key": key } };
-  const body = { conversationIds: req.conversationIds, view: req.view };
-  if (req.kind === "transfer") {
-    return unwrap(await http.POST("/api/v2/bulk/transfer", { params, body: { ...body, memberId: req.memberId ?? "" } })).job;
-  }
-  if (req.kind === "reopen") return unwrap(await http.POST("/api/v2/bulk/reopen", { params, body })).job;
-  return unwrap(await http.POST("/api/v2/bulk/close", { params, body })).job;
+export function startBulk(req: BulkRequest, key: string): Promise<Job> {
+  const { kind, ...body } = req;
+  // A transfer without a member is the server's to refuse (with its message), as any other bad input.
+  return typed(() => client().startBulk(kind, kind === "transfer" ? { ...body, memberId: body.memberId ?? "" } : body, key));
 }
 
 /** `GET /api/v2/jobs/{id}`: the job with its items' outcomes (refusals in the reader's locale). */
-export async function getJob(id: string): Promise<JobWithItems> {
-  return unwrap(await http.GET("/api/v2/jobs/{id}", { params: { path: { id } } })).job;
+export function getJob(id: string): Promise<JobWithItems> {
+  return typed(() => client().getJob(id));
 }
 
 /**
@@ -116,32 +116,32 @@ export function lastJobMessage(id: string): Job | undefined {
 
 // ---- members (§7.6) -----------------------------------------------------------------------------
 
-export async function listMembers(): Promise<AdminMember[]> {
-  return unwrap(await http.GET("/api/v2/members", {})).items;
+export function listMembers(): Promise<AdminMember[]> {
+  return typed(() => client().listMembers());
 }
-export async function createMember(body: NewMember): Promise<AdminMember> {
-  return unwrap(await http.POST("/api/v2/members", { body }));
+export function createMember(body: NewMember): Promise<AdminMember> {
+  return typed(() => client().createMember(body));
 }
-export async function changeMember(id: string, body: MemberChange): Promise<AdminMember> {
-  return unwrap(await http.PATCH("/api/v2/members/{id}", { params: { path: { id } }, body }));
+export function changeMember(id: string, body: MemberChange): Promise<AdminMember> {
+  return typed(() => client().updateMember(id, body));
 }
-export async function deactivateMember(id: string): Promise<Job> {
-  return unwrap(await http.POST("/api/v2/members/{id}/deactivate", { params: { path: { id } } })).job;
+export function deactivateMember(id: string): Promise<Job> {
+  return typed(() => client().deactivateMember(id));
 }
-export async function reactivateMember(id: string): Promise<AdminMember> {
-  return unwrap(await http.POST("/api/v2/members/{id}/reactivate", { params: { path: { id } } }));
+export function reactivateMember(id: string): Promise<AdminMember> {
+  return typed(() => client().reactivateMember(id));
 }
-export async function deleteMember(id: string): Promise<Job> {
-  return unwrap(await http.DELETE("/api/v2/members/{id}", { params: { path: { id } } })).job;
+export function deleteMember(id: string): Promise<Job> {
+  return typed(() => client().deleteMember(id));
 }
 
 // ---- workspace settings (§7.7) --------------------------------------------------------------------
 
-export async function getWorkspace(): Promise<Workspace> {
-  return unwrap(await http.GET("/api/v2/workspace", {}));
+export function getWorkspace(): Promise<Workspace> {
+  return typed(() => client().getWorkspace());
 }
-export async function changeSettings(body: SettingsChange): Promise<Workspace> {
-  return unwrap(await http.PATCH("/api/v2/workspace/settings", { body }));
+export function changeSettings(body: SettingsChange): Promise<Workspace> {
+  return typed(() => client().updateSettings(body));
 }
 
 // ---- the team room (§9) -------------------------------------------------------------------------
@@ -175,40 +175,12 @@ export interface TeamSnapshot {
   csatAverage: number;
 }
 
-/** A refused join (§9.1): the SDK's number and the code from `"CODE: text"`. */
-export function joinRefusal(err: unknown): HttpError {
-  const e = err as { code?: number; message?: string };
-  const message = e?.message ?? String(err);
-  const match = /^([A-Z_]+): (.*)$/s.exec(message);
-  return new HttpError(typeof e?.code === "number" ? e.code : 0, match?.[1] ?? "INTERNAL", match?.[2] ?? message, undefined);
+/** Opens the workspace's team room (TEAM_VIEWERS only) through the client's `TeamView`, resolved once its first state has arrived; it rejoins by itself. */
+export function openTeam(): Promise<TeamView> {
+  return typed(() => client().openTeam());
 }
 
-/** Joins the workspace's team room (TEAM_VIEWERS only) and resolves once its first state has arrived. */
-export async function joinTeam(workspaceId: string): Promise<Room> {
-  const client = new Client(location.origin);
-  client.auth.token = await freshToken();
-  let room: Room;
-  try {
-    room = await client.joinOrCreate("team", { workspaceId });
-  } catch (err) {
-    throw joinRefusal(err);
-  }
-  room.onMessage("result", () => {}); // the room takes no actions (§9.1): registered so the SDK never warns
-  await new Promise<void>((resolve, reject) => {
-    const ready = () => (room.state as { workspaceId?: string } | undefined)?.workspaceId === workspaceId;
-    if (ready()) return resolve();
-    const onState = () => {
-      if (!ready()) return;
-      room.onStateChange.remove(onState);
-      resolve();
-    };
-    room.onStateChange(onState);
-    room.onLeave((code) => reject(new HttpError(code, "CLOSED", `closed (${code})`, undefined)));
-  });
-  return room;
-}
-
-/** The room's state as plain data. */
-export function teamSnapshot(room: Room): TeamSnapshot {
-  return (room.state as { toJSON(): TeamSnapshot }).toJSON();
+/** The team room's state as plain data. */
+export function teamSnapshot(team: TeamView): TeamSnapshot {
+  return (team.state as unknown as { toJSON(): TeamSnapshot }).toJSON();
 }

@@ -5,7 +5,6 @@
  * the OpenAPI document); the rooms through `openInbox` / `openConversation` (first state awaited,
  * reconnection, catch-up, request ids). The functions below keep the names the screens use.
  */
-import type { Room } from "@colyseus/sdk";
 import {
   ApiError as ClientApiError,
   type ConversationView,
@@ -13,10 +12,9 @@ import {
   InboxClient,
   type InboxView,
   JoinError,
-  newRequestId,
   unwrap,
 } from "../../client/index.ts";
-import type { ActionResult, Candidate, Kind, ListItem, Notice, Session, Status, View } from "./types.ts";
+import type { Candidate, Kind, ListItem, Notice, Session, Status, View } from "./types.ts";
 
 export type * from "./types.ts";
 
@@ -64,9 +62,16 @@ function readSession(): Session | null {
 }
 
 function store(next: Session | null): void {
+  const signedIn = next !== null && next.member.id !== session?.member.id;
   session = next;
   if (next) sessionStorage.setItem(KEY, JSON.stringify(next));
   else sessionStorage.removeItem(KEY);
+  if (signedIn) warmUp();
+  else if (!next && early) {
+    // Signed out before the screens took what was started: leave the room joined for them.
+    void early.inbox?.then((view) => view.leave()).catch(() => {});
+    early = null;
+  }
   for (const listener of listeners) listener(next);
 }
 
@@ -116,6 +121,47 @@ const api = new InboxClient({
   fetch: consoleFetch,
 });
 
+/**
+ * Started the moment a member signs in (or the page loads signed in), before anything renders: the
+ * inbox room's join and the first page the inbox screen will ask for, in parallel. The screens take
+ * them (once) instead of starting their own, so the first list request leaves with the login
+ * answer, not after the page's first render and effects.
+ */
+let early: {
+  memberId: string;
+  at: number;
+  inbox: Promise<InboxView> | null;
+  page: { key: string; answer: Promise<ListAnswer> } | null;
+} | null = null;
+
+/** The inbox query the console shows first for `#/inbox/<view>/<status>` (or no hash): `mine` (the team tab waits for the room's `teamView`). */
+function firstQuery(): ListQuery | null {
+  const [, screen, , status] = location.hash.replace(/^#/, "").split("/");
+  if (screen !== undefined && screen !== "" && screen !== "inbox") return null;
+  const tab: Status = status === "pending" || status === "closed" ? status : "in_progress";
+  return { view: "mine", status: tab, type: "all", sort: "last_message", q: "" };
+}
+
+function queryKey(q: ListQuery): string {
+  return JSON.stringify([q.view, q.status, q.type ?? "all", q.sort ?? "last_message", q.q ?? "", q.cursor ?? null, q.limit ?? null]);
+}
+
+function warmUp(): void {
+  if (!session) return;
+  const query = firstQuery();
+  // The page first: it is what the member waits for; the join (which may create the room and count
+  // the member's lists on the server) follows a moment later.
+  let page: { key: string; answer: Promise<ListAnswer> } | null = null;
+  if (query) {
+    const answer = listConversations(query);
+    answer.catch(() => {});
+    page = { key: queryKey(query), answer };
+  }
+  const inbox = api.openInbox();
+  inbox.catch(() => {}); // taken (and its failure handled) by the inbox room hook
+  early = { memberId: session.member.id, at: Date.now(), inbox, page };
+}
+
 /** The typed client the console runs on (docs/protocol.md §0), for typed HTTP calls: `client().http.GET(…)`. */
 export function client(): InboxClient {
   return api;
@@ -149,19 +195,6 @@ export async function freshToken(): Promise<string> {
   return guard(api.accessToken());
 }
 
-/**
- * An authenticated HTTP call by path, for a route without a typed wrapper here (prefer
- * `client().http`, typed from the OpenAPI document).
- */
-export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { accept: "application/json", authorization: `Bearer ${await freshToken()}` };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await consoleFetch(path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-  const data = (await res.json().catch(() => null)) as { code?: string; message?: string } | null;
-  if (!res.ok) throw new ApiError(res.status, data?.code ?? ErrorCode.INTERNAL, data?.message ?? res.statusText, data);
-  return data as T;
-}
-
 export interface ListQuery {
   view: View;
   status: Status;
@@ -172,10 +205,11 @@ export interface ListQuery {
   cursor?: string | null;
   limit?: number;
 }
+type ListAnswer = { items: ListItem[]; nextCursor: string | null };
+
 /** `GET /api/v2/conversations` (§7.3). */
-export async function listConversations(q: ListQuery): Promise<{ items: ListItem[]; nextCursor: string | null }> {
-  // `collaborators` never holds null (the generated type's `MemberBrief` is nullable for `follower`).
-  return (await guard(
+export function listConversations(q: ListQuery): Promise<ListAnswer> {
+  return guard(
     api.listConversations({
       view: q.view,
       status: q.status,
@@ -185,7 +219,7 @@ export async function listConversations(q: ListQuery): Promise<{ items: ListItem
       ...(q.cursor ? { cursor: q.cursor } : {}),
       ...(q.limit ? { limit: q.limit } : {}),
     }),
-  )) as { items: ListItem[]; nextCursor: string | null };
+  );
 }
 
 export type { Candidate };
@@ -204,38 +238,30 @@ export function markAllNoticesRead(): Promise<{ changed: number; unread: number 
   return guard(api.http.POST("/api/v2/notifications/read", { body: { all: true } }).then(unwrap));
 }
 
+/**
+ * The first page of this list when it was asked for at sign-in (once; null otherwise): the answer may
+ * still be on its way. Its read can precede the inbox room's subscription (it left in parallel with
+ * the join), so the screen reloads it quietly once the room has joined (§8.7).
+ */
+export function takeEarlyPage(q: ListQuery): Promise<ListAnswer> | null {
+  const page = early?.memberId === session?.member.id ? early?.page : null;
+  // Only right after sign-in: a page read long ago is not the list any more.
+  if (!early || !page || page.key !== queryKey(q) || Date.now() - early.at > 10_000) return null;
+  early.page = null;
+  return page.answer;
+}
+
 /** The member's inbox room (§3, §8), resolved once its first state has arrived; it rejoins by itself. */
 export function openInbox(): Promise<InboxView> {
   if (!session) return Promise.reject(new ApiError(401, ErrorCode.UNAUTHENTICATED, "signed out"));
-  return guard(api.openInbox());
+  const started = early?.memberId === session.member.id ? early.inbox : null;
+  if (early) early.inbox = null;
+  return guard(started ?? api.openInbox());
 }
 
 /** A conversation (§2), resolved once its first state has arrived: typed actions, timeline, status log. */
 export function openConversation(conversationId: string, view: View): Promise<ConversationView> {
   return guard(api.openConversation(conversationId, view, { locale: session?.member.locale ?? "zh-TW" }));
-}
-
-/** The inbox room's SDK room (prefer `openInbox`, which keeps it alive). */
-export async function joinInbox(): Promise<Room> {
-  return (await openInbox()).sdkRoom;
-}
-
-/** A conversation room's SDK room (prefer `openConversation`, which keeps it alive and types its actions). */
-export async function joinConversation(conversationId: string, view: View): Promise<Room> {
-  return (await openConversation(conversationId, view)).sdkRoom;
-}
-
-/** Sends an action (§2.3) on an SDK room and resolves with its `result` (prefer `ConversationView`'s methods). */
-export function act(room: Room, type: string, payload: Record<string, unknown> = {}): Promise<ActionResult> {
-  const requestId = newRequestId("web");
-  return new Promise((resolve) => {
-    const off = room.onMessage("result", (r: ActionResult) => {
-      if (r.requestId !== requestId) return;
-      off();
-      resolve(r);
-    });
-    room.send(type, { ...payload, requestId });
-  });
 }
 
 /**
@@ -245,3 +271,6 @@ export function act(room: Room, type: string, payload: Record<string, unknown> =
  */
 export const devtools: { client: InboxClient; conversation: ConversationView | null } = { client: api, conversation: null };
 (globalThis as { inboxConsole?: typeof devtools }).inboxConsole = devtools;
+
+// A page loaded signed in (a reload): start at once too.
+if (session) warmUp();

@@ -1,7 +1,6 @@
-import type { Room } from "@colyseus/sdk";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { AdminScreen } from "./admin.tsx";
-import { ApiError, currentSession, type ListDelta, login, type Notice, onSession, type Session, signOut } from "./api.ts";
+import { ApiError, currentSession, login, type Notice, onSession, type Session, signOut } from "./api.ts";
 import { ConversationScreen } from "./conversation.tsx";
 import { DashboardScreen, TEAM_VIEWERS } from "./dashboard.tsx";
 import { localeOf, type T, translator } from "./i18n.ts";
@@ -209,6 +208,3 @@ function Toasts({ t, toasts, dismiss }: { t: T; toasts: Notice[]; dismiss: (id: 
     </div>
   );
 }
-
-export type InboxRoom = Room;
-export type DeltaListener = (d: ListDelta) => void;

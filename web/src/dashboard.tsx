@@ -1,6 +1,6 @@
-import type { Room } from "@colyseus/sdk";
 import { useEffect, useState } from "preact/hooks";
-import { joinTeam, type MemberLoad, problem, type TeamSnapshot, teamSnapshot } from "./adminApi.ts";
+import { CloseCode, type TeamView } from "../../client/index.ts";
+import { type MemberLoad, openTeam, problem, type TeamSnapshot, teamSnapshot } from "./adminApi.ts";
 import { type Session, signOut } from "./api.ts";
 import { href } from "./app.tsx";
 import type { T } from "./i18n.ts";
@@ -17,14 +17,18 @@ interface TeamRoomView {
   reconnecting: boolean;
 }
 
-/** The workspace's team room (§9), live; left on unmount. Rejoins after a lost connection (the state comes whole again). */
-function useTeamRoom(workspaceId: string, t: T): TeamRoomView {
+/**
+ * The workspace's team room (§9), live, through the typed client's `TeamView` (which reconnects and
+ * rejoins by itself; the state comes whole again); left on unmount. When the view gives up, or the
+ * first join fails for a passing reason, the dashboard joins anew with a backoff.
+ */
+function useTeamRoom(t: T): TeamRoomView {
   const [team, setTeam] = useState<TeamSnapshot | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [reconnecting, setReconnecting] = useState(false);
   const [attempt, setAttempt] = useState(0);
   useEffect(() => {
-    let room: Room | null = null;
+    let view: TeamView | null = null;
     let gone = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const again = () => {
@@ -33,7 +37,7 @@ function useTeamRoom(workspaceId: string, t: T): TeamRoomView {
     };
     (async () => {
       try {
-        room = await joinTeam(workspaceId);
+        view = await openTeam();
       } catch (err) {
         if (gone) return;
         const status = (err as { status?: number }).status ?? 0;
@@ -42,28 +46,34 @@ function useTeamRoom(workspaceId: string, t: T): TeamRoomView {
         return;
       }
       if (gone) {
-        void room.leave();
+        void view.leave();
         return;
       }
+      const joined = view;
       setError(null);
       setReconnecting(false);
-      const read = () => setTeam(teamSnapshot(room!));
+      const read = () => setTeam(teamSnapshot(joined));
       read();
-      room.onStateChange(read);
-      room.onLeave((code) => {
+      joined.on("change", read);
+      joined.on("drop", () => setReconnecting(true));
+      joined.on("reconnected", () => {
+        setReconnecting(false);
+        read();
+      });
+      joined.on("closed", (code) => {
         if (gone) return;
-        if (code === 4104) return signOut(); // deactivated (§9.1)
-        if (code === 4105) return setError(t("teamNotAllowed")); // the role left TEAM_VIEWERS
+        if (code === CloseCode.deactivated) return signOut(); // §9.1
+        if (code === CloseCode.noLongerParticipant) return setError(t("teamNotAllowed")); // the role left TEAM_VIEWERS
         if (code === 1000 || code === 4000) return;
-        again();
+        again(); // the view gave up rejoining
       });
     })();
     return () => {
       gone = true;
       clearTimeout(timer);
-      if (room) void room.leave();
+      if (view) void view.leave();
     };
-  }, [workspaceId, attempt]);
+  }, [attempt]);
   return { team, error, reconnecting };
 }
 
@@ -88,11 +98,11 @@ export function DashboardScreen({ t, session }: { t: T; session: Session }) {
       </main>
     );
   }
-  return <Dashboard t={t} workspaceId={session.member.workspaceId} />;
+  return <Dashboard t={t} />;
 }
 
-function Dashboard({ t, workspaceId }: { t: T; workspaceId: string }) {
-  const { team, error, reconnecting } = useTeamRoom(workspaceId, t);
+function Dashboard({ t }: { t: T }) {
+  const { team, error, reconnecting } = useTeamRoom(t);
   const now = useNow(15_000);
   const members = team ? Object.values(team.members).sort(byLoad) : [];
   const count = (status: string, type: string) => team?.counts[`${status}.${type}`] ?? 0;

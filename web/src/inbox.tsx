@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, type ListItem, listConversations, type Status, type View } from "./api.ts";
+import { ApiError, type ListItem, listConversations, type Status, takeEarlyPage, type View } from "./api.ts";
 import { href, type Route } from "./app.tsx";
 import { BulkBar } from "./bulk.tsx";
 import type { T } from "./i18n.ts";
@@ -43,29 +43,48 @@ export function InboxScreen(props: {
 
   useEffect(() => {
     let gone = false;
-    // Deltas arriving while the page loads are buffered, then applied with the version rule (§8.7).
-    const buffered: Parameters<ListSubscriber["delta"]>[0][] = [];
-    let loaded = false;
+    const query = { view, status, type, sort, q };
+    // Deltas go to the rows shown and, while a read is on its way, into a buffer applied to its
+    // answer with the version rule (§8.7).
+    let buffered: Parameters<ListSubscriber["delta"]>[0][] | null = null;
+    // A reset (the room joined or rejoined, `list_reset`) while a read is on its way does not throw
+    // that read away: its answer is shown (with the buffered deltas), then the list is read once more.
+    let again = false;
+    const load = (request: Promise<{ items: ListItem[]; nextCursor: string | null }>) => {
+      buffered = [];
+      again = false;
+      request
+        .then((res) => {
+          if (gone) return;
+          const deltas = buffered ?? [];
+          buffered = null;
+          setPage(deltas.reduce(applyDelta, { ...query, items: res.items, nextCursor: res.nextCursor }));
+          if (again) load(listConversations(query));
+        })
+        .catch((err) => {
+          if (gone) return;
+          buffered = null;
+          setError(err instanceof ApiError ? err.message : String(err));
+        });
+    };
     const unsubscribe = subscribe({
       delta: (d) => {
         if (d.view !== view) return;
-        if (!loaded) buffered.push(d);
-        else setPage((p) => (p ? applyDelta(p, d) : p));
+        buffered?.push(d);
+        setPage((p) => (p ? applyDelta(p, d) : p));
       },
       reset: (views) => {
-        if (views.includes(view)) setReload((n) => n + 1);
+        if (!views.includes(view)) return;
+        if (buffered) again = true;
+        else load(listConversations(query));
       },
     });
-    // A reload of the same list (a rejoin, `list_reset`) keeps showing the rows until the new ones arrive.
+    // A reload of the same list (the "new results" hint) keeps showing the rows until the new ones arrive.
     setPage((p) => (p && p.view === view && p.status === status && p.type === type && p.sort === sort && p.q === q ? p : null));
     setError(null);
-    listConversations({ view, status, type, sort, q })
-      .then((res) => {
-        if (gone) return;
-        loaded = true;
-        setPage(buffered.reduce(applyDelta, { view, status, type, sort, q, items: res.items, nextCursor: res.nextCursor }));
-      })
-      .catch((err) => !gone && setError(err instanceof ApiError ? err.message : String(err)));
+    // The first page may have left at sign-in already (api.ts): take it; it was read before the inbox
+    // room joined, so the join's reset reads it again once it is shown.
+    load(takeEarlyPage(query) ?? listConversations(query));
     return () => {
       gone = true;
       unsubscribe();

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import { type Job, publishJob } from "./adminApi.ts";
 import { CloseCode, type InboxView } from "../../client/index.ts";
+import { type Job, publishJob } from "./adminApi.ts";
 import {
   ApiError,
   type ListDelta,

@@ -3,7 +3,7 @@
  * the screens' page shape over the typed client's `applyListDelta` (client/lists.ts), which does
  * the work.
  */
-import { applyListDelta, type ListItem as ClientListItem, compareListItems, type LoadedPage } from "../../client/index.ts";
+import { applyListDelta, compareListItems, type LoadedPage } from "../../client/index.ts";
 import type { ListDelta, ListItem, Status, View } from "./types.ts";
 
 export type Sort = "last_message" | "overdue";
@@ -26,7 +26,7 @@ export interface Page {
 function loaded(page: Page): LoadedPage {
   return {
     query: { view: page.view, status: page.status, type: page.type, sort: page.sort, ...(page.q ? { q: page.q } : {}) },
-    items: page.items as readonly ClientListItem[],
+    items: page.items,
     complete: page.nextCursor === null,
     ...(page.newResults ? { searchStale: true } : {}),
   };
@@ -34,7 +34,7 @@ function loaded(page: Page): LoadedPage {
 
 /** The list order of §7.3 (the client's `compareListItems`). */
 export function compare(page: Pick<Page, "view" | "sort">, a: ListItem, b: ListItem): number {
-  return compareListItems({ view: page.view, sort: page.sort }, a as ClientListItem, b as ClientListItem);
+  return compareListItems({ view: page.view, sort: page.sort }, a, b);
 }
 
 /** Applies one delta to a page, as §8.3 "Applying a delta to a loaded page" says (the client's `applyListDelta`). */
@@ -42,5 +42,5 @@ export function applyDelta(page: Page, d: ListDelta): Page {
   const before = loaded(page);
   const after = applyListDelta(before, d);
   if (after === before) return page;
-  return { ...page, items: after.items as readonly ListItem[] as ListItem[], ...(after.searchStale ? { newResults: true } : {}) };
+  return { ...page, items: [...after.items], ...(after.searchStale ? { newResults: true } : {}) };
 }

@@ -42,13 +42,9 @@ export type Member = Omit<SignedInMember, "role" | "locale"> & { role: Role; loc
 export type Session = Omit<ClientSession, "member"> & { readonly member: Member };
 
 /** A participant as lists and the candidate search give it. */
-export type MemberBrief = NonNullable<components["schemas"]["MemberBrief"]>;
-/**
- * A row of the lists (§7.3). The OpenAPI document's `MemberBrief` is nullable (for `follower`), which
- * makes `collaborators` an array of nullable members in the generated types; the server never sends a
- * null collaborator, narrowed here.
- */
-export type ListItem = Omit<ClientListItem, "collaborators"> & { collaborators: MemberBrief[] };
+export type MemberBrief = components["schemas"]["MemberBrief"];
+/** A row of the lists (§7.3). */
+export type ListItem = ClientListItem;
 /** A member who may be added or assigned (`GET /api/v2/conversations/{id}/candidates`, §7.4). */
 export type Candidate = components["schemas"]["Candidate"];
 
