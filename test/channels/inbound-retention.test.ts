@@ -1,6 +1,8 @@
+import { inArray } from "drizzle-orm";
 import pino from "pino";
 import { expect, it } from "vitest";
-import { insertInboundEvents, markInboundProcessed } from "../../db/inbound.ts";
+import { insertInboundEvents } from "../../db/inbound.ts";
+import * as s from "../../db/schema.ts";
 import { Intake } from "../../server/channels/intake.ts";
 import { channelRows } from "../support/channelRows.ts";
 import { WEBCHAT } from "../support/demo.ts";
@@ -23,8 +25,19 @@ it("the processor deletes events processed more than 30 days ago, and keeps rece
   const recent = await insertInboundEvents(db, WEBCHAT.channelId, ids(3, "recent"), never);
   // Unprocessed for ever (e.g. a status report never matched): never deleted, however old; due far in the future so no processor picks it.
   await insertInboundEvents(db, WEBCHAT.channelId, ids(2, "unprocessed"), never);
-  for (const r of old) await markInboundProcessed(db, r.id, new Date(t0));
-  for (const r of recent) await markInboundProcessed(db, r.id, new Date(t0 + 20 * DAY));
+  // One statement each (1,500 single updates took a minute on a loaded machine).
+  const processedAt = (rows: readonly { id: number }[], at: Date) =>
+    db
+      .update(s.inboundEvents)
+      .set({ processedAt: at })
+      .where(
+        inArray(
+          s.inboundEvents.id,
+          rows.map((r) => r.id),
+        ),
+      );
+  await processedAt(old, new Date(t0));
+  await processedAt(recent, new Date(t0 + 20 * DAY));
 
   let clock = t0 + 40 * DAY; // now: old were processed 40 days ago; recent 20
   const intake = new Intake({ db, presence: app.presence, log: pino({ level: "silent" }), now: () => new Date(clock) });
