@@ -204,6 +204,7 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
     log,
     now,
     itemPauseMs: config.jobItemPauseMs,
+    parallel: config.jobParallel,
     leaseMs: config.jobLeaseMs,
     pollMs: config.jobPollMs,
   });

@@ -58,6 +58,13 @@ const Env = z.object({
     .max(60_000)
     .default(0)
     .describe("a pause between the items of a job (bulk actions, deactivation), to spread load"),
+  JOB_PARALLEL: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(256)
+    .default(16)
+    .describe("how many items of a job run at once, each through its own conversation's room (1 with JOB_ITEM_PAUSE_MS set)"),
   JOB_LEASE_MS: z.coerce
     .number()
     .int()
@@ -354,6 +361,8 @@ export interface Config {
   readonly seedDemo: "auto" | "true" | "false";
   readonly logLevel: string;
   readonly jobItemPauseMs: number;
+  /** `JOB_PARALLEL`: a job's items under way at once (one at a time with a pause). */
+  readonly jobParallel: number;
   readonly jobLeaseMs: number;
   readonly jobPollMs: number;
   /** `DB_STATEMENT_TIMEOUT_MS`: every PostgreSQL statement's deadline. */
@@ -467,6 +476,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     seedDemo: e.SEED_DEMO,
     logLevel: e.LOG_LEVEL,
     jobItemPauseMs: e.JOB_ITEM_PAUSE_MS,
+    jobParallel: e.JOB_PARALLEL,
     jobLeaseMs: e.JOB_LEASE_MS,
     jobPollMs: e.JOB_POLL_MS,
     dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,

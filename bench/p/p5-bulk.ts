@@ -9,11 +9,13 @@ import { DEMO, type Row, int, log, seedConversations, sleep, startServers, token
  * (conversation status and version, and a status-log event per conversation).
  */
 const CONVERSATIONS = int("BENCH_P5_CONVERSATIONS", 5000);
+/** The server's `JOB_PARALLEL`; unset: the server's default. */
+const PARALLEL = process.env.BENCH_P5_JOB_PARALLEL ? int("BENCH_P5_JOB_PARALLEL", 16) : undefined;
 
-export const command = `npm run bench:p5  (BENCH_P5_CONVERSATIONS=${CONVERSATIONS})`;
+export const command = `npm run bench:p5  (BENCH_P5_CONVERSATIONS=${CONVERSATIONS}${PARALLEL ? ` BENCH_P5_JOB_PARALLEL=${PARALLEL}` : ""})`;
 
 export async function run(): Promise<Row[]> {
-  const cluster = await startServers();
+  const cluster = await startServers(PARALLEL ? { env: { JOB_PARALLEL: String(PARALLEL) } } : {});
   try {
     const { sql } = cluster;
     const common = { count: CONVERSATIONS, channel: "webchat", channelId: "demo-webchat", status: "closed" as const, followerId: DEMO.follower.id, collaboratorIds: [] };
