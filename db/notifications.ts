@@ -25,6 +25,34 @@ export interface StoredNotification {
 const actor = alias(s.members, "actor");
 const recipient = alias(s.members, "recipient");
 
+/** Notifications with what renders them: the actor's and the customer's names as they are now, the recipient's locale. */
+function renderedNotifications(db: Db | Tx) {
+  const n = s.notifications;
+  return db
+    .select({ n, actorName: actor.name, customerName: s.customers.displayName, locale: recipient.locale })
+    .from(n)
+    .innerJoin(recipient, eq(recipient.id, n.memberId))
+    .leftJoin(actor, eq(actor.id, n.actorId))
+    .leftJoin(s.conversations, eq(s.conversations.id, n.conversationId))
+    .leftJoin(s.customers, eq(s.customers.id, s.conversations.customerId))
+    .$dynamic();
+}
+
+function stored(r: Awaited<ReturnType<typeof renderedNotifications>>[number]): StoredNotification {
+  return {
+    id: r.n.id,
+    kind: r.n.kind,
+    conversationId: r.n.conversationId,
+    actorId: r.n.actorId,
+    actorName: r.actorName,
+    actorRole: r.n.actorRole,
+    customerName: r.customerName,
+    recipientLocale: r.locale,
+    createdAt: r.n.createdAt,
+    readAt: r.n.readAt,
+  };
+}
+
 /** The member's notifications, newest first: a page (`beforeId`), some by id, or the unread ones. */
 export async function listNotifications(
   db: Db | Tx,
@@ -38,33 +66,8 @@ export async function listNotifications(
     opts.ids ? inArray(n.id, opts.ids) : undefined,
     opts.unreadOnly ? isNull(n.readAt) : undefined,
   );
-  const rows = await db
-    .select({
-      n,
-      actorName: actor.name,
-      customerName: s.customers.displayName,
-      locale: recipient.locale,
-    })
-    .from(n)
-    .innerJoin(recipient, eq(recipient.id, n.memberId))
-    .leftJoin(actor, eq(actor.id, n.actorId))
-    .leftJoin(s.conversations, eq(s.conversations.id, n.conversationId))
-    .leftJoin(s.customers, eq(s.customers.id, s.conversations.customerId))
-    .where(where)
-    .orderBy(desc(n.id))
-    .limit(opts.limit);
-  return rows.map((r) => ({
-    id: r.n.id,
-    kind: r.n.kind,
-    conversationId: r.n.conversationId,
-    actorId: r.n.actorId,
-    actorName: r.actorName,
-    actorRole: r.n.actorRole,
-    customerName: r.customerName,
-    recipientLocale: r.locale,
-    createdAt: r.n.createdAt,
-    readAt: r.n.readAt,
-  }));
+  const rows = await renderedNotifications(db).where(where).orderBy(desc(n.id)).limit(opts.limit);
+  return rows.map(stored);
 }
 
 /** Marks the member's notifications read: the given ids, or all of them. Returns how many changed. */
@@ -92,29 +95,14 @@ export async function countUnreadNotifications(db: Db, memberId: string): Promis
  * fast path of a commit's notices (rooms/ConversationRoom.ts `publishNotices`), rendered exactly
  * as `listNotifications` renders them (names and locale as they are now).
  */
-export async function listNotificationsByIds(db: Db | Tx, ids: readonly number[]): Promise<(StoredNotification & { readonly memberId: string })[]> {
+export async function listNotificationsByIds(
+  db: Db | Tx,
+  ids: readonly number[],
+): Promise<(StoredNotification & { readonly memberId: string })[]> {
   if (ids.length === 0) return [];
   const n = s.notifications;
-  const rows = await db
-    .select({ n, actorName: actor.name, customerName: s.customers.displayName, locale: recipient.locale })
-    .from(n)
-    .innerJoin(recipient, eq(recipient.id, n.memberId))
-    .leftJoin(actor, eq(actor.id, n.actorId))
-    .leftJoin(s.conversations, eq(s.conversations.id, n.conversationId))
-    .leftJoin(s.customers, eq(s.customers.id, s.conversations.customerId))
+  const rows = await renderedNotifications(db)
     .where(inArray(n.id, [...ids]))
     .orderBy(asc(n.id));
-  return rows.map((r) => ({
-    id: r.n.id,
-    memberId: r.n.memberId,
-    kind: r.n.kind,
-    conversationId: r.n.conversationId,
-    actorId: r.n.actorId,
-    actorName: r.actorName,
-    actorRole: r.n.actorRole,
-    customerName: r.customerName,
-    recipientLocale: r.locale,
-    createdAt: r.n.createdAt,
-    readAt: r.n.readAt,
-  }));
+  return rows.map((r) => ({ ...stored(r), memberId: r.n.memberId }));
 }
