@@ -56,8 +56,9 @@ describe("notices: the fast path after commit and the outbox behind it", () => {
     await app.database.db.execute(
       sql`update outbox set done_at = null where topic = 'notice' and payload->>'notificationId' = ${String(live.id)}`,
     );
-    expect(await app.outbox.drainAll()).toBeGreaterThanOrEqual(1);
-    expect(await outboxDone(live.id)).toBe(true);
+    // Delivered again by a drain: this one, or the outbox's own poller if it got there first.
+    await app.outbox.drainAll();
+    await eventually(async () => (await outboxDone(live.id)) === true);
 
     // A later notice on the same topic arrives after the repeated one: by then the room has seen it.
     expect((await jess.act("remove_collaborators", { memberIds: [ID.agent] })).ok).toBe(true);
