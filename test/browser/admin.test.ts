@@ -1,6 +1,5 @@
-import { type Browser, chromium } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { api, buildConsole, chromiumPath, screensDir, signIn } from "../support/browser.ts";
+import { describe, expect, it } from "vitest";
+import { api, signIn, useChromium } from "../support/browser.ts";
 import { EMAIL, ID } from "../support/demo.ts";
 import { login, useTestServer } from "../support/server.ts";
 
@@ -9,23 +8,13 @@ import { login, useTestServer } from "../support/server.ts";
  * settings (§7.7) in a real browser; refusals shown by the server's message; nothing for non-admins.
  */
 
-const executablePath = chromiumPath();
 const app = useTestServer();
-let browser: Browser | undefined;
-let screens = "";
-
-beforeAll(async () => {
-  buildConsole();
-  screens = screensDir();
-  if (executablePath) browser = await chromium.launch({ executablePath, args: ["--no-sandbox"], headless: true });
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const chrome = useChromium();
+const { executablePath } = chrome;
 
 describe.skipIf(!executablePath)("member administration and settings in chromium", () => {
   it("non-admins see no admin link and #/admin shows a refusal without asking the server; a team viewer sees the dashboard link, an agent no link at all", async () => {
-    const context = await browser!.newContext({ locale: "zh-TW", viewport: { width: 390, height: 844 } });
+    const context = await chrome.browser!.newContext({ locale: "zh-TW", viewport: { width: 390, height: 844 } });
     const page = await context.newPage();
     const asked: string[] = [];
     page.on("request", (r) => {
@@ -54,7 +43,7 @@ describe.skipIf(!executablePath)("member administration and settings in chromium
     const olive = { name: "Olive", email: "olive@demo.test", role: "admin", locale: "en", password: "olive-password" };
     expect((await api(app, jess, "POST", "/api/v2/members", olive)).status).toBe(201);
 
-    const context = await browser!.newContext({ locale: "en-US", viewport: { width: 1000, height: 900 } });
+    const context = await chrome.browser!.newContext({ locale: "en-US", viewport: { width: 1000, height: 900 } });
     const page = await context.newPage();
     const problems: string[] = [];
     page.on("pageerror", (e) => problems.push(e.message));
@@ -133,18 +122,18 @@ describe.skipIf(!executablePath)("member administration and settings in chromium
       businessHours: { timeZone: "Asia/Taipei", open: [{ day: "mon", start: "09:00", end: "18:00" }] },
     });
     await page.locator("summary", { hasText: "Add a member" }).click(); // folded for the picture
-    await page.screenshot({ path: `${screens}/admin-en.png`, fullPage: true });
+    await page.screenshot({ path: `${chrome.screens}/admin-en.png`, fullPage: true });
     expect(problems).toEqual([]);
     await context.close();
 
     // The same screen in zh-TW (Jess, admin, locale zh-TW).
-    const zh = await browser!.newContext({ locale: "zh-TW", viewport: { width: 1000, height: 900 } });
+    const zh = await chrome.browser!.newContext({ locale: "zh-TW", viewport: { width: 1000, height: 900 } });
     const jessPage = await zh.newPage();
     await signIn(app, jessPage, EMAIL.admin);
     await jessPage.getByRole("navigation", { name: "畫面" }).getByRole("link", { name: "成員與設定" }).click();
     await jessPage.getByRole("list", { name: "成員" }).locator(`li[data-member="${ID.agent}"]`).waitFor();
     await jessPage.getByRole("form", { name: "工作區設定" }).waitFor();
-    await jessPage.screenshot({ path: `${screens}/admin-zh-TW.png`, fullPage: true });
+    await jessPage.screenshot({ path: `${chrome.screens}/admin-zh-TW.png`, fullPage: true });
     await zh.close();
   }, 120_000); // a long walk through the console on a shared machine
 });

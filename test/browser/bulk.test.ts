@@ -1,6 +1,6 @@
-import { type Browser, chromium, type Page, type Route } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildConsole, chromiumPath, screensDir, signIn } from "../support/browser.ts";
+import type { Page, Route } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { signIn, useChromium } from "../support/browser.ts";
 import { EMAIL, ID } from "../support/demo.ts";
 import { useTestServer } from "../support/server.ts";
 
@@ -10,19 +10,9 @@ import { useTestServer } from "../support/server.ts";
  * and each item's outcome from `GET /api/v2/jobs/{id}`.
  */
 
-const executablePath = chromiumPath();
 const app = useTestServer();
-let browser: Browser | undefined;
-let screens = "";
-
-beforeAll(async () => {
-  buildConsole();
-  screens = screensDir();
-  if (executablePath) browser = await chromium.launch({ executablePath, args: ["--no-sandbox"], headless: true });
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const chrome = useChromium();
+const { executablePath } = chrome;
 
 async function tabCount(page: Page, status: string): Promise<number> {
   return Number(await page.locator(`[role=tab][data-status=${status}] .count`).textContent());
@@ -30,7 +20,7 @@ async function tabCount(page: Page, status: string): Promise<number> {
 
 describe.skipIf(!executablePath)("bulk actions in chromium", () => {
   it("a plain agent selects every loaded conversation: a transfer is refused whole because some are collaborative (R7.5), a close runs as a job to done with the items where he is only a collaborator refused with R8.5's 協作者無法結束對話, the others closed live", async () => {
-    const context = await browser!.newContext({ locale: "zh-TW", viewport: { width: 390, height: 844 } });
+    const context = await chrome.browser!.newContext({ locale: "zh-TW", viewport: { width: 390, height: 844 } });
     const page = await context.newPage();
     const problems: string[] = [];
     page.on("pageerror", (e) => problems.push(e.message));
@@ -70,7 +60,7 @@ describe.skipIf(!executablePath)("bulk actions in chromium", () => {
     expect(await list.locator("li[data-id=demo-direct]").count()).toBe(0);
     expect(await list.locator("li[data-id=demo-collab]").count()).toBe(0);
     await expect.poll(() => tabCount(page, "in_progress")).toBe(2);
-    await page.screenshot({ path: `${screens}/bulk-zh-TW.png`, fullPage: true });
+    await page.screenshot({ path: `${chrome.screens}/bulk-zh-TW.png`, fullPage: true });
 
     // One Idempotency-Key per submission.
     expect(keys).toHaveLength(2);
@@ -90,14 +80,14 @@ describe.skipIf(!executablePath)("bulk actions in chromium", () => {
     await context.close();
 
     // The same bar in English (Eve, locale en): her selection, its count and the three actions.
-    const en = await browser!.newContext({ locale: "en-US", viewport: { width: 390, height: 844 } });
+    const en = await chrome.browser!.newContext({ locale: "en-US", viewport: { width: 390, height: 844 } });
     const eve = await en.newPage();
     await signIn(app, eve, EMAIL.agent2);
     await eve.getByRole("list", { name: "Mine · In progress" }).locator("li").first().waitFor();
     await eve.getByRole("checkbox", { name: "Select all loaded" }).check();
     await eve.locator(".selected-count", { hasText: /selected/i }).waitFor();
     expect(await eve.locator("[data-bulk]").count()).toBeGreaterThan(0);
-    await eve.screenshot({ path: `${screens}/bulk-en.png`, fullPage: true });
+    await eve.screenshot({ path: `${chrome.screens}/bulk-en.png`, fullPage: true });
     await en.close();
   }, 120_000); // a long walk through the console on a shared machine
 });

@@ -1,6 +1,6 @@
-import { type Browser, chromium, type Page, type WebSocket } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { api, buildConsole, chromiumPath, screensDir, signIn } from "../support/browser.ts";
+import type { Page, WebSocket } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { api, signIn, useChromium } from "../support/browser.ts";
 import { EMAIL, ID } from "../support/demo.ts";
 import { login, useTestServer } from "../support/server.ts";
 
@@ -9,19 +9,9 @@ import { login, useTestServer } from "../support/server.ts";
  * real browser, live while an admin deactivates a member in `#/admin` (§7.6, SPEC §14).
  */
 
-const executablePath = chromiumPath();
 const app = useTestServer();
-let browser: Browser | undefined;
-let screens = "";
-
-beforeAll(async () => {
-  buildConsole();
-  screens = screensDir();
-  if (executablePath) browser = await chromium.launch({ executablePath, args: ["--no-sandbox"], headless: true });
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const chrome = useChromium();
+const { executablePath } = chrome;
 
 /** A member's load as the dashboard shows it. */
 async function load(page: Page, memberId: string): Promise<{ following: number; collaborating: number }> {
@@ -42,10 +32,10 @@ describe.skipIf(!executablePath)("the dashboard in chromium", () => {
     expect((await api(app, admin, "PATCH", `/api/v2/members/${ID.manager}`, { locale: "en" })).status).toBe(200);
 
     const contexts = await Promise.all([
-      browser!.newContext({ locale: "en-US", viewport: { width: 1100, height: 900 } }),
-      browser!.newContext({ locale: "zh-TW", viewport: { width: 390, height: 844 } }),
-      browser!.newContext({ locale: "zh-TW", viewport: { width: 1000, height: 800 } }),
-      browser!.newContext({ locale: "zh-TW", viewport: { width: 1000, height: 800 } }),
+      chrome.browser!.newContext({ locale: "en-US", viewport: { width: 1100, height: 900 } }),
+      chrome.browser!.newContext({ locale: "zh-TW", viewport: { width: 390, height: 844 } }),
+      chrome.browser!.newContext({ locale: "zh-TW", viewport: { width: 1000, height: 800 } }),
+      chrome.browser!.newContext({ locale: "zh-TW", viewport: { width: 1000, height: 800 } }),
     ]);
     const [ben, amy, jess, dan] = (await Promise.all(contexts.map((c) => c.newPage()))) as [Page, Page, Page, Page];
     const problems: string[] = [];
@@ -79,8 +69,8 @@ describe.skipIf(!executablePath)("the dashboard in chromium", () => {
       collaborative: await count(ben, "in_progress.collaborative"),
     };
     expect(before.collaborative).toBeGreaterThanOrEqual(3);
-    await ben.screenshot({ path: `${screens}/dashboard-en.png`, fullPage: true });
-    await amy.screenshot({ path: `${screens}/dashboard-zh-TW.png`, fullPage: true });
+    await ben.screenshot({ path: `${chrome.screens}/dashboard-en.png`, fullPage: true });
+    await amy.screenshot({ path: `${chrome.screens}/dashboard-zh-TW.png`, fullPage: true });
 
     // Jess deactivates Dan from #/admin, after confirming.
     await jess.getByRole("link", { name: "成員與設定" }).click();
@@ -118,7 +108,7 @@ describe.skipIf(!executablePath)("the dashboard in chromium", () => {
   }, 180_000); // four browsers and a departure job: room on a shared, loaded machine
 
   it("an agent opening #/dashboard is told it is for team viewers, and the team room was never joined", async () => {
-    const context = await browser!.newContext({ locale: "en-US", viewport: { width: 390, height: 844 } });
+    const context = await chrome.browser!.newContext({ locale: "en-US", viewport: { width: 390, height: 844 } });
     const page = await context.newPage();
     const sockets: string[] = [];
     page.on("websocket", (ws) => sockets.push(ws.url()));

@@ -51,7 +51,10 @@ describe.skipIf(!executablePath)("the Webchat widget page in chromium", () => {
     const key = await page.locator(".msg.customer").first().getAttribute("data-key");
     const conversationId = key!.split(":")[0]!;
     const staff = await connect(app, "admin", conversationId, "team");
-    await waitFor(() => staff.state.status === "pending" && staff.state.messages.some((m: { body: string }) => m.body === "Hello from the browser 你好"));
+    await waitFor(
+      () =>
+        staff.state.status === "pending" && staff.state.messages.some((m: { body: string }) => m.body === "Hello from the browser 你好"),
+    );
     expect(staff.state.messages.find((m: { body: string }) => m.body === "Hello from the browser 你好").senderName).toBe("Browser visitor");
 
     const reply = await staff.act("reply", { text: "A staff reply, live 即時" });

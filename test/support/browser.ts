@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Page } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll } from "vitest";
 import type { App } from "./server.ts";
 
 /** What the browser tests of the dashboard, bulk actions and administration share (the pattern of test/browser/console.test.ts). */
@@ -50,4 +51,22 @@ export async function api<T>(app: App, token: string, method: string, path: stri
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { status: res.status, data: (await res.json()) as T };
+}
+
+/**
+ * The console built, chromium launched before the file's tests (when installed) and closed after,
+ * and the screenshot folder: what every browser test file sets up.
+ */
+export function useChromium(): { readonly executablePath: string | null; browser: Browser | undefined; screens: string } {
+  const state = { executablePath: chromiumPath(), browser: undefined as Browser | undefined, screens: "" };
+  beforeAll(async () => {
+    buildConsole();
+    state.screens = screensDir();
+    if (state.executablePath)
+      state.browser = await chromium.launch({ executablePath: state.executablePath, args: ["--no-sandbox"], headless: true });
+  });
+  afterAll(async () => {
+    await state.browser?.close();
+  });
+  return state;
 }
