@@ -43,6 +43,19 @@ describe.skipIf(!executablePath)("the console's session", () => {
     const problems: string[] = [];
     page.on("pageerror", (e) => problems.push(e.message));
     const refreshes: number[] = [];
+    let inFlight = 0;
+    let settledAt = Date.now();
+    const isRefresh = (url: string) => new URL(url).pathname === "/auth/refresh";
+    page.on("request", (r) => {
+      if (isRefresh(r.url())) inFlight++;
+    });
+    const finished = (url: string) => {
+      if (!isRefresh(url)) return;
+      inFlight--;
+      settledAt = Date.now();
+    };
+    page.on("requestfinished", (r) => finished(r.url()));
+    page.on("requestfailed", (r) => finished(r.url()));
     page.on("response", (r) => {
       if (new URL(r.url()).pathname === "/auth/refresh") refreshes.push(r.status());
       if (process.env.DEBUG_CONSOLE) console.log("response", r.status(), r.url());
@@ -60,9 +73,11 @@ describe.skipIf(!executablePath)("the console's session", () => {
     expect(stored.refreshToken).not.toBe(JSON.parse(first ?? "{}").refreshToken);
     expect(stored.member.name).toBe("Eve");
 
-    // Reload once no request is in flight: a reload that cuts a refresh after the server rotated the
-    // token but before the page stored the new one signs the tab out (the refresh token is single use).
-    await page.waitForLoadState("networkidle");
+    // Reload once no refresh has been in flight for a second: a reload that cuts a refresh after the
+    // server rotated the token but before the page stored the new one signs the tab out (the refresh
+    // token is single use). (`waitForLoadState("networkidle")` does not do this: it resolves at once
+    // when the page was idle once before, even with a refresh in flight now.)
+    await expect.poll(() => inFlight === 0 && Date.now() - settledAt > 1_000, { timeout: 30_000, interval: 100 }).toBe(true);
     await page.reload();
     await page.getByRole("list", { name: "Mine · In progress" }).locator("li").first().waitFor();
     expect(await page.locator('input[name="password"]').count()).toBe(0);
