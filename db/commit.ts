@@ -3,6 +3,7 @@ import type { MemberStateChange } from "../domain/events.ts";
 import type { Conversation, MemberInfo } from "../domain/model.ts";
 import { assertNever } from "../domain/sets.ts";
 import type { Db } from "./client.ts";
+import type { StoredNotification } from "./notifications.ts";
 import { isStorageUnavailable } from "./errors.ts";
 import { Params, runRaw, runRawGroup, toDate } from "./raw.ts";
 import type { ListTimes, MemberState } from "./rows.ts";
@@ -88,6 +89,12 @@ export interface CommitResult {
   readonly messages: StoredMessage[];
   readonly events: StoredEvent[];
   readonly notificationIds: number[];
+  /**
+   * The notifications this commit stored, as the outbox reads them (`listNotificationsByIds`):
+   * with the actor's and the customer's names and the recipient's locale as stored at the commit,
+   * read by the commit statement itself, so a room publishes them without a read of its own.
+   */
+  readonly notices: (StoredNotification & { readonly memberId: string })[];
   /** Every member whose unread or pin changed, with the stored values after the commit. */
   readonly memberStates: MemberState[];
   /** True when every member state of the conversation may have changed (clear all, unpin all). */
@@ -105,7 +112,7 @@ interface CommitRow {
   waiting_since: unknown;
   channel_id: string | null;
   states: unknown;
-  notification_ids: string[] | null;
+  notices: unknown;
 }
 
 /**
@@ -496,7 +503,7 @@ function commitStatement(input: CommitInput): { text: string; params: unknown[];
         `select ${ws}, ${q.p(n.recipientId, "text")}, ${q.p(n.kind, "text")}, ${id}, ${q.p(n.actorId, "text")}, ${q.p(n.actorRole ?? null, "text")}, ${at} from conv`,
     );
     ctes.push(
-      `notes as (insert into notifications (workspace_id, member_id, kind, conversation_id, actor_id, actor_role, created_at) ${notices.join(" union all ")} returning id, member_id)`,
+      `notes as (insert into notifications (workspace_id, member_id, kind, conversation_id, actor_id, actor_role, created_at) ${notices.join(" union all ")} returning id, member_id, kind, actor_id, actor_role)`,
     );
     // Due at the committer's clock, the one claims compare with (not the database's now(), which can be later within a millisecond).
     ctes.push(
@@ -552,10 +559,15 @@ function commitStatement(input: CommitInput): { text: string; params: unknown[];
   const states = stateSets.length
     ? `(select coalesce(json_agg(json_build_object('m', member_id, 'u', unread_count, 'r', last_read_seq, 'p', pinned)), '[]'::json) from (${stateSets.join(" union all ")}) as st)`
     : "'[]'::json";
-  const noticeIds = d.notices.length ? "(select array_agg(id::text order by id) from notes)" : "null::text[]";
+  // The stored notices with what renders them (names and the recipient's locale), read in this statement.
+  const noticeRows = d.notices.length
+    ? `(select coalesce(json_agg(json_build_object('id', n.id, 'm', n.member_id, 'k', n.kind, 'a', n.actor_id, 'ar', n.actor_role, 'an', a.name, 'l', r.locale,
+        'cn', (select cu.display_name from conversations cv join customers cu on cu.id = cv.customer_id where cv.id = ${id})) order by n.id), '[]'::json)
+        from notes n join members r on r.id = n.member_id left join members a on a.id = n.actor_id)`
+    : "'[]'::json";
   const text = `with ${ctes.join(",\n")}
 select exists (select 1 from dup) as duplicate, (select ok from fence) as fenced, ${timerDue} as timer_due, ${at} as committed_at,
-  c.version, c.last_seq, c.last_message_at, c.waiting_since, c.channel_id, ${states} as states, ${noticeIds} as notification_ids
+  c.version, c.last_seq, c.last_message_at, c.waiting_since, c.channel_id, ${states} as states, ${noticeRows} as notices
 from (select 1) as one left join conv c on true`;
   return { text, params: q.values, ops };
 }
@@ -627,6 +639,33 @@ function timelineRows(input: CommitInput, count: number, q: Params, id: string, 
 
 // ---- the result ---------------------------------------------------------------------------------
 
+/** The `notices` column of a commit's row (json, a string on PGlite) as stored notifications. */
+function noticesOf(raw: unknown, conversationId: string, createdAt: Date): CommitResult["notices"] {
+  const rows = (typeof raw === "string" ? JSON.parse(raw) : (raw ?? [])) as {
+    id: number | string;
+    m: string;
+    k: StoredNotification["kind"];
+    a: string | null;
+    ar: StoredNotification["actorRole"];
+    an: string | null;
+    l: StoredNotification["recipientLocale"];
+    cn: string | null;
+  }[];
+  return rows.map((r) => ({
+    id: Number(r.id),
+    memberId: r.m,
+    kind: r.k,
+    conversationId,
+    actorId: r.a,
+    actorName: r.an,
+    actorRole: r.ar,
+    customerName: r.cn,
+    recipientLocale: r.l,
+    createdAt,
+    readAt: null,
+  }));
+}
+
 function resultOf(input: CommitInput, row: CommitRow, ops: StateOps): CommitResult {
   const { before, decision: d, now } = input;
   const lastSeq = row.last_seq as number;
@@ -680,6 +719,7 @@ function resultOf(input: CommitInput, row: CommitRow, ops: StateOps): CommitResu
     targetIds: [...e.targetIds],
     createdAt: now,
   }));
+  const notices = noticesOf(row.notices, before.id, now);
   const states = (typeof row.states === "string" ? JSON.parse(row.states) : row.states) as {
     m: string;
     u: number;
@@ -694,7 +734,8 @@ function resultOf(input: CommitInput, row: CommitRow, ops: StateOps): CommitResu
       : null,
     messages,
     events,
-    notificationIds: (row.notification_ids ?? []).map(Number),
+    notificationIds: notices.map((n) => n.id),
+    notices,
     memberStates: states.map((s) => ({ memberId: s.m, unreadCount: s.u, lastReadSeq: s.r, pinned: s.p })),
     allMemberStatesChanged: ops.all !== null,
   };

@@ -38,7 +38,6 @@ import { targetIdsOf } from "../domain/targets.ts";
 import { SerialLane } from "./lane.ts";
 import { isStorageUnavailable } from "../db/errors.ts";
 import { loadDelivery } from "../db/delivery.ts";
-import { listNotificationsByIds } from "../db/notifications.ts";
 import { markNoticesDone } from "../db/outbox.ts";
 import { notificationJson } from "../server/notices.ts";
 import {
@@ -146,6 +145,14 @@ const justRead = {
   },
 };
 
+/**
+ * A conversation room's patch tick. Every change the room makes sends its patch at once (after an
+ * action's commit, a delivery status, a survey, a role change), so the tick is only a safety net;
+ * at Colyseus's default (every 50 ms) the rooms a bulk job or a webhook burst creates, which have
+ * no client and live for the seat reservation time, cost more CPU ticking than working.
+ */
+export const IDLE_PATCH_MS = 1000;
+
 /** Calls `answer` at most once: every request is answered exactly once, whatever fails after. */
 function once(answer: (a: Answer) => void): (a: Answer) => void {
   let done = false;
@@ -197,6 +204,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
       data.member = { ...data.member, role: change.role };
       if (!mayOpen(this.model, data.member, data.view)) client.leave(CloseCode.noLongerParticipant, "view_not_allowed");
     }
+    this.broadcastPatch();
   };
 
 
@@ -206,6 +214,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
 
   override async onCreate(options: { conversationId: string }): Promise<void> {
     this.roomId = conversationRoomId(options.conversationId);
+    this.patchRate = IDLE_PATCH_MS;
     // Subscribed before the restore, which runs in the lane: a delivery change committed while the
     // room loads queues behind the restore and is read after it, never lost between the two.
     await this.presence.subscribe(Topic.delivery(this.roomId), this.onDelivery);
@@ -737,7 +746,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
         client.leave(CloseCode.noLongerParticipant, "no_longer_participant");
       }
     }
-    if (result.notificationIds.length) this.publishNotices(result.notificationIds);
+    if (result.notices.length) this.publishNotices(result.notices);
     const queued = [...decision.effects.map((e) => e.kind), ...(decision.autoMessages.length ? ["deliver_reply"] : [])];
     if (queued.length) services().kickOutbox(queued);
   }
@@ -746,29 +755,31 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
   private noticesSent: Promise<void> = Promise.resolve();
 
   /**
-   * The fast path of a commit's notices: read as stored (names and locale as they are now, the
-   * same read as the outbox's), published to each recipient's inbox room (any process), then their
-   * outbox rows marked done, without waiting for the outbox drain. The outbox stays the durable
-   * way: a read, publish or mark that fails, or a process that dies after its commit, leaves rows
-   * pending, and the outbox delivers them (kicked here, or its poller in any process). A notice
-   * delivered both ways (the drain claimed it before the mark) is shown once: the inbox room drops
-   * an id it already showed (`InboxRoom.onEvent`).
+   * The fast path of a commit's notices: as stored (names and locale as the commit statement read
+   * them, the same data the outbox's read gives), published to each recipient's inbox room (any
+   * process), then their outbox rows marked done, without waiting for the outbox drain. The outbox
+   * stays the durable way: a publish or mark that fails, or a process that dies after its commit,
+   * leaves rows pending, and the outbox delivers them (kicked here, or its poller in any process).
+   * A notice delivered both ways (the drain claimed it before the mark) is shown once: the inbox
+   * room drops an id it already showed (`InboxRoom.onEvent`).
    */
-  private publishNotices(ids: readonly number[]): void {
+  private publishNotices(notices: CommitResult["notices"]): void {
     const { db, presence, log, now, kickOutbox } = services();
     const conversationId = this.roomId;
     this.noticesSent = this.noticesSent.then(async () => {
       const published: number[] = [];
       try {
-        const rows = await listNotificationsByIds(db, ids);
-        for (const n of rows) {
-          await presence.publish(Topic.inbox(n.memberId), { type: "notice", notice: notificationJson(n) });
-          published.push(n.id);
-        }
+        // Each recipient's inbox at once: one Redis round trip for all of them, in commit order per member.
+        await Promise.all(
+          notices.map(async (n) => {
+            await presence.publish(Topic.inbox(n.memberId), { type: "notice", notice: notificationJson(n) });
+            published.push(n.id);
+          }),
+        );
         await markNoticesDone(db, published, now());
-        if (published.length < ids.length) kickOutbox(["notice"]);
+        if (published.length < notices.length) kickOutbox(["notice"]);
       } catch (err) {
-        log.warn({ err, conversationId, notificationIds: ids }, "notices not published after commit: the outbox delivers them");
+        log.warn({ err, conversationId, notificationIds: notices.map((n) => n.id) }, "notices not published after commit: the outbox delivers them");
         kickOutbox(["notice"]);
       }
     });

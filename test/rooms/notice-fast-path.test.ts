@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { commit, loadConversation, loadMembers } from "../../db/repository.ts";
+import { listNotificationsByIds } from "../../db/notifications.ts";
 import { decide } from "../../domain/decide.ts";
 import { api, connect, createConversation, ID, openInbox, tokenOf, useTestServer, waitFor } from "./helpers.ts";
 
@@ -88,6 +89,9 @@ describe("notices: the fast path after commit and the outbox behind it", () => {
     expect(result.notificationIds).toHaveLength(1);
     const [id] = result.notificationIds;
     expect(await outboxDone(id!)).toBe(false);
+    // What the commit returns for its fast path is what the outbox reads: the same rows, names and locale.
+    expect(result.notices).toEqual(await listNotificationsByIds(app.database.db, result.notificationIds));
+    expect(result.notices[0]).toMatchObject({ memberId: ID.agent2, kind: "added_you", actorName: "Jess", customerName: c.customerName });
 
     // The outbox (its poller, or a drain in any process) delivers it.
     await app.outbox.drainAll();
