@@ -9,7 +9,7 @@ import { settingsOf } from "./workspaces.ts";
 
 // The write path, the timeline and settings have their own modules; importers of the repository keep one entry point.
 export { type CommitFence, type CommitInput, type CommitResult, Duplicate, StaleContext, VersionConflict, commit } from "./commit.ts";
-export { type StoredEvent, type StoredMessage, loadEvents, loadMessages, loadNewestMessages } from "./timeline.ts";
+export { type StoredEvent, type StoredMessage, loadEvents, loadMessages } from "./timeline.ts";
 export { loadSettings } from "./workspaces.ts";
 export type { ListTimes, MemberState } from "./rows.ts";
 

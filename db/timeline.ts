@@ -2,7 +2,6 @@ import { and, asc, desc, eq, gt, lt, lte } from "drizzle-orm";
 import type { DeliveryStatus, MessagePart } from "../domain/channels.ts";
 import type { LogEvent, SystemMessage } from "../domain/events.ts";
 import type { Db, Tx } from "./client.ts";
-import { Params, runRaw, toDate } from "./raw.ts";
 import * as s from "./schema.ts";
 
 /** A conversation's timeline: its messages and its status log, stored structured (R16.2). */
@@ -44,45 +43,6 @@ export async function loadMessages(db: Db | Tx, conversationId: string, limit: n
     : eq(s.messages.conversationId, conversationId);
   const rows = await db.select().from(s.messages).where(where).orderBy(desc(s.messages.seq)).limit(limit);
   return rows.reverse().map(toStoredMessage);
-}
-
-/**
- * The newest `limit` messages, oldest first, with the conversation's version read by the same
- * statement (null when there is no such conversation): a room that restores from a row read a
- * moment earlier checks with it that the row is still current.
- */
-export async function loadNewestMessages(db: Db, conversationId: string, limit: number): Promise<{ version: number | null; messages: StoredMessage[] }> {
-  const q = new Params();
-  const rows = await runRaw<{ version: number } & Record<string, unknown>>(
-    db,
-    `select c.version, m.seq, m.sender, m.sender_id, m.body, m.system_kind, m.subject_ids, m.parts, m.delivery_status, m.delivery_code, m.delivery_reason, m.created_at
-     from conversations c
-     left join lateral (select * from messages where conversation_id = c.id order by seq desc limit ${q.p(limit, "int")}) m on true
-     where c.id = ${q.p(conversationId, "text")}`,
-    q.values,
-  );
-  if (rows.length === 0) return { version: null, messages: [] };
-  const messages = rows
-    .filter((r) => r.seq !== null)
-    .reverse()
-    .map((r) => {
-      const parts = typeof r.parts === "string" ? JSON.parse(r.parts) : r.parts;
-      return toStoredMessage({
-        conversationId,
-        seq: r.seq,
-        sender: r.sender,
-        senderId: r.sender_id,
-        body: r.body,
-        systemKind: r.system_kind,
-        subjectIds: r.subject_ids,
-        parts,
-        deliveryStatus: r.delivery_status,
-        deliveryCode: r.delivery_code,
-        deliveryReason: r.delivery_reason,
-        createdAt: toDate(r.created_at),
-      } as typeof s.messages.$inferSelect);
-    });
-  return { version: rows[0]!.version, messages };
 }
 
 export interface StoredEvent extends LogEvent {

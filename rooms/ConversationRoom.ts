@@ -13,7 +13,6 @@ import {
   loadMembers,
   loadMessages,
   loadNames,
-  loadNewestMessages,
   loadStoredSettings,
   StaleContext,
   wasProcessed,
@@ -38,6 +37,7 @@ import { targetIdsOf } from "../domain/targets.ts";
 import { SerialLane } from "./lane.ts";
 import { isStorageUnavailable } from "../db/errors.ts";
 import { loadDelivery } from "../db/delivery.ts";
+import { loadRoomSnapshot } from "../db/snapshot.ts";
 import { markNoticesDone } from "../db/outbox.ts";
 import { notificationJson } from "../server/notices.ts";
 import {
@@ -113,37 +113,8 @@ async function authorize(token: string, rawOptions: unknown): Promise<Conversati
   }
   if (!loaded || loaded.conversation.workspaceId !== member.workspaceId) throw joinError(404, ErrorCode.NOT_FOUND, member.locale);
   if (!mayOpen(loaded.conversation, member, options.data.view)) throw joinError(403, ErrorCode.VIEW_NOT_ALLOWED, member.locale);
-  justRead.put(loaded);
   return { member, view: options.data.view };
 }
-
-/**
- * Conversations read by `authorize` in the last moment, for the room this process creates right
- * after it (Colyseus runs `onAuth`, then `onCreate` when no room is live): a cold join reads the
- * conversation row once instead of twice. Only the first restore of a room takes an entry, and
- * only a fresh one; entries older than `HANDOFF_MS` are dropped. The restore reads the
- * conversation's version with its messages, in the same statement, and reads the row again when
- * it changed since (a room elsewhere wrote it just before it went away).
- */
-const HANDOFF_MS = 1000;
-const justRead = {
-  entries: new Map<string, { loaded: LoadedConversation; at: number }>(),
-  put(loaded: LoadedConversation): void {
-    const now = performance.now();
-    this.entries.delete(loaded.conversation.id);
-    this.entries.set(loaded.conversation.id, { loaded, at: now });
-    // Insertion order is age order: drop the stale ones from the front.
-    for (const [id, e] of this.entries) {
-      if (now - e.at <= HANDOFF_MS) break;
-      this.entries.delete(id);
-    }
-  },
-  take(id: string): LoadedConversation | null {
-    const e = this.entries.get(id);
-    this.entries.delete(id);
-    return e && performance.now() - e.at <= HANDOFF_MS ? e.loaded : null;
-  },
-};
 
 /**
  * A conversation room's patch tick. Every change the room makes sends its patch at once (after an
@@ -220,7 +191,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
     await this.presence.subscribe(Topic.delivery(this.roomId), this.onDelivery);
     await this.presence.subscribe(csatTopic(this.roomId), this.onSurvey);
     try {
-      await this.lane.run(() => this.restore(justRead.take(this.roomId)));
+      await this.lane.run(() => this.restore());
     } catch (e) {
       await this.presence.unsubscribe(Topic.delivery(this.roomId), this.onDelivery);
       await this.presence.unsubscribe(csatTopic(this.roomId), this.onSurvey);
@@ -646,32 +617,13 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
   // ---- state ---------------------------------------------------------------------------------
 
   /** Loads the conversation from the database (or takes the one `authorize` just read) and rebuilds the synchronized state. */
-  private async restore(justLoaded: LoadedConversation | null = null): Promise<void> {
-    const { db } = services();
-    // The newest messages are read with the conversation row (or, given the row `authorize` just
-    // read, with the participants' names): two round trips in a row, not four.
-    const newest = loadNewestMessages(db, this.roomId, STATE_MESSAGES);
-    let loaded: LoadedConversation | null;
-    let names: ReturnType<typeof loadNames> | null = null;
-    try {
-      loaded = justLoaded ?? (await loadConversation(db, this.roomId));
-      if (loaded) names = loadNames(db, loaded.conversation.workspaceId, [...participantIds(loaded.conversation), loaded.customer.id]);
-    } finally {
-      // Every read started is waited for (none left to fail unobserved) before this one returns or throws.
-      await Promise.allSettled([newest, names]);
-    }
-    if (!loaded) throw new ServerError(404, `${ErrorCode.NOT_FOUND}: conversation ${this.roomId}`);
-    const { version, messages } = await newest;
-    // A row taken from `authorize` that changed since (a room elsewhere wrote it before it went away): read both again.
-    if (justLoaded && version !== justLoaded.conversation.version) return this.restore(null);
+  private async restore(): Promise<void> {
+    // One statement: the conversation, its newest messages, the names they show, its survey.
+    const snapshot = await loadRoomSnapshot(services().db, this.roomId, STATE_MESSAGES);
+    if (!snapshot) throw new ServerError(404, `${ErrorCode.NOT_FOUND}: conversation ${this.roomId}`);
+    const { loaded, messages } = snapshot;
     this.loaded = loaded;
-    const named = await names!;
-    for (const [id, known] of named) this.names.set(id, known);
-    // Writers and subjects of the messages who are not participants (a former collaborator), read fresh too.
-    await this.ensureNames(
-      messages.flatMap(idsOfMessage).filter((id) => !named.has(id)),
-      true,
-    );
+    for (const [id, known] of snapshot.names) this.names.set(id, known);
     const s = this.state;
     s.id = loaded.conversation.id;
     s.channel = loaded.conversation.channel;
@@ -682,9 +634,8 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
     s.messages.clear();
     for (const m of messages) s.messages.push(toMessageItem(m, this.names, loaded.customer.displayName));
     this.syncConversation();
-    // The survey (R8.2): read only when there can be one to show (closed, or its link among the
-    // messages), so a cold join of an open conversation costs no statement more.
-    if (loaded.conversation.status === "closed" || hasSurveyMessage(messages)) showSurvey(s.csat, await latestSurvey(db, this.roomId));
+    // The survey (R8.2): shown when there can be one (closed, or its link among the messages).
+    if (loaded.conversation.status === "closed" || hasSurveyMessage(messages)) showSurvey(s.csat, snapshot.survey);
   }
 
   /** Loads the names of `ids` not yet known (or all of them with `fresh`, for answers rendered now: R16.2). */

@@ -1,4 +1,5 @@
-import type { SurveyRow, teamCsat } from "../db/surveys.ts";
+import type { ShownSurvey } from "../db/snapshot.ts";
+import type { teamCsat } from "../db/surveys.ts";
 import type { StoredMessage } from "../db/timeline.ts";
 import { TriggeredKind } from "../domain/triggered.ts";
 import { CsatItem, type CsatView } from "./state.ts";
@@ -20,7 +21,7 @@ export function hasSurveyMessage(messages: readonly Pick<StoredMessage, "sender"
 }
 
 /** Writes `survey` (or nothing: all reset) into the state's `csat`. */
-export function showSurvey(view: CsatView, survey: SurveyRow | null): void {
+export function showSurvey(view: CsatView, survey: ShownSurvey | null): void {
   view.surveyId = survey?.id ?? "";
   view.sentAt = survey?.createdAt.getTime() ?? 0;
   view.score = survey?.score ?? 0;
