@@ -1,8 +1,6 @@
-import { execFileSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { type Browser, chromium } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { useTestServer } from "../support/server.ts";
+import { useChromium } from "../support/browser.ts";
 
 /**
  * The console's tokens (web/src/api.ts): kept in the tab's sessionStorage and refreshed through
@@ -11,34 +9,12 @@ import { useTestServer } from "../support/server.ts";
  * each time) and still works, across a reload of the page.
  */
 
-const root = fileURLToPath(new URL("../..", import.meta.url));
-
-function chromiumPath(): string | null {
-  for (const name of ["chromium", "chromium-browser"]) {
-    try {
-      return execFileSync("which", [name], { encoding: "utf8" }).trim() || null;
-    } catch {
-      // not this one
-    }
-  }
-  return null;
-}
-
-const executablePath = chromiumPath();
+const chrome = useChromium();
 const app = useTestServer({ env: { ACCESS_TOKEN_TTL_SECONDS: "30" } });
-let browser: Browser | undefined;
 
-beforeAll(async () => {
-  execFileSync(process.execPath, ["web/build.mjs"], { cwd: root, stdio: "inherit" });
-  if (executablePath) browser = await chromium.launch({ executablePath, args: ["--no-sandbox"], headless: true });
-});
-afterAll(async () => {
-  await browser?.close();
-});
-
-describe.skipIf(!executablePath)("the console's session", () => {
+describe.skipIf(!chrome.executablePath)("the console's session", () => {
   it("refreshes a token near expiry through /auth/refresh, keeps working, and stays signed in across a reload", async () => {
-    const context = await browser!.newContext({ locale: "en-US" });
+    const context = await chrome.browser!.newContext({ locale: "en-US" });
     const page = await context.newPage();
     const problems: string[] = [];
     page.on("pageerror", (e) => problems.push(e.message));

@@ -1,13 +1,10 @@
-import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { type Browser, chromium, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readdirSync } from "node:fs";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
 import { ID } from "../support/demo.ts";
 import { connect } from "../support/rooms.ts";
 import { useTestServer, waitFor } from "../support/server.ts";
+import { root, useChromium } from "../support/browser.ts";
 
 /**
  * The web console (web/, served at `/` by server/http/console.ts; issue 12, item 2): how the server
@@ -17,36 +14,8 @@ import { useTestServer, waitFor } from "../support/server.ts";
  * The console is built once here when web/dist is missing or older than web/ (web/build.mjs).
  */
 
-const root = fileURLToPath(new URL("../..", import.meta.url));
-/**
- * Screenshots of the main screens, both locales: into docs/screens (the README's pictures) with
- * CONSOLE_SCREENSHOTS=1, else into a temporary folder (a test run leaves the tree clean).
- */
-const screens = process.env.CONSOLE_SCREENSHOTS === "1" ? `${root}/docs/screens` : mkdtempSync(join(tmpdir(), "console-screens-"));
-
-function chromiumPath(): string | null {
-  for (const name of ["chromium", "chromium-browser"]) {
-    try {
-      return execFileSync("which", [name], { encoding: "utf8" }).trim() || null;
-    } catch {
-      // not this one
-    }
-  }
-  return null;
-}
-
-const executablePath = chromiumPath();
+const chrome = useChromium();
 const app = useTestServer();
-let browser: Browser | undefined;
-
-beforeAll(async () => {
-  execFileSync(process.execPath, ["web/build.mjs"], { cwd: root, stdio: "inherit" });
-  mkdirSync(screens, { recursive: true });
-  if (executablePath) browser = await chromium.launch({ executablePath, args: ["--no-sandbox"], headless: true });
-});
-afterAll(async () => {
-  await browser?.close();
-});
 
 const html = { accept: "text/html,application/xhtml+xml" };
 
@@ -116,15 +85,15 @@ async function tabCount(page: Page, status: string): Promise<number> {
   return Number(await page.locator(`[role=tab][data-status=${status}] .count`).textContent());
 }
 
-describe.skipIf(!executablePath)("the web console in chromium", () => {
+describe.skipIf(!chrome.executablePath)("the web console in chromium", () => {
   it("an English-speaking agent signs in, sees the inbox with its counts, then a conversation and a notice arrive live when a follower adds her (R2.7); a refusal shows its message; her removal closes the view with 4101 and takes the item off her list (R3.2)", async () => {
-    const context = await browser!.newContext({ locale: "en-US", viewport: { width: 390, height: 844 } });
+    const context = await chrome.browser!.newContext({ locale: "en-US", viewport: { width: 390, height: 844 } });
     const page = await context.newPage();
     const problems: string[] = [];
     page.on("pageerror", (e) => problems.push(e.message));
     await page.goto(`${app.url}/`);
     await page.locator('input[name="email"]').waitFor();
-    await page.screenshot({ path: `${screens}/login-en.png` });
+    await page.screenshot({ path: `${chrome.screens}/login-en.png` });
     await signIn(page, "agent2@demo.test"); // Eve, locale en: collaborator in demo-collab-full, follows demo-closed
 
     const list = page.getByRole("list", { name: "Mine · In progress" });
@@ -142,10 +111,10 @@ describe.skipIf(!executablePath)("the web console in chromium", () => {
     const toast = page.locator(".toast", { hasText: "Amy (Supervisor) added you to" });
     await toast.waitFor();
     expect(await toast.textContent()).toContain("collaborative conversation");
-    await page.screenshot({ path: `${screens}/inbox-en-phone.png` });
+    await page.screenshot({ path: `${chrome.screens}/inbox-en-phone.png` });
     await page.locator(".bell").click();
     await page.getByRole("region", { name: "Notices" }).locator("li", { hasText: "Amy (Supervisor) added you to" }).waitFor();
-    await page.screenshot({ path: `${screens}/notices-en-phone.png` });
+    await page.screenshot({ path: `${chrome.screens}/notices-en-phone.png` });
 
     // The conversation: the system line of her joining, no close button for a collaborator (R8.1), and a reply that reaches Amy.
     await list.locator("li[data-id=demo-group] a").click();
@@ -156,7 +125,7 @@ describe.skipIf(!executablePath)("the web console in chromium", () => {
     await page.getByRole("button", { name: "Send" }).click();
     await page.locator(".msg.staff", { hasText: "Hello from the console 你好" }).waitFor();
     await waitFor(() => amy.state.messages.some((m: { body: string }) => m.body === "Hello from the console 你好"));
-    await page.screenshot({ path: `${screens}/conversation-en-phone.png`, fullPage: true });
+    await page.screenshot({ path: `${chrome.screens}/conversation-en-phone.png`, fullPage: true });
 
     // A refused action is shown with the server's message, and nothing was added (§2.3).
     await page.getByRole("textbox", { name: "Reply" }).fill("x".repeat(4001));
@@ -178,16 +147,16 @@ describe.skipIf(!executablePath)("the web console in chromium", () => {
   });
 
   it("a zh-TW agent sees the console in Chinese with the pinned conversation first in mine (R12.2), and a team viewer gets the team tab, sees no join on a pending conversation (R4.2) and reopens a closed one from it (R9.3)", async () => {
-    const context = await browser!.newContext({ locale: "en-US", viewport: { width: 1100, height: 760 } });
+    const context = await chrome.browser!.newContext({ locale: "en-US", viewport: { width: 1100, height: 760 } });
     const page = await context.newPage();
     const problems: string[] = [];
     page.on("pageerror", (e) => problems.push(e.message));
     // The login page reads the browser's language (zh-TW here) before anyone signs in.
-    const zh = await browser!.newContext({ locale: "zh-TW", viewport: { width: 1100, height: 760 } });
+    const zh = await chrome.browser!.newContext({ locale: "zh-TW", viewport: { width: 1100, height: 760 } });
     const zhLogin = await zh.newPage();
     await zhLogin.goto(`${app.url}/`);
     await zhLogin.getByRole("button", { name: "登入" }).waitFor();
-    await zhLogin.screenshot({ path: `${screens}/login-zh-TW.png` });
+    await zhLogin.screenshot({ path: `${chrome.screens}/login-zh-TW.png` });
     await zh.close();
     await signIn(page, "agent@demo.test"); // Dan, locale zh-TW, demo-direct pinned
     const list = page.getByRole("list", { name: "我的 · 處理中" });
@@ -195,10 +164,10 @@ describe.skipIf(!executablePath)("the web console in chromium", () => {
     expect(await list.locator("li").first().getAttribute("data-id")).toBe("demo-direct");
     await list.locator("li").first().locator(".pin").waitFor();
     await expect.poll(() => tabCount(page, "in_progress")).toBe(await list.locator("li").count());
-    await page.screenshot({ path: `${screens}/inbox-zh-TW.png` });
+    await page.screenshot({ path: `${chrome.screens}/inbox-zh-TW.png` });
     await page.locator(".bell").click();
     await page.getByRole("region", { name: "通知" }).waitFor();
-    await page.screenshot({ path: `${screens}/notices-zh-TW.png` });
+    await page.screenshot({ path: `${chrome.screens}/notices-zh-TW.png` });
     await page.locator(".bell").click();
     await page.getByRole("region", { name: "通知" }).waitFor({ state: "detached" });
     // Search (a message's text) and the overdue sort are the HTTP list's (§7.3).
@@ -218,10 +187,10 @@ describe.skipIf(!executablePath)("the web console in chromium", () => {
     await team.locator("li[data-id=demo-collab-full]").waitFor();
     await page.locator("[role=tab][data-status=pending]").click();
     await page.getByRole("list", { name: "團隊 · 待處理" }).locator("li[data-id=demo-pending]").waitFor();
-    await page.screenshot({ path: `${screens}/team-pending-zh-TW.png` });
+    await page.screenshot({ path: `${chrome.screens}/team-pending-zh-TW.png` });
     await page.getByRole("list", { name: "團隊 · 待處理" }).locator("li[data-id=demo-pending] a").click();
     await page.locator(".msg.customer").first().waitFor();
-    await page.screenshot({ path: `${screens}/conversation-zh-TW.png` });
+    await page.screenshot({ path: `${chrome.screens}/conversation-zh-TW.png` });
     // Pending and not 1-on-1 followed: no join (R4.2); a team viewer assigns it through the search instead.
     expect(await page.locator("[data-action=join]").count()).toBe(0);
     expect(await page.locator(".candidates summary", { hasText: "指派或移轉" }).count()).toBe(1);
@@ -246,7 +215,7 @@ describe.skipIf(!executablePath)("the web console in chromium", () => {
 
   it("a follower adds two collaborators from the console's candidate search and both see the conversation appear live (R2.1, R2.3, R2.7)", async () => {
     const contexts = await Promise.all(
-      [0, 1, 2].map(() => browser!.newContext({ locale: "en-US", viewport: { width: 1000, height: 760 } })),
+      [0, 1, 2].map(() => chrome.browser!.newContext({ locale: "en-US", viewport: { width: 1000, height: 760 } })),
     );
     const [dan, eve, finn] = await Promise.all(contexts.map((c) => c.newPage()));
     const problems: string[] = [];
@@ -277,7 +246,7 @@ describe.skipIf(!executablePath)("the web console in chromium", () => {
     await finn!.locator(".toast", { hasText: "Dan (Agent) added you to" }).waitFor();
     // Now collaborative: Dan may transfer to either collaborator (R7.1).
     expect(await dan!.locator(".participants li[data-member] [data-action=transfer]").count()).toBe(2);
-    await dan!.screenshot({ path: `${screens}/conversation-follower-zh-TW.png`, fullPage: true });
+    await dan!.screenshot({ path: `${chrome.screens}/conversation-follower-zh-TW.png`, fullPage: true });
     expect(problems).toEqual([]);
     await Promise.all(contexts.map((c) => c.close()));
   });

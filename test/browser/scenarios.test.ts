@@ -1,10 +1,9 @@
-import { execFileSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { BrowserContext, Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
 import { type ActionAnswer, InboxClient } from "../../client/index.ts";
 import { EMAIL, NAME } from "../support/demo.ts";
 import { useTestServer } from "../support/server.ts";
+import { useChromium } from "../support/browser.ts";
 
 /**
  * The seed's scenarios walked in the console (web/, on the typed client) by several members at
@@ -17,30 +16,8 @@ import { useTestServer } from "../support/server.ts";
  * status log and older messages (`log`, `history` by `beforeSeq`, docs/protocol.md §2.7).
  */
 
-const root = fileURLToPath(new URL("../..", import.meta.url));
-
-function chromiumPath(): string | null {
-  for (const name of ["chromium", "chromium-browser"]) {
-    try {
-      return execFileSync("which", [name], { encoding: "utf8" }).trim() || null;
-    } catch {
-      // not this one
-    }
-  }
-  return null;
-}
-
-const executablePath = chromiumPath();
+const chrome = useChromium();
 const app = useTestServer();
-let browser: Browser | undefined;
-
-beforeAll(async () => {
-  execFileSync(process.execPath, ["web/build.mjs"], { cwd: root, stdio: "inherit" });
-  if (executablePath) browser = await chromium.launch({ executablePath, args: ["--no-sandbox"], headless: true });
-});
-afterAll(async () => {
-  await browser?.close();
-});
 
 interface Member {
   context: BrowserContext;
@@ -49,7 +26,7 @@ interface Member {
 
 /** A member signed in to the console in a context of their own, pages' errors collected. */
 async function member(email: string, problems: string[]): Promise<Member> {
-  const context = await browser!.newContext({ locale: "en-US", viewport: { width: 1000, height: 800 } });
+  const context = await chrome.browser!.newContext({ locale: "en-US", viewport: { width: 1000, height: 800 } });
   const page = await context.newPage();
   page.on("pageerror", (e) => problems.push(`${email}: ${e.message}`));
   await page.goto(`${app.url}/`);
@@ -66,7 +43,7 @@ async function openChat(page: Page, id: string): Promise<void> {
   await page.locator(".conversation h1").waitFor();
 }
 
-describe.skipIf(!executablePath)("the seed's scenarios in the console, several members at once", () => {
+describe.skipIf(!chrome.executablePath)("the seed's scenarios in the console, several members at once", () => {
   it("[R8.1] a plain agent collaborator sees no close button and forcing it through the page's client is refused 協作者無法結束對話; [R6.1][R6.2][R6.3] a manager collaborator takes over; [R8.2] the new follower closes and the collaborators' open views close with 4103", async () => {
     const problems: string[] = [];
     const [dan, ben, jess] = await Promise.all([

@@ -1,8 +1,7 @@
-import { execFileSync } from "node:child_process";
-import { type Browser, chromium } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { connect } from "../support/rooms.ts";
 import { useTestServer, waitFor } from "../support/server.ts";
+import { useChromium } from "../support/browser.ts";
 
 /**
  * The Webchat widget page in a real browser (Debian's `chromium`, driven by playwright-core): a
@@ -10,32 +9,12 @@ import { useTestServer, waitFor } from "../support/server.ts";
  * (issue 9, item 6). CI installs chromium (.ci/run); without it this file is skipped.
  */
 
-function chromiumPath(): string | null {
-  for (const name of ["chromium", "chromium-browser"]) {
-    try {
-      return execFileSync("which", [name], { encoding: "utf8" }).trim() || null;
-    } catch {
-      // not this one
-    }
-  }
-  return null;
-}
-
-const executablePath = chromiumPath();
+const chrome = useChromium();
 const app = useTestServer();
-let browser: Browser;
 
-beforeAll(async () => {
-  if (!executablePath) return;
-  browser = await chromium.launch({ executablePath, args: ["--no-sandbox"], headless: true });
-});
-afterAll(async () => {
-  await browser?.close();
-});
-
-describe.skipIf(!executablePath)("the Webchat widget page in chromium", () => {
+describe.skipIf(!chrome.executablePath)("the Webchat widget page in chromium", () => {
   it("a visitor writes from the page, the message lands in a pending conversation, and a staff reply appears on the page live; a reload shows both", async () => {
-    const context = await browser.newContext({ locale: "en-US" });
+    const context = await chrome.browser!.newContext({ locale: "en-US" });
     const page = await context.newPage();
     const problems: string[] = [];
     page.on("pageerror", (e) => problems.push(e.message));
