@@ -80,7 +80,18 @@ export type ServerInput =
   /** `POST /api/v2/conversations/{id}/triggered` (R13.1): a member sends a triggered message. */
   | { type: "triggered"; member: Pick<MemberRow, "id" | "role" | "locale" | "status" | "workspaceId">; view: View; requestId: string; payload: TriggeredPayload }
   /** A member's action arriving over HTTP (bulk actions): the same rules as from a client. */
-  | { type: "member_action"; member: Pick<MemberRow, "id" | "role" | "locale" | "status" | "workspaceId">; view: View; action: MemberAction }
+  | {
+      type: "member_action";
+      member: Pick<MemberRow, "id" | "role" | "locale" | "status" | "workspaceId">;
+      view: View;
+      action: MemberAction;
+      /**
+       * The member's whole row as the caller read it a moment ago (a bulk job reads its actor at
+       * most every 250 ms): a room that has not read it yet keeps it instead of reading it again,
+       * as it keeps the rows it reads itself; the commit's fence checks it is still the stored one.
+       */
+      row?: MemberRow;
+    }
   /** R13.2, over HTTP (server/http/omo.ts): an OMO binding message, sent by a member. */
   | { type: "omo_binding"; requestId: string; kind: "success" | "additional"; text: string; member: Pick<MemberRow, "id" | "role" | "locale" | "status" | "workspaceId"> };
 
@@ -362,8 +373,12 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
         const action: Action = { type: "customer_message", requestId: input.requestId, text: input.text, ...(input.parts ? { parts: input.parts } : {}) };
         guard(this.execute({ type: "customer", id: input.customerId }, action, "en", resolve, input.requestId, undefined, input.inboundEventId));
       } else if (input.type === "member_action") {
-        const { member, view, action } = input;
+        const { member, view, action, row } = input;
         if (member.workspaceId !== this.model.workspaceId) return resolve(this.refusal(action.requestId, ErrorCode.NOT_FOUND, member.locale));
+        if (row?.id === member.id && row.workspaceId === member.workspaceId && !this.members.has(row.id)) {
+          this.members.set(row.id, row);
+          if (!this.names.has(row.id)) this.names.set(row.id, { name: row.name, role: row.role });
+        }
         // Checked in the lane, after its request-id check: a retried bulk item whose first run took the actor's access (a 1-on-1 transfer) is a duplicate, not a refusal.
         const admit = () => (mayOpen(this.model, member, view) ? null : ErrorCode.VIEW_NOT_ALLOWED);
         guard(this.execute({ type: "member", id: member.id, role: member.role, view }, action, member.locale, resolve, undefined, admit));

@@ -246,6 +246,7 @@ export class JobRunner {
         member: { id: member.id, role: member.role, locale: member.locale, status: member.status, workspaceId: member.workspaceId },
         view: job.input.view,
         action,
+        row: member,
       };
       return toOutcome(item.idx, await this.call(item.conversationId, call));
     };

@@ -9,7 +9,7 @@ import { startApp } from "../../server/app.ts";
 import { useLineApiBaseUrl } from "../../server/channels/line/client.ts";
 import { encryptSecrets, secretsKeyOf } from "../../server/channels/secrets.ts";
 import { parseConfig } from "../../server/config.ts";
-import { closeAll, connect, createConversation, type Fixture, ID, WORKSPACE, waitFor, webchat } from "../rooms/helpers.ts";
+import { api, closeAll, connect, createConversation, type Fixture, ID, tokenOf, WORKSPACE, waitFor, webchat } from "../rooms/helpers.ts";
 import { dropDatabase, freshDatabaseUrl, freshPgliteDir } from "../support/db.ts";
 import { FakeLine, lineMessageEvent, lineUserId, lineWebhookBody, signLine } from "../support/fakes/line.ts";
 import type { App } from "../support/server.ts";
@@ -178,6 +178,27 @@ describe("statements per action", () => {
     expect(seen.length, seen.join("\n")).toBeLessThanOrEqual(BOUND.staffReply);
   });
 
+  it("a bulk reopen, per item (each item through its conversation's room, created for it)", async () => {
+    const N = 20;
+    const token = await tokenOf(app, "agent");
+    const seen = await fewest(async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < N; i++) ids.push((await createConversation(app, { follower: ID.agent, status: "closed", texts: ["hello"] })).id);
+      return statementsOf(app, async () => {
+        const started = await api(app, token, "/api/v2/bulk/reopen", { method: "POST", body: { conversationIds: ids, view: "mine" } });
+        expect(started.status).toBe(202);
+        const jobId = (started.body as { job: { id: string } }).job.id;
+        for (let tries = 0; (await api(app, token, `/api/v2/jobs/${jobId}`)).body.job.status !== "done"; tries++) {
+          if (tries > 400) throw new Error(`bulk job not done in time: ${JSON.stringify((await api(app, token, `/api/v2/jobs/${jobId}`)).body)}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      });
+    });
+    const perItem = seen.length / N;
+    if (process.env.PERF_PRINT) console.log(`bulk reopen: ${perItem} statements per item`);
+    expect(perItem, seen.join("\n")).toBeLessThanOrEqual(BOUND.bulkReopenItem);
+  });
+
   it("a cold room join", async () => {
     const seen = await fewest(async () => {
       const c = await busyConversation();
@@ -205,5 +226,9 @@ describe("statements per action", () => {
  * member, the conversation (the join's access check), the room's restore in one statement
  * (conversation, messages, names, survey: db/snapshot.ts), the member's own state — it was 5
  * (messages and names apart).
+ * A bulk reopen of 20 conversations, per item: the room's restore (1) and commit (1, several
+ * rooms' commits sharing a transaction: its BEGIN and COMMIT), and the job's own reads and
+ * writes spread over its items; the acting member's row is the job's (read at most every 250 ms)
+ * and not read again by each new room — 4.9 per item before, 3.85 after.
  */
-const BOUND = { customerMessage: 9, lineMessage: 9, staffReply: 16, coldJoin: 4 };
+const BOUND = { customerMessage: 9, lineMessage: 9, staffReply: 16, coldJoin: 4, bulkReopenItem: 4 };
