@@ -135,6 +135,15 @@ async function authorize(token: string, rawOptions: unknown): Promise<Conversati
  */
 export const IDLE_PATCH_MS = 1000;
 
+/**
+ * How long a room nobody has joined stays after a server-side call (a bulk item, a webhook's
+ * customer message, a timer) before it is disposed; Colyseus's own wait is the seat reservation
+ * time (15 s). A bulk job creates a room per item: at hundreds of items a second, 15 s kept
+ * thousands of idle rooms in memory (and in the matchmaker's lists) for no one. A join, a seat
+ * reserved or kept for a reconnection, or another call keeps the room as before.
+ */
+export const SERVER_CALL_LINGER_S = 5;
+
 /** Calls `answer` at most once: every request is answered exactly once, whatever fails after. */
 function once(answer: (a: Answer) => void): (a: Answer) => void {
   let done = false;
@@ -295,6 +304,16 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
     await this.noticesSent; // never rejects: a fast path that failed left its notices to the outbox
   }
 
+  /**
+   * Colyseus's own auto-dispose wait, restarted at `seconds` (its `resetAutoDisposeTimeout`, typed
+   * private): when it ends, the room is disposed if it has no client and no reserved or kept seat
+   * (a seat reserved meanwhile restarts it at the reservation time). `test/rooms/linger.test.ts`
+   * fails if a Colyseus upgrade moves it.
+   */
+  private lingerFor(seconds: number): void {
+    (this as unknown as { resetAutoDisposeTimeout(seconds: number): void }).resetAutoDisposeTimeout(seconds);
+  }
+
   private get model(): Conversation {
     return this.loaded.conversation;
   }
@@ -363,6 +382,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
       const resolve = once((a: Answer) => {
         observe(a);
         settle(a);
+        if (this.clients.length === 0) this.lingerFor(SERVER_CALL_LINGER_S);
       });
       const requestId = input.type === "member_action" ? input.action.requestId : input.requestId;
       const locale = input.type === "member_action" || input.type === "omo_binding" ? input.member.locale : "en";
