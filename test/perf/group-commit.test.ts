@@ -1,15 +1,14 @@
-import { rmSync } from "node:fs";
+
 import { eq, sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Database, openDatabase } from "../../db/client.ts";
+import { describe, expect, it } from "vitest";
 import { Duplicate, GROUP_COMMIT_MAX } from "../../db/commit.ts";
 import { type CommitInput, type CommitResult, VersionConflict, commit, loadConversation, loadMembers } from "../../db/repository.ts";
 import * as s from "../../db/schema.ts";
 import { type Decision, decide } from "../../domain/decide.ts";
 import { NoticeKind } from "../../domain/events.ts";
 import type { Conversation } from "../../domain/model.ts";
-import { seedDemo } from "../../server/seed.ts";
-import { dropDatabase, freshDatabaseUrl, freshPgliteDir, storageKinds } from "../support/db.ts";
+import { storageKinds } from "../support/db.ts";
+import { useSeededDatabase } from "../support/storage.ts";
 import { createConversation } from "../support/fixtures.ts";
 import type { App } from "../support/server.ts";
 
@@ -20,37 +19,24 @@ import type { App } from "../support/server.ts";
  * Run on every storage this machine has (PGlite always; PostgreSQL when DATABASE_URL is set).
  */
 describe.each(storageKinds())("group commit on %s", (kind) => {
-  let database: Database;
-  let url: string | undefined;
-  let dir: string | undefined;
-  beforeAll(async () => {
-    url = kind === "postgres" ? await freshDatabaseUrl() : undefined;
-    dir = url ? undefined : await freshPgliteDir();
-    database = await openDatabase({ databaseUrl: url, dataDir: dir ?? "unused" });
-    await seedDemo(database.db);
-  });
-  afterAll(async () => {
-    await database?.close();
-    await dropDatabase(url);
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  const store = useSeededDatabase(kind);
 
   const now = new Date();
-  const app = () => ({ database }) as unknown as App;
+  const app = () => ({ database: store.database }) as unknown as App;
 
   /** `n` in-progress conversations, each with one customer message already. */
   async function conversations(n: number): Promise<{ c: Conversation; customerId: string }[]> {
     const out: { c: Conversation; customerId: string }[] = [];
     for (let i = 0; i < n; i++) {
       const f = await createConversation(app(), { channel: "line", follower: "demo-agent", texts: ["first"] });
-      out.push({ c: (await loadConversation(database.db, f.id))!.conversation, customerId: f.customerId });
+      out.push({ c: (await loadConversation(store.database.db, f.id))!.conversation, customerId: f.customerId });
     }
     return out;
   }
 
   async function customerMessage(c: Conversation, customerId: string, externalId: string, text: string): Promise<CommitInput> {
-    const loaded = (await loadConversation(database.db, c.id))!;
-    const members = await loadMembers(database.db, c.workspaceId, []);
+    const loaded = (await loadConversation(store.database.db, c.id))!;
+    const members = await loadMembers(store.database.db, c.workspaceId, []);
     const decision: Decision = decide(
       c,
       { type: "customer_message", requestId: externalId, text },
@@ -60,7 +46,7 @@ describe.each(storageKinds())("group commit on %s", (kind) => {
   }
 
   async function customerMessagesOf(id: string): Promise<string[]> {
-    const rows = await database.db
+    const rows = await store.database.db
       .select({ body: s.messages.body })
       .from(s.messages)
       .where(sql`${s.messages.conversationId} = ${id} and ${s.messages.sender} = 'customer'`)
@@ -71,12 +57,12 @@ describe.each(storageKinds())("group commit on %s", (kind) => {
   /** Runs `inputs` as commits issued in one turn, counting the statements and transactions they cost. */
   async function together(inputs: readonly CommitInput[]): Promise<{ settled: PromiseSettledResult<CommitResult>[]; statements: string[] }> {
     const statements: string[] = [];
-    database.onStatement = (text) => statements.push(text);
+    store.database.onStatement = (text) => statements.push(text);
     try {
-      const settled = await Promise.allSettled(inputs.map((input) => commit(database.db, input)));
+      const settled = await Promise.allSettled(inputs.map((input) => commit(store.database.db, input)));
       return { settled, statements };
     } finally {
-      database.onStatement = null;
+      store.database.onStatement = null;
     }
   }
 
@@ -101,9 +87,9 @@ describe.each(storageKinds())("group commit on %s", (kind) => {
     const convs = await conversations(6);
     const [a, b, c, d, e, f] = convs;
     // b's message was accepted before: its retry is a duplicate.
-    const first = await commit(database.db, await customerMessage(b!.c, b!.customerId, "g2-dup", "once"));
+    const first = await commit(store.database.db, await customerMessage(b!.c, b!.customerId, "g2-dup", "once"));
     const stale = await customerMessage(c!.c, c!.customerId, "g2-stale", "stale");
-    await commit(database.db, await customerMessage(c!.c, c!.customerId, "g2-moved", "moved on"));
+    await commit(store.database.db, await customerMessage(c!.c, c!.customerId, "g2-moved", "moved on"));
     // A notice to a member that does not exist: a foreign key violation half way through d's statement.
     const good = await customerMessage(d!.c, d!.customerId, "g2-broken", "broken");
     const broken: CommitInput = {
@@ -132,7 +118,7 @@ describe.each(storageKinds())("group commit on %s", (kind) => {
     expect(await customerMessagesOf(d!.c.id)).toEqual(["first"]);
     expect(await customerMessagesOf(e!.c.id)).toEqual(["first", "e"]);
     expect(await customerMessagesOf(f!.c.id)).toEqual(["first", "f"]);
-    const [row] = await database.db.select({ version: s.conversations.version }).from(s.conversations).where(eq(s.conversations.id, d!.c.id));
+    const [row] = await store.database.db.select({ version: s.conversations.version }).from(s.conversations).where(eq(s.conversations.id, d!.c.id));
     expect(row!.version).toBe(d!.c.version);
   });
 
