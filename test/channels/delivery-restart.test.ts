@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
 import { Client, type Room } from "@colyseus/sdk";
 import { and, eq } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
@@ -7,7 +6,7 @@ import { openDatabase } from "../../db/client.ts";
 import * as s from "../../db/schema.ts";
 import { encryptSecrets } from "../../server/channels/secrets.ts";
 import { killAllChildren, killHard, startChildServer } from "../support/child.ts";
-import { dropDatabase, freshDatabaseUrl, freshPgliteDir, storageKinds } from "../support/db.ts";
+import { childStorage, storageKinds } from "../support/db.ts";
 import { FakeLine, lineUserId } from "../support/fakes/line.ts";
 
 /**
@@ -51,16 +50,7 @@ describe.concurrent.each(storageKinds())("delivery across kill -9 on %s", (kind)
     const token = randomBytes(24).toString("base64url");
     const fake = await FakeLine.start([token]);
     cleanups.push(() => fake.stop());
-    let storage: { databaseUrl?: string; dataDir: string };
-    if (kind === "postgres") {
-      const databaseUrl = (await freshDatabaseUrl())!;
-      cleanups.push(() => dropDatabase(databaseUrl));
-      storage = { databaseUrl, dataDir: "unused" };
-    } else {
-      const dir = await freshPgliteDir("inbox-delivery-kill9-");
-      cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
-      storage = { dataDir: dir };
-    }
+    const storage = await childStorage(kind, "inbox-delivery-kill9-", cleanups);
     const env = {
       REDIS_URL: "",
       DATABASE_URL: storage.databaseUrl ?? "",

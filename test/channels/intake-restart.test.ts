@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
 import { request } from "node:http";
 import { eq, inArray } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
@@ -7,7 +6,7 @@ import { openDatabase } from "../../db/client.ts";
 import * as s from "../../db/schema.ts";
 import { encryptSecrets } from "../../server/channels/secrets.ts";
 import { killAllChildren, killHard, startChildServer } from "../support/child.ts";
-import { dropDatabase, freshDatabaseUrl, freshPgliteDir, storageKinds } from "../support/db.ts";
+import { childStorage, storageKinds } from "../support/db.ts";
 import { signWhatsApp, waTextMessage, waWebhookBody } from "../support/fakes/whatsapp.ts";
 
 /**
@@ -63,16 +62,7 @@ describe.concurrent.each(storageKinds())("intake across kill -9 on %s", (kind) =
     timeout: 300_000,
   }, async () => {
     const key = randomBytes(32);
-    let storage: { databaseUrl?: string; dataDir: string };
-    if (kind === "postgres") {
-      const databaseUrl = (await freshDatabaseUrl())!;
-      cleanups.push(() => dropDatabase(databaseUrl));
-      storage = { databaseUrl, dataDir: "unused" };
-    } else {
-      const dir = await freshPgliteDir("inbox-intake-kill9-");
-      cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
-      storage = { dataDir: dir };
-    }
+    const storage = await childStorage(kind, "inbox-intake-kill9-", cleanups);
     const env = {
       REDIS_URL: "",
       DATABASE_URL: storage.databaseUrl ?? "",

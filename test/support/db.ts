@@ -82,3 +82,22 @@ function pgliteTemplate(): Promise<string> {
   })();
   return templateMade;
 }
+
+/**
+ * Storage of `kind` for a server run as a child process (kept across a kill -9 and a restart): a
+ * fresh PostgreSQL database, or a fresh PGlite folder; `cleanups` receives what removes it.
+ */
+export async function childStorage(
+  kind: "pglite" | "postgres",
+  prefix: string,
+  cleanups: (() => Promise<void>)[],
+): Promise<{ databaseUrl?: string; dataDir: string }> {
+  if (kind === "postgres") {
+    const databaseUrl = (await freshDatabaseUrl())!;
+    cleanups.push(() => dropDatabase(databaseUrl));
+    return { databaseUrl, dataDir: "unused" };
+  }
+  const dir = await freshPgliteDir(prefix);
+  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+  return { dataDir: dir };
+}
