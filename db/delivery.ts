@@ -29,16 +29,19 @@ export interface ClaimedDelivery {
  * Claims up to `limit` due deliveries, each the FIRST pending one of its conversation (seq order:
  * a reply never leaves before an earlier one of its conversation is sent or failed, even while
  * the earlier one waits for a retry). Rows are locked with `FOR UPDATE SKIP LOCKED` and leased
- * (`available_at` moved to now + lease) in one short transaction, so any number of processes may
- * claim at once, and a claim of a process that died is taken again after the lease: at least once.
+ * (`available_at` moved to now + lease) in one statement, so any number of processes may claim at
+ * once, and a claim of a process that died is taken again after the lease: at least once. (It was
+ * a transaction of four statements — BEGIN, the pick, the lease, COMMIT — and three when there was
+ * nothing to claim.)
  */
 export async function claimDueDeliveries(db: Db, opts: { now: Date; leaseMs: number; limit: number }): Promise<ClaimedDelivery[]> {
   const now = opts.now.toISOString();
-  const leaseUntil = new Date(opts.now.getTime() + opts.leaseMs);
-  return db.transaction(async (tx) => {
-    const rows = executeRows<{ id: number | string; conversation_id: string; seq: number | string; attempts: number }>(
-      await tx.execute(sql`
-        select o.id, o.payload->>'conversationId' as conversation_id, (o.payload->>'seq')::int as seq, o.attempts
+  const leaseUntil = new Date(opts.now.getTime() + opts.leaseMs).toISOString();
+  // One statement (its own transaction): the rows are picked and locked in the CTE, then leased.
+  const rows = executeRows<{ id: number | string; conversation_id: string; seq: number | string; attempts: number }>(
+    await db.execute(sql`
+      with picked as (
+        select o.id
         from outbox o
         where o.topic = ${DELIVER_TOPIC} and o.done_at is null and o.available_at <= ${now}::timestamptz
           and not exists (
@@ -48,13 +51,14 @@ export async function claimDueDeliveries(db: Db, opts: { now: Date; leaseMs: num
               and (p.payload->>'seq')::int < (o.payload->>'seq')::int)
         order by o.id
         limit ${opts.limit}
-        for update of o skip locked`),
-    );
-    if (rows.length === 0) return [];
-    const ids = rows.map((r) => Number(r.id));
-    await tx.update(s.outbox).set({ availableAt: leaseUntil }).where(inArray(s.outbox.id, ids));
-    return rows.map((r) => ({ outboxId: Number(r.id), conversationId: r.conversation_id, seq: Number(r.seq), attempts: r.attempts }));
-  });
+        for update of o skip locked)
+      update outbox set available_at = ${leaseUntil}::timestamptz
+      from picked where outbox.id = picked.id
+      returning outbox.id, outbox.payload->>'conversationId' as conversation_id, (outbox.payload->>'seq')::int as seq, outbox.attempts`),
+  );
+  return rows
+    .map((r) => ({ outboxId: Number(r.id), conversationId: r.conversation_id, seq: Number(r.seq), attempts: r.attempts }))
+    .sort((a, b) => a.outboxId - b.outboxId);
 }
 
 /** What a send needs: the message, its status, the conversation's channel account and the customer's id there. */
