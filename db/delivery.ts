@@ -1,8 +1,9 @@
-import { and, eq, inArray, sql } from "drizzle-orm";
-import { type DeliveryStatus, type MessagePart, advanceDelivery } from "../domain/channels.ts";
+import { and, eq, inArray, isNotNull, sql } from "drizzle-orm";
+import { DeliveryStatus, type MessagePart, advanceDelivery, statusesMovedBy } from "../domain/channels.ts";
 import { assertNever } from "../domain/sets.ts";
 import { groupUserId } from "./channels.ts";
 import type { Db, Tx } from "./client.ts";
+import { Params, runRaw } from "./raw.ts";
 import * as s from "./schema.ts";
 import { executeRows } from "./sql.ts";
 
@@ -108,36 +109,75 @@ export interface StoredDelivery {
 }
 
 /**
- * Records the outcome of a claimed delivery in one transaction: the outbox row (done, or its next
- * try) and the message's status, moved forward only. Returns the message's delivery after it and
- * whether it changed (the room is told only then).
+ * Records the outcome of a claimed delivery in one statement (its own transaction): the outbox
+ * row (done, or its next try) and the message's status, moved forward only — the statement
+ * updates the message only from a status `next` moves forward (`statusesMovedBy`, the domain's
+ * rule), and PostgreSQL re-checks that against the row's newest version if a status report
+ * changed it meanwhile, so no report is moved back. Returns the message's delivery after it and
+ * whether it changed (the room is told only then). When the status did not move (rare: the
+ * message already failed, or has no delivery), a second statement keeps the provider's message id
+ * and reads the delivery as it is. (It was a transaction of five: BEGIN, the outbox, a locking
+ * read, the message, COMMIT.)
  */
 export async function recordDelivery(db: Db, claim: ClaimedDelivery, record: DeliveryRecord, now: Date): Promise<StoredDelivery & { changed: boolean }> {
-  return db.transaction(async (tx) => {
-    const o = s.outbox;
-    const attempts = record.kind === "sent" || record.kind === "retry" || record.kind === "failed" ? claim.attempts + 1 : claim.attempts;
-    if (record.kind === "retry") {
-      await tx.update(o).set({ attempts, availableAt: record.at, lastError: record.error }).where(eq(o.id, claim.outboxId));
-    } else if (record.kind === "held") {
-      await tx.update(o).set({ availableAt: record.at, lastError: "held: channel disabled" }).where(eq(o.id, claim.outboxId));
-    } else {
-      await tx.update(o).set({ attempts, doneAt: now }).where(eq(o.id, claim.outboxId));
-    }
-    switch (record.kind) {
-      case "sent":
-        return moveForward(tx, claim.conversationId, claim.seq, "sent", { providerMessageId: record.providerMessageId });
-      case "retry":
-        return moveForward(tx, claim.conversationId, claim.seq, "queued", {}); // a held message is queued again
-      case "failed":
-        return moveForward(tx, claim.conversationId, claim.seq, "failed", { code: record.code, reason: record.reason });
-      case "held":
-        return moveForward(tx, claim.conversationId, claim.seq, "held", {});
-      case "skip":
-        return { ...(await readDelivery(tx, claim.conversationId, claim.seq)), changed: false };
-      default:
-        return assertNever(record);
-    }
-  });
+  const attempts = record.kind === "sent" || record.kind === "retry" || record.kind === "failed" ? claim.attempts + 1 : claim.attempts;
+  const q = new Params();
+  const outboxId = q.p(claim.outboxId, "bigint");
+  let outbox: string;
+  if (record.kind === "retry") {
+    outbox = `update outbox set attempts = ${q.p(attempts, "int")}, available_at = ${q.p(record.at.toISOString(), "timestamptz")}, last_error = ${q.p(record.error, "text")} where id = ${outboxId}`;
+  } else if (record.kind === "held") {
+    outbox = `update outbox set available_at = ${q.p(record.at.toISOString(), "timestamptz")}, last_error = 'held: channel disabled' where id = ${outboxId}`;
+  } else {
+    outbox = `update outbox set attempts = ${q.p(attempts, "int")}, done_at = ${q.p(now.toISOString(), "timestamptz")} where id = ${outboxId}`;
+  }
+  const next = nextStatusOf(record);
+  if (next === null) {
+    await runRaw(db, outbox, q.values);
+    return { ...(await readDelivery(db, claim.conversationId, claim.seq)), changed: false };
+  }
+  const conversationId = q.p(claim.conversationId, "text");
+  const seq = q.p(claim.seq, "int");
+  const providerMessageId = record.kind === "sent" ? record.providerMessageId : null;
+  const failed = next === DeliveryStatus.failed;
+  const rows = await runRaw<{ status: DeliveryStatus; code: string | null; reason: string | null }>(
+    db,
+    `with o as (${outbox})
+     update messages set delivery_status = ${q.p(next, "text")},
+       delivery_code = ${q.p(failed && record.kind === "failed" ? record.code : null, "text")},
+       delivery_reason = ${q.p(failed && record.kind === "failed" ? record.reason : null, "text")},
+       provider_message_id = coalesce(${q.p(providerMessageId, "text")}, provider_message_id)
+     where conversation_id = ${conversationId} and seq = ${seq} and delivery_status = any(${q.p(statusesMovedBy(next), "text[]")})
+     returning delivery_status as status, delivery_code as code, delivery_reason as reason`,
+    q.values,
+  );
+  if (rows[0]) return { ...rows[0], changed: true };
+  if (providerMessageId) {
+    const m = s.messages;
+    await db
+      .update(m)
+      .set({ providerMessageId })
+      .where(and(eq(m.conversationId, claim.conversationId), eq(m.seq, claim.seq), isNotNull(m.deliveryStatus)));
+  }
+  return { ...(await readDelivery(db, claim.conversationId, claim.seq)), changed: false };
+}
+
+/** The status an outcome reports, or null when it moves none (`skip`). */
+function nextStatusOf(record: DeliveryRecord): DeliveryStatus | null {
+  switch (record.kind) {
+    case "sent":
+      return DeliveryStatus.sent;
+    case "retry":
+      return DeliveryStatus.queued; // a held message is queued again
+    case "failed":
+      return DeliveryStatus.failed;
+    case "held":
+      return DeliveryStatus.held;
+    case "skip":
+      return null;
+    default:
+      return assertNever(record);
+  }
 }
 
 async function readDelivery(tx: Db | Tx, conversationId: string, seq: number, lock = false): Promise<StoredDelivery> {

@@ -73,6 +73,11 @@ export function advanceDelivery(current: DeliveryStatus, next: DeliveryStatus): 
   return RANK[next] >= RANK[current] ? next : current;
 }
 
+/** The statuses a report of `next` moves a message from (`advanceDelivery` changes them): what storage may update in one statement. */
+export function statusesMovedBy(next: DeliveryStatus): DeliveryStatus[] {
+  return Object.values(DeliveryStatus).filter((current) => advanceDelivery(current, next) !== current);
+}
+
 /** One part of a message, as normalized from any provider. Media stay the provider's reference or URL. */
 export type MessagePart =
   | { readonly type: "text"; readonly text: string }

@@ -222,10 +222,11 @@ describe("statements per action", () => {
  * Through a signed LINE webhook: the same (the account is read once, by the webhook; intake
  * processes with it) — it was 15 (a claim transaction of 4, the account read again, the event
  * marked processed by a statement of its own).
- * A staff reply: the room's 1 and the delivery worker sending it (10: the claim, the message and
- * the channel account read, the outcome recorded in a transaction of 5, the room reading the new
- * status, the look for the next claim) — it was 16, when a claim was a transaction of 4 (3 when
- * it found nothing; now one statement, db/delivery.ts `claimDueDeliveries`). A cold join: the token's
+ * A staff reply: the room's 1 and the delivery worker sending it (6: the claim, the message and
+ * the channel account read, the outcome recorded, the room reading the new status, the look for
+ * the next claim) — it was 16, when a claim was a transaction of 4 (3 when it found nothing) and
+ * the record one of 5 (each now one statement: db/delivery.ts `claimDueDeliveries`,
+ * `recordDelivery`). A cold join: the token's
  * member, the conversation (the join's access check), the room's restore in one statement
  * (conversation, messages, names, survey: db/snapshot.ts), the member's own state — it was 5
  * (messages and names apart).
@@ -234,4 +235,4 @@ describe("statements per action", () => {
  * writes spread over its items; the acting member's row is the job's (read at most every 250 ms)
  * and not read again by each new room — 4.9 per item before, 3.85 after.
  */
-const BOUND = { customerMessage: 9, lineMessage: 9, staffReply: 11, coldJoin: 4, bulkReopenItem: 4 };
+const BOUND = { customerMessage: 9, lineMessage: 9, staffReply: 7, coldJoin: 4, bulkReopenItem: 4 };

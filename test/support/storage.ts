@@ -7,9 +7,9 @@ import { dropDatabase, freshDatabaseUrl, freshPgliteDir } from "./db.ts";
 /**
  * A fresh database of `kind` with the demo workspace, opened before the tests of the enclosing
  * `describe` and closed and removed after them: `const store = useSeededDatabase(kind)`, then
- * `store.database` inside the tests. (Not in db.ts: the benchmarks import that one outside vitest.)
+ * `store.database` inside the tests (and `store.url`, PostgreSQL's, for a second connection). (Not in db.ts: the benchmarks import that one outside vitest.)
  */
-export function useSeededDatabase(kind: "pglite" | "postgres"): { readonly database: Database } {
+export function useSeededDatabase(kind: "pglite" | "postgres"): { readonly database: Database; readonly url?: string } {
   const state: { database: Database; url?: string; dir?: string } = { database: undefined as unknown as Database };
   beforeAll(async () => {
     state.url = kind === "postgres" ? await freshDatabaseUrl() : undefined;
