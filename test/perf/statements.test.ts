@@ -96,23 +96,28 @@ async function fewest(sample: (i: number) => Promise<string[]>): Promise<string[
   return best ?? [];
 }
 
-async function busyConversation(): Promise<Fixture> {
+async function busyConversation(channel: "webchat" | "line" = "webchat"): Promise<Fixture> {
   return createConversation(app, {
-    channel: "webchat",
+    channel,
     follower: ID.agent,
     collaborators: [ID.manager, ID.agent2],
     texts: ["hello"],
   });
 }
 
+/** The follower and a collaborator in their own view, a supervisor in the team view. */
+async function threeClients(conversationId: string) {
+  return [
+    await connect(app, "agent", conversationId),
+    await connect(app, "manager", conversationId),
+    await connect(app, "supervisor", conversationId, "team"),
+  ];
+}
+
 describe("statements per action", () => {
   it("a Webchat customer message into a collaborative conversation with three clients", async () => {
     const c = await busyConversation();
-    const clients = [
-      await connect(app, "agent", c.id),
-      await connect(app, "manager", c.id),
-      await connect(app, "supervisor", c.id, "team"),
-    ];
+    const clients = await threeClients(c.id);
     const seen = await fewest(async (i) =>
       statementsOf(app, async () => {
         const r = await webchat(app, { messageId: randomUUID(), customer: { id: c.channelUserId, name: c.customerName }, text: `m${i}` });
@@ -135,20 +140,11 @@ describe("statements per action", () => {
       secretsEnc: encryptSecrets(secretsKeyOf(db), { channelSecret: LINE_SECRET, channelAccessToken: LINE_TOKEN }),
       secretHash: null,
     });
-    const c = await createConversation(app, {
-      channel: "line",
-      follower: ID.agent,
-      collaborators: [ID.manager, ID.agent2],
-      texts: ["hello"],
-    });
+    const c = await busyConversation("line");
     const userId = lineUserId(randomUUID().slice(0, 8));
     await db.update(schema.customers).set({ channelUserId: userId }).where(eq(schema.customers.id, c.customerId));
     fakeLine.setProfile(userId, { displayName: c.customerName });
-    const clients = [
-      await connect(app, "agent", c.id),
-      await connect(app, "manager", c.id),
-      await connect(app, "supervisor", c.id, "team"),
-    ];
+    const clients = await threeClients(c.id);
     const seen = await fewest(async (i) =>
       statementsOf(app, async () => {
         const body = lineWebhookBody([lineMessageEvent({ userId, message: { id: String(1e12 + i), type: "text", text: `l${i}` } })]);
