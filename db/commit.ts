@@ -88,7 +88,6 @@ export interface CommitResult {
   readonly times: ListTimes | null;
   readonly messages: StoredMessage[];
   readonly events: StoredEvent[];
-  readonly notificationIds: number[];
   /**
    * The notifications this commit stored, as the outbox reads them (`listNotificationsByIds`):
    * with the actor's and the customer's names and the recipient's locale as stored at the commit,
@@ -734,7 +733,6 @@ function resultOf(input: CommitInput, row: CommitRow, ops: StateOps): CommitResu
       : null,
     messages,
     events,
-    notificationIds: notices.map((n) => n.id),
     notices,
     memberStates: states.map((s) => ({ memberId: s.m, unreadCount: s.u, lastReadSeq: s.r, pinned: s.p })),
     allMemberStatesChanged: ops.all !== null,

@@ -651,7 +651,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
 
   // ---- state ---------------------------------------------------------------------------------
 
-  /** Loads the conversation from the database (or takes the one `authorize` just read) and rebuilds the synchronized state. */
+  /** Loads the conversation from the database (one statement: `loadRoomSnapshot`) and rebuilds the synchronized state. */
   private async restore(): Promise<void> {
     // One statement: the conversation, its newest messages, the names they show, its survey.
     const snapshot = await loadRoomSnapshot(services().db, this.roomId, STATE_MESSAGES);
@@ -753,17 +753,10 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
     const { db, presence, log, now, kickOutbox } = services();
     const conversationId = this.roomId;
     this.noticesSent = this.noticesSent.then(async () => {
-      const published: number[] = [];
       try {
         // Each recipient's inbox at once: one Redis round trip for all of them, in commit order per member.
-        await Promise.all(
-          notices.map(async (n) => {
-            await presence.publish(Topic.inbox(n.memberId), { type: "notice", notice: notificationJson(n) });
-            published.push(n.id);
-          }),
-        );
-        await markNoticesDone(db, published, now());
-        if (published.length < notices.length) kickOutbox(["notice"]);
+        await Promise.all(notices.map((n) => presence.publish(Topic.inbox(n.memberId), { type: "notice", notice: notificationJson(n) })));
+        await markNoticesDone(db, notices.map((n) => n.id), now());
       } catch (err) {
         log.warn({ err, conversationId, notificationIds: notices.map((n) => n.id) }, "notices not published after commit: the outbox delivers them");
         kickOutbox(["notice"]);

@@ -86,11 +86,12 @@ describe("notices: the fast path after commit and the outbox behind it", () => {
       { actor: { type: "member", id: ID.admin, role: "admin", view: "mine" }, now, members, settings: loaded.settings },
     );
     const result = await commit(app.database.db, { before: loaded.conversation, decision, memberId: ID.admin, requestId: "died-1", now });
-    expect(result.notificationIds).toHaveLength(1);
-    const [id] = result.notificationIds;
+    const ids = result.notices.map((n) => n.id);
+    expect(ids).toHaveLength(1);
+    const [id] = ids;
     expect(await outboxDone(id!)).toBe(false);
     // What the commit returns for its fast path is what the outbox reads: the same rows, names and locale.
-    expect(result.notices).toEqual(await listNotificationsByIds(app.database.db, result.notificationIds));
+    expect(result.notices).toEqual(await listNotificationsByIds(app.database.db, ids));
     expect(result.notices[0]).toMatchObject({ memberId: ID.agent2, kind: "added_you", actorName: "Jess", customerName: c.customerName });
 
     // The outbox (its poller, or a drain in any process) delivers it.
