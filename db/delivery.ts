@@ -139,13 +139,13 @@ export async function recordDelivery(db: Db, claim: ClaimedDelivery, record: Del
   const conversationId = q.p(claim.conversationId, "text");
   const seq = q.p(claim.seq, "int");
   const providerMessageId = record.kind === "sent" ? record.providerMessageId : null;
-  const failed = next === DeliveryStatus.failed;
+  const failure = record.kind === "failed" ? record : null;
   const rows = await runRaw<{ status: DeliveryStatus; code: string | null; reason: string | null }>(
     db,
     `with o as (${outbox})
      update messages set delivery_status = ${q.p(next, "text")},
-       delivery_code = ${q.p(failed && record.kind === "failed" ? record.code : null, "text")},
-       delivery_reason = ${q.p(failed && record.kind === "failed" ? record.reason : null, "text")},
+       delivery_code = ${q.p(failure?.code ?? null, "text")},
+       delivery_reason = ${q.p(failure?.reason ?? null, "text")},
        provider_message_id = coalesce(${q.p(providerMessageId, "text")}, provider_message_id)
      where conversation_id = ${conversationId} and seq = ${seq} and delivery_status = any(${q.p(statusesMovedBy(next), "text[]")})
      returning delivery_status as status, delivery_code as code, delivery_reason as reason`,
