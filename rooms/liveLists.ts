@@ -158,16 +158,24 @@ export class LiveLists {
   private seq = 0;
   private viewer: Viewer | null = null;
   private team = false;
-  private readonly windows = new Map<View, CountWindow>();
-  private readonly timers = new Map<View, ReturnType<typeof setTimeout>>();
-  private readonly backoff = new Map<View, { delay: number; at: number }>();
+  /*
+   * Per view, in plain objects written with `undefined` (never `delete`, never a Map): a process
+   * holds one LiveLists per connected member, and three Maps cost about 450 bytes each idle
+   * member (docs/benchmarks.md, P3); a recount's timer and backoff are made only when one is scheduled.
+   */
+  private readonly windows: { [V in View]?: CountWindow } = {};
+  private timers: { [V in View]?: ReturnType<typeof setTimeout> } | null = null;
+  private backoff: { [V in View]?: { delay: number; at: number } } | null = null;
   private threshold: { minutes: number; at: number } | null = null;
-  private readonly onTeam = (e: { type?: string }) => {
-    if (e?.type === "conversation")
-      this.enqueue({ kind: "change", view: View.team, change: e as ConversationChange, seq: ++this.seq, at: Date.now() });
-  };
+  /** The team topic's listener, made when the member first sees the team view. */
+  private onTeam: ((e: { type?: string }) => void) | null = null;
 
   constructor(private readonly host: LiveListsHost) {}
+
+  private teamEvent(e: { type?: string }): void {
+    if (e?.type === "conversation")
+      this.enqueue({ kind: "change", view: View.team, change: e as ConversationChange, seq: ++this.seq, at: Date.now() });
+  }
 
   /**
    * Loads the member, counts `mine` (and `team` for TEAM_VIEWERS, subscribing to its topic first).
@@ -199,9 +207,9 @@ export class LiveLists {
   async dispose(): Promise<void> {
     this.disposed = true;
     this.queue.length = 0;
-    for (const timer of this.timers.values()) clearTimeout(timer);
-    this.timers.clear();
-    if (this.team && this.viewer) await this.host.presence.unsubscribe(Topic.team(this.viewer.workspaceId), this.onTeam);
+    for (const timer of Object.values(this.timers ?? {})) if (timer) clearTimeout(timer);
+    this.timers = null;
+    if (this.team && this.viewer && this.onTeam) await this.host.presence.unsubscribe(Topic.team(this.viewer.workspaceId), this.onTeam);
     this.team = false;
   }
 
@@ -255,15 +263,16 @@ export class LiveLists {
     if (team) {
       // Subscribe first: changes from here on queue behind this task, the count below includes
       // the ones that arrive before it starts (see `recount`).
+      this.onTeam ??= this.teamEvent.bind(this);
       await this.host.presence.subscribe(Topic.team(member.workspaceId), this.onTeam);
       this.team = true;
       await this.recount(View.team);
     } else {
       this.team = false;
-      await this.host.presence.unsubscribe(Topic.team(member.workspaceId), this.onTeam);
+      if (this.onTeam) await this.host.presence.unsubscribe(Topic.team(member.workspaceId), this.onTeam);
       for (const key of [...this.host.counts.keys()]) if (key.startsWith(`${View.team}.`)) this.host.counts.delete(key);
       this.host.countsChanged();
-      this.windows.delete(View.team);
+      this.windows[View.team] = undefined;
     }
     this.host.setTeamView(team);
   }
@@ -277,26 +286,28 @@ export class LiveLists {
     if (this.disposed || (view === View.team && !this.team)) return;
     for (const [key, n] of countEntries(view, counts)) if (this.host.counts.get(key) !== n) this.host.counts.set(key, n);
     this.host.countsChanged();
-    this.windows.set(view, { seqAtStart, end: Date.now() });
+    this.windows[view] = { seqAtStart, end: Date.now() };
   }
 
   /** Debounced; backs off (up to MAX_RECOUNT_DELAY_MS) while changes keep landing near each count. */
   private scheduleRecount(view: View): void {
-    if (this.timers.has(view)) return;
+    this.timers ??= {};
+    this.backoff ??= {};
+    const { timers, backoff } = this;
+    if (timers[view]) return;
     const now = Date.now();
-    const last = this.backoff.get(view);
+    const last = backoff[view];
     const delay = last && now - last.at < MAX_RECOUNT_DELAY_MS * 2 ? Math.min(MAX_RECOUNT_DELAY_MS, last.delay * 2) : SETTLE_MS;
-    this.backoff.set(view, { delay, at: now });
-    const timer = setTimeout(() => {
-      this.timers.delete(view);
+    backoff[view] = { delay, at: now };
+    timers[view] = setTimeout(() => {
+      if (this.timers) this.timers[view] = undefined;
       this.enqueue({ kind: "recount", view });
     }, delay);
-    this.timers.set(view, timer);
   }
 
   private applyCounts(task: Extract<Task, { kind: "change" }>, shape: Shape): void {
     const move = countMove(shape);
-    const window = this.windows.get(shape.view);
+    const window = this.windows[shape.view];
     if (!move || !window) return;
     // Queued before the count started: already in it.
     if (task.seq <= window.seqAtStart) return;

@@ -90,7 +90,9 @@ export interface Cluster {
  * DATABASE_URL. With more than one, they share Redis database `redisDb` (flushed first) and each
  * announces its own address (PUBLIC_ADDRESS), as in production.
  */
-export async function startServers(opts: { processes?: number; redisDb?: number; env?: Record<string, string> } = {}): Promise<Cluster> {
+export async function startServers(
+  opts: { processes?: number; redisDb?: number; env?: Record<string, string>; nodeArgs?: readonly string[] } = {},
+): Promise<Cluster> {
   const processes = opts.processes ?? 1;
   process.env.DATABASE_URL = BASE_URL; // freshDatabaseUrl reads the admin URL from here
   const databaseUrl = await freshDatabaseUrl();
@@ -118,7 +120,12 @@ export async function startServers(opts: { processes?: number; redisDb?: number;
   try {
     // The first migrates and seeds; the others start once it is ready.
     // BENCH_CPU_PROF=<dir>: each server writes a V8 CPU profile there when it stops (bench/profile-top.ts reads it).
-    const nodeArgs = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+    // BENCH_HEAP_SNAPSHOT=<dir>: each server writes a heap snapshot there on SIGUSR2 (P3 sends it before and after the joins).
+    const nodeArgs = [
+      ...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+      ...(process.env.BENCH_HEAP_SNAPSHOT ? ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${process.env.BENCH_HEAP_SNAPSHOT}`] : []),
+      ...(opts.nodeArgs ?? []),
+    ];
     servers.push(await startChildServer(env, { publicAddress: processes > 1, nodeArgs }));
     servers.push(...(await Promise.all(Array.from({ length: processes - 1 }, () => startChildServer(env, { publicAddress: true, nodeArgs })))));
   } catch (e) {
@@ -246,10 +253,10 @@ export function table(rows: readonly Row[]): string[] {
 }
 
 /** The plain `ws` server of bench/p/plain-ws.ts in a child process: its port and pid. */
-export async function startPlainWs(): Promise<{ port: number; pid: number; stop(): void }> {
+export async function startPlainWs(nodeArgs: readonly string[] = []): Promise<{ port: number; pid: number; stop(): void }> {
   const { spawn } = await import("node:child_process");
   const { fileURLToPath } = await import("node:url");
-  const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("./plain-ws.ts", import.meta.url))], {
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", fileURLToPath(new URL("./plain-ws.ts", import.meta.url))], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const port = await new Promise<number>((resolve, reject) => {
@@ -257,4 +264,35 @@ export async function startPlainWs(): Promise<{ port: number; pid: number; stop(
     child.once("exit", (code) => reject(new Error(`plain ws server exited ${code}`)));
   });
   return { port, pid: child.pid!, stop: () => child.kill("SIGKILL") };
+}
+
+/**
+ * A full garbage collection in a process started with `--inspect=127.0.0.1:<port>`, through its
+ * inspector (`HeapProfiler.collectGarbage`): what is left is what the process really holds, not
+ * the garbage its last busy minute left for V8's next collection.
+ */
+export async function collectGarbage(inspectPort: number): Promise<void> {
+  const targets = (await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
+  const { default: WebSocket } = await import("ws");
+  const ws = new WebSocket(targets[0]!.webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("error", reject);
+  });
+  try {
+    for (let id = 1; id <= 2; id++) {
+      ws.send(JSON.stringify({ id, method: "HeapProfiler.collectGarbage" }));
+      await new Promise<void>((resolve) => {
+        const onMessage = (data: unknown) => {
+          if ((JSON.parse(String(data)) as { id?: number }).id === id) {
+            ws.off("message", onMessage);
+            resolve();
+          }
+        };
+        ws.on("message", onMessage);
+      });
+    }
+  } finally {
+    ws.close();
+  }
 }
