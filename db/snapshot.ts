@@ -36,47 +36,82 @@ interface SnapshotRow {
 /** A json column: an object from postgres.js, a string from some drivers. */
 const json = <T>(v: unknown): T => (typeof v === "string" ? JSON.parse(v) : v) as T;
 
+/** The most conversations one snapshot statement reads. */
+export const SNAPSHOT_BATCH_MAX = 64;
+/** Snapshot statements in flight at once on PostgreSQL (PGlite runs one statement at a time: 1). */
+const SNAPSHOT_FLIGHTS = 2;
+
 /**
- * A conversation room's restore in one statement (one round trip, one socket write): the
- * conversation with its customer's name and its workspace's settings, the newest `limit`
- * messages, the names of everyone they show, and the newest survey. Null when there is no such
- * conversation. Before, a restore took four statements (conversation, messages, names, survey):
- * for a bulk job that creates thousands of rooms, their writes were most of the server's CPU
- * (docs/benchmarks.md, P5).
+ * A conversation room's restore: the conversation with its customer's name and its workspace's
+ * settings, the newest `limit` messages, the names of everyone they show, and the newest survey.
+ * Null when there is no such conversation.
+ *
+ * Restores are read together (`SnapshotQueue`): a restore that finds a statement slot free is
+ * read at once, alone; the restores that arrive while every slot is busy wait and are read
+ * together by the next statement (`loadRoomSnapshots`), as commits are grouped (db/commit.ts). A
+ * bulk job creates thousands of rooms, and one statement per room was most of PostgreSQL's work
+ * during it (its planning and start-up, per room; docs/benchmarks.md, P5). Each snapshot is as
+ * fresh as a read of its own: it is read after the room asked for it, never before.
  */
-export async function loadRoomSnapshot(db: Db, conversationId: string, limit: number): Promise<RoomSnapshot | null> {
+export function loadRoomSnapshot(db: Db, conversationId: string, limit: number): Promise<RoomSnapshot | null> {
+  return snapshotQueueOf(db, limit).load(conversationId);
+}
+
+/**
+ * The snapshots of `conversationIds` (each at most once) in one statement: the ones that exist,
+ * by id. What each holds is exactly what reading it alone gives.
+ */
+export async function loadRoomSnapshots(db: Db, conversationIds: readonly string[], limit: number): Promise<Map<string, RoomSnapshot>> {
   const q = new Params();
-  const id = q.p(conversationId, "text");
-  const [row] = await runRaw<SnapshotRow>(
+  const ids = q.p([...new Set(conversationIds)], "text[]");
+  const rows = await runRaw<SnapshotRow>(
     db,
     `with c as (
        select c.id, c.workspace_id, c.customer_id, c.channel, c.kind, c.status, c.follower_id, c.collaborator_ids, c.version,
          c.last_seq, c.last_message_at, c.waiting_since, cu.display_name as customer_name, w.settings
        from conversations c join customers cu on cu.id = c.customer_id join workspaces w on w.id = c.workspace_id
-       where c.id = ${id}),
+       where c.id = any(${ids})),
      m as (
-       select seq, sender, sender_id, body, system_kind, subject_ids, parts, delivery_status, delivery_code, delivery_reason, created_at
-       from messages where conversation_id = ${id} order by seq desc limit ${q.p(limit, "int")}),
+       select c.id as cid, c.workspace_id as wid, mm.* from c cross join lateral (
+         select seq, sender, sender_id, body, system_kind, subject_ids, parts, delivery_status, delivery_code, delivery_reason, created_at
+         from messages where conversation_id = c.id order by seq desc limit ${Math.max(0, Math.trunc(limit))}) mm),
      wanted as (
-       select follower_id as id from c
-       union select unnest(collaborator_ids) from c
-       union select customer_id from c
-       union select sender_id from m
-       union select unnest(subject_ids) from m),
+       select workspace_id as wid, follower_id as id from c
+       union select workspace_id, unnest(collaborator_ids) from c
+       union select workspace_id, customer_id from c
+       union select wid, sender_id from m
+       union select wid, unnest(subject_ids) from m),
      names as (
-       select mb.id, mb.name, mb.role from members mb join c on mb.workspace_id = c.workspace_id where mb.id in (select id from wanted)
+       select mb.id, mb.name, mb.role, mb.workspace_id as wid from members mb join wanted w on w.id = mb.id and w.wid = mb.workspace_id
        union all
-       select cu.id, cu.display_name, 'customer' from customers cu join c on cu.workspace_id = c.workspace_id
-       where cu.id in (select id from wanted) and not exists (select 1 from members x where x.id = cu.id and x.workspace_id = c.workspace_id))
+       select cu.id, cu.display_name, 'customer', cu.workspace_id from customers cu join wanted w on w.id = cu.id and w.wid = cu.workspace_id
+       where not exists (select 1 from members x where x.id = cu.id and x.workspace_id = cu.workspace_id))
      select row_to_json(c) as conv,
-       (select coalesce(json_agg(m order by m.seq), '[]'::json) from m) as messages,
-       (select coalesce(json_agg(json_build_array(names.id, names.name, names.role)), '[]'::json) from names) as names,
+       (select coalesce(json_agg(m order by m.seq), '[]'::json) from m where m.cid = c.id) as messages,
+       null::json as names,
        (select row_to_json(sv) from (select id, created_at, expires_at, score, comment, answered_at from surveys
-          where conversation_id = ${id} order by created_at desc, id desc limit 1) sv) as survey
-     from c`,
+          where conversation_id = c.id order by created_at desc, id desc limit 1) sv) as survey
+     from c
+     union all
+     select null, null, (select coalesce(json_agg(json_build_array(n.id, n.name, n.role, n.wid)), '[]'::json) from names n), null`,
     q.values,
   );
-  if (!row) return null;
+  // The names of the whole batch, by workspace and id; each snapshot takes the ones it shows.
+  const all = new Map<string, { name: string; role: string }>();
+  for (const row of rows)
+    if (row.conv == null) for (const [nid, name, role, wid] of json<[string, string, string, string][]>(row.names ?? "[]")) all.set(nameKey(wid, nid), { name, role });
+  const out = new Map<string, RoomSnapshot>();
+  for (const row of rows) {
+    if (row.conv == null) continue;
+    const snapshot = snapshotOf(row, all);
+    out.set(snapshot.loaded.conversation.id, snapshot);
+  }
+  return out;
+}
+
+const nameKey = (workspaceId: string, id: string) => `${workspaceId}\u0000${id}`;
+
+function snapshotOf(row: SnapshotRow, allNames: Map<string, { name: string; role: string }>): RoomSnapshot {
   const c = json<{
     id: string;
     workspace_id: string;
@@ -93,9 +128,10 @@ export async function loadRoomSnapshot(db: Db, conversationId: string, limit: nu
     customer_name: string;
     settings: Partial<WorkspaceSettings> | null;
   }>(row.conv);
-  const messages = json<Record<string, unknown>[]>(row.messages).map((m) =>
+  const rows = json<Record<string, unknown>[]>(row.messages);
+  const messages = rows.map((m) =>
     toStoredMessage({
-      conversationId,
+      conversationId: c.id,
       seq: m.seq,
       sender: m.sender,
       senderId: m.sender_id,
@@ -109,7 +145,19 @@ export async function loadRoomSnapshot(db: Db, conversationId: string, limit: nu
       createdAt: toDate(m.created_at),
     } as typeof s.messages.$inferSelect),
   );
-  const names = new Map(json<[string, string, string][]>(row.names).map(([nid, name, role]) => [nid, { name, role }]));
+  // Everyone this conversation shows: its participants, its customer, the writers and subjects of its messages.
+  const names = new Map<string, { name: string; role: string }>();
+  const shown = [
+    c.follower_id,
+    ...(c.collaborator_ids ?? []),
+    c.customer_id,
+    ...rows.flatMap((m) => [m.sender_id as string | null, ...((m.subject_ids as string[] | null) ?? [])]),
+  ];
+  for (const nid of shown) {
+    if (nid == null) continue;
+    const found = allNames.get(nameKey(c.workspace_id, nid));
+    if (found) names.set(nid, found);
+  }
   const sv = json<{
     id: string;
     created_at: string;
@@ -150,4 +198,79 @@ export async function loadRoomSnapshot(db: Db, conversationId: string, limit: nu
         }
       : null,
   };
+}
+
+// ---- reading restores together ----------------------------------------------------------------
+
+interface PendingLoad {
+  readonly id: string;
+  resolve(snapshot: RoomSnapshot | null): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Restores read together: a load that finds a slot free (SNAPSHOT_FLIGHTS) is read at once; the
+ * loads that arrive while every slot is busy wait and go together in the next statement (at most
+ * SNAPSHOT_BATCH_MAX). A failed statement fails every load it held, as a read of each alone would
+ * (the rooms' restores answer STORAGE_UNAVAILABLE as before).
+ */
+class SnapshotQueue {
+  private readonly waiting: PendingLoad[] = [];
+  private flights = 0;
+
+  constructor(
+    private readonly db: Db,
+    private readonly limit: number,
+    private readonly maxFlights: number,
+  ) {}
+
+  load(id: string): Promise<RoomSnapshot | null> {
+    return new Promise<RoomSnapshot | null>((resolve, reject) => {
+      this.waiting.push({ id, resolve, reject });
+      this.next();
+    });
+  }
+
+  private next(): void {
+    while (this.flights < this.maxFlights && this.waiting.length > 0) {
+      const batch = this.waiting.splice(0, SNAPSHOT_BATCH_MAX);
+      this.flights++;
+      void this.read(batch).finally(() => {
+        this.flights--;
+        this.next();
+      });
+    }
+  }
+
+  private async read(batch: PendingLoad[]): Promise<void> {
+    let found: Map<string, RoomSnapshot>;
+    try {
+      found = await loadRoomSnapshots(
+        this.db,
+        batch.map((p) => p.id),
+        this.limit,
+      );
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    for (const p of batch) p.resolve(found.get(p.id) ?? null);
+  }
+}
+
+const snapshotQueues = new WeakMap<Db, Map<number, SnapshotQueue>>();
+
+function snapshotQueueOf(db: Db, limit: number): SnapshotQueue {
+  let byLimit = snapshotQueues.get(db);
+  if (!byLimit) {
+    byLimit = new Map();
+    snapshotQueues.set(db, byLimit);
+  }
+  let q = byLimit.get(limit);
+  if (!q) {
+    const client = (db as unknown as { $client: object }).$client;
+    q = new SnapshotQueue(db, limit, "unsafe" in client ? SNAPSHOT_FLIGHTS : 1);
+    byLimit.set(limit, q);
+  }
+  return q;
 }

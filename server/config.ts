@@ -63,7 +63,7 @@ const Env = z.object({
     .int()
     .min(1)
     .max(256)
-    .default(16)
+    .default(128)
     .describe("how many items of a job run at once, each through its own conversation's room (1 with JOB_ITEM_PAUSE_MS set)"),
   JOB_LEASE_MS: z.coerce
     .number()

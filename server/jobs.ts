@@ -40,13 +40,15 @@ const ATTEMPTS = 3;
 /**
  * Items handled at once unless `JOB_PARALLEL` says otherwise. Each goes through its own
  * conversation's room (a lane of its own), and a job names each conversation once, so items are
- * independent; most of an item's time is spent waiting on storage, and the commits of items under
- * way at once share transactions (group commit). With a pause set (`JOB_ITEM_PAUSE_MS`, to spread
- * load) items go one at a time. 16: measured in docs/benchmarks.md (P5), 8 → 16 items at once ran the
- * bulk reopen 1.2–1.7× faster, 32 and 64 no faster than 16 (the pool, `DB_POOL_SIZE` 10, and the one
- * event loop are then the limit, and more rooms are held at once).
+ * independent; most of an item's time is spent waiting on storage, and what the items under way
+ * ask of it at once is read and written together: their rooms' restores in one statement
+ * (db/snapshot.ts), their commits in one transaction (db/commit.ts, group commit), each with a few
+ * statements in flight at most — so a wider window makes larger batches, not more connections.
+ * With a pause set (`JOB_ITEM_PAUSE_MS`, to spread load) items go one at a time. 128: measured in
+ * docs/benchmarks.md (P5): a bulk reopen of 5,000 took 8–10 s at 16, 5.3–5.6 s at 32–64 and
+ * 3.7–4.3 s at 128 once restores were read together.
  */
-const PARALLEL = 16;
+const PARALLEL = 128;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
