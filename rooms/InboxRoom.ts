@@ -68,8 +68,12 @@ function shrinkEncodeBuffers(room: Room): void {
 /** How many recent notice ids an inbox room remembers to show each notice once. */
 const SEEN_NOTICES = 256;
 
-/** An inbox room's patch tick while nothing changes; every change sends its patch at once (`patchSoon`). */
-const IDLE_PATCH_MS = 1000;
+/**
+ * An inbox room's patch tick: only a safety net, every change sends its patch at once
+ * (`Inbox.patchSoon`). A process holds one inbox room per connected member: at one tick a second,
+ * 10,000 idle members kept about 9 % of a core busy (docs/benchmarks.md, P3).
+ */
+export const INBOX_IDLE_PATCH_MS = 30_000;
 
 /** Sends an inbox room's patch queued by `Inbox.patchSoon` (a function of the module, not a closure per room). */
 function flushPatch(inbox: Inbox): void {
@@ -126,7 +130,7 @@ class Inbox implements LiveListsHost {
    * Sends the state's patch at the next turn of the event loop. An inbox room's state changes
    * seldom (a notice, a count), and a process holds one per connected member: instead of Colyseus's
    * default patch tick (every 50 ms per room, which made an idle process with thousands of inbox
-   * rooms busy), the tick is slow (IDLE_PATCH_MS, a safety net) and each change sends its patch.
+   * rooms busy), the tick is slow (INBOX_IDLE_PATCH_MS, a safety net) and each change sends its patch.
    */
   patchSoon(): void {
     if (this.patchQueued) return;
@@ -202,7 +206,7 @@ export class InboxRoom extends Room<{ state: InboxState; client: Client<{ userDa
 
   override async onCreate(options: { memberId: string }): Promise<void> {
     this.roomId = inboxRoomId(options.memberId);
-    this.patchRate = IDLE_PATCH_MS;
+    this.patchRate = INBOX_IDLE_PATCH_MS;
     shrinkEncodeBuffers(this);
     this.state.memberId = options.memberId;
     const inbox = new Inbox(this, options.memberId);

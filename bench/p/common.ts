@@ -146,7 +146,7 @@ export async function startServers(
           if (s.child.exitCode === null && s.child.signalCode === null) {
             const exited = new Promise((resolve) => s.child.once("exit", resolve));
             s.child.kill("SIGTERM");
-            await Promise.race([exited, sleep(10_000)]);
+            await Promise.race([exited, sleep(process.env.BENCH_CPU_PROF ? 60_000 : 10_000)]);
           }
           await killHard(s.child);
         }),

@@ -1,7 +1,9 @@
 import { matchMaker } from "@colyseus/core";
 import { describe, expect, it } from "vitest";
 import { IDLE_PATCH_MS } from "../../rooms/ConversationRoom.ts";
-import { ID, connect, createConversation, useTestServer, waitFor } from "./helpers.ts";
+import { INBOX_IDLE_PATCH_MS } from "../../rooms/InboxRoom.ts";
+import { inboxRoomId } from "../../rooms/roomIds.ts";
+import { ID, connect, createConversation, openInbox, useTestServer, waitFor } from "./helpers.ts";
 
 /**
  * A conversation room sends each change's patch at once and ticks only as a safety net
@@ -26,5 +28,21 @@ describe("a conversation room's patches", () => {
       expect(jess.state.messages.at(-1)?.body).toBe(text);
       await waitFor(() => dan.state.messages.at(-1)?.body === text);
     }
+  });
+});
+
+describe("an inbox room's patches", () => {
+  it("tick only as a safety net (INBOX_IDLE_PATCH_MS), and a notice's unread count reaches every device at once", async () => {
+    const c = await createConversation(app, { follower: ID.admin, collaborators: [] });
+    const phone = await openInbox(app, "supervisor");
+    const room = matchMaker.getLocalRoomById(inboxRoomId(ID.supervisor)) as unknown as { patchRate: number };
+    expect(INBOX_IDLE_PATCH_MS).toBeGreaterThanOrEqual(10_000);
+    expect(room.patchRate).toBe(INBOX_IDLE_PATCH_MS);
+    const state = phone.room.state as { unreadNotices: number };
+    const unread = state.unreadNotices;
+    const jess = await connect(app, "admin", c.id);
+    expect((await jess.act("add_collaborators", { memberIds: [ID.supervisor] })).ok).toBe(true);
+    // Far sooner than the tick: the change sent its own patch.
+    await waitFor(() => state.unreadNotices === unread + 1, INBOX_IDLE_PATCH_MS / 5);
   });
 });
