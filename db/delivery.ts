@@ -24,6 +24,11 @@ export interface ClaimedDelivery {
   readonly seq: number;
   /** Sends made before this one. */
   readonly attempts: number;
+  /**
+   * What to send, read by the claim's own statement (null: the row names no staff or automatic
+   * message). Absent on a claim made elsewhere: the worker reads it (`loadDeliveryTarget`).
+   */
+  readonly target?: DeliveryTarget | null;
 }
 
 /**
@@ -38,8 +43,12 @@ export interface ClaimedDelivery {
 export async function claimDueDeliveries(db: Db, opts: { now: Date; leaseMs: number; limit: number }): Promise<ClaimedDelivery[]> {
   const now = opts.now.toISOString();
   const leaseUntil = new Date(opts.now.getTime() + opts.leaseMs).toISOString();
-  // One statement (its own transaction): the rows are picked and locked in the CTE, then leased.
-  const rows = executeRows<{ id: number | string; conversation_id: string; seq: number | string; attempts: number }>(
+  // One statement (its own transaction): the rows are picked and locked in the CTE, then leased,
+  // and what each sends is read with them (the message, its conversation's channel account and
+  // the customer's id there: the statement's snapshot holds the message, committed with its row).
+  const rows = executeRows<
+    { id: number | string; conversation_id: string; seq: number | string; attempts: number } & Partial<TargetRow> & { found: boolean }
+  >(
     await db.execute(sql`
       with picked as (
         select o.id
@@ -52,14 +61,50 @@ export async function claimDueDeliveries(db: Db, opts: { now: Date; leaseMs: num
               and (p.payload->>'seq')::int < (o.payload->>'seq')::int)
         order by o.id
         limit ${opts.limit}
-        for update of o skip locked)
-      update outbox set available_at = ${leaseUntil}::timestamptz
-      from picked where outbox.id = picked.id
-      returning outbox.id, outbox.payload->>'conversationId' as conversation_id, (outbox.payload->>'seq')::int as seq, outbox.attempts`),
+        for update of o skip locked),
+      leased as (
+        update outbox set available_at = ${leaseUntil}::timestamptz
+        from picked where outbox.id = picked.id
+        returning outbox.id, outbox.payload->>'conversationId' as conversation_id, (outbox.payload->>'seq')::int as seq, outbox.attempts)
+      select l.id, l.conversation_id, l.seq, l.attempts, t.status, t.body, t.parts, t.channel_id, t.kind, t.channel_user_id, t.status_found as found
+      from leased l left join lateral (
+        select m.delivery_status as status, m.body, m.parts, c.channel_id, c.kind, cu.channel_user_id, true as status_found
+        from messages m join conversations c on c.id = m.conversation_id join customers cu on cu.id = c.customer_id
+        where m.conversation_id = l.conversation_id and m.seq = l.seq and m.sender in ('staff', 'auto')) t on true`),
   );
   return rows
-    .map((r) => ({ outboxId: Number(r.id), conversationId: r.conversation_id, seq: Number(r.seq), attempts: r.attempts }))
+    .map((r) => ({
+      outboxId: Number(r.id),
+      conversationId: r.conversation_id,
+      seq: Number(r.seq),
+      attempts: r.attempts,
+      target: r.found ? targetOf(r as TargetRow) : null,
+    }))
     .sort((a, b) => a.outboxId - b.outboxId);
+}
+
+interface TargetRow {
+  status: DeliveryStatus | null;
+  body: string | null;
+  parts: unknown;
+  channel_id: string | null;
+  kind: string;
+  channel_user_id: string;
+}
+
+/** A json column: an object from postgres.js, a string from some drivers. */
+function jsonOf<T>(v: unknown): T | null {
+  if (v == null) return null;
+  return (typeof v === "string" ? JSON.parse(v) : v) as T;
+}
+
+function targetOf(r: TargetRow): DeliveryTarget {
+  return target({ status: r.status, body: r.body, parts: jsonOf<MessagePart[]>(r.parts), channelId: r.channel_id, kind: r.kind, channelUserId: r.channel_user_id });
+}
+
+function target(row: { status: DeliveryStatus | null; body: string | null; parts: readonly MessagePart[] | null; channelId: string | null; kind: string; channelUserId: string }): DeliveryTarget {
+  const groupId = row.kind === "group" && row.channelUserId.startsWith(GROUP_PREFIX) ? row.channelUserId.slice(GROUP_PREFIX.length) : null;
+  return { status: row.status, text: row.body ?? "", parts: row.parts, channelId: row.channelId, recipient: groupId ?? row.channelUserId, groupId };
 }
 
 /** What a send needs: the message, its status, the conversation's channel account and the customer's id there. */
@@ -87,8 +132,7 @@ export async function loadDeliveryTarget(db: Db, conversationId: string, seq: nu
     .innerJoin(cu, eq(cu.id, c.customerId))
     .where(and(eq(m.conversationId, conversationId), eq(m.seq, seq), inArray(m.sender, ["staff", "auto"])));
   if (!row) return null;
-  const groupId = row.kind === "group" && row.channelUserId.startsWith(GROUP_PREFIX) ? row.channelUserId.slice(GROUP_PREFIX.length) : null;
-  return { status: row.status, text: row.body ?? "", parts: row.parts, channelId: row.channelId, recipient: groupId ?? row.channelUserId, groupId };
+  return target(row);
 }
 
 /** What became of one claimed delivery. */

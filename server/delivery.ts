@@ -87,17 +87,19 @@ export class DeliveryWorker {
     for (;;) {
       const claims = await claimDueDeliveries(this.opts.db, { now: this.opts.now(), leaseMs: this.opts.leaseMs, limit: BATCH });
       if (claims.length === 0) return total;
-      // One claim per conversation: different conversations go out side by side.
-      await Promise.all(claims.map((c) => this.deliverOne(c)));
+      // One claim per conversation: different conversations go out side by side. A channel
+      // account is read once per batch, whatever the number of its claims in it.
+      const accounts = new Map<string, Promise<ChannelAccount | null>>();
+      await Promise.all(claims.map((c) => this.deliverOne(c, accounts)));
       total += claims.length;
     }
   }
 
-  private async deliverOne(claim: ClaimedDelivery): Promise<void> {
+  private async deliverOne(claim: ClaimedDelivery, accounts: Map<string, Promise<ChannelAccount | null>>): Promise<void> {
     const { db, log, now } = this.opts;
     let record: DeliveryRecord;
     try {
-      record = await this.attempt(claim);
+      record = await this.attempt(claim, accounts);
     } catch (err) {
       // Storage failed while reading what to send: the claim runs out and is taken again.
       log.warn({ err, conversationId: claim.conversationId, seq: claim.seq }, "delivery not attempted; will retry after the lease");
@@ -109,15 +111,22 @@ export class DeliveryWorker {
   }
 
   /** Decides what becomes of one claim: sends it if it should be sent, and maps the answer to a record. */
-  private async attempt(claim: ClaimedDelivery): Promise<DeliveryRecord> {
+  private async attempt(claim: ClaimedDelivery, accounts: Map<string, Promise<ChannelAccount | null>>): Promise<DeliveryRecord> {
     const { db, now, policy } = this.opts;
-    const target = await loadDeliveryTarget(db, claim.conversationId, claim.seq);
+    // Read by the claim's statement; a claim made without it reads it here.
+    const target = claim.target !== undefined ? claim.target : await loadDeliveryTarget(db, claim.conversationId, claim.seq);
     // Not a delivery (a conversation without a channel account), or past `queued` already (a
     // crash after the outcome was committed but before the row was done cannot happen: one
     // transaction; this guards hand-edited rows).
     if (!target || (target.status !== "queued" && target.status !== "held")) return { kind: "skip" };
     if (!target.channelId) return { kind: "failed", code: DeliveryCode.channelMissing, reason: "the conversation has no channel account" };
-    const account = await this.opts.loadAccount(db, target.channelId);
+    const channelId = target.channelId;
+    let reading = accounts.get(channelId);
+    if (!reading) {
+      reading = this.opts.loadAccount(db, channelId);
+      accounts.set(channelId, reading);
+    }
+    const account = await reading;
     if (!account) return { kind: "failed", code: DeliveryCode.channelMissing, reason: `channel ${target.channelId} not found` };
     if (gate(account.status) === "held") return { kind: "held", at: new Date(now().getTime() + this.opts.pollMs) };
     const sender = this.opts.senders.get(account.type);

@@ -1,7 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import postgres from "postgres";
 import { describe, expect, it } from "vitest";
-import { type ClaimedDelivery, DELIVER_TOPIC, claimDueDeliveries, recordDelivery } from "../../db/delivery.ts";
+import { type ClaimedDelivery, DELIVER_TOPIC, claimDueDeliveries, loadDeliveryTarget, recordDelivery } from "../../db/delivery.ts";
 import * as s from "../../db/schema.ts";
 import { advanceDelivery, DeliveryStatus, statusesMovedBy } from "../../domain/channels.ts";
 import { storageKinds } from "../support/db.ts";
@@ -73,6 +73,38 @@ describe.each(storageKinds())("recording a delivery on %s", (kind) => {
       done: o!.doneAt !== null,
     };
   }
+
+  it("a claim carries what its reply sends, exactly as loadDeliveryTarget reads it (a group chat's id, a message's parts)", async () => {
+    const db = store.database.db;
+    const claim = await claimedReply("queued");
+    expect(claim.target).toEqual(await loadDeliveryTarget(db, claim.conversationId, claim.seq));
+    expect(claim.target).toMatchObject({ status: "queued", text: "hi", parts: null, channelId: null });
+
+    // A group conversation's reply with parts: the recipient is the group.
+    const g = await createConversation(app(), { channel: "line", kind: "group", follower: "demo-agent", texts: ["hello"] });
+    await db.update(s.customers).set({ channelUserId: "group:G123" }).where(eq(s.customers.id, g.customerId));
+    const parts = [{ type: "text", text: "see" }, { type: "image", url: "https://example.test/a.png" }];
+    await db.insert(s.messages).values({ conversationId: g.id, seq: 2, sender: "staff", senderId: "demo-agent", body: "see [image]", parts: parts as never, deliveryStatus: "queued", createdAt: new Date() });
+    await db.insert(s.outbox).values({
+      topic: DELIVER_TOPIC,
+      payload: { kind: "effect", conversationId: g.id, seq: 2, effect: { kind: "deliver_reply" } } as never,
+      availableAt: new Date(Date.now() - 1000),
+    });
+    const claims = await claimDueDeliveries(db, { now: new Date(), leaseMs: 60_000, limit: 100 });
+    const group = claims.find((c) => c.conversationId === g.id)!;
+    expect(group.target).toEqual(await loadDeliveryTarget(db, g.id, 2));
+    expect(group.target).toMatchObject({ recipient: "G123", groupId: "G123", parts, text: "see [image]" });
+
+    // A row naming a customer's message (not a reply): nothing to send, as the read says.
+    await db.insert(s.outbox).values({
+      topic: DELIVER_TOPIC,
+      payload: { kind: "effect", conversationId: g.id, seq: 1, effect: { kind: "deliver_reply" } } as never,
+      availableAt: new Date(Date.now() - 1000),
+    });
+    const [notReply] = (await claimDueDeliveries(db, { now: new Date(Date.now() + 120_000), leaseMs: 60_000, limit: 100 })).filter((c) => c.conversationId === g.id && c.seq === 1);
+    expect(notReply?.target).toBeNull();
+    expect(await loadDeliveryTarget(db, g.id, 1)).toBeNull();
+  });
 
   it("sent moves a queued reply to sent, with the provider's id, and ends its outbox row", async () => {
     const claim = await claimedReply("queued");
