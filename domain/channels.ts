@@ -73,6 +73,24 @@ export function advanceDelivery(current: DeliveryStatus, next: DeliveryStatus): 
   return RANK[next] >= RANK[current] ? next : current;
 }
 
+/**
+ * What a room does when told that a message's delivery changed to `told` (the status as stored
+ * right after that change), given the status it shows: `"told"` — show the told delivery (it is
+ * forward of what is shown); `"kept"` — keep what is shown (the telling arrived after a later
+ * one: shown is forward of it, or shown is `failed`, which is final); `"read"` — read it from
+ * storage, because the told status cannot be placed: `queued` and `held` move both ways (a
+ * channel disabled, then enabled again), so their order of arrival may not be their order of
+ * commit, and a status the room does not know has no order. Forward moves commute (statuses only
+ * rise, `failed` ends them), so showing the furthest told one is showing what storage holds.
+ */
+export function deliveryAfterTold(shown: string | null, told: DeliveryStatus): "told" | "kept" | "read" {
+  if (RANK[told] === 0) return "read";
+  if (shown === null || !(shown in RANK)) return "read";
+  const current = shown as DeliveryStatus;
+  if (current === DeliveryStatus.failed) return "kept";
+  return advanceDelivery(current, told) === told ? "told" : "kept";
+}
+
 /** The statuses a report of `next` moves a message from (`advanceDelivery` changes them): what storage may update in one statement. */
 export function statusesMovedBy(next: DeliveryStatus): DeliveryStatus[] {
   return Object.values(DeliveryStatus).filter((current) => advanceDelivery(current, next) !== current);

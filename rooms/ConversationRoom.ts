@@ -23,7 +23,7 @@ import { AutoSender, awayMayBeDue, keywordCandidates } from "../domain/automatic
 import { activeMember, holdSeat } from "./reconnect.ts";
 import { mayOpen } from "../domain/access.ts";
 import type { Action, MemberAction } from "../domain/actions.ts";
-import type { MessagePart } from "../domain/channels.ts";
+import { DELIVERY_STATUSES, type DeliveryStatus, type MessagePart, deliveryAfterTold } from "../domain/channels.ts";
 import type { TriggeredPayload } from "../domain/triggered.ts";
 import { latestSurvey } from "../db/surveys.ts";
 import { csatTopic, hasSurveyMessage, showSurvey } from "./csat.ts";
@@ -429,17 +429,30 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
 
   /**
    * A message's delivery changed in storage (`Topic.delivery`, published by server/delivery.ts
-   * after its commit, from any process): shows the stored value, read in the lane, so it is ordered
-   * with the room's own writes and with its restore. A message no longer in the state has nothing to patch.
+   * after its commit, from any process, with the delivery as committed): handled in the lane, so
+   * it is ordered with the room's own writes and with its restore. The told delivery is shown when
+   * it is forward of what the room shows, and read from storage when it cannot be placed
+   * (`deliveryAfterTold`: `queued`/`held`, or a telling without a status). A message no longer in
+   * the state has nothing to patch.
    */
-  private readonly onDelivery = (event: { seq?: unknown }) => {
+  private readonly onDelivery = (event: { seq?: unknown; status?: unknown; code?: unknown; reason?: unknown }) => {
     const seq = event?.seq;
     if (typeof seq !== "number") return;
+    const told =
+      typeof event.status === "string" && (DELIVERY_STATUSES as readonly string[]).includes(event.status)
+        ? {
+            status: event.status as DeliveryStatus,
+            code: typeof event.code === "string" ? event.code : null,
+            reason: typeof event.reason === "string" ? event.reason : null,
+          }
+        : null;
     this.lane
       .run(async () => {
-        const d = await loadDelivery(services().db, this.roomId, seq);
         const item = this.state.messages.find((m) => m.seq === seq);
         if (!item) return;
+        const step = told ? deliveryAfterTold(item.delivery || null, told.status) : "read";
+        if (step === "kept") return;
+        const d = step === "told" && told ? told : await loadDelivery(services().db, this.roomId, seq);
         item.delivery = d.status ?? "";
         item.deliveryCode = d.code ?? "";
         item.deliveryReason = d.reason ?? "";

@@ -4,6 +4,7 @@ import type { Db } from "../db/client.ts";
 import {
   type ClaimedDelivery,
   type DeliveryRecord,
+  type StoredDelivery,
   advanceByProviderId,
   claimDueDeliveries,
   loadDeliveryTarget,
@@ -45,8 +46,8 @@ export interface DeliveryWorkerOptions {
   readonly pollMs: number;
   /** In [0, 1): the backoff's jitter. */
   readonly random?: () => number;
-  /** Tells the conversation's room that a message's delivery changed (default: the live room, if any). */
-  readonly tell?: (conversationId: string, seq: number) => Promise<void>;
+  /** Tells the conversation's room that a message's delivery changed, and to what (default: the live room, if any). */
+  readonly tell?: (conversationId: string, seq: number, delivery: StoredDelivery) => Promise<void>;
 }
 
 /** How many conversations' first replies go out at once. */
@@ -57,10 +58,10 @@ export class DeliveryWorker {
     () => this.drainAll(),
     (err) => this.opts.log.error({ err }, "delivery drain failed"),
   );
-  private readonly tell: (conversationId: string, seq: number) => Promise<void>;
+  private readonly tell: (conversationId: string, seq: number, delivery: StoredDelivery) => Promise<void>;
 
   constructor(private readonly opts: DeliveryWorkerOptions) {
-    this.tell = opts.tell ?? ((id, seq) => tellLiveRoom(id, seq, opts.log));
+    this.tell = opts.tell ?? ((id, seq, delivery) => tellLiveRoom(id, seq, opts.log, delivery));
   }
 
   get senders(): SenderRegistry {
@@ -107,7 +108,7 @@ export class DeliveryWorker {
     }
     const after = await recordDelivery(db, claim, record, now());
     if (record.kind === "failed") log.warn({ conversationId: claim.conversationId, seq: claim.seq, code: record.code }, "delivery failed");
-    if (after.changed) await this.tell(claim.conversationId, claim.seq);
+    if (after.changed) await this.tell(claim.conversationId, claim.seq, after);
   }
 
   /** Decides what becomes of one claim: sends it if it should be sent, and maps the answer to a record. */
@@ -178,13 +179,16 @@ export function retryKeyOf(conversationId: string, seq: number): string {
 
 /**
  * Tells the conversation's room, wherever it lives, to show a message's stored delivery: a
- * presence message (`Topic.delivery`) the room reads in its lane (committed before told). A room
- * being created subscribes before it restores, so the change is not lost in between; a room not
- * live restores the stored value when created. Failures are logged: the next restore shows the truth.
+ * presence message (`Topic.delivery`) the room handles in its lane (committed before told),
+ * carrying the delivery as the commit left it, so the room need not read it back
+ * (`ConversationRoom.onDelivery` decides when it still must). A room being created subscribes
+ * before it restores, so the change is not lost in between; a room not live restores the stored
+ * value when created. Failures are logged: the next restore shows the truth.
  */
-export async function tellLiveRoom(conversationId: string, seq: number, log: Logger): Promise<void> {
+export async function tellLiveRoom(conversationId: string, seq: number, log: Logger, delivery?: StoredDelivery): Promise<void> {
+  const event = delivery ? { seq, status: delivery.status, code: delivery.code, reason: delivery.reason } : { seq };
   try {
-    await withServiceDeadline(services().presence.publish(Topic.delivery(conversationId), { seq }), "presence.publish");
+    await withServiceDeadline(services().presence.publish(Topic.delivery(conversationId), event), "presence.publish");
   } catch (err) {
     log.warn({ err, conversationId, seq }, "room not told of a delivery change");
   }
@@ -199,11 +203,11 @@ export async function applyDeliveryReport(
   db: Db,
   account: ChannelAccount,
   report: InboundStatus,
-  tell: (conversationId: string, seq: number) => Promise<void> = (id, seq) => tellLiveRoom(id, seq, services().log),
+  tell: (conversationId: string, seq: number, delivery: StoredDelivery) => Promise<void> = (id, seq, delivery) => tellLiveRoom(id, seq, services().log, delivery),
 ): Promise<{ matched: boolean; changed: boolean }> {
   const failure = report.status === "failed" ? { code: report.code ?? DeliveryCode.reportedFailed, reason: report.reason ?? "" } : {};
   const after = await advanceByProviderId(db, account.id, report.providerMessageId, report.status, failure);
   if (!after) return { matched: false, changed: false };
-  if (after.changed) await tell(after.conversationId, after.seq);
+  if (after.changed) await tell(after.conversationId, after.seq, after);
   return { matched: true, changed: after.changed };
 }

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { DeliveryStatus, advanceDelivery } from "../../domain/channels.ts";
+import { DeliveryStatus, advanceDelivery, deliveryAfterTold } from "../../domain/channels.ts";
 import { DeliveryCode, type RetryPolicy, type SendOutcome, backoffCeilingMs, gate, stepAfterSend } from "../../domain/delivery.ts";
 
 const policy: RetryPolicy = { maxAttempts: 6, baseMs: 1000, capMs: 60_000 };
@@ -101,5 +101,47 @@ describe("delivery steps (domain/delivery.ts)", () => {
       { seed: 42, numRuns: 500 },
     );
     expect(advanceDelivery("read", "delivered")).toBe("read");
+  });
+
+  it("property: a room told of each change, late, twice or out of order, ends showing what storage holds (deliveryAfterTold)", () => {
+    const arbStatus = fc.constantFrom(...Object.values(DeliveryStatus));
+    fc.assert(
+      fc.property(
+        arbStatus,
+        fc.array(arbStatus, { maxLength: 10 }),
+        fc.nat(),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        fc.func(fc.integer()),
+        (start, reports, restoreAt, extra, order) => {
+          // Storage: each report moves the stored status by the domain's rule; a change is told with the status after it.
+          const stored: DeliveryStatus[] = [start];
+          const tells: { at: number; status: DeliveryStatus }[] = [];
+          for (const r of reports) {
+            const before = stored.at(-1)!;
+            const after = advanceDelivery(before, r);
+            stored.push(after);
+            if (after !== before) tells.push({ at: stored.length - 1, status: after });
+          }
+          const final = stored.at(-1)!;
+          // The room restores at some point (it subscribed before): every later telling reaches it, and any earlier ones may too.
+          const k = restoreAt % stored.length;
+          const received = [...tells.filter((t) => t.at > k), ...extra.map((i) => tells[i % Math.max(1, tells.length)]).filter((t) => t !== undefined)];
+          received.sort((a, b) => order(a.at, a.status) - order(b.at, b.status));
+          let shown: DeliveryStatus = stored[k]!;
+          for (const t of received) {
+            const step = deliveryAfterTold(shown, t.status);
+            if (step === "told") shown = t.status;
+            else if (step === "read") shown = final; // a read after every commit: storage as it ends
+          }
+          expect(shown).toBe(final);
+        },
+      ),
+      { seed: 7, numRuns: 2000 },
+    );
+    expect(deliveryAfterTold("read", "delivered")).toBe("kept");
+    expect(deliveryAfterTold("queued", "sent")).toBe("told");
+    expect(deliveryAfterTold("sent", "held")).toBe("read");
+    expect(deliveryAfterTold(null, "sent")).toBe("read");
+    expect(deliveryAfterTold("failed", "read")).toBe("kept");
   });
 });

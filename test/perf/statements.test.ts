@@ -218,11 +218,12 @@ describe("statements per action", () => {
  * Through a signed LINE webhook: the same (the account is read once, by the webhook; intake
  * processes with it) — it was 15 (a claim transaction of 4, the account read again, the event
  * marked processed by a statement of its own).
- * A staff reply: the room's 1 and the delivery worker sending it (5: the claim, which also reads
- * the message to send, the channel account read (once per batch of claims), the outcome recorded,
- * the room reading the new status, the look for the next claim) — it was 16, when a claim was a
- * transaction of 4 (3 when it found nothing) and the record one of 5 (each now one statement:
- * db/delivery.ts `claimDueDeliveries`, `recordDelivery`), and 7 while the message was read apart. A cold join: the token's
+ * A staff reply: the room's 1 and the delivery worker sending it (4: the claim, which also reads
+ * the message to send, the channel account read (once per batch of claims), the outcome recorded
+ * — the room is told the new status with it and does not read it back, `deliveryAfterTold` — and
+ * the look for the next claim) — it was 16, when a claim was a transaction of 4 (3 when it found
+ * nothing) and the record one of 5 (each now one statement: db/delivery.ts `claimDueDeliveries`,
+ * `recordDelivery`), then 7 while the message and the told status were read apart. A cold join: the token's
  * member, the conversation (the join's access check), the room's restore in one statement
  * (conversation, messages, names, survey: db/snapshot.ts), the member's own state — it was 5
  * (messages and names apart).
@@ -232,4 +233,4 @@ describe("statements per action", () => {
  * member's row is the job's (read at most every 250 ms) and not read again by each new room —
  * 4.9 per item, then 3.85, 2.65 with the restores read together.
  */
-const BOUND = { customerMessage: 9, lineMessage: 9, staffReply: 6, coldJoin: 4, bulkReopenItem: 3 };
+const BOUND = { customerMessage: 9, lineMessage: 9, staffReply: 5, coldJoin: 4, bulkReopenItem: 3 };
