@@ -3,7 +3,7 @@ import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import { type ChannelStatus, type ChannelType, conversationChannelOf } from "../domain/channels.ts";
 import type { Conversation } from "../domain/model.ts";
 import type { Db } from "./client.ts";
-import { Params, runRaw, toDate } from "./raw.ts";
+import { Params, jsonColumn, runRaw, toDate } from "./raw.ts";
 import type { ListTimes } from "./rows.ts";
 import * as s from "./schema.ts";
 
@@ -75,7 +75,7 @@ export async function selectChannelAccount(db: Db, id: string, type?: ChannelTyp
     type: row.type,
     name: row.name,
     status: row.status,
-    settings: (typeof row.settings === "string" ? JSON.parse(row.settings) : row.settings) as Record<string, unknown>,
+    settings: jsonColumn<Record<string, unknown>>(row.settings),
     secretsEnc: row.secrets_enc,
     secretHash: row.secret_hash,
     createdAt: toDate(row.created_at),

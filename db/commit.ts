@@ -5,7 +5,7 @@ import { assertNever } from "../domain/sets.ts";
 import type { Db } from "./client.ts";
 import type { StoredNotification } from "./notifications.ts";
 import { isStorageUnavailable } from "./errors.ts";
-import { Params, runRaw, runRawGroup, toDate } from "./raw.ts";
+import { Params, jsonColumn, runRaw, runRawGroup, statementFlights, toDate } from "./raw.ts";
 import type { ListTimes, MemberState } from "./rows.ts";
 import type { StoredEvent, StoredMessage } from "./timeline.ts";
 
@@ -277,9 +277,8 @@ const queues = new WeakMap<Db, CommitQueue>();
 function queueOf(db: Db): CommitQueue {
   let q = queues.get(db);
   if (!q) {
-    const client = (db as unknown as { $client: object }).$client;
     // PGlite runs one statement at a time in this process: one flight.
-    q = new CommitQueue(db, "unsafe" in client ? GROUP_COMMIT_FLIGHTS : 1);
+    q = new CommitQueue(db, statementFlights(db, GROUP_COMMIT_FLIGHTS));
     queues.set(db, q);
   }
   return q;
@@ -640,7 +639,7 @@ function timelineRows(input: CommitInput, count: number, q: Params, id: string, 
 
 /** The `notices` column of a commit's row (json, a string on PGlite) as stored notifications. */
 function noticesOf(raw: unknown, conversationId: string, createdAt: Date): CommitResult["notices"] {
-  const rows = (typeof raw === "string" ? JSON.parse(raw) : (raw ?? [])) as {
+  const rows = jsonColumn<{
     id: number | string;
     m: string;
     k: StoredNotification["kind"];
@@ -649,7 +648,7 @@ function noticesOf(raw: unknown, conversationId: string, createdAt: Date): Commi
     an: string | null;
     l: StoredNotification["recipientLocale"];
     cn: string | null;
-  }[];
+  }[]>(raw ?? []);
   return rows.map((r) => ({
     id: Number(r.id),
     memberId: r.m,
@@ -719,12 +718,12 @@ function resultOf(input: CommitInput, row: CommitRow, ops: StateOps): CommitResu
     createdAt: now,
   }));
   const notices = noticesOf(row.notices, before.id, now);
-  const states = (typeof row.states === "string" ? JSON.parse(row.states) : row.states) as {
+  const states = jsonColumn<{
     m: string;
     u: number;
     r: number;
     p: boolean;
-  }[];
+  }[]>(row.states);
   return {
     conversation: writes ? { ...d.next, version: row.version as number } : before,
     lastSeq,

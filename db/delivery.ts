@@ -3,7 +3,7 @@ import { DeliveryStatus, type MessagePart, advanceDelivery, statusesMovedBy } fr
 import { assertNever } from "../domain/sets.ts";
 import { groupUserId } from "./channels.ts";
 import type { Db, Tx } from "./client.ts";
-import { Params, runRaw } from "./raw.ts";
+import { Params, jsonColumn, runRaw } from "./raw.ts";
 import * as s from "./schema.ts";
 import { executeRows } from "./sql.ts";
 
@@ -92,14 +92,8 @@ interface TargetRow {
   channel_user_id: string;
 }
 
-/** A json column: an object from postgres.js, a string from some drivers. */
-function jsonOf<T>(v: unknown): T | null {
-  if (v == null) return null;
-  return (typeof v === "string" ? JSON.parse(v) : v) as T;
-}
-
 function targetOf(r: TargetRow): DeliveryTarget {
-  return target({ status: r.status, body: r.body, parts: jsonOf<MessagePart[]>(r.parts), channelId: r.channel_id, kind: r.kind, channelUserId: r.channel_user_id });
+  return target({ status: r.status, body: r.body, parts: jsonColumn<MessagePart[] | null>(r.parts), channelId: r.channel_id, kind: r.kind, channelUserId: r.channel_user_id });
 }
 
 function target(row: { status: DeliveryStatus | null; body: string | null; parts: readonly MessagePart[] | null; channelId: string | null; kind: string; channelUserId: string }): DeliveryTarget {

@@ -2,6 +2,7 @@ import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import type { Locale } from "../domain/sets.ts";
 import type { Db } from "./client.ts";
 import type { DeviceRow } from "./devices.ts";
+import { jsonColumn } from "./raw.ts";
 import * as s from "./schema.ts";
 import { executeRows } from "./sql.ts";
 
@@ -41,7 +42,7 @@ export async function collectPushEffects(db: Db, opts: { now: Date; windowMs: nu
     const due = new Date(opts.now.getTime() + opts.windowMs);
     const b = s.pushBatches;
     for (const row of rows) {
-      const payload = (typeof row.payload === "string" ? JSON.parse(row.payload) : row.payload) as PushOutboxPayload;
+      const payload = jsonColumn<PushOutboxPayload>(row.payload);
       const memberIds = payload.effect?.kind === "push" ? [...new Set(payload.effect.memberIds)] : [];
       if (memberIds.length === 0) continue;
       await tx

@@ -28,6 +28,20 @@ interface PgliteClient {
   transaction<T>(cb: (tx: PgliteClient) => Promise<T>): Promise<T>;
 }
 
+/** The postgres.js client under `db`, or null when it is PGlite. */
+function postgresClient(db: Db): PostgresClient | null {
+  const client = (db as unknown as { $client: PostgresClient | PgliteClient }).$client;
+  return "unsafe" in client && typeof client.unsafe === "function" ? client : null;
+}
+
+/**
+ * How many statements a queue of `db` (group commit, restores read together) keeps in flight:
+ * `flights` on PostgreSQL, 1 on PGlite, which runs one statement at a time in this process.
+ */
+export function statementFlights(db: Db, flights: number): number {
+  return postgresClient(db) ? flights : 1;
+}
+
 /** One statement of a group (`runRawGroup`). */
 export interface RawStatement {
   readonly text: string;
@@ -41,9 +55,9 @@ export interface RawStatement {
  * back as a whole) or when the transaction cannot be committed.
  */
 export async function runRawGroup<T>(db: Db, statements: readonly RawStatement[]): Promise<T[][]> {
-  const client = (db as unknown as { $client: PostgresClient | PgliteClient }).$client;
-  if ("unsafe" in client && typeof client.unsafe === "function") {
-    return client.begin(async (tx) => {
+  const pg = postgresClient(db);
+  if (pg) {
+    return pg.begin(async (tx) => {
       // Every statement settled before the callback returns: the ROLLBACK (if any) follows them all.
       const settled = await Promise.allSettled(statements.map((st) => Promise.resolve(tx.unsafe(st.text, [...st.params], { prepare: true }))));
       const failed = settled.find((r) => r.status === "rejected");
@@ -51,7 +65,7 @@ export async function runRawGroup<T>(db: Db, statements: readonly RawStatement[]
       return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value as T[]);
     });
   }
-  return (client as PgliteClient).transaction(async (tx) => {
+  return (db as unknown as { $client: PgliteClient }).$client.transaction(async (tx) => {
     const out: T[][] = [];
     for (const st of statements) out.push((await tx.query(st.text, [...st.params])).rows as T[]);
     return out;
@@ -60,11 +74,14 @@ export async function runRawGroup<T>(db: Db, statements: readonly RawStatement[]
 
 /** Runs one statement (outside any transaction: a single statement is its own) and returns its rows. */
 export async function runRaw<T>(db: Db, text: string, params: readonly unknown[]): Promise<T[]> {
-  const client = (db as unknown as { $client: PostgresClient | PgliteClient }).$client;
-  if ("unsafe" in client && typeof client.unsafe === "function") {
-    return (await client.unsafe(text, [...params], { prepare: true })) as T[];
-  }
-  return (await (client as PgliteClient).query(text, [...params])).rows as T[];
+  const pg = postgresClient(db);
+  if (pg) return (await pg.unsafe(text, [...params], { prepare: true })) as T[];
+  return (await (db as unknown as { $client: PgliteClient }).$client.query(text, [...params])).rows as T[];
+}
+
+/** A json column as either driver returns it here: an object (postgres.js) or its text (PGlite, some raw reads). */
+export function jsonColumn<T>(v: unknown): T {
+  return (typeof v === "string" ? JSON.parse(v) : v) as T;
 }
 
 /** A timestamp as either driver returns it here: a `Date` (PGlite) or PostgreSQL's text (postgres.js under Drizzle's parsers). */

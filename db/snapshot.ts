@@ -1,6 +1,6 @@
 import type { Conversation, WorkspaceSettings } from "../domain/model.ts";
 import type { Db } from "./client.ts";
-import { Params, runRaw, toDate } from "./raw.ts";
+import { Params, jsonColumn as json, runRaw, statementFlights, toDate } from "./raw.ts";
 import type { LoadedConversation } from "./repository.ts";
 import type * as s from "./schema.ts";
 import { type StoredMessage, toStoredMessage } from "./timeline.ts";
@@ -33,12 +33,9 @@ interface SnapshotRow {
   survey: unknown;
 }
 
-/** A json column: an object from postgres.js, a string from some drivers. */
-const json = <T>(v: unknown): T => (typeof v === "string" ? JSON.parse(v) : v) as T;
-
 /** The most conversations one snapshot statement reads. */
 export const SNAPSHOT_BATCH_MAX = 64;
-/** Snapshot statements in flight at once on PostgreSQL (PGlite runs one statement at a time: 1). */
+/** Snapshot statements in flight at once on PostgreSQL (`statementFlights`: 1 on PGlite). */
 const SNAPSHOT_FLIGHTS = 2;
 
 /**
@@ -268,8 +265,7 @@ function snapshotQueueOf(db: Db, limit: number): SnapshotQueue {
   }
   let q = byLimit.get(limit);
   if (!q) {
-    const client = (db as unknown as { $client: object }).$client;
-    q = new SnapshotQueue(db, limit, "unsafe" in client ? SNAPSHOT_FLIGHTS : 1);
+    q = new SnapshotQueue(db, limit, statementFlights(db, SNAPSHOT_FLIGHTS));
     byLimit.set(limit, q);
   }
   return q;
