@@ -66,9 +66,9 @@ export async function claimDueDeliveries(db: Db, opts: { now: Date; leaseMs: num
         update outbox set available_at = ${leaseUntil}::timestamptz
         from picked where outbox.id = picked.id
         returning outbox.id, outbox.payload->>'conversationId' as conversation_id, (outbox.payload->>'seq')::int as seq, outbox.attempts)
-      select l.id, l.conversation_id, l.seq, l.attempts, t.status, t.body, t.parts, t.channel_id, t.kind, t.channel_user_id, t.status_found as found
+      select l.id, l.conversation_id, l.seq, l.attempts, t.status, t.body, t.parts, t.channel_id, t.kind, t.channel_user_id, t.found
       from leased l left join lateral (
-        select m.delivery_status as status, m.body, m.parts, c.channel_id, c.kind, cu.channel_user_id, true as status_found
+        select m.delivery_status as status, m.body, m.parts, c.channel_id, c.kind, cu.channel_user_id, true as found
         from messages m join conversations c on c.id = m.conversation_id join customers cu on cu.id = c.customer_id
         where m.conversation_id = l.conversation_id and m.seq = l.seq and m.sender in ('staff', 'auto')) t on true`),
   );

@@ -432,7 +432,8 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
    * after its commit, from any process, with the delivery as committed): handled in the lane, so
    * it is ordered with the room's own writes and with its restore. The told delivery is shown when
    * it is forward of what the room shows, and read from storage when it cannot be placed
-   * (`deliveryAfterTold`: `queued`/`held`, or a telling without a status). A message no longer in
+   * (`deliveryAfterTold`: `queued`/`held`; or a telling without a status, as a process of an
+   * earlier version sends it during a rolling restart). A message no longer in
    * the state has nothing to patch.
    */
   private readonly onDelivery = (event: { seq?: unknown; status?: unknown; code?: unknown; reason?: unknown }) => {

@@ -185,8 +185,8 @@ export function retryKeyOf(conversationId: string, seq: number): string {
  * before it restores, so the change is not lost in between; a room not live restores the stored
  * value when created. Failures are logged: the next restore shows the truth.
  */
-export async function tellLiveRoom(conversationId: string, seq: number, log: Logger, delivery?: StoredDelivery): Promise<void> {
-  const event = delivery ? { seq, status: delivery.status, code: delivery.code, reason: delivery.reason } : { seq };
+export async function tellLiveRoom(conversationId: string, seq: number, log: Logger, delivery: StoredDelivery): Promise<void> {
+  const event = { seq, status: delivery.status, code: delivery.code, reason: delivery.reason };
   try {
     await withServiceDeadline(services().presence.publish(Topic.delivery(conversationId), event), "presence.publish");
   } catch (err) {
