@@ -3,7 +3,11 @@
  * (node_modules/<package>, or "ours" for the project's files, "node" for Node's own), as shares
  * of the profile's sampled time.
  *
- *   npx tsx bench/profile-top.ts /tmp/prof/CPU.….cpuprofile [top=15]
+ *   npx tsx bench/profile-top.ts /tmp/prof/CPU.….cpuprofile [top=15] [from-s] [to-s]
+ *
+ * With from/to (seconds since the profile began) only the samples of that window count — the load
+ * phase of a bench without the server's start; PROF_TIMELINE=1 prints busy time per second first,
+ * to find the window.
  */
 import { readFileSync } from "node:fs";
 
@@ -28,13 +32,25 @@ export function packageOf(url: string): string {
 }
 
 function main() {
-  const [file, topArg] = process.argv.slice(2);
+  const [file, topArg, fromArg, toArg] = process.argv.slice(2);
   if (!file) throw new Error("usage: profile-top.ts <file.cpuprofile> [top]");
   const top = Number(topArg ?? 15);
   const p = JSON.parse(readFileSync(file, "utf8")) as Profile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const from = fromArg === undefined ? -Infinity : Number(fromArg) * 1e6;
+  const to = toArg === undefined ? Infinity : Number(toArg) * 1e6;
   const self = new Map<number, number>();
-  for (const [i, id] of p.samples.entries()) self.set(id, (self.get(id) ?? 0) + (p.timeDeltas[i] ?? 0));
+  const perSecond: number[] = [];
+  let at = 0;
+  for (const [i, id] of p.samples.entries()) {
+    const us = p.timeDeltas[i] ?? 0;
+    at += us;
+    const name = byId.get(id)!.callFrame.functionName;
+    if (name !== "(idle)" && name !== "(program)") perSecond[Math.floor(at / 1e6)] = (perSecond[Math.floor(at / 1e6)] ?? 0) + us;
+    if (at < from || at > to) continue;
+    self.set(id, (self.get(id) ?? 0) + us);
+  }
+  if (process.env.PROF_TIMELINE) console.log(`busy per second: ${Array.from(perSecond, (us, s) => `${s}:${Math.round((us ?? 0) / 1e4)}%`).join(" ")}`);
   let total = 0;
   let idle = 0;
   const fns = new Map<string, number>();

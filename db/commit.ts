@@ -22,8 +22,9 @@ import type { StoredEvent, StoredMessage } from "./timeline.ts";
  * 4. From `conv`'s row, so they are written only when it is: the request id, the messages and
  *    status-log events (seqs counted back from the new `last_seq`), every member's unread and pin
  *    in one upsert (and one update for "all of them") that returns the rows, the notices and
- *    their outbox rows, the effects' outbox rows, and the inbound event a customer message came
- *    from marked processed.
+ *    their outbox rows, the effects' outbox rows (a customer message's push folded straight into
+ *    its members' push batches instead), and the inbound event a customer message came from marked
+ *    processed.
  *
  * 5. `t_fired`, `t_clear`, `t_set` — durable timers (domain/timers.ts), from `conv`'s row too: a
  *    firing (R13.4) commits only while its timer is still there and due (part of the guard of
@@ -79,6 +80,12 @@ export interface CommitInput {
    * no statement of its own for it, and the mark and the message are one transaction.
    */
   readonly inboundEventId?: number;
+  /**
+   * `PUSH_COALESCE_SECONDS` in ms (the rooms give it): a `push` effect is folded into its members'
+   * push batches by this statement, a batch opened now being due this much later (db/push.ts). Without
+   * it the effect is queued in the outbox and the push worker folds it.
+   */
+  readonly pushWindowMs?: number;
 }
 
 export interface CommitResult {
@@ -508,8 +515,22 @@ function commitStatement(input: CommitInput): { text: string; params: unknown[];
       `note_out as (insert into outbox (topic, payload, created_at, available_at) select 'notice', jsonb_build_object('kind', 'notice', 'notificationId', id, 'memberId', member_id), ${at}, ${at} from notes)`,
     );
   }
-  if (d.effects.length) {
-    const effects = d.effects.map(
+  // A customer message's `push` effect folded into its member's batch here, not queued for the push
+  // worker's fold (db/push.ts `collectPushEffects`, which still folds rows queued without a window).
+  const pushWindow = input.pushWindowMs;
+  const folded = pushWindow === undefined ? [] : d.effects.filter((e) => e.kind === "push");
+  const queued = pushWindow === undefined ? d.effects : d.effects.filter((e) => e.kind !== "push");
+  const pushIds = [...new Set(folded.flatMap((e) => (e.kind === "push" ? e.memberIds : [])))];
+  if (pushWindow !== undefined && pushIds.length) {
+    const due = q.p(new Date(now.getTime() + pushWindow).toISOString(), "timestamptz");
+    ctes.push(
+      `push_fold as (insert into push_batches as b (member_id, conversation_id, count, last_seq, due_at)
+        select x.id, ${id}, 1, c.last_seq, ${due} from conv c cross join unnest(${q.p(pushIds, "text[]")}) as x(id)
+        on conflict (member_id, conversation_id) do update set count = b.count + 1, last_seq = greatest(b.last_seq, excluded.last_seq))`,
+    );
+  }
+  if (queued.length) {
+    const effects = queued.map(
       (e) =>
         `select ${q.p(e.kind, "text")}, jsonb_build_object('kind', 'effect', 'conversationId', ${id}, 'seq', c.last_seq, 'effect', ${q.p(JSON.stringify(e), "text")}::jsonb), ${at}, ${at} from conv c`,
     );

@@ -534,7 +534,17 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
           let result: CommitResult;
           try {
             const marks = inboundEventId !== undefined ? { inboundEventId } : {};
-            result = await commit(db, { before: this.model, decision, memberId, requestId: action.requestId, now, externalId, fence, ...marks });
+            result = await commit(db, {
+              before: this.model,
+              decision,
+              memberId,
+              requestId: action.requestId,
+              now,
+              externalId,
+              fence,
+              pushWindowMs: services().pushWindowMs,
+              ...marks,
+            });
           } catch (e) {
             if (e instanceof VersionConflict) {
               conflicts++;

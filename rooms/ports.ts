@@ -63,6 +63,8 @@ export interface Services {
    * one of them run now (they also run on a timer); the others are not woken.
    */
   readonly kickOutbox: (topics: readonly string[]) => void;
+  /** `PUSH_COALESCE_SECONDS` in ms: a commit folds a customer message's push into a batch due this much later (db/commit.ts). */
+  readonly pushWindowMs: number;
   readonly now: () => Date;
   /** Members whose rights changed, for rooms to close or re-check their connections. */
   readonly revocations: RevocationHub;

@@ -195,7 +195,8 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
   const kickOutbox = (topics: readonly string[]) => {
     outbox.kickFor(topics);
     if (topics.includes("deliver_reply")) delivery.kick(); // a committed reply's `deliver_reply` row
-    if (topics.includes("push")) push.kick(); // a customer message's `push` row
+    // A customer message's push is folded into its batch by the commit, due a window later (the timer sends it); with no window, now.
+    if (topics.includes("push") && config.push.coalesceMs === 0) push.kick();
     if (topics.includes("send_csat")) csat.kick(); // a close's survey (R8.2)
   };
   const jobs = new JobRunner({
@@ -220,7 +221,19 @@ export async function startApp(config: Config, opts: { log?: Logger; now?: () =>
   });
   const scheduler = new Scheduler({ db: database.db, log, now, leaseMs: config.scheduler.leaseMs, pollMs: config.scheduler.pollMs });
   const webchat = new WebchatVisitors({ db: database.db, intake, tokens: visitorTokens, now });
-  setServices({ db: database.db, auth, log, presence, kickOutbox, now, revocations, webchat, metrics, limits: roomLimits });
+  setServices({
+    db: database.db,
+    auth,
+    log,
+    presence,
+    kickOutbox,
+    now,
+    revocations,
+    webchat,
+    metrics,
+    limits: roomLimits,
+    pushWindowMs: config.push.coalesceMs,
+  });
   /** Set by `stop()`: new HTTP requests are refused while the rooms drain (the load balancer retries elsewhere). */
   let draining = false;
 

@@ -48,10 +48,6 @@ export class PushWorker {
     () => this.run(),
     (err) => this.opts.log.error({ err }, "push drain failed"),
   );
-  /** A commit kicked the loop: its rows are to fold, and their batches are due a window later. */
-  private kicked = false;
-  private lastClaimAt = Number.NEGATIVE_INFINITY;
-
   constructor(readonly opts: PushWorkerOptions) {}
 
   start(): void {
@@ -63,36 +59,31 @@ export class PushWorker {
     for (const sender of this.opts.senders.values()) sender.close?.();
   }
 
+  /**
+   * Runs the loop now. The rooms fold a customer message's push into its batch in the commit
+   * (db/commit.ts), due a window later, so they kick only when there is no window
+   * (PUSH_COALESCE_SECONDS=0): the batch is due at once.
+   */
   kick(): void {
-    this.kicked = true;
     this.loop.kick();
   }
 
-  /**
-   * One run of the loop. After a commit's kick only the fold is needed: the batches it opens are
-   * due a window later (PUSH_COALESCE_SECONDS), so looking for due ones at every customer message
-   * cost three statements for nothing. The due ones are sent by the timer's runs, and at least
-   * once per poll interval however often commits kick.
-   */
   private run(): Promise<number> {
-    const foldOnly = this.kicked && this.opts.windowMs > 0 && Date.now() - this.lastClaimAt < this.opts.pollMs;
-    this.kicked = false;
-    return this.drain(!foldOnly);
+    return this.drain();
   }
 
-  /** Folds the committed push effects into batches, then sends every batch due. Resolves with the batches handled. */
+  /** Folds queued push effects into batches, then sends every batch due. Resolves with the batches handled. */
   drainAll(): Promise<number> {
-    return this.drain(true);
+    return this.drain();
   }
 
-  private async drain(sendDue: boolean): Promise<number> {
+  private async drain(): Promise<number> {
     const { db, now, windowMs, leaseMs } = this.opts;
-    // A fold of fewer rows than the limit took all there were.
+    // Effects queued in the outbox (a commit given no window — a process of an earlier version
+    // during a rolling restart); a fold of fewer rows than the limit took all there were.
     while ((await collectPushEffects(db, { now: now(), windowMs, limit: FOLD_LIMIT })) === FOLD_LIMIT) {
       if (this.loop.stopped) return 0;
     }
-    if (!sendDue) return 0;
-    this.lastClaimAt = Date.now();
     let total = 0;
     for (;;) {
       const claims = await claimDueBatches(db, { now: now(), leaseMs, limit: BATCH });

@@ -233,4 +233,4 @@ describe("statements per action", () => {
  * member's row is the job's (read at most every 250 ms) and not read again by each new room —
  * 4.9 per item, then 3.85, 2.65 with the restores read together.
  */
-const BOUND = { customerMessage: 9, lineMessage: 9, staffReply: 5, coldJoin: 4, bulkReopenItem: 3 };
+const BOUND = { customerMessage: 4, lineMessage: 4, staffReply: 5, coldJoin: 4, bulkReopenItem: 3 };

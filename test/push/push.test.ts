@@ -1,10 +1,12 @@
+import { and, eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import * as schema from "../../db/schema.ts";
 import { PREVIEW_MAX_CHARS } from "../../domain/push.ts";
 import { createConversation } from "../support/fixtures.ts";
 import { api } from "../support/http.ts";
 import { connect, tokenOf } from "../support/rooms.ts";
 import { ID } from "../support/server.ts";
-import { registerFcm, registerWeb, say, usePushServer } from "./support.ts";
+import { WINDOW_SECONDS, registerFcm, registerWeb, say, usePushServer } from "./support.ts";
 
 /**
  * Pushes end to end (issue 11, R12.1): customer messages through the Webchat endpoint, the real
@@ -153,5 +155,53 @@ describe("devices the service reports gone, and preferences", () => {
     await rig.afterWindow();
     expect(webFor(dan.id, c.id)).toMatchObject([{ preview: "second" }]);
     expect(webFor(ben.id, c.id)).toMatchObject([{ preview: "second" }]);
+  });
+});
+
+describe("where a push is folded", () => {
+  it("a customer message's push is in its members' batches once the message is committed, due a window later, with nothing queued for the worker", async () => {
+    const db = app.database.db;
+    const c = await createConversation(app, { channel: "webchat", follower: ID.agent, collaborators: [ID.manager] });
+    const before = Date.now();
+    expect((await say(app, c, "folded at commit")).status).toBe(202);
+    // No drain: the commit statement itself wrote the batches.
+    const batches = await db
+      .select()
+      .from(schema.pushBatches)
+      .where(eq(schema.pushBatches.conversationId, c.id))
+      .orderBy(schema.pushBatches.memberId);
+    const [conv] = await db.select({ lastSeq: schema.conversations.lastSeq }).from(schema.conversations).where(eq(schema.conversations.id, c.id));
+    expect(batches.map((b) => [b.memberId, b.count, b.lastSeq])).toEqual(
+      [ID.agent, ID.manager].sort().map((m) => [m, 1, conv!.lastSeq]),
+    );
+    for (const b of batches) {
+      expect(b.dueAt.getTime()).toBeGreaterThanOrEqual(before + WINDOW_SECONDS * 1000);
+      expect(b.dueAt.getTime()).toBeLessThanOrEqual(Date.now() + WINDOW_SECONDS * 1000);
+    }
+    const queued = await db
+      .select({ id: schema.outbox.id })
+      .from(schema.outbox)
+      .where(and(eq(schema.outbox.topic, "push"), sql`${schema.outbox.payload}->>'conversationId' = ${c.id}`));
+    expect(queued).toEqual([]);
+  });
+
+  it("a push effect queued in the outbox (a process of an earlier version, whose worker folded it) is still folded and sent, once", async () => {
+    const db = app.database.db;
+    const dan = await registerWeb(rig, "agent");
+    const c = await createConversation(app, { channel: "webchat", follower: ID.agent });
+    expect((await say(app, c, "from the old process")).status).toBe(202);
+    await rig.afterWindow();
+    expect(webFor(dan.id, c.id)).toHaveLength(1);
+    const [conv] = await db.select({ lastSeq: schema.conversations.lastSeq }).from(schema.conversations).where(eq(schema.conversations.id, c.id));
+    await db.insert(schema.outbox).values({
+      topic: "push",
+      payload: { kind: "effect", conversationId: c.id, seq: conv!.lastSeq, effect: { kind: "push", memberIds: [ID.agent] } } as never,
+    });
+    await db.update(schema.memberConversationState).set({ unreadCount: 2 }).where(
+      and(eq(schema.memberConversationState.memberId, ID.agent), eq(schema.memberConversationState.conversationId, c.id)),
+    );
+    await rig.afterWindow();
+    await rig.afterWindow();
+    expect(webFor(dan.id, c.id).map((p) => p.count)).toEqual([1, 1]);
   });
 });
