@@ -59,4 +59,17 @@ describe("workspace settings", () => {
     expect(res.headers.get("access-control-allow-origin")).toBe("*");
     expect(res.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("idempotency-key");
   });
+
+  it("every answer, the API's (served in front of Colyseus) and matchmaking's, carries the CORS headers and exposes X-Request-Id", async () => {
+    for (const [path, init] of [
+      ["/healthz", {}],
+      ["/api/v2/conversations", {}], // 401: an error answer too
+      ["/matchmake/joinOrCreate/conversation", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }],
+    ] as const) {
+      const res = await fetch(`${app.url}${path}`, { ...init, headers: { ...("headers" in init ? init.headers : {}), origin: "https://console.example" } });
+      expect(res.headers.get("access-control-allow-origin"), path).toBe("*");
+      expect(res.headers.get("access-control-expose-headers"), path).toContain("X-Request-Id");
+      if (!path.startsWith("/matchmake")) expect(res.headers.get("x-request-id"), path).toMatch(/^[0-9a-f-]{36}$/);
+    }
+  });
 });
