@@ -16,7 +16,7 @@ const honoListener = getRequestListener(hono.fetch);
 const server = createServer(
   mode === "hono"
     ? (req, res) => void honoListener(req, res)
-    : (req, res) => {
+    : (_req, res) => {
         res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
         res.end(body);
       },
