@@ -3,7 +3,7 @@ import type { Room } from "@colyseus/sdk";
 import { Watcher, quiet } from "./watch.ts";
 import { FakeLine, lineMessageEvent, lineWebhookBody, signLine } from "../../test/support/fakes/line.ts";
 import { runLoad } from "../support/load.ts";
-import { type Cluster, DEMO, type Row, firstState, int, log, pct, pool, sdkClient, seedConversations, startServers, token } from "./common.ts";
+import { type Cluster, DEMO, type Row, cpuMs, firstState, int, log, pct, pool, sdkClient, seedConversations, startServers, token } from "./common.ts";
 
 /**
  * P1: customer messages accepted end to end — a signed LINE webhook, committed, and patched to the
@@ -102,6 +102,8 @@ export async function run(): Promise<Row[]> {
 
     log(`P1: ${MESSAGES} signed webhooks at c=${CONCURRENCY}…`);
     const texts = Array.from({ length: MESSAGES }, (_, i) => `p1 #${i}`);
+    const pid = cluster.servers[0]!.child.pid!;
+    const cpu0 = cpuMs(pid);
     const t0 = performance.now();
     const result = await runLoad(url, MESSAGES, CONCURRENCY, (i) => {
       const body = lineWebhookBody([
@@ -114,6 +116,7 @@ export async function run(): Promise<Row[]> {
     const allSeen = () => texts.every((t, i) => watchers[i % CONVERSATIONS]!.every((w) => w.seenAt.has(t)));
     while (!allSeen() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     if (!allSeen()) throw new Error("P1: not every message reached every client in 120 s");
+    const serverCpuPerMessage = (cpuMs(pid) - cpu0) / MESSAGES;
     let last = 0;
     texts.forEach((t, i) => {
       for (const w of watchers[i % CONVERSATIONS]!) last = Math.max(last, w.seenAt.get(t)!);
@@ -136,7 +139,7 @@ export async function run(): Promise<Row[]> {
         command,
         checks: [
           `webhooks answered 200: ${MESSAGES - refused} of ${MESSAGES}; customer messages stored: ${stored}; every message seen by all 3 clients of its conversation`,
-          `webhook answer p50 ${pct(result.latencies, 50).toFixed(0)} ms, p99 ${pct(result.latencies, 99).toFixed(0)} ms`,
+          `webhook answer p50 ${pct(result.latencies, 50).toFixed(0)} ms, p99 ${pct(result.latencies, 99).toFixed(0)} ms; server CPU ${serverCpuPerMessage.toFixed(2)} ms per message`,
         ],
       },
     ];
