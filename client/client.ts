@@ -218,9 +218,9 @@ export class InboxClient {
     return unwrap(await this.http.GET("/api/v2/conversations/counts"));
   }
 
-  /** `GET /api/v2/jobs/{id}`: a bulk job with its items' outcomes (docs/protocol.md §7.5). */
-  async getJob(id: string) {
-    return unwrap(await this.http.GET("/api/v2/jobs/{id}", { params: { path: { id } } })).job;
+  /** `GET /api/v2/jobs/{id}`: a bulk job with its items' outcomes (docs/protocol.md §7.5); `items: "none"` for its progress alone. */
+  async getJob(id: string, opts: { items?: "all" | "none" } = {}) {
+    return unwrap(await this.http.GET("/api/v2/jobs/{id}", { params: { path: { id }, query: { items: opts.items ?? "all" } } })).job;
   }
 
   /**

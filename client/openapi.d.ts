@@ -703,7 +703,7 @@ export interface paths {
         };
         /**
          * A job with its per-conversation results
-         * @description Only the job's actor or an admin of its workspace may read it; others get 404.
+         * @description Only the job's actor or an admin of its workspace may read it; others get 404. `items=none` answers the job's progress without its items (up to 10,000 of them): what a progress poll needs.
          */
         get: operations["getJob"];
         put?: never;
@@ -1463,8 +1463,8 @@ export interface components {
             createdAt: string;
             /** @description ISO 8601; null while running */
             finishedAt: string | null;
-            /** @description In the order of the request */
-            items: components["schemas"]["JobItem"][];
+            /** @description In the order of the request; left out when asked with `items=none` */
+            items?: components["schemas"]["JobItem"][];
         };
         JobItem: {
             conversationId: string;
@@ -4782,7 +4782,10 @@ export interface operations {
     };
     getJob: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description `none`: the job without its items */
+                items?: "all" | "none";
+            };
             header?: never;
             path: {
                 id: string;

@@ -75,7 +75,9 @@ const JobItem = z
   })
   .meta({ id: "JobItem" });
 
-const JobWithItems = Job.extend({ items: z.array(JobItem).describe("In the order of the request") }).meta({ id: "JobWithItems" });
+const JobWithItems = Job.extend({
+  items: z.array(JobItem).optional().describe("In the order of the request; left out when asked with `items=none`"),
+}).meta({ id: "JobWithItems" });
 const JobAnswer = z.object({ job: Job });
 
 const bulkRoute = (action: "close" | "reopen" | "transfer", summary: string, description: string) =>
@@ -118,9 +120,16 @@ const getJob = createRoute({
   operationId: "getJob",
   tags: ["bulk"],
   summary: "A job with its per-conversation results",
-  description: "Only the job's actor or an admin of its workspace may read it; others get 404.",
+  description:
+    "Only the job's actor or an admin of its workspace may read it; others get 404. " +
+    "`items=none` answers the job's progress without its items (up to 10,000 of them): what a progress poll needs.",
   security: bearer,
-  request: { params: z.object({ id: z.string().min(1).max(100) }) },
+  request: {
+    params: z.object({ id: z.string().min(1).max(100) }),
+    query: z.object({
+      items: z.enum(["all", "none"]).default("all").describe("`none`: the job without its items"),
+    }),
+  },
   responses: { 200: json(z.object({ job: JobWithItems }), "The job"), ...errors(401, 404) },
 });
 
@@ -195,6 +204,7 @@ export function bulkRoutes(deps: AppDeps) {
     if (!job || job.workspaceId !== member.workspaceId || (job.actorId !== member.id && member.role !== "admin")) {
       throw new DomainError(ErrorCode.NOT_FOUND);
     }
+    if (c.req.valid("query").items === "none") return c.json({ job: jobView(job) }, 200);
     const items = (await loadItems(db, job.id)).map((i) => {
       const code = i.code && (ERROR_CODES as readonly string[]).includes(i.code) ? (i.code as ErrorCode) : null;
       return {

@@ -136,7 +136,24 @@ describe("bulk close", () => {
     for (const who of ["agent", "supervisor"] as const) {
       const other = await api(app, await tokenOf(app, who), `/api/v2/jobs/${job.id}`);
       expect([who, other.status, other.body.code]).toEqual([who, 404, "NOT_FOUND"]);
+      const progress = await api(app, await tokenOf(app, who), `/api/v2/jobs/${job.id}?items=none`);
+      expect([who, progress.status, progress.body.code]).toEqual([who, 404, "NOT_FOUND"]);
     }
+  });
+
+  it("?items=none answers the job's progress without its items; items=all is the default; another value is 400", async () => {
+    const conversations = [await createConversation(app, { follower: ID.agent }), await createConversation(app, { follower: ID.agent })];
+    const r = await bulk("agent", "close", { conversationIds: conversations.map((c) => c.id) });
+    const job = await finished("agent", r.body.job.id);
+    const token = await tokenOf(app, "agent");
+    const progress = await api(app, token, `/api/v2/jobs/${job.id}?items=none`);
+    expect(progress.status).toBe(200);
+    const { items, ...summary } = job;
+    expect(items).toHaveLength(2);
+    expect(progress.body).toEqual({ job: summary });
+    expect((await api(app, token, `/api/v2/jobs/${job.id}?items=all`)).body).toEqual({ job });
+    const bad = await api(app, token, `/api/v2/jobs/${job.id}?items=some`);
+    expect([bad.status, bad.body.code]).toEqual([400, "INVALID_PAYLOAD"]);
   });
 });
 

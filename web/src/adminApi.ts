@@ -17,7 +17,8 @@ import { client } from "./api.ts";
 
 type Schemas = components["schemas"];
 export type Job = Schemas["Job"];
-export type JobWithItems = Schemas["JobWithItems"];
+/** A job read with its items (`items=all`, the default: then they are always there). */
+export type JobWithItems = Schemas["JobWithItems"] & { items: NonNullable<Schemas["JobWithItems"]["items"]> };
 export type JobItem = Schemas["JobItem"];
 export type AdminMember = Schemas["Member"];
 export type Workspace = Schemas["Workspace"];
@@ -89,8 +90,14 @@ export function startBulk(req: BulkRequest, key: string): Promise<Job> {
 }
 
 /** `GET /api/v2/jobs/{id}`: the job with its items' outcomes (refusals in the reader's locale). */
-export function getJob(id: string): Promise<JobWithItems> {
-  return typed(() => client().getJob(id));
+export async function getJob(id: string): Promise<JobWithItems> {
+  const job = await typed(() => client().getJob(id));
+  return { ...job, items: job.items ?? [] };
+}
+
+/** `GET /api/v2/jobs/{id}?items=none`: the job's progress alone. */
+export function getJobProgress(id: string): Promise<Job> {
+  return typed(() => client().getJob(id, { items: "none" }));
 }
 
 /**

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useState } from "preact/hooks";
 import {
   type BulkKind,
   getJob,
+  getJobProgress,
   idempotencyKey,
   type Job,
   type JobWithItems,
@@ -39,8 +40,8 @@ export function useJob() {
     });
     // Should a message be missed (a reconnect), ask now and then.
     const poll = setInterval(() => {
-      getJob(job.id)
-        .then((full) => full.status !== "running" && setJob(full))
+      getJobProgress(job.id)
+        .then((progress) => progress.status !== "running" && setJob(progress))
         .catch(() => {});
     }, 3_000);
     return () => {
