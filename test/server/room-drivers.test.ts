@@ -30,12 +30,13 @@ describe("room lookups by fixed id", () => {
     expect(roomIdOf({ processId: "p1" })).toBeUndefined();
   });
 
-  it("FixedIdLocalDriver.findOne answers as the stock LocalDriver's scan, through inserts, locks and removals", async () => {
+  it("FixedIdLocalDriver.findOne, has, query and remove answer as the stock LocalDriver's, through inserts, persists, locks and removals", async () => {
     const key = fc.constantFrom("a", "b", "c");
     const name = fc.constantFrom(...NAMES);
     const op = fc.oneof(
       fc.record({ kind: fc.constant("insert" as const), name, key, locked: fc.boolean(), private: fc.boolean() }),
       fc.record({ kind: fc.constant("remove" as const), name, key }),
+      fc.record({ kind: fc.constant("persist" as const), name, key }),
       fc.record({ kind: fc.constant("lock" as const), name, key }),
     );
     const query = fc.oneof(
@@ -52,15 +53,21 @@ describe("room lookups by fixed id", () => {
         const ours = new FixedIdLocalDriver();
         const stock = new LocalDriver();
         for (const o of ops) {
+          const answers: unknown[] = [];
           for (const d of [ours, stock]) {
-            if (o.kind === "insert") await d.insert(listing(o.name, o.key, { locked: o.locked, private: o.private }));
-            else if (o.kind === "remove") d.remove(ID[o.name](o.key));
+            if (o.kind === "insert") answers.push(await d.insert(listing(o.name, o.key, { locked: o.locked, private: o.private })));
+            else if (o.kind === "remove") answers.push(d.remove(ID[o.name](o.key)));
+            else if (o.kind === "persist") answers.push(d.has(ID[o.name](o.key)) ? "skipped" : d.persist(listing(o.name, o.key), true));
             else {
               const room = await d.findOne({ roomId: ID[o.name](o.key) });
               if (room) d.update(room, { $set: { locked: true } });
             }
           }
+          expect([o, answers[0]]).toEqual([o, answers[1]]);
         }
+        const ids = (d: LocalDriver) => d.query({}).map((r) => `${r.roomId}:${r.locked}`).sort();
+        expect(ids(ours)).toEqual(ids(stock));
+        for (const n of NAMES) for (const k of ["a", "b", "c"]) expect(ours.has(ID[n](k))).toBe(stock.has(ID[n](k)));
         for (const q of queries) {
           const a = await ours.findOne(q as Partial<IRoomCache>);
           const b = await stock.findOne(q as Partial<IRoomCache>);
