@@ -54,13 +54,14 @@ export class StaleContext extends Error {
 
 /**
  * What a decision was made with, checked by the commit: every listed member still has this role
- * and status in this workspace, and the workspace's stored settings are `settings` (the stored
- * JSON, before defaults are filled in).
+ * and status in this workspace, and the workspace's stored settings are the ones whose
+ * `md5(settings::text)` is `settingsHash` (read with them: db/repository.ts, db/snapshot.ts). The
+ * hash, not the settings' JSON, travels with every commit: about 450 bytes less per statement.
  */
 export interface CommitFence {
   readonly workspaceId: string;
   readonly members: readonly MemberInfo[];
-  readonly settings: unknown;
+  readonly settingsHash: string | null;
 }
 
 export interface CommitInput {
@@ -399,7 +400,7 @@ function commitStatement(input: CommitInput): { text: string; params: unknown[];
   if (f) {
     const ws = q.p(f.workspaceId, "text");
     checks.push(
-      `exists (select 1 from workspaces where id = ${ws} and settings = ${q.p(JSON.stringify(f.settings ?? null), "text")}::jsonb)`,
+      `exists (select 1 from workspaces where id = ${ws} and md5(settings::text) is not distinct from ${q.p(f.settingsHash, "text")})`,
     );
     if (f.members.length) {
       const ids = q.p(

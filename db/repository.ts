@@ -1,4 +1,4 @@
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Conversation, MemberInfo, WorkspaceSettings } from "../domain/model.ts";
 import type { Locale } from "../domain/sets.ts";
 import type { Db, Tx } from "./client.ts";
@@ -34,8 +34,12 @@ export interface LoadedConversation {
   readonly conversation: Conversation;
   readonly customer: { readonly id: string; readonly displayName: string };
   readonly settings: WorkspaceSettings;
-  /** The settings as stored (before defaults are filled in): what a commit's fence compares with. */
-  readonly storedSettings: unknown;
+  /**
+   * The MD5 of the settings as stored (`md5(settings::text)`, before defaults are filled in; null
+   * for none): what a commit's fence compares with — 32 characters on every commit instead of the
+   * settings' JSON (db/commit.ts).
+   */
+  readonly settingsHash: string | null;
   readonly lastSeq: number;
   /** The list fields that change with messages (sort keys of the lists). */
   readonly times: ListTimes;
@@ -43,7 +47,12 @@ export interface LoadedConversation {
 
 export async function loadConversation(db: Db | Tx, id: string): Promise<LoadedConversation | null> {
   const rows = await db
-    .select({ c: s.conversations, customerName: s.customers.displayName, settings: s.workspaces.settings })
+    .select({
+      c: s.conversations,
+      customerName: s.customers.displayName,
+      settings: s.workspaces.settings,
+      settingsHash: sql<string | null>`md5(${s.workspaces.settings}::text)`,
+    })
     .from(s.conversations)
     .innerJoin(s.customers, eq(s.customers.id, s.conversations.customerId))
     .innerJoin(s.workspaces, eq(s.workspaces.id, s.conversations.workspaceId))
@@ -65,7 +74,7 @@ export async function loadConversation(db: Db | Tx, id: string): Promise<LoadedC
     },
     customer: { id: c.customerId, displayName: row.customerName },
     settings: settingsOf(row.settings),
-    storedSettings: row.settings,
+    settingsHash: row.settingsHash ?? null,
     lastSeq: c.lastSeq,
     times: { lastMessageAt: c.lastMessageAt, waitingSince: c.waitingSince },
   };
@@ -137,10 +146,13 @@ export async function loadNames(db: Db, workspaceId: string, ids: readonly strin
   return new Map(rows.map((r) => [r.id, { name: r.name, role: r.role }]));
 }
 
-/** A workspace's settings, as stored and completed with the defaults (defaults alone for an unknown workspace). */
-export async function loadStoredSettings(db: Db | Tx, workspaceId: string): Promise<{ stored: unknown; settings: WorkspaceSettings }> {
-  const rows = await db.select({ settings: s.workspaces.settings }).from(s.workspaces).where(eq(s.workspaces.id, workspaceId));
-  return { stored: rows[0]?.settings ?? null, settings: settingsOf(rows[0]?.settings) };
+/** A workspace's settings completed with the defaults (defaults alone for an unknown workspace), and the MD5 of them as stored (see `LoadedConversation`). */
+export async function loadStoredSettings(db: Db | Tx, workspaceId: string): Promise<{ hash: string | null; settings: WorkspaceSettings }> {
+  const rows = await db
+    .select({ settings: s.workspaces.settings, hash: sql<string | null>`md5(${s.workspaces.settings}::text)` })
+    .from(s.workspaces)
+    .where(eq(s.workspaces.id, workspaceId));
+  return { hash: rows[0]?.hash ?? null, settings: settingsOf(rows[0]?.settings) };
 }
 
 /** True when this member's request id was already accepted on this conversation. */

@@ -65,7 +65,7 @@ export async function loadRoomSnapshots(db: Db, conversationIds: readonly string
     db,
     `with c as (
        select c.id, c.workspace_id, c.customer_id, c.channel, c.kind, c.status, c.follower_id, c.collaborator_ids, c.version,
-         c.last_seq, c.last_message_at, c.waiting_since, cu.display_name as customer_name, w.settings
+         c.last_seq, c.last_message_at, c.waiting_since, cu.display_name as customer_name, w.settings, md5(w.settings::text) as settings_hash
        from conversations c join customers cu on cu.id = c.customer_id join workspaces w on w.id = c.workspace_id
        where c.id = any(${ids})),
      m as (
@@ -124,6 +124,7 @@ function snapshotOf(row: SnapshotRow, allNames: Map<string, { name: string; role
     waiting_since: string | null;
     customer_name: string;
     settings: Partial<WorkspaceSettings> | null;
+    settings_hash: string | null;
   }>(row.conv);
   const rows = json<Record<string, unknown>[]>(row.messages);
   const messages = rows.map((m) =>
@@ -178,7 +179,7 @@ function snapshotOf(row: SnapshotRow, allNames: Map<string, { name: string; role
       },
       customer: { id: c.customer_id, displayName: c.customer_name },
       settings: settingsOf(c.settings),
-      storedSettings: c.settings,
+      settingsHash: c.settings_hash ?? null,
       lastSeq: c.last_seq,
       times: { lastMessageAt: toDate(c.last_message_at), waitingSince: c.waiting_since == null ? null : toDate(c.waiting_since) },
     },

@@ -483,7 +483,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
 
   /**
    * Decides and commits one action. The members and settings it is decided with come from the
-   * room (`members`, `loaded.storedSettings`), kept current by the member change feed and by every
+   * room (`members`, `loaded.settingsHash`), kept current by the member change feed and by every
    * restore; the commit checks in the same statement that they are still the stored ones (its
    * fence) and, if not, they are read again and the action decided again. A refusal is never
    * decided on kept data: the members and settings are read again first, and a request id already
@@ -530,7 +530,7 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
             return;
           }
           const { decision } = verdict;
-          const fence = { workspaceId: this.model.workspaceId, members: [...rows.values()], settings: this.loaded.storedSettings };
+          const fence = { workspaceId: this.model.workspaceId, members: [...rows.values()], settingsHash: this.loaded.settingsHash };
           let result: CommitResult;
           try {
             const marks = inboundEventId !== undefined ? { inboundEventId } : {};
@@ -613,8 +613,8 @@ export class ConversationRoom extends Room<{ state: ConversationState; client: C
     const workspaceId = this.model.workspaceId;
     const wanted = [...new Set(ids)];
     if (fresh) {
-      const { stored, settings } = await loadStoredSettings(db, workspaceId);
-      this.loaded = { ...this.loaded, settings, storedSettings: stored };
+      const { hash, settings } = await loadStoredSettings(db, workspaceId);
+      this.loaded = { ...this.loaded, settings, settingsHash: hash };
       for (const id of wanted) this.members.delete(id);
     }
     const missing = wanted.filter((id) => !this.members.has(id));
