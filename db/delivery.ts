@@ -38,7 +38,10 @@ export interface ClaimedDelivery {
  * (`available_at` moved to now + lease) in one statement, so any number of processes may claim at
  * once, and a claim of a process that died is taken again after the lease: at least once. (It was
  * a transaction of four statements — BEGIN, the pick, the lease, COMMIT — and three when there was
- * nothing to claim.)
+ * nothing to claim.) The first pending row of each conversation is found by one pass over the
+ * pending rows (`firsts`); it was a `NOT EXISTS` per candidate, which PostgreSQL ran as a loop over
+ * every pending row for every candidate: 150–390 ms per claim once replies came faster than they
+ * were sent (`npm run bench:p2`, PostgreSQL's statement log), the worker falling further behind.
  */
 export async function claimDueDeliveries(db: Db, opts: { now: Date; leaseMs: number; limit: number }): Promise<ClaimedDelivery[]> {
   const now = opts.now.toISOString();
@@ -50,15 +53,16 @@ export async function claimDueDeliveries(db: Db, opts: { now: Date; leaseMs: num
     { id: number | string; conversation_id: string; seq: number | string; attempts: number } & Partial<TargetRow> & { found: boolean }
   >(
     await db.execute(sql`
-      with picked as (
+      with firsts as (
+        select distinct on (p.payload->>'conversationId') p.id, p.available_at
+        from outbox p
+        where p.topic = ${DELIVER_TOPIC} and p.done_at is null
+        order by p.payload->>'conversationId', (p.payload->>'seq')::int),
+      picked as (
         select o.id
         from outbox o
-        where o.topic = ${DELIVER_TOPIC} and o.done_at is null and o.available_at <= ${now}::timestamptz
-          and not exists (
-            select 1 from outbox p
-            where p.topic = ${DELIVER_TOPIC} and p.done_at is null
-              and p.payload->>'conversationId' = o.payload->>'conversationId'
-              and (p.payload->>'seq')::int < (o.payload->>'seq')::int)
+        where o.id in (select f.id from firsts f where f.available_at <= ${now}::timestamptz)
+          and o.topic = ${DELIVER_TOPIC} and o.done_at is null and o.available_at <= ${now}::timestamptz
         order by o.id
         limit ${opts.limit}
         for update of o skip locked),

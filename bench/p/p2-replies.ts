@@ -1,6 +1,6 @@
 import type { Room } from "@colyseus/sdk";
 import WebSocket from "ws";
-import { DEMO, type Row, firstState, int, log, pct, pool, sdkClient, seedConversations, sleep, startPlainWs, startServers } from "./common.ts";
+import { DEMO, type Row, cpuMs, firstState, int, log, pct, pool, sdkClient, seedConversations, sleep, startPlainWs, startServers } from "./common.ts";
 import { Watcher, quiet } from "./watch.ts";
 
 /**
@@ -32,7 +32,12 @@ async function openLoop(total: number, rate: number, send: (i: number) => void):
   }
 }
 
-async function ours(url: string, ids: readonly string[], total: number): Promise<{ latencies: number[]; refused: number; rooms: Room[] }> {
+async function ours(
+  url: string,
+  pid: number,
+  ids: readonly string[],
+  total: number,
+): Promise<{ latencies: number[]; refused: number; rooms: Room[]; serverCpuPerReply: number }> {
   const c = {
     sender: await sdkClient(url, DEMO.follower),
     follower: await sdkClient(url, DEMO.follower),
@@ -65,6 +70,7 @@ async function ours(url: string, ids: readonly string[], total: number): Promise
   });
   const sentAt: number[] = [];
   log(`P2: ${total} replies at ${RATE}/s over ${ids.length} rooms × 6 clients…`);
+  const cpu0 = cpuMs(pid);
   await openLoop(total, RATE, (i) => {
     sentAt[i] = performance.now();
     senders[i % ids.length]!.send("reply", { requestId: `p2-${i}`, text: `p2 #${i}` });
@@ -77,6 +83,7 @@ async function ours(url: string, ids: readonly string[], total: number): Promise
     if (all || performance.now() > deadline) break;
     await sleep(50);
   }
+  const serverCpuPerReply = (cpuMs(pid) - cpu0) / total;
   const latencies: number[] = [];
   for (let i = 0; i < total; i++)
     for (const w of watchers[i % ids.length]!) {
@@ -84,7 +91,7 @@ async function ours(url: string, ids: readonly string[], total: number): Promise
       if (at === undefined) throw new Error(`P2: reply ${i} never reached a client`);
       latencies.push(at - sentAt[i]!);
     }
-  return { latencies, refused, rooms };
+  return { latencies, refused, rooms, serverCpuPerReply };
 }
 
 async function plain(total: number): Promise<number[]> {
@@ -140,7 +147,7 @@ export async function run(): Promise<Row[]> {
       followerId: DEMO.follower.id,
       collaboratorIds: [DEMO.collaborator.id],
     });
-    const o = await ours(cluster.servers[0]!.url, ids, total);
+    const o = await ours(cluster.servers[0]!.url, cluster.servers[0]!.child.pid!, ids, total);
     rooms = o.rooms;
     await Promise.all(rooms.map((r) => r.leave().catch(() => {})));
     rooms = [];
@@ -159,7 +166,10 @@ export async function run(): Promise<Row[]> {
         target: "≤ 2×",
         met: p99 <= 2 * b99,
         command,
-        checks: [`${total} replies, ${o.refused} refused; every committed reply seen by all 5 other clients; baseline receipts ${base.length} of ${total * 5}`],
+        checks: [
+          `${total} replies, ${o.refused} refused; every committed reply seen by all 5 other clients; baseline receipts ${base.length} of ${total * 5}`,
+          `server CPU ${o.serverCpuPerReply.toFixed(2)} ms per reply (from the first reply sent until the last patch seen)`,
+        ],
       },
     ];
   } finally {
