@@ -39,9 +39,11 @@ export interface ClaimedDelivery {
  * once, and a claim of a process that died is taken again after the lease: at least once. (It was
  * a transaction of four statements — BEGIN, the pick, the lease, COMMIT — and three when there was
  * nothing to claim.) The first pending row of each conversation is found by one pass over the
- * pending rows (`firsts`); it was a `NOT EXISTS` per candidate, which PostgreSQL ran as a loop over
- * every pending row for every candidate: 150–390 ms per claim once replies came faster than they
- * were sent (`npm run bench:p2`, PostgreSQL's statement log), the worker falling further behind.
+ * pending rows (`firsts`, materialized: computed once, then joined by primary key). It was a
+ * `NOT EXISTS` per candidate, and the outbox's statistics (a queue table: rows come and go faster
+ * than ANALYZE sees) made PostgreSQL loop over every pending row for every candidate: 150–390 ms
+ * per claim with 2,500 replies pending under `npm run bench:p2` (statement log, auto_explain), so
+ * the worker fell further behind the more it had to do.
  */
 export async function claimDueDeliveries(db: Db, opts: { now: Date; leaseMs: number; limit: number }): Promise<ClaimedDelivery[]> {
   const now = opts.now.toISOString();
@@ -53,15 +55,15 @@ export async function claimDueDeliveries(db: Db, opts: { now: Date; leaseMs: num
     { id: number | string; conversation_id: string; seq: number | string; attempts: number } & Partial<TargetRow> & { found: boolean }
   >(
     await db.execute(sql`
-      with firsts as (
+      with firsts as materialized (
         select distinct on (p.payload->>'conversationId') p.id, p.available_at
         from outbox p
         where p.topic = ${DELIVER_TOPIC} and p.done_at is null
         order by p.payload->>'conversationId', (p.payload->>'seq')::int),
       picked as (
         select o.id
-        from outbox o
-        where o.id in (select f.id from firsts f where f.available_at <= ${now}::timestamptz)
+        from firsts f join outbox o on o.id = f.id
+        where f.available_at <= ${now}::timestamptz
           and o.topic = ${DELIVER_TOPIC} and o.done_at is null and o.available_at <= ${now}::timestamptz
         order by o.id
         limit ${opts.limit}
