@@ -519,9 +519,8 @@ function commitStatement(input: CommitInput): { text: string; params: unknown[];
   // A customer message's `push` effect folded into its member's batch here, not queued for the push
   // worker's fold (db/push.ts `collectPushEffects`, which still folds rows queued without a window).
   const pushWindow = input.pushWindowMs;
-  const folded = pushWindow === undefined ? [] : d.effects.filter((e) => e.kind === "push");
   const queued = pushWindow === undefined ? d.effects : d.effects.filter((e) => e.kind !== "push");
-  const pushIds = [...new Set(folded.flatMap((e) => (e.kind === "push" ? e.memberIds : [])))];
+  const pushIds = pushWindow === undefined ? [] : [...new Set(d.effects.flatMap((e) => (e.kind === "push" ? e.memberIds : [])))];
   if (pushWindow !== undefined && pushIds.length) {
     const due = q.p(new Date(now.getTime() + pushWindow).toISOString(), "timestamptz");
     ctes.push(

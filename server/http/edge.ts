@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { DomainError, ErrorCode } from "../../domain/errors.ts";
 import { isStorableText, UNSTORABLE_TEXT_ISSUE, unstorablePaths } from "../../domain/text.ts";
@@ -22,11 +22,13 @@ export function bodyLimitOf(path: string): number {
   return BULK_PATH.test(path) ? BULK_BODY_LIMIT : DEFAULT_BODY_LIMIT;
 }
 
+/** The 413 answer for a body over `maxSize`. */
+function tooLarge(c: Context<AppEnv>, maxSize: number): Response {
+  return c.json(errorBody(ErrorCode.PAYLOAD_TOO_LARGE, localeOf(c as never), { detail: { maxBytes: maxSize } }), 413);
+}
+
 function limited(maxSize: number): MiddlewareHandler<AppEnv> {
-  return bodyLimit({
-    maxSize,
-    onError: (c) => c.json(errorBody(ErrorCode.PAYLOAD_TOO_LARGE, localeOf(c as never), { detail: { maxBytes: maxSize } }), 413),
-  }) as MiddlewareHandler<AppEnv>;
+  return bodyLimit({ maxSize, onError: (c) => tooLarge(c as Context<AppEnv>, maxSize) }) as MiddlewareHandler<AppEnv>;
 }
 
 const small = limited(DEFAULT_BODY_LIMIT);
@@ -41,20 +43,24 @@ export const limitBody: MiddlewareHandler<AppEnv> = async (c, next) => {
   // for the stream (as hono's bodyLimit does first) makes @hono/node-server build a full web
   // Request with its AbortSignal and ReadableStream for every request — a third of a trivial
   // request's CPU (npx tsx bench/http-floor.ts); the body itself is read the fast way by the route.
+  if (!hasBody(c)) return next();
   const maxSize = bodyLimitOf(c.req.path);
-  if (!hasBody(c.req.method, c.req.header("transfer-encoding"), c.req.header("content-length"))) return next();
   const length = c.req.header("content-length");
   if (length !== undefined && c.req.header("transfer-encoding") === undefined && /^\d+$/.test(length)) {
-    if (Number(length) <= maxSize) return next();
-    return c.json(errorBody(ErrorCode.PAYLOAD_TOO_LARGE, localeOf(c as never), { detail: { maxBytes: maxSize } }), 413);
+    return Number(length) <= maxSize ? next() : tooLarge(c, maxSize);
   }
   return (maxSize === BULK_BODY_LIMIT ? large : small)(c, next); // streamed: counted as it is read
 };
 
-/** Whether a request carries a body (RFC 9112 §6.3: a Transfer-Encoding, or a Content-Length above 0). */
-function hasBody(method: string, transferEncoding: string | undefined, contentLength: string | undefined): boolean {
-  if (method === "GET" || method === "HEAD") return transferEncoding !== undefined || (contentLength !== undefined && contentLength !== "0");
-  return transferEncoding !== undefined || contentLength === undefined || contentLength !== "0";
+/**
+ * Whether a request carries a body (RFC 9112 §6.3): a Transfer-Encoding, or a Content-Length
+ * other than 0 — for a GET or HEAD without either, none; for other methods, possibly one.
+ */
+function hasBody(c: Context<AppEnv>): boolean {
+  if (c.req.header("transfer-encoding") !== undefined) return true;
+  const length = c.req.header("content-length");
+  if (length === undefined) return c.req.method !== "GET" && c.req.method !== "HEAD";
+  return length !== "0";
 }
 
 function decodeSegment(segment: string): string {
@@ -82,7 +88,7 @@ export const storableTextOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
     if (!isStorableText(key) || !isStorableText(value))
       issues.push(`query.${isStorableText(key) ? key : "(key)"}: ${UNSTORABLE_TEXT_ISSUE}`);
   }
-  if (hasBody(c.req.method, c.req.header("transfer-encoding"), c.req.header("content-length")) && JSON_TYPE.test(c.req.header("content-type") ?? "")) {
+  if (hasBody(c) && JSON_TYPE.test(c.req.header("content-type") ?? "")) {
     let body: unknown;
     let parsed = true;
     try {

@@ -45,9 +45,10 @@ const FOLD_LIMIT = 100;
 
 export class PushWorker {
   private readonly loop = new DrainLoop(
-    () => this.run(),
+    () => this.drain(),
     (err) => this.opts.log.error({ err }, "push drain failed"),
   );
+
   constructor(readonly opts: PushWorkerOptions) {}
 
   start(): void {
@@ -66,10 +67,6 @@ export class PushWorker {
    */
   kick(): void {
     this.loop.kick();
-  }
-
-  private run(): Promise<number> {
-    return this.drain();
   }
 
   /** Folds queued push effects into batches, then sends every batch due. Resolves with the batches handled. */
